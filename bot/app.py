@@ -1,0 +1,48 @@
+"""Build the Bolt app from settings."""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.intake import QuestionIntake
+from bot.listeners import register_listeners
+from bot.settings import BotSettings
+from jobs.enqueue import question_queue
+
+
+def slack_client(token: str, base_url: str | None = None) -> WebClient:
+    """A WebClient that honours 429 Retry-After and retries 5xx and connection errors."""
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15)
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+        ConnectionErrorRetryHandler(max_retry_count=2),
+    ])
+    return client
+
+
+def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None) -> App:
+    redis = redis if redis is not None else Redis.from_url(settings.redis_url)
+    client = client or slack_client(settings.bot_token, settings.slack_api_url)
+    app = App(
+        client=client,
+        signing_secret=settings.signing_secret or "",
+        logger=logging.getLogger("bot.bolt"),
+    )
+    intake = QuestionIntake(
+        redis=redis,
+        queue=question_queue(redis, settings.queue_name),
+        job_timeout=settings.job_timeout,
+        max_question_chars=settings.max_question_chars,
+    )
+    register_listeners(app, intake)
+    return app

@@ -1,0 +1,111 @@
+"""Thin Bolt listeners: each acks at once, turns the Slack payload into a QuestionJob and hands it on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.intake import QuestionIntake
+from bot.questions import mentions, question_text
+from jobs.payload import QuestionJob, job_id_for
+from jobs.threads import is_bot_thread
+
+log = logging.getLogger(__name__)
+
+FILE_SHORTCUT = "ask_about_file"
+FILE_QUESTION = "Summarise this file: what went wrong, where, and what should I check first?"
+LOG_SUFFIXES = (".log", ".log.gz", ".out", ".err")
+# message subtypes that are a person writing (None) or sharing a file; edits, joins, bots are not
+_PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+def _file_ids(event: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(f["id"] for f in event.get("files", []) if isinstance(f, dict) and "id" in f)
+
+
+def register_listeners(app: App, intake: QuestionIntake) -> None:
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
+        ack()
+        thread = event.get("thread_ts") or event["ts"]
+        job = QuestionJob(
+            question=question_text(event.get("text"), context.bot_user_id), channel=event["channel"],
+            user=event.get("user", ""), source="mention", thread_ts=thread, message_ts=event["ts"],
+            file_ids=_file_ids(event), team=context.team_id, channel_type="channel",
+        )
+        intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
+        ack()
+        if event.get("subtype") not in _PERSON_SUBTYPES or event.get("bot_id"):
+            return
+        channel_type = event.get("channel_type")
+        thread_ts = event.get("thread_ts")
+        if channel_type == "im":
+            source = "dm"
+        elif thread_ts and thread_ts != event["ts"] and is_bot_thread(
+            intake.redis, event["channel"], thread_ts
+        ):
+            source = "thread"
+        else:
+            return
+        if source == "thread" and mentions(event.get("text"), context.bot_user_id):
+            source = "mention"  # its twin app_mention event carries the same job id
+        job = QuestionJob(
+            question=question_text(event.get("text"), context.bot_user_id), channel=event["channel"],
+            user=event.get("user", ""), source=source, thread_ts=thread_ts or event["ts"],
+            message_ts=event["ts"], file_ids=_file_ids(event), team=context.team_id,
+            channel_type=channel_type,
+        )
+        intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
+
+    def on_command(mode: str) -> Any:
+        def handle(command: dict[str, Any], ack: Ack, respond: Respond, client: WebClient,
+                   context: BoltContext) -> None:
+            ack()
+            job = QuestionJob(
+                question=" ".join((command.get("text") or "").split()), channel=command["channel_id"],
+                user=command["user_id"], mode=mode, source="command",
+                response_url=command.get("response_url"), team=context.team_id,
+                channel_type=_channel_type(command.get("channel_name")),
+            )
+            intake.submit(client, job, job_id_for(command.get("trigger_id") or command["channel_id"]),
+                          respond=respond)
+
+        return handle
+
+    app.command("/ask")(on_command("ask"))
+    app.command("/runbook")(on_command("runbook"))
+    app.command("/logs")(on_command("logs"))
+
+    @app.shortcut(FILE_SHORTCUT)
+    def on_file_shortcut(shortcut: dict[str, Any], ack: Ack, client: WebClient,
+                         context: BoltContext) -> None:
+        ack()
+        message = shortcut.get("message", {})
+        channel = shortcut.get("channel", {}).get("id", "")
+        files = _file_ids(message)
+        if not files:
+            client.chat_postEphemeral(channel=channel, user=shortcut["user"]["id"],
+                                      text="That message has no file. Use this shortcut on a file message.")
+            return
+        names = [f.get("name", "") for f in message.get("files", [])]
+        mode = "logs" if any(n.endswith(LOG_SUFFIXES) for n in names) else "ask"
+        job = QuestionJob(
+            question=FILE_QUESTION, channel=channel, user=shortcut["user"]["id"], mode=mode,
+            source="shortcut", thread_ts=message.get("thread_ts") or message.get("ts"),
+            message_ts=message.get("ts"), file_ids=files, team=context.team_id,
+        )
+        intake.submit(client, job, job_id_for(shortcut.get("trigger_id") or channel))
+
+
+def _channel_type(channel_name: str | None) -> str:
+    if channel_name == "directmessage":
+        return "im"
+    if channel_name == "privategroup":
+        return "group"
+    return "channel"

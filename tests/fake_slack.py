@@ -1,0 +1,328 @@
+"""A fake Slack Web API served over loopback HTTP, for real ``slack_sdk.WebClient`` instances.
+
+Like bolt-python's own ``mock_web_api_server``: a real HTTP server on 127.0.0.1 that answers the Web API
+methods the bot and worker use, keeps a little state (channels, messages, files, bookmarks, pins) and
+records every call so tests can assert on what was sent. Faults can be queued per method
+(``fail_next``): a 429 with ``Retry-After``, a 5xx, or a Slack error such as ``message_not_found``.
+
+Point a client at it with ``WebClient(token=..., base_url=fake.api_url)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+BOT_TOKEN = "xoxb-test-bot-token"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0001"
+
+
+@dataclass
+class RecordedCall:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class Fault:
+    status: int = 200
+    error: str | None = None  # Slack "ok": false error code, sent with status 200
+    retry_after: int | None = None  # seconds, sent with status 429
+    delay: float = 0.0  # seconds to sleep before answering (timeouts)
+
+
+@dataclass
+class SlackState:
+    """What the fake workspace holds. Tests fill it before the code under test runs."""
+
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> conversation object
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> messages
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> file object
+    file_contents: dict[str, bytes] = field(default_factory=dict)  # id -> bytes served at download
+    bookmarks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> bookmarks
+    pins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> pinned items
+    members: dict[str, set[str]] = field(default_factory=dict)  # channel -> user ids
+    reactions: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (channel, ts) -> names
+
+
+class FakeSlack:
+    """Start with ``with FakeSlack() as slack:``; ``slack.api_url`` is the WebClient base_url."""
+
+    def __init__(self, token: str = BOT_TOKEN) -> None:
+        self.token = token
+        self.state = SlackState()
+        self.calls: list[RecordedCall] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._lock = threading.RLock()
+        self._ts = itertools.count(1)
+        self._extra: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    # -- test helpers ----------------------------------------------------------------------------------
+    def fail_next(self, method: str, *faults: Fault) -> None:
+        """Answer the next calls of ``method`` with these faults, in order, then normally again."""
+        with self._lock:
+            self._faults.setdefault(method, []).extend(faults)
+
+    def on(self, method: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Serve an extra Web API method with ``handler(args) -> response dict``."""
+        self._extra[method] = handler
+
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def add_channel(
+        self, channel_id: str, name: str, *, private: bool = False, is_im: bool = False,
+        members: set[str] | None = None,
+    ) -> None:
+        self.state.channels[channel_id] = {
+            "id": channel_id, "name": name, "is_private": private, "is_im": is_im,
+            "is_channel": not private and not is_im, "is_group": private, "is_member": True,
+        }
+        self.state.members[channel_id] = set(members or ()) | {BOT_USER_ID}
+
+    def add_message(self, channel: str, text: str, *, user: str = "U1", thread_ts: str | None = None,
+                    files: list[dict[str, Any]] | None = None, ts: str | None = None) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts or self.next_ts()}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        if files:
+            message["files"] = files
+        self.state.messages.setdefault(channel, []).append(message)
+        return message
+
+    def add_file(self, file_id: str, name: str, content: bytes, *, channel: str | None = None,
+                 filetype: str = "text", mimetype: str = "text/plain", title: str | None = None,
+                 user: str = "U1", created: int | None = None) -> dict[str, Any]:
+        file_obj = {
+            "id": file_id, "name": name, "title": title or name, "filetype": filetype,
+            "mimetype": mimetype, "size": len(content), "user": user,
+            "created": created if created is not None else int(time.time()),
+            "url_private": f"{self.base_url}/files-pri/{TEAM_ID}-{file_id}/{name}",
+            "url_private_download": f"{self.base_url}/files-pri/{TEAM_ID}-{file_id}/download/{name}",
+            "permalink": f"https://example.slack.com/files/{user}/{file_id}/{name}",
+            "channels": [channel] if channel else [], "groups": [], "ims": [],
+        }
+        self.state.files[file_id] = file_obj
+        self.state.file_contents[file_id] = content
+        return file_obj
+
+    def next_ts(self) -> str:
+        return f"{1700000000 + next(self._ts)}.{next(self._ts):06d}"
+
+    def posted_texts(self, channel: str | None = None) -> list[str]:
+        """Texts of chat.postMessage and chat.update calls, in order."""
+        out = []
+        for call in self.calls:
+            if call.method in ("chat.postMessage", "chat.update") and (
+                channel is None or call.args.get("channel") == channel
+            ):
+                out.append(str(call.args.get("text", "")))
+        return out
+
+    def thread_messages(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.state.messages.get(channel, [])
+                if m.get("thread_ts") == thread_ts or m.get("ts") == thread_ts]
+
+    # -- Web API methods -------------------------------------------------------------------------------
+    def _api(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        state = self.state
+        if method == "auth.test":
+            return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "chatops",
+                    "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID}
+        if method == "chat.postMessage":
+            channel = args["channel"]
+            if channel not in state.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": self.next_ts(),
+                       "text": args.get("text", ""), "blocks": _json_arg(args.get("blocks"))}
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            state.messages.setdefault(channel, []).append(message)
+            return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+        if method == "chat.update":
+            for message in state.messages.get(args["channel"], []):
+                if message["ts"] == args["ts"]:
+                    message["text"] = args.get("text", "")
+                    message["blocks"] = _json_arg(args.get("blocks"))
+                    return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": message["text"]}
+            return {"ok": False, "error": "message_not_found"}
+        if method == "chat.delete":
+            messages = state.messages.get(args["channel"], [])
+            state.messages[args["channel"]] = [m for m in messages if m["ts"] != args["ts"]]
+            return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self.next_ts()}
+        if method in ("reactions.add", "reactions.remove"):
+            names = state.reactions.setdefault((args["channel"], args["timestamp"]), set())
+            if method == "reactions.add":
+                if args["name"] in names:
+                    return {"ok": False, "error": "already_reacted"}
+                names.add(args["name"])
+            else:
+                if args["name"] not in names:
+                    return {"ok": False, "error": "no_reaction"}
+                names.discard(args["name"])
+            return {"ok": True}
+        if method == "conversations.info":
+            channel = state.channels.get(args["channel"])
+            return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
+        if method == "conversations.members":
+            return {"ok": True, "members": sorted(state.members.get(args["channel"], set())),
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.replies":
+            messages = self.thread_messages(args["channel"], args["ts"])
+            return {"ok": True, "messages": messages, "has_more": False}
+        if method == "conversations.history":
+            messages = [m for m in state.messages.get(args["channel"], []) if "thread_ts" not in m
+                        or m["thread_ts"] == m["ts"]]
+            limit = int(args.get("limit", 100))
+            return {"ok": True, "messages": list(reversed(messages))[:limit], "has_more": False,
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "files.info":
+            file_obj = state.files.get(args["file"])
+            return {"ok": True, "file": file_obj} if file_obj else {"ok": False, "error": "file_not_found"}
+        if method == "files.list":
+            files = [f for f in state.files.values()
+                     if not args.get("channel") or args["channel"] in f["channels"]]
+            files.sort(key=lambda f: f["created"], reverse=True)
+            return {"ok": True, "files": files, "paging": {"count": len(files), "total": len(files),
+                                                             "page": 1, "pages": 1}}
+        if method == "bookmarks.list":
+            return {"ok": True, "bookmarks": state.bookmarks.get(args["channel_id"], [])}
+        if method == "pins.list":
+            return {"ok": True, "items": state.pins.get(args["channel"], [])}
+        if method in self._extra:
+            return self._extra[method](args)
+        return {"ok": False, "error": "unknown_method"}
+
+    def _download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
+        if token != self.token:  # Slack serves an HTML login page to requests without the bot token
+            return 200, "text/html", b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
+        parts = path.split("/")
+        file_id = parts[2].split("-", 1)[1] if len(parts) > 2 and "-" in parts[2] else ""
+        if file_id not in self.state.file_contents:
+            return 404, "text/plain", b"not found"
+        return 200, self.state.files[file_id]["mimetype"], self.state.file_contents[file_id]
+
+    # -- HTTP plumbing ---------------------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _token(self, args: dict[str, Any]) -> str | None:
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Bearer "):
+                    return auth[len("Bearer "):]
+                token = args.get("token")
+                return str(token) if token else None
+
+            def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                      headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                if parsed.path.startswith("/files-pri/"):
+                    status, ctype, body = fake._download(parsed.path, self._token({}))
+                    self._send(status, body, ctype)
+                    return
+                args = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+                self._answer(parsed.path, args)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    args = json.loads(raw) if raw else {}
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+                path = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(path.query).items()}
+                self._answer(path.path, {**query, **args})
+
+            def _answer(self, path: str, args: dict[str, Any]) -> None:
+                if path.startswith("/response_url/"):
+                    with fake._lock:
+                        fake.calls.append(RecordedCall("response_url", args, None))
+                    self._send(200, b"ok", "text/plain")
+                    return
+                method = path.removeprefix("/api/")
+                token = self._token(args)
+                args.pop("token", None)
+                with fake._lock:
+                    fake.calls.append(RecordedCall(method, args, token))
+                    queued = fake._faults.get(method)
+                    fault = queued.pop(0) if queued else None
+                if fault and fault.delay:
+                    time.sleep(fault.delay)
+                if fault and fault.status == 429:
+                    body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                    self._send(429, body, headers={"Retry-After": str(fault.retry_after or 1)})
+                    return
+                if fault and fault.status >= 500:
+                    self._send(fault.status, b"upstream error", "text/plain")
+                    return
+                if fault and fault.error:
+                    self._send(200, json.dumps({"ok": False, "error": fault.error}).encode())
+                    return
+                if method != "auth.test" and token != fake.token:
+                    self._send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
+                    return
+                with fake._lock:
+                    response = fake._api(method, args)
+                self._send(200, json.dumps(response).encode())
+
+        return Handler
+
+
+def _json_arg(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,63 @@
+"""Small helpers shared by the end-to-end tests: the bot, the worker context, waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from redis import Redis
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+
+from bot.app import build_app, slack_client
+from bot.settings import BotSettings
+from jobs.enqueue import question_queue
+from tests.conftest import SIGNING_SECRET, sign
+from tests.fake_slack import BOT_TOKEN, FakeSlack
+from worker.context import WorkerContext, set_context
+from worker.documents.gather import DocumentGatherer
+from worker.documents.runbooks import RunbookFolder
+from worker.documents.slack_files import ThreadFiles
+from worker.engine.base import Engine
+from worker.pipeline import AnswerPipeline
+from worker.queue_worker import run_worker
+
+QUEUE = "chatops-test"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def make_bot(slack: FakeSlack, redis: Redis) -> App:
+    settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
+                           queue_name=QUEUE)
+    return build_app(settings, redis=redis)
+
+
+def dispatch(app: App, body: str, content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> BoltResponse:
+    all_headers = {"content-type": content_type, **sign(body), **(headers or {})}
+    return app.dispatch(BoltRequest(body=body, headers=all_headers))
+
+
+def start_worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbooks: Path) -> WorkerContext:
+    client = slack_client(BOT_TOKEN, slack.api_url)
+    gatherer = DocumentGatherer([RunbookFolder(runbooks), ThreadFiles(client)])
+    context = WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis)
+    set_context(context)
+    return context
+
+
+def queued(redis: Redis) -> int:
+    return question_queue(redis, QUEUE).count
+
+
+def run_worker_burst(redis: Redis) -> None:
+    run_worker(redis, QUEUE, burst=True)

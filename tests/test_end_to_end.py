@@ -1,0 +1,204 @@
+"""Slack event -> Bolt app -> Redis/RQ -> worker (burst) -> one threaded answer, on real parts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from bot.questions import USAGE
+from jobs.enqueue import question_queue
+from jobs.payload import job_id_for
+from tests.conftest import command_body, event_body, write_runbooks
+from tests.fake_slack import BOT_USER_ID, FakeSlack
+from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
+from worker.context import set_context
+from worker.engine.base import Answer, Chunk, Question
+from worker.engine.default import ExtractiveEngine
+
+CHANNEL = "C1"
+
+
+@pytest.fixture(scope="session")
+def engine() -> ExtractiveEngine:
+    return ExtractiveEngine.load()
+
+
+@pytest.fixture
+def runbooks(tmp_path: Path) -> Path:
+    return write_runbooks(tmp_path / "runbooks")
+
+
+@pytest.fixture
+def world(slack: FakeSlack, redis: Redis, engine: ExtractiveEngine, runbooks: Path) -> Iterator[FakeSlack]:
+    slack.add_channel(CHANNEL, "ops", members={"U1"})
+    slack.add_channel("D1", "dm", is_im=True, members={"U1"})
+    start_worker_context(slack, redis, engine, runbooks)
+    yield slack
+    set_context(None)
+
+
+def mention(slack: FakeSlack, text: str, **extra: str) -> dict:
+    message = slack.add_message(CHANNEL, text)
+    return {"type": "app_mention", "user": "U1", "text": text, "ts": message["ts"], "channel": CHANNEL,
+            "event_ts": message["ts"], **extra}
+
+
+def bot_replies(slack: FakeSlack, channel: str = CHANNEL) -> list[dict]:
+    return [m for m in slack.state.messages.get(channel, []) if m.get("user") == BOT_USER_ID]
+
+
+def test_mention_is_answered_once_in_thread_citing_the_right_runbook(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    event = mention(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+    response = dispatch(app, event_body(event))
+    assert response.status == 200
+    wait_for(lambda: queued(redis) == 1, what="the job to be queued")
+
+    # the bot showed progress in the thread before any worker ran
+    replies = bot_replies(world)
+    assert len(replies) == 1 and replies[0]["thread_ts"] == event["ts"]
+    assert "Looking through" in replies[0]["text"]
+
+    run_worker_burst(redis)
+
+    replies = bot_replies(world)
+    assert len(replies) == 1, "the placeholder is edited into the answer, not a second message"
+    blocks = json.dumps(replies[0]["blocks"])
+    assert "Database failover" in blocks
+    assert "db-failover.md" in blocks
+    sources = next(b for b in replies[0]["blocks"] if "*Sources*" in b.get("text", {}).get("text", ""))
+    first_source = sources["text"]["text"].split("\n")[1]
+    assert "Database failover" in first_source, first_source
+    assert "patronictl" in replies[0]["text"]
+    assert len(world.calls_to("chat.update")) == 1
+    job = Job.fetch(job_id_for(CHANNEL, event["ts"]), connection=redis,
+                    serializer=question_queue(redis, QUEUE).serializer)
+    assert job.is_finished
+    assert job.return_value()["citations"][0]["chunk"].startswith("runbook:db-failover.md")
+
+
+def test_twin_events_and_retries_are_answered_once(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    event = mention(world, f"<@{BOT_USER_ID}> what do I check when payments latency is high?")
+    twin = {**event, "type": "message", "channel_type": "channel"}
+    dispatch(app, event_body(event, "Ev1"))
+    dispatch(app, event_body(event, "Ev1"), headers={"x-slack-retry-num": "1",
+                                                     "x-slack-retry-reason": "http_timeout"})
+    dispatch(app, event_body(twin, "Ev2"))
+    wait_for(lambda: queued(redis) == 1, what="one job")
+    run_worker_burst(redis)
+    replies = bot_replies(world)
+    assert len(replies) == 1
+    assert "Payments API latency" in json.dumps(replies[0]["blocks"])
+    assert queued(redis) == 0
+
+
+def test_slash_command_posts_question_and_answer_in_channel(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    response = dispatch(app, command_body("/ask", "how do I renew the TLS certificate?"),
+                        content_type="application/x-www-form-urlencoded")
+    assert response.status == 200
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    run_worker_burst(redis)
+    replies = bot_replies(world)
+    assert len(replies) == 1
+    assert "TLS certificate expiry" in json.dumps(replies[0]["blocks"])
+    assert "thread_ts" not in replies[0]
+
+
+def test_direct_message_is_answered(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    message = world.add_message("D1", "how do I promote the postgres replica?")
+    event = {"type": "message", "channel_type": "im", "user": "U1", "text": message["text"],
+             "ts": message["ts"], "channel": "D1"}
+    dispatch(app, event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    run_worker_burst(redis)
+    replies = bot_replies(world, "D1")
+    assert len(replies) == 1
+    assert "Database failover" in json.dumps(replies[0]["blocks"])
+
+
+def test_follow_up_in_a_bot_thread_is_answered_and_other_threads_are_ignored(
+    world: FakeSlack, redis: Redis
+) -> None:
+    app = make_bot(world, redis)
+    first = mention(world, f"<@{BOT_USER_ID}> how do I fail over the database?")
+    dispatch(app, event_body(first, "Ev10"))
+    wait_for(lambda: queued(redis) == 1, what="the first job")
+    run_worker_burst(redis)
+
+    follow = world.add_message(CHANNEL, "and how do I roll back payments-api?", thread_ts=first["ts"])
+    dispatch(app, event_body({"type": "message", "channel_type": "channel", "user": "U1",
+                              "text": follow["text"], "ts": follow["ts"], "thread_ts": first["ts"],
+                              "channel": CHANNEL}, "Ev11"))
+    other = world.add_message(CHANNEL, "unrelated chatter", thread_ts="1600000000.000100")
+    dispatch(app, event_body({"type": "message", "channel_type": "channel", "user": "U2",
+                              "text": other["text"], "ts": other["ts"], "thread_ts": "1600000000.000100",
+                              "channel": CHANNEL}, "Ev12"))
+    wait_for(lambda: queued(redis) == 1, what="the follow-up job")
+    run_worker_burst(redis)
+    replies = [m for m in bot_replies(world) if m.get("thread_ts") == first["ts"]]
+    assert len(replies) == 2
+    assert "Payments API latency" in json.dumps(replies[1]["blocks"])
+    assert len(bot_replies(world)) == 2
+
+
+def test_empty_question_gets_a_usage_hint_and_no_job(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    event = mention(world, f"<@{BOT_USER_ID}>   ")
+    dispatch(app, event_body(event))
+    wait_for(lambda: bot_replies(world), what="the usage hint")
+    assert queued(redis) == 0
+    assert bot_replies(world)[0]["text"] == USAGE
+
+
+def test_empty_slash_command_answers_privately(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    response_url = world.base_url + "/response_url/abc"
+    dispatch(app, command_body("/runbook", "  ", response_url=response_url),
+             content_type="application/x-www-form-urlencoded")
+    wait_for(lambda: world.calls_to("response_url"), what="the ephemeral hint")
+    hint = world.calls_to("response_url")[0].args
+    assert hint["response_type"] == "ephemeral" and "/runbook" in hint["text"]
+    assert queued(redis) == 0 and not bot_replies(world)
+
+
+class ExplodingEngine:
+    name = "exploding"
+    max_chunk_tokens = 200
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def answer(self, question: str, chunks: list[Chunk]) -> Answer:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    def answer_batch(self, questions: list[Question]) -> list[Answer]:
+        return [self.answer(q.text, list(q.chunks)) for q in questions]
+
+
+def test_worker_exception_turns_placeholder_into_a_clear_failure(
+    slack: FakeSlack, redis: Redis, runbooks: Path
+) -> None:
+    slack.add_channel(CHANNEL, "ops", members={"U1"})
+    start_worker_context(slack, redis, ExplodingEngine(), runbooks)
+    try:
+        app = make_bot(slack, redis)
+        event = mention(slack, f"<@{BOT_USER_ID}> how do I fail over?")
+        dispatch(app, event_body(event))
+        wait_for(lambda: queued(redis) == 1, what="the job")
+        run_worker_burst(redis)
+    finally:
+        set_context(None)
+    replies = bot_replies(slack)
+    assert len(replies) == 1
+    assert "Something went wrong" in replies[0]["text"]
+    assert "CUDA" not in replies[0]["text"], "internal errors are not shown to users"
+    assert len(FailedJobRegistry(QUEUE, connection=redis)) == 1

@@ -1,0 +1,37 @@
+"""``python -m worker``: load the answer engine once, then take question jobs from Redis.
+
+A ``SimpleWorker`` runs jobs in this process: a GPU model cannot survive a fork per job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from redis import Redis
+
+from worker.context import set_context
+from worker.queue_worker import run_worker
+from worker.runtime import build_context
+from worker.settings import WorkerSettings
+
+log = logging.getLogger("worker")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--name", default=None, help="worker name shown by `rq info`")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = WorkerSettings.from_env()
+    redis = Redis.from_url(settings.redis_url)
+    set_context(build_context(settings, redis))
+    log.info("engine loaded; waiting for questions on queue %r", settings.queue_name)
+    run_worker(redis, settings.queue_name, burst=args.burst, name=args.name)
+
+
+if __name__ == "__main__":
+    main()

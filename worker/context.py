@@ -1,0 +1,40 @@
+"""What a worker process loads once and every job uses: the pipeline (engine resident) and clients.
+
+RQ calls job functions by dotted path with JSON arguments only, so the process-wide context is set
+once by ``python -m worker`` (or a test) before the first job runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+from slack_sdk import WebClient
+
+from worker.pipeline import AnswerPipeline
+
+
+@dataclass
+class WorkerContext:
+    pipeline: AnswerPipeline
+    slack: WebClient
+    redis: Redis
+    runbook_base_url: str | None = None
+
+
+class WorkerNotStartedError(RuntimeError):
+    """A job ran in a process that did not load the engine (not started through ``python -m worker``)."""
+
+
+_context: WorkerContext | None = None
+
+
+def set_context(context: WorkerContext | None) -> None:
+    global _context
+    _context = context
+
+
+def current_context() -> WorkerContext:
+    if _context is None:
+        raise WorkerNotStartedError("this process has no worker context: start it with `python -m worker`")
+    return _context

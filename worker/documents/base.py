@@ -1,0 +1,28 @@
+"""The source interface: each kind of document (runbooks, Slack files, bookmarks...) is one Source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from worker.engine.base import Document
+
+
+@dataclass(frozen=True)
+class GatherRequest:
+    """Where a question was asked, which decides what may be read to answer it."""
+
+    channel: str
+    user: str
+    thread_ts: str | None = None
+    mode: str = "ask"  # "ask" | "runbook" | "logs"
+    file_ids: tuple[str, ...] = field(default=())  # files attached to the question or its thread
+
+
+class Source(Protocol):
+    """Gathers the documents of one kind for a request. Never raises for one bad document: it skips
+    it and reports it through ``Document.notes`` or the log; raises only when the whole source fails."""
+
+    name: str
+
+    def gather(self, request: GatherRequest) -> list[Document]: ...

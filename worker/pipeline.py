@@ -1,0 +1,78 @@
+"""One question's path through the worker: gather documents, chunk them, let the engine answer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from jobs.errors import EmptyQuestionError, NoDocumentsError
+from jobs.payload import QuestionJob
+from worker.documents.base import GatherRequest
+from worker.documents.chunking import chunk_documents
+from worker.documents.gather import DocumentGatherer, Gathered
+from worker.engine.base import Answer, Chunk, Document, Engine, Question
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedQuestion:
+    job: QuestionJob
+    question: Question
+    notes: list[str]
+
+
+class AnswerPipeline:
+    def __init__(self, gatherer: DocumentGatherer, engine: Engine, chunk_cache_size: int = 20_000) -> None:
+        self.gatherer = gatherer
+        self.engine = engine
+        self._chunks: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
+        self._chunk_cache_size = chunk_cache_size
+
+    def answer(self, job: QuestionJob) -> Answer:
+        return self.answer_batch([job])[0]
+
+    def answer_batch(self, jobs: Sequence[QuestionJob]) -> list[Answer]:
+        """Answer several questions with one engine call (the engine batches compression and decoding)."""
+        prepared = [self.prepare(job) for job in jobs]
+        answers = self.engine.answer_batch([p.question for p in prepared])
+        return [replace(a, notes=(*p.notes, *a.notes)) for p, a in zip(prepared, answers, strict=True)]
+
+    def prepare(self, job: QuestionJob) -> PreparedQuestion:
+        question = job.question.strip()
+        if not question:
+            raise EmptyQuestionError("Your question is empty: write it after the mention or the command.")
+        gathered = self.gather(job)
+        if not gathered.documents:
+            raise NoDocumentsError(
+                "I found no documents I may read to answer this here: add runbooks, pin or upload "
+                "files in this channel, or ask in a channel that has them."
+                + ("\n" + "\n".join(gathered.notes) if gathered.notes else "")
+            )
+        chunks = self.chunk(gathered.documents)
+        log.info("question in %s: %d documents, %d chunks", job.channel, len(gathered.documents), len(chunks))
+        return PreparedQuestion(job, Question(question, chunks), list(dict.fromkeys(gathered.notes)))
+
+    def gather(self, job: QuestionJob) -> Gathered:
+        request = GatherRequest(channel=job.channel, user=job.user, thread_ts=job.thread_ts, mode=job.mode,
+                                file_ids=job.file_ids)
+        return self.gatherer.gather(request)
+
+    def chunk(self, documents: Sequence[Document]) -> list[Chunk]:
+        """Chunks of every document; a document whose text did not change is not chunked again."""
+        out: list[Chunk] = []
+        for document in documents:
+            content = "\0".join((document.title, document.link or "", str(document.first_line), document.text))
+            key = (document.doc_id, hashlib.blake2b(content.encode("utf-8", "replace"), digest_size=16).hexdigest())
+            chunks = self._chunks.get(key)
+            if chunks is None:
+                chunks = chunk_documents([document], self.engine.max_chunk_tokens, self.engine.count_tokens)
+                self._chunks[key] = chunks
+                while len(self._chunks) > self._chunk_cache_size:
+                    self._chunks.popitem(last=False)
+            self._chunks.move_to_end(key)
+            out.extend(chunks)
+        return out

@@ -1,0 +1,20 @@
+"""Build a worker process's context from settings: load the engine once, connect to Slack and Redis."""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from bot.app import slack_client
+from worker.context import WorkerContext
+from worker.documents.gather import DocumentGatherer
+from worker.engine.factory import load_engine
+from worker.pipeline import AnswerPipeline
+from worker.settings import WorkerSettings
+
+
+def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
+    slack = slack_client(settings.bot_token, settings.slack_api_url)
+    engine = load_engine(settings, redis)
+    gatherer = DocumentGatherer.from_settings(settings.gathering, slack)
+    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=slack, redis=redis,
+                         runbook_base_url=settings.runbook_base_url)

@@ -1,0 +1,77 @@
+"""The worker process's settings, read once at start-up and passed in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worker.documents.settings import GatheringSettings
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+@dataclass(frozen=True)
+class ClaraSettings:
+    """Where the CLaRa weights are; the engine is used only when ``checkpoint_dir`` is set."""
+
+    checkpoint_dir: Path | None = None  # e.g. /models/CLaRa-7B-E2E/compression-16
+    base_model_dir: Path | None = None  # a local Mistral-7B-Instruct-v0.2
+    device: str = "cuda"
+    max_new_tokens: int = 256
+    prompt_budget: int = 1024  # tokens of prompt: k and the question must fit in it
+    store_ttl_seconds: int = 7 * 86400  # compressed documents kept in Redis
+    store_max_entries: int = 200_000  # LRU cap on compressed documents in Redis
+
+    @property
+    def enabled(self) -> bool:
+        return self.checkpoint_dir is not None
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bot_token: str = field(default="", repr=False)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "chatops"
+    slack_api_url: str | None = None
+    top_k: int = 3  # documents the default engine cites
+    retriever_device: str = "cpu"
+    runbook_base_url: str | None = None  # e.g. https://git.example.com/ops/runbooks/blob/main/
+    batch_size: int = 8  # questions answered together when several are waiting
+    clara: ClaraSettings = field(default_factory=ClaraSettings)
+    gathering: GatheringSettings = field(default_factory=GatheringSettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        """``SLACK_BOT_TOKEN``, ``REDIS_URL``, ``SLACK_API_URL``, ``CHATOPS_QUEUE``, ``CHATOPS_TOP_K``,
+        ``CHATOPS_RUNBOOK_BASE_URL``, ``CHATOPS_BATCH_SIZE``, ``CLARA_CHECKPOINT``, ``CLARA_BASE_MODEL``,
+        ``CLARA_DEVICE``, ``CLARA_MAX_NEW_TOKENS``, ``CLARA_PROMPT_BUDGET``, ``CLARA_STORE_TTL``,
+        ``CLARA_STORE_MAX_ENTRIES``, and the gathering settings' own names."""
+        env = os.environ if environ is None else environ
+        clara = ClaraSettings(
+            checkpoint_dir=_path(env.get("CLARA_CHECKPOINT")),
+            base_model_dir=_path(env.get("CLARA_BASE_MODEL")),
+            device=env.get("CLARA_DEVICE", ClaraSettings.device),
+            max_new_tokens=int(env.get("CLARA_MAX_NEW_TOKENS", ClaraSettings.max_new_tokens)),
+            prompt_budget=int(env.get("CLARA_PROMPT_BUDGET", ClaraSettings.prompt_budget)),
+            store_ttl_seconds=int(env.get("CLARA_STORE_TTL", ClaraSettings.store_ttl_seconds)),
+            store_max_entries=int(env.get("CLARA_STORE_MAX_ENTRIES", ClaraSettings.store_max_entries)),
+        )
+        if clara.enabled and clara.base_model_dir is None:
+            raise ValueError("CLARA_CHECKPOINT is set: set CLARA_BASE_MODEL to a local "
+                             "Mistral-7B-Instruct-v0.2 folder too")
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            redis_url=env.get("REDIS_URL", cls.redis_url),
+            queue_name=env.get("CHATOPS_QUEUE", cls.queue_name),
+            slack_api_url=env.get("SLACK_API_URL") or None,
+            top_k=int(env.get("CHATOPS_TOP_K", cls.top_k)),
+            retriever_device=env.get("CHATOPS_RETRIEVER_DEVICE", cls.retriever_device),
+            runbook_base_url=env.get("CHATOPS_RUNBOOK_BASE_URL") or None,
+            batch_size=int(env.get("CHATOPS_BATCH_SIZE", cls.batch_size)),
+            clara=clara,
+            gathering=GatheringSettings.from_env(env),
+        )

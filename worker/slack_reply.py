@@ -1,0 +1,126 @@
+"""Rendering an answer as a Slack message and putting it where the user waits for it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from jobs.payload import QuestionJob
+from worker.engine.base import Answer, Citation
+
+log = logging.getLogger(__name__)
+
+SECTION_LIMIT = 3000  # characters in one section block
+BLOCK_LIMIT = 50  # blocks in one message
+FALLBACK_LIMIT = 3000  # characters of the plain-text fallback (notifications, screen readers)
+MAX_SOURCES = 8
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape Slack's control characters, so document text cannot ping @channel or fake links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _split(text: str, limit: int) -> list[str]:
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def citation_label(citation: Citation, runbook_base_url: str | None = None) -> str:
+    """``<link|title>`` (or the title and path), the line range, and the score."""
+    chunk = citation.chunk
+    document = chunk.document
+    title = escape_mrkdwn(document.title).replace("|", "¦")
+    link = document.link
+    if link and document.kind == "runbook" and not link.startswith(("http://", "https://")):
+        link = runbook_base_url.rstrip("/") + "/" + link if runbook_base_url else None
+    if link and link.startswith(("http://", "https://")):
+        label = f"<{link}#L{chunk.line_start}-L{chunk.line_end}|{title}>" if document.kind == "runbook" \
+            else f"<{link}|{title}>"
+    elif document.link:
+        label = f"{title} (`{escape_mrkdwn(document.link)}`)"
+    else:
+        label = title
+    lines = f"line {chunk.line_start}" if chunk.line_start == chunk.line_end \
+        else f"lines {chunk.line_start}-{chunk.line_end}"
+    if document.kind == "log":
+        name = escape_mrkdwn(document.title)
+        lines = f"`{name}:{chunk.line_start}-{chunk.line_end}`"
+    return f"{label} · {lines} · score {citation.score:.2f}"
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    text: str  # plain fallback
+    blocks: list[dict[str, Any]]
+
+
+def render_answer(answer: Answer, runbook_base_url: str | None = None) -> SlackMessage:
+    body = answer.text.strip() or "(no answer)"
+    if not answer.extractive:
+        body = escape_mrkdwn(body)
+    else:  # extractive answers are quoted lines of documents: escape each, keep the quote marks
+        body = "\n".join("> " + escape_mrkdwn(line[2:]) if line.startswith("> ") else escape_mrkdwn(line)
+                         for line in body.split("\n"))
+    header = "*Extracted from the documents:*\n" if answer.extractive else ""
+    blocks: list[dict[str, Any]] = []
+    for piece in _split(header + body, SECTION_LIMIT):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+    blocks = blocks[: BLOCK_LIMIT - 4]
+    if answer.citations:
+        sources = [f"{i}. {citation_label(c, runbook_base_url)}"
+                   for i, c in enumerate(answer.citations[:MAX_SOURCES], start=1)]
+        text = "*Sources*\n" + "\n".join(sources)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}})
+    notes = [escape_mrkdwn(n) for n in answer.notes]
+    if notes:
+        note_text = "\n".join(f":information_source: {n}" for n in notes)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note_text[:SECTION_LIMIT]}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Answered by {answer.engine}"}]})
+    return SlackMessage(text=(header + body)[:FALLBACK_LIMIT], blocks=blocks)
+
+
+def render_failure(reason: str) -> SlackMessage:
+    text = f":warning: {reason}"
+    return SlackMessage(text=text[:FALLBACK_LIMIT],
+                        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}])
+
+
+def deliver(client: WebClient, job: QuestionJob, message: SlackMessage) -> str | None:
+    """Edit the placeholder into ``message``; post a new reply if it is gone; answer through the
+    slash command's response_url when the bot cannot post in the channel. Returns the message ts."""
+    if job.placeholder_ts:
+        try:
+            client.chat_update(channel=job.channel, ts=job.placeholder_ts, text=message.text,
+                               blocks=message.blocks)
+            return job.placeholder_ts
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code not in ("message_not_found", "cant_update_message", "edit_window_closed"):
+                raise
+            log.info("placeholder %s in %s is gone (%s): posting a new reply", job.placeholder_ts,
+                     job.channel, code)
+    try:
+        response = client.chat_postMessage(channel=job.channel, thread_ts=job.thread_ts, text=message.text,
+                                           blocks=message.blocks)
+        return str(response["ts"])
+    except SlackApiError as error:
+        if not job.response_url:
+            raise
+        log.info("cannot post in %s (%s): answering through the response_url", job.channel,
+                 error.response.get("error"))
+    WebhookClient(job.response_url).send(text=message.text, blocks=message.blocks,
+                                         response_type="in_channel")
+    return None
