@@ -7,27 +7,12 @@ import logging
 from redis import Redis
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot.intake import QuestionIntake
 from bot.listeners import register_listeners
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
-
-
-def slack_client(token: str, base_url: str | None = None) -> WebClient:
-    """A WebClient that honours 429 Retry-After and retries 5xx and connection errors."""
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15)
-    client.retry_handlers.extend([
-        RateLimitErrorRetryHandler(max_retry_count=3),
-        ServerErrorRetryHandler(max_retry_count=2),
-        ConnectionErrorRetryHandler(max_retry_count=2),
-    ])
-    return client
+from jobs.slack_client import slack_client
 
 
 def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None) -> App:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from redis import Redis
-from rq import Queue
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -15,6 +15,8 @@ from jobs.payload import QuestionJob
 log = logging.getLogger(__name__)
 
 ANSWER_QUESTION = "worker.job.answer_question"  # the job function, by dotted path: the bot never imports it
+REPORT_FAILURE = "worker.job.report_failure"  # runs when a job raised or its worker died mid-job
+RETRIES = 1  # a job whose worker died (or that raised) runs once more before the user is told it failed
 DEFAULT_QUEUE = "chatops"
 CLAIM_TTL_SECONDS = 24 * 3600
 
@@ -50,6 +52,8 @@ def enqueue_question(
             job_timeout=timeout,
             result_ttl=result_ttl,
             failure_ttl=7 * 86400,
+            retry=Retry(max=RETRIES),
+            on_failure=Callback(REPORT_FAILURE),
             description=f"{job.mode} question in {job.channel}",
         )
     except DuplicateJobError:

@@ -10,9 +10,10 @@ from redis import Redis
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 
-from bot.app import build_app, slack_client
+from bot.app import build_app
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
+from jobs.slack_client import slack_client
 from tests.conftest import SIGNING_SECRET, sign
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from worker.context import WorkerContext, set_context

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from jobs.errors import EmptyQuestionError, NoDocumentsError
 from jobs.payload import QuestionJob
+from worker.batching import AnswerBatcher
 from worker.documents.base import GatherRequest
 from worker.documents.chunking import chunk_documents
 from worker.documents.gather import DocumentGatherer, Gathered
@@ -26,14 +27,20 @@ class PreparedQuestion:
 
 
 class AnswerPipeline:
-    def __init__(self, gatherer: DocumentGatherer, engine: Engine, chunk_cache_size: int = 20_000) -> None:
+    def __init__(self, gatherer: DocumentGatherer, engine: Engine, chunk_cache_size: int = 20_000,
+                 batcher: AnswerBatcher | None = None) -> None:
         self.gatherer = gatherer
         self.engine = engine
+        self.batcher = batcher  # set when several job threads share the engine
         self._chunks: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
         self._chunk_cache_size = chunk_cache_size
 
     def answer(self, job: QuestionJob) -> Answer:
-        return self.answer_batch([job])[0]
+        if self.batcher is None:
+            return self.answer_batch([job])[0]
+        prepared = self.prepare(job)
+        answer = self.batcher.answer(prepared.question)
+        return replace(answer, notes=(*prepared.notes, *answer.notes))
 
     def answer_batch(self, jobs: Sequence[QuestionJob]) -> list[Answer]:
         """Answer several questions with one engine call (the engine batches compression and decoding)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from redis import Redis
 
-from bot.app import slack_client
+from jobs.slack_client import slack_client
+from worker.batching import AnswerBatcher
 from worker.context import WorkerContext
 from worker.documents.gather import DocumentGatherer
 from worker.engine.factory import load_engine
@@ -16,5 +17,6 @@ def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
     slack = slack_client(settings.bot_token, settings.slack_api_url)
     engine = load_engine(settings, redis)
     gatherer = DocumentGatherer.from_settings(settings.gathering, slack)
-    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=slack, redis=redis,
+    batcher = AnswerBatcher(engine, max_batch=settings.batch_size) if settings.job_threads > 1 else None
+    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, batcher=batcher), slack=slack, redis=redis,
                          runbook_base_url=settings.runbook_base_url)

@@ -1,0 +1,74 @@
+"""Questions that arrive together are answered by one engine call, each exactly once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from redis import Redis
+
+from jobs.enqueue import enqueue_question, question_queue
+from jobs.payload import QuestionJob
+from tests.conftest import write_runbooks
+from tests.fake_slack import BOT_USER_ID, FakeSlack
+from tests.helpers import QUEUE, start_worker_context
+from worker.batching import AnswerBatcher
+from worker.context import set_context
+from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.queue_worker import run_worker
+
+
+class RecordingEngine:
+    """A fake engine with the real interface: cites the first chunk, records its batch sizes."""
+
+    name = "recording"
+    max_chunk_tokens = 64
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def answer(self, question: str, chunks: Sequence[Chunk]) -> Answer:
+        return self.answer_batch([Question(question, chunks)])[0]
+
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
+        with self.lock:
+            self.batches.append(len(questions))
+        time.sleep(0.05)  # a model call takes a while: later questions queue up meanwhile
+        return [Answer(text=f"answer to: {q.text}", citations=(Citation(q.chunks[0], 1.0),), engine=self.name)
+                for q in questions]
+
+
+def test_concurrent_questions_share_engine_calls_and_each_is_answered_once(
+    slack: FakeSlack, redis: Redis, tmp_path: Path
+) -> None:
+    slack.add_channel("C1", "ops")
+    engine = RecordingEngine()
+    context = start_worker_context(slack, redis, engine, write_runbooks(tmp_path / "rb"))
+    context.pipeline.batcher = AnswerBatcher(engine, max_batch=8, window=0.02)
+    queue = question_queue(redis, QUEUE)
+    try:
+        for i in range(16):
+            message = slack.add_message("C1", f"question {i}")
+            placeholder = slack.add_message("C1", "working", user=BOT_USER_ID, thread_ts=message["ts"])
+            job = QuestionJob(question=f"question number {i}", channel="C1", user="U1",
+                              thread_ts=message["ts"], placeholder_ts=placeholder["ts"])
+            enqueue_question(queue, job, f"q-{i}")
+        run_worker(redis, QUEUE, burst=True, threads=8)
+    finally:
+        set_context(None)
+
+    assert sum(engine.batches) == 16
+    assert max(engine.batches) > 1, f"no batching happened: {engine.batches}"
+    assert len(engine.batches) < 16
+    updates = slack.calls_to("chat.update")
+    assert sorted(u.args["text"] for u in updates) == sorted(f"answer to: question number {i}" for i in range(16))
+    answered = [m for m in slack.state.messages["C1"] if m["text"].startswith("answer to:")]
+    assert len(answered) == 16
+    assert all("Answered by recording" in json.dumps(m["blocks"]) for m in answered)
