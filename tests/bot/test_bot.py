@@ -1,0 +1,78 @@
+"""The Slack side on its own: settings, no model imports, the file shortcut, oversized questions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from urllib.parse import urlencode
+
+import pytest
+from redis import Redis
+from rq.job import Job
+
+from bot.settings import BotSettings
+from jobs.enqueue import question_queue
+from jobs.payload import job_id_for
+from tests.conftest import command_body, event_body
+from tests.fake_slack import BOT_USER_ID, FakeSlack
+from tests.helpers import QUEUE, dispatch, make_bot, queued, wait_for
+
+
+def test_bot_process_never_imports_torch() -> None:
+    code = ("import sys, bot.app, bot.listeners, bot.__main__, jobs.enqueue;"
+            "bad = [m for m in ('torch', 'transformers', 'sentence_transformers', 'worker') if m in sys.modules];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_settings_come_from_standard_env_names_and_explicit_arguments_win() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "REDIS_URL": "redis://r:6379/3"}
+    settings = BotSettings.from_env(env, queue_name="other")
+    assert settings.socket_mode and settings.redis_url == "redis://r:6379/3" and settings.queue_name == "other"
+    assert "xoxb-1" not in repr(settings) and "xapp-1" not in repr(settings)
+    with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
+        BotSettings.from_env({})
+    with pytest.raises(ValueError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
+        BotSettings.from_env({"SLACK_BOT_TOKEN": "xoxb-1"})
+
+
+def test_file_shortcut_queues_a_logs_question_in_the_file_thread(slack: FakeSlack, redis: Redis) -> None:
+    slack.add_channel("C1", "ops")
+    file_obj = slack.add_file("F1", "app.log", b"ERROR boom\n", channel="C1")
+    message = slack.add_message("C1", "here is the log", files=[file_obj])
+    payload = {"type": "message_action", "callback_id": "ask_about_file", "trigger_id": "111.222.abc",
+               "team": {"id": "T0001"}, "user": {"id": "U1"}, "channel": {"id": "C1", "name": "ops"},
+               "message": message, "response_url": "", "message_ts": message["ts"]}
+    body = urlencode({"payload": json.dumps(payload)})
+    assert dispatch(make_bot(slack, redis), body, "application/x-www-form-urlencoded").status == 200
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    job = Job.fetch(job_id_for("111.222.abc"), connection=redis,
+                    serializer=question_queue(redis, QUEUE).serializer)
+    data = job.args[0]
+    assert data["mode"] == "logs" and data["file_ids"] == ["F1"] and data["thread_ts"] == message["ts"]
+
+
+def test_oversized_question_is_refused_with_a_clear_message(slack: FakeSlack, redis: Redis) -> None:
+    slack.add_channel("C1", "ops")
+    response_url = slack.base_url + "/response_url/x"
+    dispatch(make_bot(slack, redis), command_body("/ask", "why " * 3000, response_url=response_url),
+             "application/x-www-form-urlencoded")
+    wait_for(lambda: slack.calls_to("response_url"), what="the refusal")
+    assert "characters long" in slack.calls_to("response_url")[0].args["text"]
+    assert queued(redis) == 0
+
+
+def test_bot_messages_and_edits_are_not_questions(slack: FakeSlack, redis: Redis) -> None:
+    slack.add_channel("D1", "dm", is_im=True)
+    app = make_bot(slack, redis)
+    base = {"type": "message", "channel_type": "im", "channel": "D1", "text": "hello", "user": "U1"}
+    dispatch(app, event_body({**base, "ts": "1.1", "bot_id": "B2"}, "Ev1"))
+    dispatch(app, event_body({**base, "ts": "1.2", "subtype": "message_changed"}, "Ev2"))
+    dispatch(app, event_body({**base, "ts": "1.3", "user": BOT_USER_ID}, "Ev3"))
+    dispatch(app, event_body({**base, "ts": "1.4"}, "Ev4"))
+    wait_for(lambda: queued(redis) == 1, what="the one real question")
+    time.sleep(0.2)
+    assert queued(redis) == 1
