@@ -98,6 +98,14 @@ class FakeSlack:
         """Serve an extra Web API method with ``handler(args) -> response dict``."""
         self._extra[method] = handler
 
+    def reset(self) -> None:
+        """Forget all state, recorded calls, queued faults and extra methods (reuse one server across tests)."""
+        with self._lock:
+            self.state = SlackState()
+            self.calls.clear()
+            self._faults.clear()
+            self._extra.clear()
+
     def calls_to(self, method: str) -> list[RecordedCall]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -137,6 +145,31 @@ class FakeSlack:
         self.state.files[file_id] = file_obj
         self.state.file_contents[file_id] = content
         return file_obj
+
+    def share_file(self, file_id: str, channel: str) -> None:
+        """Share an existing file in one more conversation, listed as Slack does: public channels under
+        ``channels``, private channels and group DMs under ``groups``, DMs under ``ims``."""
+        file_obj = self.state.files[file_id]
+        info = self.state.channels.get(channel, {})
+        key = "ims" if info.get("is_im") else "groups" if info.get("is_private") else "channels"
+        if channel not in file_obj[key]:
+            file_obj[key].append(channel)
+
+    def add_bookmark(self, channel: str, title: str, link: str) -> dict[str, Any]:
+        bookmark = {"id": f"Bk{len(self.state.bookmarks.get(channel, [])) + 1:04d}", "channel_id": channel,
+                    "title": title, "link": link, "type": "link", "emoji": None}
+        self.state.bookmarks.setdefault(channel, []).append(bookmark)
+        return bookmark
+
+    def pin_message(self, channel: str, message: dict[str, Any]) -> None:
+        pinned = {**message, "permalink": f"https://example.slack.com/archives/{channel}/p{message['ts']}"}
+        self.state.pins.setdefault(channel, []).append({"type": "message", "channel": channel,
+                                                        "message": pinned, "created": int(time.time())})
+
+    def pin_file(self, channel: str, file_id: str) -> None:
+        self.state.pins.setdefault(channel, []).append({"type": "file", "channel": channel,
+                                                        "file": self.state.files[file_id],
+                                                        "created": int(time.time())})
 
     def next_ts(self) -> str:
         return f"{1700000000 + next(self._ts)}.{next(self._ts):06d}"

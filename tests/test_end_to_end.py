@@ -202,3 +202,22 @@ def test_worker_exception_turns_placeholder_into_a_clear_failure(
     assert "Something went wrong" in replies[0]["text"]
     assert "CUDA" not in replies[0]["text"], "internal errors are not shown to users"
     assert len(FailedJobRegistry(QUEUE, connection=redis)) == 1
+
+
+def test_runbook_command_answers_from_the_matching_section_without_the_engine(
+    slack: FakeSlack, redis: Redis, runbooks: Path
+) -> None:
+    slack.add_channel(CHANNEL, "ops", members={"U1"})
+    start_worker_context(slack, redis, ExplodingEngine(), runbooks)  # any engine call would fail the job
+    try:
+        dispatch(make_bot(slack, redis), command_body("/runbook", "database failover"),
+                 content_type="application/x-www-form-urlencoded")
+        wait_for(lambda: queued(redis) == 1, what="the job")
+        run_worker_burst(redis)
+    finally:
+        set_context(None)
+    replies = bot_replies(slack)
+    assert len(replies) == 1
+    blocks = json.dumps(replies[0]["blocks"])
+    assert "runbook lookup" in blocks and "patronictl switchover" in replies[0]["text"]
+    assert "db-failover.md" in blocks

@@ -6,7 +6,8 @@ from worker.engine.base import Answer, Chunk, Citation, Document
 from worker.slack_reply import BLOCK_LIMIT, SECTION_LIMIT, citation_label, render_answer
 
 
-def _citation(kind: str = "runbook", link: str | None = "db/failover.md", score: float = 0.8123) -> Citation:
+def _citation(kind: str = "runbook", link: str | None = "https://git.example.com/runbooks/blob/main/db/failover.md",
+              score: float = 0.8123) -> Citation:
     document = Document(doc_id="d", title="DB failover", text="x", kind=kind, link=link)
     return Citation(Chunk(document, "x", 12, 30), score)
 
@@ -22,7 +23,7 @@ def test_long_answer_is_split_into_sections_within_limits() -> None:
 
 
 def test_citations_show_title_link_lines_and_score() -> None:
-    label = citation_label(_citation(), runbook_base_url="https://git.example.com/runbooks/blob/main/")
+    label = citation_label(_citation())
     assert label.startswith("<https://git.example.com/runbooks/blob/main/db/failover.md#L12-L30|DB failover>")
     assert "lines 12-30" in label and "score 0.81" in label
     log_label = citation_label(_citation(kind="log", link="https://files.example.com/app.log"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jobs.errors import ChatOpsError
 from jobs.payload import QuestionJob
-from worker.documents.base import GatherRequest
+from worker.documents.base import GatherRequest, Source
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
 from worker.engine.base import Answer, Document
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     settings = WorkerSettings.from_env(os.environ)
     engine = load_engine(settings)
-    sources = [RunbookFolder(args.docs), LocalFiles(args.file)]
+    sources: list[Source] = [RunbookFolder(args.docs), LocalFiles(args.file)]
     pipeline = AnswerPipeline(DocumentGatherer(sources), engine)
     job = QuestionJob(question=args.question, channel="cli", user="cli", mode=args.mode, source="cli")
     try:

@@ -19,7 +19,6 @@ class WorkerContext:
     pipeline: AnswerPipeline
     slack: WebClient
     redis: Redis
-    runbook_base_url: str | None = None
 
 
 class WorkerNotStartedError(RuntimeError):

@@ -58,7 +58,7 @@ def report_failure(rq_job: Job, connection: Redis, exc_type: type[BaseException]
 
 
 def post_answer(context: WorkerContext, job: QuestionJob, answer: Answer) -> dict[str, Any]:
-    ts = deliver(context.slack, job, render_answer(answer, context.runbook_base_url))
+    ts = deliver(context.slack, job, render_answer(answer))
     return {
         "answered": True,
         "ts": ts,

@@ -14,9 +14,14 @@ from worker.batching import AnswerBatcher
 from worker.documents.base import GatherRequest
 from worker.documents.chunking import chunk_documents
 from worker.documents.gather import DocumentGatherer, Gathered
-from worker.engine.base import Answer, Chunk, Document, Engine, Question
+from worker.documents.runbook_lookup import RunbookMatch, find_runbook_section
+from worker.engine.base import Answer, Chunk, Citation, Document, Engine, Question
 
 log = logging.getLogger(__name__)
+
+
+RUNBOOK_LOOKUP = "runbook lookup (no model needed)"
+RUNBOOK_PREVIEW_LINES = 25
 
 
 @dataclass
@@ -24,6 +29,21 @@ class PreparedQuestion:
     job: QuestionJob
     question: Question
     notes: list[str]
+    answer: Answer | None = None  # already answered without the engine
+
+
+def runbook_answer(match: RunbookMatch) -> Answer:
+    """The matching runbook section, quoted (the first lines), citing its exact line range."""
+    lines = [line for line in match.text.split("\n")]
+    preview = lines[:RUNBOOK_PREVIEW_LINES]
+    text = "\n".join(f"> {line}" for line in preview)
+    if len(lines) > len(preview):
+        text += f"\n> … ({len(lines) - len(preview)} more lines in the runbook)"
+    chunk = Chunk(match.document, match.text, match.line_start, match.line_end)
+    document = replace(match.document, title=match.title, link=match.link)
+    return Answer(text=f"*{match.title}*\n{text}", citations=(Citation(replace(chunk, document=document),
+                                                                         match.score),),
+                  engine=RUNBOOK_LOOKUP, extractive=True)
 
 
 class AnswerPipeline:
@@ -39,20 +59,33 @@ class AnswerPipeline:
         if self.batcher is None:
             return self.answer_batch([job])[0]
         prepared = self.prepare(job)
+        if prepared.answer is not None:
+            return prepared.answer
         answer = self.batcher.answer(prepared.question)
         return replace(answer, notes=(*prepared.notes, *answer.notes))
 
     def answer_batch(self, jobs: Sequence[QuestionJob]) -> list[Answer]:
         """Answer several questions with one engine call (the engine batches compression and decoding)."""
         prepared = [self.prepare(job) for job in jobs]
-        answers = self.engine.answer_batch([p.question for p in prepared])
-        return [replace(a, notes=(*p.notes, *a.notes)) for p, a in zip(prepared, answers, strict=True)]
+        todo = [p for p in prepared if p.answer is None]
+        generated = iter(self.engine.answer_batch([p.question for p in todo]) if todo else [])
+        answers = []
+        for p in prepared:
+            answer = p.answer or next(generated)
+            answers.append(replace(answer, notes=(*p.notes, *answer.notes)))
+        return answers
 
     def prepare(self, job: QuestionJob) -> PreparedQuestion:
+        """Gather and chunk; a ``/runbook`` question whose section matches well is answered right here."""
         question = job.question.strip()
         if not question:
             raise EmptyQuestionError("Your question is empty: write it after the mention or the command.")
         gathered = self.gather(job)
+        if job.mode == "runbook":
+            match = find_runbook_section(question, gathered.documents)
+            if match is not None:
+                log.info("runbook lookup matched %s (score %.2f)", match.title, match.score)
+                return PreparedQuestion(job, Question(question, []), [], answer=runbook_answer(match))
         if not gathered.documents:
             raise NoDocumentsError(
                 "I found no documents I may read to answer this here: add runbooks, pin or upload "

@@ -18,5 +18,4 @@ def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
     engine = load_engine(settings, redis)
     gatherer = DocumentGatherer.from_settings(settings.gathering, slack)
     batcher = AnswerBatcher(engine, max_batch=settings.batch_size) if settings.job_threads > 1 else None
-    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, batcher=batcher), slack=slack, redis=redis,
-                         runbook_base_url=settings.runbook_base_url)
+    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, batcher=batcher), slack=slack, redis=redis)

@@ -39,7 +39,6 @@ class WorkerSettings:
     slack_api_url: str | None = None
     top_k: int = 3  # documents the default engine cites
     retriever_device: str = "cpu"
-    runbook_base_url: str | None = None  # e.g. https://git.example.com/ops/runbooks/blob/main/
     job_threads: int = 8  # jobs taken at once (documents gathered in parallel); 1 = plain SimpleWorker
     batch_size: int = 8  # questions answered by one engine call when several are waiting
     clara: ClaraSettings = field(default_factory=ClaraSettings)
@@ -48,7 +47,7 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
         """``SLACK_BOT_TOKEN``, ``REDIS_URL``, ``SLACK_API_URL``, ``CHATOPS_QUEUE``, ``CHATOPS_TOP_K``,
-        ``CHATOPS_RUNBOOK_BASE_URL``, ``CHATOPS_JOB_THREADS``, ``CHATOPS_BATCH_SIZE``, ``CLARA_CHECKPOINT``,
+        ``CHATOPS_JOB_THREADS``, ``CHATOPS_BATCH_SIZE``, ``CLARA_CHECKPOINT``,
         ``CLARA_BASE_MODEL``, ``CLARA_DEVICE``, ``CLARA_MAX_NEW_TOKENS``, ``CLARA_PROMPT_BUDGET``, ``CLARA_STORE_TTL``,
         ``CLARA_STORE_MAX_ENTRIES``, and the gathering settings' own names."""
         env = os.environ if environ is None else environ
@@ -71,7 +70,6 @@ class WorkerSettings:
             slack_api_url=env.get("SLACK_API_URL") or None,
             top_k=int(env.get("CHATOPS_TOP_K", cls.top_k)),
             retriever_device=env.get("CHATOPS_RETRIEVER_DEVICE", cls.retriever_device),
-            runbook_base_url=env.get("CHATOPS_RUNBOOK_BASE_URL") or None,
             job_threads=int(env.get("CHATOPS_JOB_THREADS", cls.job_threads)),
             batch_size=int(env.get("CHATOPS_BATCH_SIZE", cls.batch_size)),
             clara=clara,

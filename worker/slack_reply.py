@@ -38,14 +38,12 @@ def _split(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def citation_label(citation: Citation, runbook_base_url: str | None = None) -> str:
+def citation_label(citation: Citation) -> str:
     """``<link|title>`` (or the title and path), the line range, and the score."""
     chunk = citation.chunk
     document = chunk.document
     title = escape_mrkdwn(document.title).replace("|", "¦")
     link = document.link
-    if link and document.kind == "runbook" and not link.startswith(("http://", "https://")):
-        link = runbook_base_url.rstrip("/") + "/" + link if runbook_base_url else None
     if link and link.startswith(("http://", "https://")):
         label = f"<{link}#L{chunk.line_start}-L{chunk.line_end}|{title}>" if document.kind == "runbook" \
             else f"<{link}|{title}>"
@@ -67,7 +65,7 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-def render_answer(answer: Answer, runbook_base_url: str | None = None) -> SlackMessage:
+def render_answer(answer: Answer) -> SlackMessage:
     body = answer.text.strip() or "(no answer)"
     if not answer.extractive:
         body = escape_mrkdwn(body)
@@ -80,7 +78,7 @@ def render_answer(answer: Answer, runbook_base_url: str | None = None) -> SlackM
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
     blocks = blocks[: BLOCK_LIMIT - 4]
     if answer.citations:
-        sources = [f"{i}. {citation_label(c, runbook_base_url)}"
+        sources = [f"{i}. {citation_label(c)}"
                    for i, c in enumerate(answer.citations[:MAX_SOURCES], start=1)]
         text = "*Sources*\n" + "\n".join(sources)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}})

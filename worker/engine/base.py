@@ -23,6 +23,11 @@ class Document:
     link: str | None = None  # URL or path shown in citations
     first_line: int = 1  # line number of the first line of ``text`` in the original file
     notes: tuple[str, ...] = ()  # shown with the answer, e.g. "read the last 5 MB of app.log only"
+    # Who may see it. ``restricted=False`` (runbooks, public pages): anyone in the workspace.
+    # ``restricted=True`` (anything read from Slack): only where ``visible_in`` (the conversation ids it
+    # was shared in) allows; see worker/documents/permissions.py. An empty ``visible_in`` then means nowhere.
+    visible_in: tuple[str, ...] = ()
+    restricted: bool = False
 
 
 @dataclass(frozen=True)

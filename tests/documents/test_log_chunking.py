@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.documents.conftest import EXAMPLE_LOG, words
+from worker.documents.chunking import chunk_documents, line_citation
+from worker.documents.log_chunking import chunk_log, fold_repeats, incident_regions, line_severities
+from worker.documents.log_format import Severity
+from worker.engine.base import Document
+
+# examples/logs/checkout-api.log: the incident
+POOL_WARNINGS = (164, 203)  # the same pool warning 40 times
+TRACE = (204, 225)  # "ERROR ... unhandled exception" and the chained Python traceback under it
+PAYMENTS_ERROR = 227
+SLOW_REQUEST_WARNING = 67
+
+
+def _example() -> Document:
+    return Document("slack-file:F1", "checkout-api.log", EXAMPLE_LOG.read_text(), kind="log")
+
+
+def test_fixture_is_what_the_tests_think_it_is() -> None:
+    lines = EXAMPLE_LOG.read_text().split("\n")
+    assert "unhandled exception" in lines[TRACE[0] - 1]
+    assert lines[TRACE[0]] == "Traceback (most recent call last):"
+    assert lines[TRACE[1] - 1].startswith("sqlalchemy.exc.TimeoutError: QueuePool limit")
+    assert len({line[24:] for line in lines[POOL_WARNINGS[0] - 1:POOL_WARNINGS[1]]}) == 1
+
+
+def test_repeated_lines_fold_into_one_with_count_and_original_range() -> None:
+    lines = EXAMPLE_LOG.read_text().split("\n")
+    folded = fold_repeats(lines)
+    pool = next(line for line in folded if "QueuePool limit" in line.text and line.repeats > 1)
+    assert (pool.first, pool.last) == POOL_WARNINGS
+    assert "[x40, lines 164-203, last 2024-05-14 13:57:45,191]" in pool.text
+    assert len(folded) == len(lines) - 39
+
+
+def test_stack_trace_is_one_region_with_its_error_line() -> None:
+    folded = fold_repeats(EXAMPLE_LOG.read_text().split("\n"))
+    regions = incident_regions(line_severities(folded))
+    traces = [r for r in regions if r.severity == Severity.STACK_TRACE]
+    assert len(traces) == 1
+    assert (folded[traces[0].start].first, folded[traces[0].end].last) == TRACE
+
+
+def test_incidents_come_first_trace_then_errors_then_warnings() -> None:
+    chunks = chunk_documents([_example()], 256, words)
+    cited = [line_citation(c) for c in chunks[:4]]
+    assert cited == [
+        f"checkout-api.log:{TRACE[0]}-{TRACE[1]}",
+        f"checkout-api.log:{PAYMENTS_ERROR}",
+        f"checkout-api.log:{SLOW_REQUEST_WARNING}",
+        f"checkout-api.log:{POOL_WARNINGS[0]}-{POOL_WARNINGS[1]}",
+    ]
+    rest = chunks[4:]
+    assert [c.index for c in rest] == sorted(c.index for c in rest)  # the rest in file order
+    assert "sqlalchemy.exc.TimeoutError" in chunks[0].text and "Traceback" in chunks[0].text
+
+
+def test_every_line_is_in_exactly_one_chunk_and_chunks_fit_the_budget() -> None:
+    document = _example()
+    chunks = chunk_documents([document], 64, words)
+    covered: list[int] = []
+    for chunk in chunks:
+        assert words(chunk.text) <= 64
+        covered.extend(range(chunk.line_start, chunk.line_end + 1))
+    assert sorted(covered) == list(range(1, 349))  # 348 lines, the trailing empty one has no chunk
+
+
+def test_line_numbers_follow_first_line_for_the_tail_of_a_big_file() -> None:
+    text = EXAMPLE_LOG.read_text()
+    tail = "\n".join(text.split("\n")[150:])  # as if lines 1-150 had been skipped
+    document = Document("slack-file:F1@L151", "checkout-api.log", tail, kind="log", first_line=151)
+    chunks = chunk_documents([document], 256, words)
+    assert (chunks[0].line_start, chunks[0].line_end) == TRACE
+
+
+JAVA_LOG = """\
+2024-05-01T10:00:00Z INFO  OrderService - processing order 42
+2024-05-01T10:00:01Z ERROR OrderService - order 42 failed
+java.lang.IllegalStateException: inventory reservation failed
+\tat com.acme.inventory.Reserver.reserve(Reserver.java:88)
+\tat com.acme.orders.OrderService.place(OrderService.java:120)
+Caused by: java.net.SocketTimeoutException: Read timed out
+\tat java.base/java.net.SocketInputStream.read(SocketInputStream.java:168)
+\t... 12 more
+2024-05-01T10:00:02Z INFO  OrderService - processing order 43
+2024-05-01T10:00:03Z WARN  Pool - 9 of 10 connections in use
+2024-05-01T10:00:04Z INFO  OrderService - done"""
+
+
+def test_java_stack_trace_with_cause_is_found() -> None:
+    result = chunk_log(Document("d", "orders.log", JAVA_LOG, kind="log"), 256, words)
+    (severity, trace), (warn_severity, warning) = result.incidents
+    assert severity == Severity.STACK_TRACE and (trace.line_start, trace.line_end) == (2, 8)
+    assert warn_severity == Severity.WARNING and (warning.line_start, warning.line_end) == (10, 10)
+
+
+def test_incidents_of_all_logs_come_before_other_chunks() -> None:
+    quiet = Document("a", "a.log", "2024-05-01T10:00:00Z WARN disk 81% full\n2024-05-01T10:00:01Z INFO ok",
+                     kind="log")
+    text = Document("t", "notes.txt", "ERROR is a word here but this is not a log")
+    chunks = chunk_documents([quiet, text, Document("b", "orders.log", JAVA_LOG, kind="log")], 256, words)
+    # by severity first (the trace), then documents in the order given
+    assert [(c.document.doc_id, c.line_start) for c in chunks[:3]] == [("b", 2), ("a", 1), ("b", 10)]
+    assert chunks[3].document.doc_id == "a" and chunks[4].document.doc_id == "t"
+
+
+_LOG_LINES = st.sampled_from([
+    "2024-05-01 10:00:0{n} INFO request ok",
+    "2024-05-01 10:00:0{n} INFO request ok",
+    "2024-05-01 10:00:0{n} WARNING slow",
+    "2024-05-01 10:00:0{n} ERROR failed",
+    "Traceback (most recent call last):",
+    '  File "x.py", line {n}, in f',
+    "ValueError: bad {n}",
+    "\tat com.acme.X.y(X.java:{n})",
+    "",
+    "word " * 30,
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_LOG_LINES, st.integers(0, 9)), max_size=80), st.integers(4, 60),
+       st.integers(1, 500))
+def test_chunks_partition_the_lines_within_budget(lines: list[tuple[str, int]], budget: int, first: int) -> None:
+    text = "\n".join(template.format(n=n) for template, n in lines)
+    document = Document("d", "x.log", text, kind="log", first_line=first)
+    chunks = chunk_documents([document], budget, words)
+    original = text.split("\n")
+    covered: set[int] = set()
+    previous = (0, 0)
+    for chunk in sorted(chunks, key=lambda c: c.index):
+        assert words(chunk.text) <= budget
+        assert first <= chunk.line_start <= chunk.line_end < first + len(original)
+        numbers = set(range(chunk.line_start, chunk.line_end + 1))
+        # only the pieces of one (folded) line cut to fit the budget share their line range
+        assert not (numbers & covered) or (chunk.line_start, chunk.line_end) == previous
+        covered |= numbers
+        previous = (chunk.line_start, chunk.line_end)
+    blank = {first + i for i, line in enumerate(original) if not line.strip()}
+    assert set(range(first, first + len(original))) - blank <= covered
+    assert [c.index for c in chunks] == sorted({c.index for c in chunks}, key=[c.index for c in chunks].index)

@@ -1,0 +1,98 @@
+"""Slack file documents through a real WebClient against the fake Slack Web API."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+from slack_sdk import WebClient
+
+from tests.documents.conftest import EXAMPLE_LOG, PUBLIC
+from tests.fake_slack import FakeSlack
+from worker.documents.base import GatherRequest
+from worker.documents.skipped import is_skipped
+from worker.documents.slack_files import ChannelFiles, SlackFileReader, ThreadFiles
+
+
+def _reader(client: WebClient, max_file_bytes: int = 1_000_000) -> SlackFileReader:
+    return SlackFileReader(client, max_file_bytes=max_file_bytes, max_scan_bytes=50_000_000, timeout_s=3.0)
+
+
+def test_attached_file_is_downloaded_with_the_bot_token(slack: FakeSlack, client: WebClient) -> None:
+    slack.add_file("F1", "notes.md", b"# Notes\nrestart the worker\n", channel=PUBLIC, title="Ops notes")
+    [document] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F1",)))
+    assert document.text == "# Notes\nrestart the worker\n"
+    assert (document.doc_id, document.title, document.kind) == ("slack-file:F1", "Ops notes", "file")
+    assert document.restricted and document.visible_in == (PUBLIC,)
+    assert [c.method for c in slack.calls] == ["files.info"]
+
+
+def test_files_in_the_thread_are_found(slack: FakeSlack, client: WebClient) -> None:
+    root = slack.add_message(PUBLIC, "checkout is down")
+    file_obj = slack.add_file("F2", "checkout-api.log", EXAMPLE_LOG.read_bytes(), channel=PUBLIC)
+    slack.add_message(PUBLIC, "log attached", thread_ts=root["ts"], files=[file_obj])
+    [document] = ThreadFiles(client).gather(GatherRequest(PUBLIC, "U1", thread_ts=root["ts"]))
+    assert document.kind == "log" and document.title == "checkout-api.log"
+    assert document.text == EXAMPLE_LOG.read_text()
+
+
+def test_sign_in_page_instead_of_the_file_is_an_error_not_a_document(slack: FakeSlack) -> None:
+    info = slack.add_file("F3", "app.log", b"real content", channel=PUBLIC)
+    wrong_token = WebClient(token="xoxb-revoked-or-missing-scope", base_url=slack.api_url)
+    [document] = _reader(wrong_token).read(info)
+    assert is_skipped(document) and document.text == ""
+    assert "sign-in page instead of the file" in document.notes[0]
+
+
+def test_binary_file_is_skipped_with_a_note(slack: FakeSlack, client: WebClient) -> None:
+    slack.add_file("F4", "build.bin", b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 4,
+                   channel=PUBLIC, mimetype="application/octet-stream", filetype="binary")
+    [document] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F4",)))
+    assert is_skipped(document) and document.notes == ("skipped build.bin: binary file",)
+
+
+def test_image_is_skipped_without_downloading(slack: FakeSlack, client: WebClient) -> None:
+    info = slack.add_file("F5", "graph.png", b"\x89PNG....", channel=PUBLIC, mimetype="image/png")
+    [document] = _reader(client).read(info)
+    assert document.notes == ("skipped graph.png: binary file",)
+
+
+def test_gzipped_log_is_decompressed(slack: FakeSlack, client: WebClient) -> None:
+    info = slack.add_file("F6", "checkout-api.log.gz", gzip.compress(EXAMPLE_LOG.read_bytes()), channel=PUBLIC,
+                          mimetype="application/gzip", filetype="gzip")
+    [document] = _reader(client).read(info)
+    assert document.kind == "log" and document.text == EXAMPLE_LOG.read_text()
+
+
+def test_file_over_the_cap_keeps_head_and_tail_with_exact_lines_and_a_note(slack: FakeSlack,
+                                                                          client: WebClient) -> None:
+    original = EXAMPLE_LOG.read_text().split("\n")
+    info = slack.add_file("F7", "checkout-api.log", EXAMPLE_LOG.read_bytes(), channel=PUBLIC)
+    head, tail = _reader(client, max_file_bytes=30_000).read(info)
+    assert head.first_line == 1 and head.text.split("\n") == original[: len(head.text.split("\n"))]
+    assert tail.doc_id == f"slack-file:F7@L{tail.first_line}" and tail.first_line > len(head.text.split("\n"))
+    assert tail.text.split("\n") == original[tail.first_line - 1:]
+    [note] = head.notes
+    skipped_from = len(head.text.split("\n")) + 1
+    assert f"skipped lines {skipped_from}-{tail.first_line - 1}" in note and "checkout-api.log" in note
+
+
+def test_unknown_file_is_a_note_that_names_only_its_id(slack: FakeSlack, client: WebClient) -> None:
+    [document] = ThreadFiles(client).gather(GatherRequest(PUBLIC, "U1", file_ids=("F404",)))
+    assert document.notes == ("skipped file F404: Slack said file_not_found",)
+    assert document.visible_in == (PUBLIC,)
+
+
+def test_recent_channel_logs_only_in_logs_mode(slack: FakeSlack, client: WebClient) -> None:
+    now = int(time.time())
+    slack.add_file("F10", "api.log", b"2024-05-01 10:00:00 ERROR boom\n", channel=PUBLIC, created=now - 60)
+    slack.add_file("F11", "old.log", b"2024-04-01 10:00:00 ERROR old\n", channel=PUBLIC, created=now - 30 * 86400)
+    slack.add_file("F12", "design.md", b"# design\n", channel=PUBLIC, created=now - 30)
+    slack.add_file("F13", "worker.log.1.gz", gzip.compress(b"2024-05-01 10:00:00 INFO hi\n"), channel=PUBLIC,
+                   created=now - 10, mimetype="application/gzip")
+    slack.add_file("F14", "elsewhere.log", b"x\n", channel="C0ELSEWHERE", created=now)
+    logs = ChannelFiles(_reader(client), window_s=7 * 86400, max_files=10, logs_only=True)
+    assert [d.doc_id for d in logs.gather(GatherRequest(PUBLIC, "U1", mode="logs"))] == [
+        "slack-file:F13", "slack-file:F10"]
+    files = ChannelFiles(_reader(client), window_s=7 * 86400, max_files=2)
+    assert [d.doc_id for d in files.gather(GatherRequest(PUBLIC, "U1"))] == ["slack-file:F13", "slack-file:F12"]

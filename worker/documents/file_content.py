@@ -1,0 +1,199 @@
+"""From a stream of file bytes to text: gunzip, refuse binary, and keep the head and tail of big files.
+
+A file over the size cap keeps its first fifth and last four fifths of the cap (the end of a log is
+usually where the incident is), cut on line boundaries. Every line is counted while the middle streams
+past, so the tail's line numbers are those of the original file.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 8192
+BINARY_MIME_PREFIXES = ("image/", "audio/", "video/", "font/")
+BINARY_MIME_TYPES = frozenset({
+    "application/pdf", "application/zip", "application/x-tar", "application/x-7z-compressed",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/msword",
+    "application/x-executable", "application/x-sharedlib", "application/java-archive",
+})
+
+
+class UnreadableContent(Exception):
+    """The bytes are not a text document; the message is the user-facing reason ("binary file")."""
+
+
+def is_binary(sample: bytes) -> bool:
+    """NUL bytes, or many control characters, in the first bytes of a file."""
+    head = sample[:SNIFF_BYTES]
+    if b"\x00" in head:
+        return True
+    if not head:
+        return False
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return control / len(head) > 0.1
+
+
+def is_binary_mimetype(mimetype: str) -> bool:
+    mimetype = mimetype.lower()
+    return mimetype.startswith(BINARY_MIME_PREFIXES) or mimetype in BINARY_MIME_TYPES
+
+
+def gunzip(chunks: Iterable[bytes], max_output: int) -> Iterator[bytes]:
+    """Decompress gzip members as they stream in; stops after ``max_output`` bytes (gzip bombs)."""
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    produced = 0
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                out = decompressor.decompress(data, max(1, max_output - produced))
+                produced += len(out)
+                if out:
+                    yield out
+                if produced >= max_output:
+                    return
+                if decompressor.eof:  # next gzip member, if any
+                    data = decompressor.unused_data
+                    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                else:
+                    data = decompressor.unconsumed_tail
+    except zlib.error:
+        raise UnreadableContent("not a valid gzip file") from None
+
+
+@dataclass(frozen=True)
+class LinesRange:
+    """A piece of a file: its text and the 1-based number of its first line in the original file."""
+
+    text: str
+    first_line: int
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + self.text.count("\n")
+
+
+@dataclass(frozen=True)
+class CappedText:
+    """What was kept of a file. ``tail`` is None when the whole file fit."""
+
+    head: LinesRange
+    tail: LinesRange | None
+    total_bytes: int  # bytes read (all of the file unless ``scan_stopped``)
+    kept_bytes: int
+    scan_stopped: bool  # the file was longer than the scan limit; nothing after ``total_bytes`` was read
+
+    @property
+    def complete(self) -> bool:
+        return self.tail is None and not self.scan_stopped
+
+    @property
+    def skipped_lines(self) -> tuple[int, int] | None:
+        """First and last line numbers that were skipped between head and tail."""
+        if self.tail is None or self.tail.first_line <= self.head.last_line + 1:
+            return None
+        return self.head.last_line + 1, self.tail.first_line - 1
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+def read_capped(chunks: Iterable[bytes], *, max_bytes: int, max_scan_bytes: int) -> CappedText:
+    """Read ``chunks`` keeping at most about ``max_bytes``; see the module docstring.
+
+    Raises UnreadableContent when the first bytes look binary.
+    """
+    head_cap = max(1, max_bytes // 5)
+    tail_cap = max(1, max_bytes - head_cap)
+    data = bytearray()  # everything, while the file still fits
+    tail = bytearray()
+    head = b""
+    dropped_newlines = 0  # newlines between the end of ``head`` and the start of ``tail``
+    total = 0
+    over = False
+    stopped = False
+    sniffed = False
+    for chunk in chunks:
+        if total + len(chunk) > max_scan_bytes:
+            chunk = chunk[: max_scan_bytes - total]
+            stopped = True
+        total += len(chunk)
+        if not over:
+            data.extend(chunk)
+            if not sniffed and (len(data) >= SNIFF_BYTES or stopped):
+                sniffed = True
+                if is_binary(bytes(data[:SNIFF_BYTES])):
+                    raise UnreadableContent("binary file")
+            if len(data) > max_bytes:
+                over = True
+                head = bytes(data[:head_cap])
+                tail = data[head_cap:]
+                data = bytearray()
+        else:
+            tail.extend(chunk)
+        if over and len(tail) > 2 * tail_cap:
+            cut = len(tail) - tail_cap
+            dropped_newlines += tail.count(b"\n", 0, cut)
+            del tail[:cut]
+        if stopped:
+            break
+    if not over:
+        if not sniffed and is_binary(bytes(data[:SNIFF_BYTES])):
+            raise UnreadableContent("binary file")
+        text = _decode(bytes(data))
+        return CappedText(LinesRange(text, 1), None, total, len(data), stopped)
+    if len(tail) > tail_cap:
+        cut = len(tail) - tail_cap
+        dropped_newlines += tail.count(b"\n", 0, cut)
+        del tail[:cut]
+    # head: whole lines only (a line cut by the cap is skipped, not shown half)
+    head_end = head.rfind(b"\n")
+    head_kept = head[:head_end] if head_end >= 0 else head
+    newlines_before_tail = head.count(b"\n") + dropped_newlines
+    # tail: drop the partial first line
+    tail_start = tail.find(b"\n")
+    if tail_start >= 0 and tail_start + 1 < len(tail):
+        newlines_before_tail += 1 + tail.count(b"\n", 0, tail_start)
+        tail_kept = bytes(tail[tail_start + 1:])
+    else:
+        tail_kept = bytes(tail)
+    return CappedText(
+        head=LinesRange(_decode(head_kept), 1),
+        tail=LinesRange(_decode(tail_kept), newlines_before_tail + 1),
+        total_bytes=total,
+        kept_bytes=len(head_kept) + len(tail_kept),
+        scan_stopped=stopped,
+    )
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def capped_note(name: str, capped: CappedText, max_bytes: int) -> str | None:
+    """The note shown with the answer when part of ``name`` was not read, else None."""
+    if capped.complete:
+        return None
+    parts = []
+    skipped = capped.skipped_lines
+    if capped.tail is not None:
+        end = capped.tail.last_line
+        parts.append(
+            f"{name} is over the {human_bytes(max_bytes)} cap: read lines 1-{capped.head.last_line} and "
+            f"{capped.tail.first_line}-{end}"
+        )
+        if skipped:
+            parts.append(f"skipped lines {skipped[0]}-{skipped[1]}")
+    if capped.scan_stopped:
+        parts.append(f"stopped reading after {human_bytes(capped.total_bytes)}; the rest of {name} was not read")
+    return "; ".join(parts)

@@ -1,0 +1,182 @@
+"""Log-aware chunking: fold repeated lines, find incidents (stack traces, errors, warnings), put them first.
+
+1. Consecutive lines that are equal once timestamps are removed fold into one line that says how often
+   it repeated and until when: ``... pool exhausted  [x312, lines 120-431, last 2024-05-01 10:05:12]``.
+2. Each (folded) line gets a severity; a stack trace (Python ``Traceback``, Java ``at`` frames with
+   ``Caused by``, Go ``panic``/``goroutine``) is one region together with the error line announcing it.
+   Warning and error lines closer than ``MERGE_GAP`` lines join one region.
+3. Regions and the quiet stretches between them are packed into chunks of whole lines within the token
+   budget. A chunk's ``line_start``/``line_end`` are lines of the original file, folded lines included.
+   Incident chunks come first (stack traces, then errors, then warnings; in file order within each),
+   then the rest in file order. ``Chunk.index`` is always the position in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from worker.documents.log_format import (
+    Severity,
+    continues_stack_trace,
+    first_timestamp,
+    line_severity,
+    starts_stack_trace,
+    strip_timestamps,
+)
+from worker.documents.long_lines import split_long_line
+from worker.engine.base import Chunk, Document
+
+TokenCounter = Callable[[str], int]
+MERGE_GAP = 2  # quiet lines between two incident lines that still make them one region
+
+
+@dataclass(frozen=True)
+class LogLine:
+    first: int  # 1-based line number in the original file
+    last: int  # last original line folded into this one (== first when not folded)
+    text: str  # as shown in chunks
+    raw: str  # the first original line
+
+    @property
+    def repeats(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True)
+class Region:
+    start: int  # index into the folded lines, inclusive
+    end: int  # inclusive
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class LogChunks:
+    incidents: list[tuple[Severity, Chunk]]  # in the order they should be returned
+    others: list[Chunk]  # file order
+
+    def ordered(self) -> list[Chunk]:
+        return [chunk for _, chunk in self.incidents] + self.others
+
+
+def fold_repeats(lines: list[str], first_line: int = 1) -> list[LogLine]:
+    """Fold runs of lines equal up to their timestamps; blank lines are never folded."""
+    folded: list[LogLine] = []
+    i = 0
+    while i < len(lines):
+        key = strip_timestamps(lines[i])
+        j = i + 1
+        if key.strip():
+            while j < len(lines) and strip_timestamps(lines[j]) == key:
+                j += 1
+        first, last = first_line + i, first_line + j - 1
+        text = lines[i]
+        if j - i > 1:
+            stamp = first_timestamp(lines[j - 1])
+            text += f"  [x{j - i}, lines {first}-{last}" + (f", last {stamp}]" if stamp else "]")
+        folded.append(LogLine(first, last, text, lines[i]))
+        i = j
+    return folded
+
+
+def line_severities(lines: list[LogLine]) -> list[Severity]:
+    """A severity per folded line; every line of a stack trace (and the error line before it) is
+    ``STACK_TRACE``."""
+    marks = [Severity.NONE] * len(lines)
+    i = 0
+    while i < len(lines):
+        following = lines[i + 1].raw if i + 1 < len(lines) else None
+        if starts_stack_trace(lines[i].raw, following):
+            start = i - 1 if i > 0 and marks[i - 1] == Severity.ERROR else i
+            j = i + 1
+            while j < len(lines) and continues_stack_trace(
+                lines[j].raw, lines[j - 1].raw, lines[j + 1].raw if j + 1 < len(lines) else None
+            ):
+                j += 1
+            for k in range(start, j):
+                marks[k] = Severity.STACK_TRACE
+            i = j
+            continue
+        marks[i] = line_severity(lines[i].raw)
+        i += 1
+    return marks
+
+
+def incident_regions(marks: list[Severity]) -> list[Region]:
+    """Stack traces as they are; warning/error lines merged across gaps of at most ``MERGE_GAP`` lines."""
+    regions: list[Region] = []
+    for index, mark in enumerate(marks):
+        if mark == Severity.NONE:
+            continue
+        last = regions[-1] if regions else None
+        same_kind = last is not None and (last.severity == Severity.STACK_TRACE) == (mark == Severity.STACK_TRACE)
+        if last is not None and same_kind and (
+            index == last.end + 1 or (mark != Severity.STACK_TRACE and index - last.end - 1 <= MERGE_GAP)
+        ):
+            regions[-1] = Region(last.start, index, max(last.severity, mark))
+        else:
+            regions.append(Region(index, index, mark))
+    return regions
+
+
+def _pack(document: Document, lines: list[LogLine], max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
+    """Whole folded lines per chunk within ``max_tokens``; a line too long alone is cut into pieces."""
+    chunks: list[Chunk] = []
+    current: list[LogLine] = []
+    tokens = 0
+
+    def flush() -> None:
+        nonlocal current, tokens
+        text = "\n".join(line.text for line in current)
+        if text.strip():
+            chunks.append(Chunk(document, text, current[0].first, current[-1].last))
+        current, tokens = [], 0
+
+    for line in lines:
+        cost = count_tokens(line.text) + 1
+        if cost > max_tokens:
+            if current:
+                flush()
+            for piece in split_long_line(line.text, max_tokens, count_tokens):
+                if piece.strip():
+                    chunks.append(Chunk(document, piece, line.first, line.last))
+            continue
+        if current and tokens + cost > max_tokens:
+            flush()
+        current.append(line)
+        tokens += cost
+    if current:
+        flush()
+    return chunks
+
+
+def chunk_log(document: Document, max_tokens: int, count_tokens: TokenCounter) -> LogChunks:
+    """See the module docstring."""
+    raw_lines = document.text.split("\n")
+    if len(raw_lines) > 1 and raw_lines[-1] == "":
+        raw_lines.pop()  # the file's final newline ends the last line; it does not start another
+    lines = fold_repeats(raw_lines, document.first_line)
+    regions = incident_regions(line_severities(lines))
+    pieces: list[tuple[Severity, list[Chunk]]] = []  # file order
+    position = 0
+    for region in regions:
+        if region.start > position:
+            pieces.append((Severity.NONE, _pack(document, lines[position:region.start], max_tokens, count_tokens)))
+        pieces.append((region.severity, _pack(document, lines[region.start:region.end + 1], max_tokens,
+                                               count_tokens)))
+        position = region.end + 1
+    if position < len(lines):
+        pieces.append((Severity.NONE, _pack(document, lines[position:], max_tokens, count_tokens)))
+    incidents: list[tuple[Severity, Chunk]] = []
+    others: list[Chunk] = []
+    index = 0
+    for severity, chunks in pieces:
+        for chunk in chunks:
+            numbered = Chunk(chunk.document, chunk.text, chunk.line_start, chunk.line_end, index=index)
+            index += 1
+            if severity == Severity.NONE:
+                others.append(numbered)
+            else:
+                incidents.append((severity, numbered))
+    incidents.sort(key=lambda item: (-item[0], item[1].index))
+    return LogChunks(incidents, others)

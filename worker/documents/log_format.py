@@ -1,0 +1,105 @@
+"""What log lines look like: timestamps, severities, stack-trace lines, and whether a file is a log."""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+
+TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"  # ISO 8601 / Python logging
+    r"|\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # syslog: "May  1 10:00:01"
+    r"|\b\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"  # access log: "01/May/2024:10:00:01 +0000"
+    r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3}\b"  # time only with millis
+)
+_LEADING_TIMESTAMP = re.compile(r"^\W{0,2}(?:" + TIMESTAMP.pattern + r")")
+
+_ERROR = re.compile(
+    r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
+    r"|\blevel[\"']?[=:][ \t]*[\"']?(?:error|err|fatal|critical|panic)\b"
+    r"|(?i:\b(?:error|fatal|panic)\b:)"
+    r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
+    r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
+)
+_WARNING = re.compile(r"\b(?:WARN|WARNING)\b|\blevel[\"']?[=:][ \t]*[\"']?warn(?:ing)?\b|(?i:\bwarning\b:)")
+
+# Lines that start a stack trace, and lines that continue one.
+_TRACE_START = re.compile(
+    r"^(?:Traceback \(most recent call last\):"
+    r"|Exception in thread \""
+    r"|panic: |goroutine \d+ \[)"
+)
+_JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
+_TRACE_CONTINUATION = re.compile(
+    r"^(?:\s+\S"  # indented: frames, source lines, "... 12 more"
+    r"|Caused by: |Suppressed: "
+    r"|During handling of the above exception|The above exception was the direct cause"
+    r"|Traceback \(most recent call last\):"
+    r"|goroutine \d+ \[|created by )"
+)
+_CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
+                           r"|Caused by: |Traceback \(most recent call last\):)")
+_LOG_NAME = re.compile(
+    r"(?i)(?:\.(?:log|out|err)(?:\.\d+)?(?:\.gz)?$"  # app.log, app.log.1, app.log.gz, job.out
+    r"|log[\w.-]*\.(?:txt|gz)$"  # build-log.txt, logs-2024.gz
+    r"|\.log\.\d{4}-\d{2}-\d{2}(?:\.gz)?$)"  # app.log.2024-05-01
+)
+
+
+class Severity(IntEnum):
+    NONE = 0
+    WARNING = 1
+    ERROR = 2
+    STACK_TRACE = 3
+
+
+def line_severity(line: str) -> Severity:
+    if _ERROR.search(line):
+        return Severity.ERROR
+    if _WARNING.search(line):
+        return Severity.WARNING
+    return Severity.NONE
+
+
+def starts_stack_trace(line: str, next_line: str | None) -> bool:
+    """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame."""
+    if _TRACE_START.match(line):
+        return True
+    return next_line is not None and bool(_JAVA_FRAME.match(next_line)) and not _JAVA_FRAME.match(line)
+
+
+def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bool:
+    """``line`` belongs to the stack trace that ``previous`` is part of."""
+    if _TRACE_CONTINUATION.match(line):
+        return True
+    if not line.strip():  # a blank line between chained tracebacks
+        return next_line is not None and bool(_CHAIN_MARKER.match(next_line))
+    # Python ends a traceback with an unindented "SomeError: message" right after the indented frames.
+    return previous.startswith((" ", "\t")) and not has_leading_timestamp(line) and bool(
+        re.match(r"^[A-Za-z_][\w.]*(?::|$)", line)
+    )
+
+
+def has_leading_timestamp(line: str) -> bool:
+    return bool(_LEADING_TIMESTAMP.match(line))
+
+
+def strip_timestamps(line: str) -> str:
+    """The line without its timestamps: what repeated lines are compared on."""
+    return TIMESTAMP.sub("", line)
+
+
+def first_timestamp(line: str) -> str | None:
+    match = TIMESTAMP.search(line)
+    return match.group(0) if match else None
+
+
+def looks_like_log_name(name: str) -> bool:
+    return bool(_LOG_NAME.search(name))
+
+
+def looks_like_log_text(text: str, sample_lines: int = 40) -> bool:
+    """Most of the first non-blank lines start with a timestamp."""
+    lines = [line for line in text[:20_000].split("\n")[: sample_lines * 2] if line.strip()][:sample_lines]
+    if len(lines) < 3:
+        return False
+    return sum(1 for line in lines if has_leading_timestamp(line)) >= 0.5 * len(lines)

@@ -1,0 +1,194 @@
+"""Slack files as documents: files attached to the question or in its thread, and recent channel uploads.
+
+Files are downloaded from ``url_private_download`` with the bot token (redirects must stay on the same
+host, so the token never travels elsewhere). An HTML sign-in page instead of the file (a missing token or
+``files:read`` scope) is an error reported for that file, never a document. ``.gz`` files are gunzipped
+as they stream; binary files are skipped; files over the size cap keep their head and tail (see
+file_content.py) and say what was skipped. Every file document is ``restricted`` to the conversations the
+file is shared in (``channels``, ``groups``, ``ims``, ``shares``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from worker.documents.base import GatherRequest
+from worker.documents.file_content import (
+    GZIP_MAGIC,
+    CappedText,
+    UnreadableContent,
+    capped_note,
+    gunzip,
+    is_binary_mimetype,
+    read_capped,
+)
+from worker.documents.http_fetch import FetchError, open_url, same_origin
+from worker.documents.log_format import looks_like_log_name, looks_like_log_text
+from worker.documents.skipped import skipped_document
+from worker.documents.slack_api import response_items
+from worker.engine.base import Document
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FILE_BYTES = 5_000_000
+DEFAULT_MAX_SCAN_BYTES = 200_000_000
+DEFAULT_TIMEOUT_S = 30.0
+SIGN_IN_PAGE_REASON = "Slack sent a sign-in page instead of the file (does the bot have the files:read scope?)"
+
+
+def file_visibility(info: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every conversation the file is shared in."""
+    ids: list[str] = []
+    for key in ("channels", "groups", "ims"):
+        ids.extend(str(c) for c in info.get(key) or ())
+    for kind in ("public", "private"):
+        ids.extend(str(c) for c in ((info.get("shares") or {}).get(kind) or {}))
+    return tuple(dict.fromkeys(ids))
+
+
+def is_log_file(info: Mapping[str, Any]) -> bool:
+    return info.get("filetype") == "log" or looks_like_log_name(str(info.get("name") or ""))
+
+
+class SlackFileReader:
+    """Turns one Slack file object into documents (two when only its head and tail were kept)."""
+
+    def __init__(self, client: WebClient, *, max_file_bytes: int, max_scan_bytes: int,
+                 timeout_s: float) -> None:
+        self.client = client
+        self.max_file_bytes = max_file_bytes
+        self.max_scan_bytes = max_scan_bytes
+        self.timeout_s = timeout_s
+
+    def read_id(self, file_id: str, seen_in: str) -> list[Document]:
+        """``files.info`` then :meth:`read`; a file Slack will not describe is skipped with a note that
+        names only its id and is shown only in ``seen_in``, the conversation the id came from."""
+        try:
+            info = self.client.files_info(file=file_id)["file"]
+        except SlackApiError as exc:
+            error = exc.response.get("error", "error")
+            log.warning("files.info %s failed: %s", file_id, error)
+            return [skipped_document(f"slack-file:{file_id}", f"file {file_id}", f"Slack said {error}",
+                                     visible_in=(seen_in,), restricted=True)]
+        return self.read(info)
+
+    def read(self, info: Mapping[str, Any], *, shared_in: tuple[str, ...] = ()) -> list[Document]:
+        """The file's documents; ``shared_in``: conversations known to hold it beyond what ``info`` lists
+        (a file pinned in a channel is shared there)."""
+        file_id = str(info["id"])
+        name = str(info.get("name") or info.get("title") or file_id)
+        visible_in = tuple(dict.fromkeys(file_visibility(info) + shared_in))
+        doc_id = f"slack-file:{file_id}"
+
+        def skip(reason: str) -> list[Document]:
+            return [skipped_document(doc_id, name, reason, visible_in=visible_in, restricted=True)]
+
+        if info.get("mode") in ("external", "tombstone", "hidden_by_limit") or info.get("is_external"):
+            return skip("not a file stored in Slack")
+        mimetype = str(info.get("mimetype") or "")
+        gzipped = name.lower().endswith(".gz") or mimetype in ("application/gzip", "application/x-gzip")
+        if is_binary_mimetype(mimetype) and not gzipped:
+            return skip("binary file")
+        url = info.get("url_private_download") or info.get("url_private")
+        if not url:
+            return skip("Slack gave no download link")
+        try:
+            capped = self._download(str(url), info, gzipped)
+        except FetchError as exc:
+            log.warning("download of %s (%s) failed: %s", name, file_id, exc)
+            return skip(f"download failed: {exc}")
+        except UnreadableContent as exc:
+            if str(exc) == SIGN_IN_PAGE_REASON:
+                log.error("download of %s (%s): %s", name, file_id, exc)
+            else:
+                log.info("skipping %s (%s): %s", name, file_id, exc)
+            return skip(str(exc))
+        kind = "log" if is_log_file(info) or looks_like_log_text(capped.head.text) else "file"
+        title = name if kind == "log" else str(info.get("title") or name)
+        link = info.get("permalink")
+        note = capped_note(name, capped, self.max_file_bytes)
+        documents = [Document(doc_id=doc_id, title=title, text=capped.head.text, kind=kind, link=link,
+                              first_line=1, notes=(note,) if note else (), visible_in=visible_in,
+                              restricted=True)]
+        if capped.tail is not None:
+            documents.append(Document(doc_id=f"{doc_id}@L{capped.tail.first_line}", title=title,
+                                      text=capped.tail.text, kind=kind, link=link,
+                                      first_line=capped.tail.first_line, visible_in=visible_in,
+                                      restricted=True))
+        return documents
+
+    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool) -> CappedText:
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        with open_url(url, timeout_s=self.timeout_s, url_allowed=same_origin(url), headers=headers) as resp:
+            chunks = resp.chunks()
+            first = next(chunks, b"")
+            if resp.content_type == "text/html" and info.get("filetype") != "html" and (
+                b"<html" in first[:1024].lower() or b"<!doctype html" in first[:1024].lower()
+            ):
+                raise UnreadableContent(SIGN_IN_PAGE_REASON)
+            stream: Iterator[bytes] = itertools.chain([first], chunks)
+            if gzipped or first.startswith(GZIP_MAGIC):
+                stream = gunzip(stream, self.max_scan_bytes)
+            return read_capped(stream, max_bytes=self.max_file_bytes, max_scan_bytes=self.max_scan_bytes)
+
+
+class ThreadFiles:
+    """Files attached to the question (``request.file_ids``) and files posted in its thread."""
+
+    name = "thread_files"
+
+    def __init__(self, reader: SlackFileReader | WebClient) -> None:
+        """``reader``, or a WebClient to read with the default caps."""
+        if isinstance(reader, WebClient):
+            reader = SlackFileReader(reader, max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+                                     max_scan_bytes=DEFAULT_MAX_SCAN_BYTES, timeout_s=DEFAULT_TIMEOUT_S)
+        self.reader = reader
+
+    def _file_ids(self, request: GatherRequest) -> list[str]:
+        ids = list(request.file_ids)
+        if request.thread_ts:
+            replies = self.reader.client.conversations_replies(channel=request.channel, ts=request.thread_ts,
+                                                               limit=200)
+            for message in response_items(replies, "messages"):
+                ids.extend(str(f["id"]) for f in message.get("files", []) if "id" in f)
+        return list(dict.fromkeys(ids))
+
+    def gather(self, request: GatherRequest) -> list[Document]:
+        return [document for file_id in self._file_ids(request)
+                for document in self.reader.read_id(file_id, request.channel)]
+
+
+class ChannelFiles:
+    """Files uploaded to the channel within the recent window, newest first; ``logs_only`` for ``/logs``."""
+
+    def __init__(self, reader: SlackFileReader, *, window_s: int, max_files: int, logs_only: bool = False) -> None:
+        self.reader = reader
+        self.window_s = window_s
+        self.max_files = max_files
+        self.logs_only = logs_only
+        self.name = "channel_logs" if logs_only else "channel_files"
+
+    def recent_files(self, channel: str) -> list[dict[str, Any]]:
+        since = int(time.time()) - self.window_s
+        listing = self.reader.client.files_list(channel=channel, ts_from=str(since), count=100)
+        files = [f for f in response_items(listing, "files")
+                 if int(f.get("created") or 0) >= since and (not self.logs_only or is_log_file(f))]
+        files.sort(key=lambda f: int(f.get("created") or 0), reverse=True)
+        return files[: self.max_files]
+
+    def gather(self, request: GatherRequest) -> list[Document]:
+        if self.max_files == 0:
+            return []
+        documents = []
+        for info in self.recent_files(request.channel):
+            if request.channel not in file_visibility(info):
+                continue  # listed for the channel but not shared there: leave it to the permission rule
+            documents.extend(self.reader.read(info))
+        return documents
