@@ -1,0 +1,148 @@
+"""Our own LoRA: a bias-free Linear that holds named low-rank adapters and one active adapter.
+
+``y = x W^T + (x A^T) B^T * alpha/r`` for the active adapter. The scale is folded into ``B`` when an
+adapter is added (alpha/r = 2 for CLaRa: a power of two, so exact in bf16).
+
+Speed (issue 5): one adapter can be *merged* into ``W`` (``W += B A``). The layer then computes
+``x W^T`` alone while the merged adapter is active, and corrects with two low-rank products
+(``- x A_m^T B_m^T + x A_a^T B_a^T``) while another one is: the generator keeps its adapter merged
+(decoding is bound by weight reads, so the per-layer LoRA products cost most there) while compression
+and question encoding, which are prefill-bound, pay the small low-rank corrections. No copy of ``W``
+is kept, so merging costs no memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class LoraWeights:
+    a: torch.Tensor  # [r, in_features]
+    b: torch.Tensor  # [out_features, r], already multiplied by alpha / r
+
+
+def add_low_rank(y: torch.Tensor, x: torch.Tensor, extra: LoraWeights | None) -> torch.Tensor:
+    """y += (x A^T) B^T in place (y is a fresh matmul output): no second [..., out] tensor, which
+    matters for the 1 GB gate/up activations of a 64-document compression batch."""
+    if extra is None:
+        return y
+    xa = F.linear(x, extra.a)  # [..., r]
+    y.view(-1, y.shape[-1]).addmm_(xa.reshape(-1, xa.shape[-1]), extra.b.t())
+    return y
+
+
+class LoraLinear(nn.Module):
+    """``nn.Linear(in, out, bias=False)`` with named adapters. ``weight`` keeps the HF key name."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features), requires_grad=False)
+        # Adapters are not parameters: they stay out of state_dict(), so the base weights load strictly.
+        self.adapters: dict[str, LoraWeights] = {}
+        self.active: str | None = None
+        self.merged: str | None = None
+        self._corrections: dict[tuple[str | None, str | None], LoraWeights] = {}
+
+    def add_adapter(self, name: str, a: torch.Tensor, b: torch.Tensor, scale: float) -> None:
+        if a.shape[1] != self.in_features or b.shape[0] != self.out_features or a.shape[0] != b.shape[1]:
+            raise ValueError(f"adapter {name}: A {tuple(a.shape)} / B {tuple(b.shape)} do not fit "
+                             f"a {self.in_features}->{self.out_features} layer")
+        dtype, device = self.weight.dtype, self.weight.device
+        self.adapters[name] = LoraWeights(
+            a=a.to(device=device, dtype=dtype).contiguous(),
+            b=(b.to(device=device, dtype=torch.float32) * scale).to(dtype).contiguous(),
+        )
+        self._corrections.clear()
+
+    def delta(self, name: str) -> torch.Tensor:  # [out, in] in float32
+        weights = self.adapters[name]
+        return weights.b.float() @ weights.a.float()
+
+    def merge(self, name: str | None) -> None:
+        """Bake adapter ``name`` into ``weight`` (None: restore the plain base weight)."""
+        if name == self.merged:
+            return
+        with torch.no_grad():
+            w = self.weight.float()
+            if self.merged is not None:
+                w -= self.delta(self.merged)
+            if name is not None:
+                w += self.delta(name)
+            self.weight.copy_(w.to(self.weight.dtype))
+        self.merged = name
+
+    def correction(self) -> LoraWeights | None:
+        """The low-rank term to add to ``x W^T`` for the active adapter, given the merged one: one
+        pair of matrices (rank r, or 2r = active minus merged), built once per combination."""
+        if self.active == self.merged:
+            return None
+        key = (self.active, self.merged)
+        if key not in self._corrections:
+            parts = []
+            if self.active is not None:
+                parts.append(self.adapters[self.active])
+            if self.merged is not None:
+                m = self.adapters[self.merged]
+                parts.append(LoraWeights(m.a, -m.b))
+            self._corrections[key] = LoraWeights(torch.cat([p.a for p in parts], 0),
+                                                 torch.cat([p.b for p in parts], 1))
+        return self._corrections[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., out]
+        return add_low_rank(F.linear(x, self.weight), x, self.correction())
+
+    def extra_repr(self) -> str:
+        return (f"in={self.in_features}, out={self.out_features}, adapters={sorted(self.adapters)}, "
+                f"active={self.active}, merged={self.merged}")
+
+
+class FusedLinear(nn.Module):
+    """Several LoraLinear layers that read the same input (q, k, v; gate, up) as one matmul.
+
+    The parts keep working on their own: their ``weight`` becomes a view into the fused weight (no
+    copy is kept, and merging an adapter into a part updates the fused weight), and the active
+    adapters' low-rank corrections are concatenated (block-diagonal B) into one pair of matmuls."""
+
+    def __init__(self, parts: list[LoraLinear]) -> None:
+        super().__init__()
+        if len({p.in_features for p in parts}) != 1:
+            raise ValueError("fused layers must share their input size")
+        weight = torch.cat([p.weight.detach() for p in parts], 0)  # [sum(out), in]
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        offset = 0
+        for part in parts:
+            part.weight = nn.Parameter(weight[offset:offset + part.out_features], requires_grad=False)
+            offset += part.out_features
+        self.parts = list(parts)  # a plain list: the parts stay registered where they were
+        self.enabled = True  # False: the owner calls the parts one by one (benchmarks compare both)
+        self.sizes = [p.out_features for p in parts]
+        self._corrections: dict[tuple[tuple[str | None, str | None], ...], LoraWeights | None] = {}
+
+    def correction(self) -> LoraWeights | None:
+        key = tuple((p.active, p.merged) for p in self.parts)
+        if key not in self._corrections:
+            pieces = [p.correction() for p in self.parts]
+            if all(c is None for c in pieces):
+                self._corrections[key] = None
+            else:
+                ranks = [c.a.shape[0] if c is not None else 0 for c in pieces]
+                ref = next(c for c in pieces if c is not None)
+                a = torch.cat([c.a for c in pieces if c is not None], 0)  # [sum(r), in]
+                b = ref.b.new_zeros(sum(self.sizes), sum(ranks))  # [sum(out), sum(r)], block-diagonal
+                row = col = 0
+                for c, size, rank in zip(pieces, self.sizes, ranks, strict=True):
+                    if c is not None:
+                        b[row:row + size, col:col + rank] = c.b
+                    row, col = row + size, col + rank
+                self._corrections[key] = LoraWeights(a, b)
+        return self._corrections[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., sum(out)]
+        return add_low_rank(F.linear(x, self.weight), x, self.correction())

@@ -1,0 +1,370 @@
+"""Our own Mistral (gpt-fast / nanoGPT style) with HF parameter names, so the base weights of a
+Mistral-7B-Instruct-v0.2 folder load with ``load_state_dict(..., assign=True)`` as they are.
+
+Shapes: B batch, T query length, S key length (cache slots), D hidden, H heads, K kv heads,
+E head dim, F intermediate, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jobs.errors import CheckpointError
+from worker.clara.lora import FusedLinear, LoraLinear
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden_size: int  # D
+    num_hidden_layers: int
+    num_attention_heads: int  # H
+    num_key_value_heads: int  # K
+    intermediate_size: int  # F
+    vocab_size: int  # V of the base model (32000); the CLaRa vocab is larger
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 1e6
+    head_dim: int | None = None  # E; hidden_size // num_attention_heads when absent
+    sliding_window: int | None = None  # null for Mistral v0.2; honoured when set
+
+    @property
+    def dim_head(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
+        required = ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                    "intermediate_size", "vocab_size"]
+        missing = [key for key in required if key not in raw]
+        if missing:
+            raise CheckpointError(f"the base model's config.json lacks: {', '.join(missing)}")
+        if raw.get("model_type", "mistral") not in ("mistral", "llama"):
+            raise CheckpointError("the base model is not a Mistral model (config.json model_type)")
+        if raw.get("hidden_act", "silu") != "silu" or raw.get("tie_word_embeddings", False):
+            raise CheckpointError("the base model's config.json does not describe Mistral-7B")
+        optional = {"rms_norm_eps", "rope_theta", "head_dim", "sliding_window"}
+        # rope_theta may sit under rope_parameters in newer transformers configs
+        values = {key: raw[key] for key in [*required, *optional] if raw.get(key) is not None}
+        rope = raw.get("rope_parameters") or {}
+        if "rope_theta" not in values and isinstance(rope, dict) and "rope_theta" in rope:
+            values["rope_theta"] = rope["rope_theta"]
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: Path) -> ModelConfig:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CheckpointError("the base model folder has no config.json") from None
+        except (OSError, ValueError):
+            raise CheckpointError("the base model's config.json could not be read") from None
+        return cls.from_dict(raw)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:  # [..., D]
+    # normalise in float32, cast back, then scale (the order HF Mistral uses)
+    h = F.rms_norm(x.float(), (x.shape[-1],), eps=eps)
+    return weight * h.to(x.dtype)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:  # [B, H, T, E]
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+def swiglu(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    return F.silu(gate) * up
+
+
+class ElementwiseOps:
+    """The elementwise pieces of a layer. ``compile_elementwise`` swaps in torch.compile'd versions
+    (one fused kernel each instead of 2-8), shared by every layer, role and shape."""
+
+    def __init__(self) -> None:
+        self.rms_norm: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor] = rms_norm
+        self.rope: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] = apply_rope
+        self.swiglu: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = swiglu
+        self.compiled = False
+
+
+OPS = ElementwiseOps()
+
+
+def compile_elementwise(backend: str = "inductor") -> None:
+    """Opt-in (process-wide): fused RMSNorm, RoPE and SwiGLU through torch.compile. Idempotent."""
+    if OPS.compiled:
+        return
+    OPS.rms_norm = torch.compile(rms_norm, backend=backend, dynamic=True)
+    OPS.rope = torch.compile(apply_rope, backend=backend, dynamic=True)
+    OPS.swiglu = torch.compile(swiglu, backend=backend, dynamic=True)
+    OPS.compiled = True
+
+
+def plain_elementwise() -> None:
+    """Undo ``compile_elementwise``."""
+    OPS.rms_norm, OPS.rope, OPS.swiglu, OPS.compiled = rms_norm, apply_rope, swiglu, False
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., D]
+        return OPS.rms_norm(x, self.weight, self.eps)
+
+
+def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, dtype: torch.dtype
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """positions [B, T] -> cos, sin [B, 1, T, E] (half-rotation layout, computed in float32)."""
+    freqs = positions.float()[..., None] * inv_freq  # [B, T, E/2]
+    emb = torch.cat([freqs, freqs], dim=-1)  # [B, T, E]
+    return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+
+
+class KVCache(nn.Module):
+    """Static per-layer cache: [B, K, S, E] keys and values, written at given slots."""
+
+    k: torch.Tensor
+    v: torch.Tensor
+
+    def __init__(self, batch: int, kv_heads: int, slots: int, head_dim: int, dtype: torch.dtype,
+                 device: torch.device | str) -> None:
+        super().__init__()
+        shape = (batch, kv_heads, slots, head_dim)
+        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+
+    def update(self, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """slots [T]; k, v [B, K, T, E] -> the whole cache [B, K, S, E]."""
+        self.k.index_copy_(2, slots, k)
+        self.v.index_copy_(2, slots, v)
+        return self.k, self.v
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads = config.num_attention_heads
+        self.n_kv = config.num_key_value_heads
+        self.head_dim = config.dim_head
+        d = config.hidden_size
+        self.q_proj = LoraLinear(d, self.n_heads * self.head_dim)
+        self.k_proj = LoraLinear(d, self.n_kv * self.head_dim)
+        self.v_proj = LoraLinear(d, self.n_kv * self.head_dim)
+        self.o_proj = LoraLinear(self.n_heads * self.head_dim, d)
+        self.qkv: FusedLinear | None = None  # set by fuse(): q, k, v as one matmul
+        self.cache: KVCache | None = None
+
+    def fuse(self) -> None:
+        if self.qkv is None:
+            self.qkv = FusedLinear([self.q_proj, self.k_proj, self.v_proj])
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+                slots: torch.Tensor | None) -> torch.Tensor:
+        """x [B, T, D]; mask [B, 1, G*T, S] bool (True = may attend), folded by ``fold_mask``."""
+        b, t, _ = x.shape
+        h, kv, e = self.n_heads, self.n_kv, self.head_dim
+        if self.qkv is not None and self.qkv.enabled:
+            qkv = self.qkv(x).view(b, t, h + 2 * kv, e).transpose(1, 2)  # [B, H+2K, T, E]
+            qk = OPS.rope(qkv[:, : h + kv], cos, sin)  # q and k rotated together
+            q, k, v = qk[:, :h], qk[:, h:], qkv[:, h + kv:]
+        else:
+            q = self.q_proj(x).view(b, t, h, e).transpose(1, 2)  # [B, H, T, E]
+            k = self.k_proj(x).view(b, t, kv, e).transpose(1, 2)  # [B, K, T, E]
+            v = self.v_proj(x).view(b, t, kv, e).transpose(1, 2)  # [B, K, T, E]
+            q, k = OPS.rope(q, cos, sin), OPS.rope(k, cos, sin)
+        if self.cache is not None and slots is not None:
+            k, v = self.cache.update(slots, k, v)  # [B, K, S, E]
+        out = grouped_attention(q, k, v, mask)  # [B, H, T, E]
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim))
+
+
+def fold_mask(mask: torch.Tensor, groups: int) -> torch.Tensor:
+    """[B, 1, T, S] -> [B, 1, G*T, S]: the mask of ``grouped_attention``'s folded queries (made once
+    per forward, not once per layer)."""
+    if groups == 1:
+        return mask
+    b, _, t, s = mask.shape
+    return mask.expand(b, 1, t, s).repeat(1, 1, groups, 1)
+
+
+def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """GQA without copying keys and values: the G = H/K query heads that share a kv head are folded
+    into the query length, so SDPA sees K heads and any of its kernels that takes a mask can run.
+
+    q [B, H, T, E], k and v [B, K, S, E], mask [B, 1, G*T, S] (``fold_mask``) -> [B, H, T, E]."""
+    b, h, t, e = q.shape
+    kv = k.shape[1]
+    q = q.reshape(b, kv, (h // kv) * t, e)  # head h = kv head h // G: [B, K, G*T, E]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, K, G*T, E]
+    return out.reshape(b, h, t, e)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.gate_proj = LoraLinear(config.hidden_size, config.intermediate_size)
+        self.up_proj = LoraLinear(config.hidden_size, config.intermediate_size)
+        self.down_proj = LoraLinear(config.intermediate_size, config.hidden_size)
+        self.gate_up: FusedLinear | None = None  # set by fuse(): gate and up as one matmul
+
+    def fuse(self) -> None:
+        if self.gate_up is None:
+            self.gate_up = FusedLinear([self.gate_proj, self.up_proj])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, T, D] via [B, T, F]
+        if self.gate_up is not None and self.gate_up.enabled:
+            gate, up = self.gate_up(x).chunk(2, dim=-1)  # [B, T, F] each
+            return self.down_proj(OPS.swiglu(gate, up))
+        return self.down_proj(OPS.swiglu(self.gate_proj(x), self.up_proj(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = Attention(config)
+        self.mlp = MLP(config)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+                slots: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, slots)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Backbone(nn.Module):
+    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size)
+        self.embed_tokens.weight.requires_grad_(False)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+
+def attention_mask(key_valid: torch.Tensor, q_slots: torch.Tensor, sliding_window: int | None = None
+                   ) -> torch.Tensor:
+    """key_valid [B, S] bool, q_slots [T] -> [B, 1, T, S] bool: causal over slots, no padding keys.
+
+    A query always sees itself, so rows of padding queries are never empty (no NaN from SDPA)."""
+    s = key_valid.shape[1]
+    j = torch.arange(s, device=key_valid.device)[None, :]  # [1, S]
+    i = q_slots[:, None]  # [T, 1]
+    allowed = (j <= i)[None] & key_valid[:, None, :]  # [B, T, S]
+    if sliding_window is not None:
+        allowed &= (i - j < sliding_window)[None]
+    allowed |= (j == i)[None]
+    return allowed[:, None]
+
+
+def positions_from_valid(valid: torch.Tensor) -> torch.Tensor:
+    """valid [B, T] bool (left padding) -> RoPE positions [B, T]: 0 at each row's first real token."""
+    return (valid.long().cumsum(-1) - 1).clamp_min(0)
+
+
+class Mistral(nn.Module):
+    """Mistral decoder. ``forward`` returns the final-normed hidden states; ``logits`` adds lm_head."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.vocab_size = vocab_size or config.vocab_size
+        self.model = Backbone(config, self.vocab_size)
+        self.lm_head = LoraLinear(config.hidden_size, self.vocab_size)  # never adapted
+        self._compiled_layers: Callable[..., torch.Tensor] | None = None
+        self._fused: list[FusedLinear] = []
+        inv_freq = self._inv_freq(torch.device("cpu"))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def _inv_freq(self, device: torch.device) -> torch.Tensor:  # [E/2] float32
+        e = self.config.dim_head
+        exponent = torch.arange(0, e, 2, dtype=torch.int64, device=device).float() / e
+        return 1.0 / (self.config.rope_theta ** exponent)
+
+    def reset_rope(self) -> None:
+        """Recompute the RoPE frequencies on the weights' device (after a meta-device build)."""
+        self.inv_freq = self._inv_freq(self.model.embed_tokens.weight.device)
+
+    def lora_layers(self) -> Iterator[tuple[str, LoraLinear]]:
+        """The adapted linears (q, k, v, o, gate, up, down of every layer) with their HF names."""
+        for name, module in self.model.layers.named_modules(prefix="model.layers"):
+            if isinstance(module, LoraLinear):
+                yield name, module
+
+    def set_adapter(self, name: str | None) -> None:
+        """Switch the role: every adapted linear uses adapter ``name`` (None: the plain base model)."""
+        for _, layer in self.lora_layers():
+            if name is not None and name not in layer.adapters:
+                raise KeyError(f"adapter {name!r} is not loaded")
+            layer.active = name
+
+    def merge_adapter(self, name: str | None) -> None:
+        """Bake adapter ``name`` into the weights (see lora.py); results stay the same function."""
+        for _, layer in self.lora_layers():
+            layer.merge(name)
+
+    def fuse_projections(self) -> None:
+        """q, k, v and gate, up as one matmul each (fewer, larger kernels; no extra memory)."""
+        for layer in self.model.layers:
+            layer = cast(DecoderLayer, layer)
+            layer.self_attn.fuse()
+            layer.mlp.fuse()
+        self._fused = [m for m in self.modules() if isinstance(m, FusedLinear)]
+
+    def use_fused(self, enabled: bool) -> None:
+        """Use the fused matmuls (after ``fuse_projections``) or the parts one by one (same weights).
+        Fusion pays for decoding (+5-10 %) and costs compression about 2 % (docs/performance.md),
+        so the steps turn it on for the generator and off for compression and question encoding."""
+        for module in self._fused:
+            module.enabled = enabled
+
+    def attentions(self) -> list[Attention]:
+        return [cast(DecoderLayer, layer).self_attn for layer in self.model.layers]
+
+    def setup_cache(self, batch: int, slots: int) -> None:
+        w = self.model.embed_tokens.weight
+        for attn in self.attentions():
+            attn.cache = KVCache(batch, attn.n_kv, slots, attn.head_dim, w.dtype, w.device)
+
+    def clear_cache(self) -> None:
+        for attn in self.attentions():
+            attn.cache = None
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, T, D]
+        return self.model.embed_tokens(ids)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+                slots: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, T, D] input embeddings, positions [B, T], mask [B, 1, T, S], slots [T] cache slots
+        (None: no cache) -> [B, T, D] hidden states after the final RMSNorm."""
+        cos, sin = rope_cos_sin(positions, self.inv_freq, x.dtype)
+        mask = fold_mask(mask, self.config.num_attention_heads // self.config.num_key_value_heads)
+        if slots is None and self._compiled_layers is not None:
+            return self._compiled_layers(x, cos, sin, mask)
+        return self._layers(x, cos, sin, mask, slots)
+
+    def _layers(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+                slots: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.model.layers:
+            x = layer(x, cos, sin, mask, slots)
+        return self.model.norm(x)
+
+    def compile_prefill(self, backend: str = "inductor") -> None:
+        """torch.compile the layer stack for passes without a cache (compression, question encoding):
+        fuses the norms, RoPE and SwiGLU elementwise work. Opt-in: the first call of each shape
+        family and adapter role compiles (tens of seconds on a GPU)."""
+        self._compiled_layers = torch.compile(self._layers, backend=backend, dynamic=True)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:  # [..., D] -> [..., V] float32
+        return self.lm_head(hidden).float()
