@@ -10,7 +10,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.questions import USAGE
 from jobs.enqueue import claim_question, enqueue_question, release_claim
@@ -87,6 +87,9 @@ class QuestionIntake:
             response = client.chat_postMessage(channel=job.channel, thread_ts=job.thread_ts, text=text)
         except SlackApiError as error:
             log.warning("could not post the placeholder in %s: %s", job.channel, error.response.get("error"))
+            return None
+        except (SlackClientError, OSError) as error:  # timeout, connection lost: queue the question anyway
+            log.warning("could not post the placeholder in %s: %s", job.channel, type(error).__name__)
             return None
         ts = response.get("ts")
         thread_root = job.thread_ts or ts

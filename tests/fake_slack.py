@@ -31,6 +31,7 @@ class RecordedCall:
     method: str
     args: dict[str, Any]
     token: str | None
+    at: float = field(default_factory=time.monotonic)  # when the request arrived (retry timing)
 
 
 @dataclass

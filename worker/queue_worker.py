@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 from redis import Redis
 from rq import SimpleWorker
@@ -23,12 +24,29 @@ log = logging.getLogger(__name__)
 
 
 class ThreadedSimpleWorker(SimpleWorker):
-    """A SimpleWorker that can run outside the main thread: job timeouts by timer, not SIGALRM."""
+    """A SimpleWorker that can run outside the main thread: job timeouts by timer, not SIGALRM.
+
+    Stopping: the main thread's signal handler only flags the worker (RQ's own handler raises
+    StopRequested, which would land in the main thread, not in this worker's), and an idle worker waits
+    for jobs in slices of ``stop_poll_s`` seconds so it sees the flag soon instead of after the
+    ``dequeue_timeout`` (minutes)."""
 
     death_penalty_class = TimerDeathPenalty
+    stop_poll_s = 2
 
     def _install_signal_handlers(self) -> None:  # signals belong to the main thread
         pass
+
+    def _shutdown(self) -> None:
+        self._stop_requested = True  # finish the current job, if any, then leave the work loop
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        if timeout is None or max_idle_time is not None:  # burst mode, or an idle limit of its own
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(min(timeout, self.stop_poll_s), self.stop_poll_s)
+            if result is not None or self._stop_requested:
+                return result  # None ends the work loop
 
 
 def run_worker(redis: Redis, queue_name: str, *, burst: bool = False, name: str | None = None,

@@ -1,0 +1,75 @@
+"""A real worker process for the crash tests: ``run_worker`` with a deliberately slow fake engine.
+
+    python -m tests.reliability.slow_worker --redis-url ... --queue ... --slack-api-url ... \
+        --runbooks DIR --marker FILE [--seconds 60] [--threads 1]
+
+The engine writes ``--marker`` when a question reaches it, then sleeps ``--seconds``: the test
+SIGKILLs the process meanwhile, mid-job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from redis import Redis
+
+from jobs.slack_client import slack_client
+from tests.fake_slack import BOT_TOKEN
+from worker.batching import AnswerBatcher
+from worker.context import WorkerContext, set_context
+from worker.documents.gather import DocumentGatherer
+from worker.documents.runbooks import RunbookFolder
+from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.pipeline import AnswerPipeline
+from worker.queue_worker import run_worker
+
+
+class SlowEngine:
+    """The ``worker.engine.base.Engine`` interface, answering after a long pause."""
+
+    name = "slow test engine"
+    max_chunk_tokens = 200
+
+    def __init__(self, marker: Path, seconds: float) -> None:
+        self.marker = marker
+        self.seconds = seconds
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def answer(self, question: str, chunks: Sequence[Chunk]) -> Answer:
+        return self.answer_batch([Question(question, chunks)])[0]
+
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
+        self.marker.write_text("answering")
+        time.sleep(self.seconds)
+        return [Answer(text=f"slow answer to: {q.text}", citations=tuple(Citation(c, 1.0) for c in q.chunks[:1]),
+                       engine=self.name) for q in questions]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--queue", required=True)
+    parser.add_argument("--slack-api-url", required=True)
+    parser.add_argument("--runbooks", type=Path, required=True)
+    parser.add_argument("--marker", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redis = Redis.from_url(args.redis_url)
+    client = slack_client(BOT_TOKEN, args.slack_api_url)
+    engine = SlowEngine(args.marker, args.seconds)
+    batcher = AnswerBatcher(engine) if args.threads > 1 else None
+    pipeline = AnswerPipeline(DocumentGatherer([RunbookFolder(args.runbooks)]), engine, batcher=batcher)
+    set_context(WorkerContext(pipeline=pipeline, slack=client, redis=redis))
+    run_worker(redis, args.queue, burst=False, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Requests with a bad or stale signature are refused; tokens and secrets never reach logs or job
+payloads; job payloads are JSON, never pickles."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import time
+import zlib
+from typing import Any
+
+import pytest
+from redis import Redis
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.request import BoltRequest
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from bot.app import build_app
+from bot.settings import BotSettings
+from jobs.slack_client import slack_client
+from tests.conftest import command_body, event_body, sign
+from tests.fake_slack import BOT_USER_ID, FakeSlack, Fault
+from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
+from tests.reliability.support import bot_messages, mention_event
+from tests.reliability.test_exactly_once import RecordingSocketClient
+from worker.context import WorkerContext, set_context
+from worker.documents.gather import DocumentGatherer
+from worker.documents.runbooks import RunbookFolder
+from worker.documents.slack_files import ThreadFiles
+from worker.engine.default import ExtractiveEngine
+from worker.pipeline import AnswerPipeline
+
+# distinctive secrets, so any leak is found by a plain substring search
+BOT_TOKEN = "xoxb-1111-2222-SECRETbotTOKENxyz"
+APP_TOKEN = "xapp-1-A0001-3333-SECRETappTOKENxyz"
+SIGNING_SECRET = "SECRETsigningSECRET0123456789abcdef"
+SECRETS = (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET)
+
+
+def test_bad_and_stale_signatures_are_refused(world: FakeSlack, redis: Redis) -> None:
+    app = make_bot(world, redis)
+    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over?")
+    body = event_body(event)
+    json_type = {"content-type": "application/json"}
+    now = int(time.time())
+    refused = {
+        "wrong secret": sign(body, secret="wrong-secret"),
+        "six minutes old": sign(body, timestamp=now - 6 * 60),
+        "six minutes ahead": sign(body, timestamp=now + 6 * 60),
+        "body changed after signing": sign(body.replace("fail over", "drop the database")),
+        "no signature": {"x-slack-request-timestamp": str(now)},
+        "no timestamp": {"x-slack-signature": sign(body)["x-slack-signature"]},
+    }
+    for what, headers in refused.items():
+        response = app.dispatch(BoltRequest(body=body, headers={**json_type, **headers}))
+        assert response.status == 401, what
+    form = command_body("/ask", "how do I fail over?")
+    stale = app.dispatch(BoltRequest(body=form, headers={"content-type": "application/x-www-form-urlencoded",
+                                                         **sign(form, timestamp=now - 301)}))
+    assert stale.status == 401
+    time.sleep(0.2)
+    assert queued(redis) == 0 and not world.calls_to("chat.postMessage"), "nothing ran for a refused request"
+
+    fresh = app.dispatch(BoltRequest(body=body, headers={**json_type, **sign(body, timestamp=now - 4 * 60)}))
+    assert fresh.status == 200  # within five minutes: accepted
+    wait_for(lambda: queued(redis) == 1, what="the job of the good request")
+
+
+def _all_values(redis: Redis) -> dict[str, list[bytes]]:
+    """Every byte string stored in the database, by key (hash fields and values, lists, sets, streams)."""
+    out: dict[str, list[bytes]] = {}
+    for raw_key in redis.scan_iter(count=1000):
+        key = raw_key.decode()
+        kind = redis.type(raw_key).decode()
+        values: list[bytes] = [raw_key]
+        if kind == "string":
+            values.append(redis.get(raw_key) or b"")
+        elif kind == "hash":
+            for field, value in redis.hgetall(raw_key).items():
+                values += [field, value]
+        elif kind == "list":
+            values += redis.lrange(raw_key, 0, -1)
+        elif kind == "set":
+            values += list(redis.smembers(raw_key))
+        elif kind == "zset":
+            values += [m for m, _ in redis.zrange(raw_key, 0, -1, withscores=True)]
+        elif kind == "stream":
+            for _, entry in redis.xrange(raw_key):
+                for field, value in entry.items():
+                    values += [field, value]
+        out[key] = values
+    return out
+
+
+def _maybe_unzip(value: bytes) -> bytes:
+    try:
+        return zlib.decompress(value)
+    except zlib.error:
+        return value
+
+
+def _is_pickle(value: bytes) -> bool:
+    if not value.startswith(b"\x80"):
+        return False
+    try:
+        pickle.loads(value)
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture
+def secret_world(redis: Redis, engine: ExtractiveEngine, runbooks: Any) -> Any:
+    with FakeSlack(token=BOT_TOKEN) as slack:
+        slack.add_channel("C1", "ops", members={"U1"})
+        client = slack_client(BOT_TOKEN, slack.api_url)
+        gatherer = DocumentGatherer([RunbookFolder(runbooks), ThreadFiles(client)])
+        set_context(WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis))
+        yield slack
+        set_context(None)
+
+
+def test_tokens_and_secrets_never_reach_logs_or_redis(
+    secret_world: FakeSlack, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack = secret_world
+    caplog.set_level(logging.DEBUG)  # the root logger: bot, jobs, worker, rq, urllib3...
+    for name in ("slack_sdk", "slack_bolt", "bot.bolt", "rq", "rq.worker", "worker", "jobs", "bot"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    settings = BotSettings(bot_token=BOT_TOKEN, app_token=APP_TOKEN, signing_secret=SIGNING_SECRET,
+                           slack_api_url=slack.api_url, queue_name=QUEUE)
+    assert BOT_TOKEN not in repr(settings) and SIGNING_SECRET not in repr(settings)
+    app = build_app(settings, redis=redis)
+
+    # HTTP mode: a mention, a Slack retry of it, and a forged request
+    first = mention_event(slack, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+    body = event_body(first, "Ev1")
+    dispatch(app, body, headers=sign(body, secret=SIGNING_SECRET))
+    dispatch(app, body, headers={**sign(body, secret=SIGNING_SECRET), "x-slack-retry-num": "1"})
+    dispatch(app, body, headers=sign(body, secret="forged"))
+    # Socket Mode: a mention delivered over the (stand-in) WebSocket
+    second = mention_event(slack, f"<@{BOT_USER_ID}> how do I renew the TLS certificate?")
+    SocketModeHandler(app, app_token=APP_TOKEN).handle(
+        RecordingSocketClient(),  # type: ignore[arg-type]
+        SocketModeRequest(type="events_api", envelope_id="e1", payload=json.loads(event_body(second, "Ev2"))))
+    # a slash command whose first edit fails, so the job fails once and is retried (exceptions logged)
+    dispatch(app, command_body("/ask", "why is checkout slow?"), content_type="application/x-www-form-urlencoded",
+             headers=sign(command_body("/ask", "why is checkout slow?"), secret=SIGNING_SECRET))
+    wait_for(lambda: queued(redis) == 3, what="three jobs")
+    slack.fail_next("chat.update", Fault(status=500), Fault(status=500), Fault(status=500))
+    run_worker_burst(redis)
+    assert len(bot_messages(slack)) == 3 and all("Answered by" in json.dumps(m["blocks"])
+                                                 for m in bot_messages(slack))
+    assert not any("invalid_auth" in json.dumps(m["blocks"]) for m in bot_messages(slack))
+    assert all(c.token == BOT_TOKEN for c in slack.calls), "the clients did use the token"
+
+    records = caplog.records
+    assert len(records) > 50 and any(r.name.startswith("slack_sdk") for r in records)
+    assert any(r.levelno == logging.DEBUG and r.name.startswith("slack_bolt") for r in records) or any(
+        r.name == "bot.bolt" for r in records)
+    text = "\n".join(caplog.messages) + "\n" + caplog.text
+    for secret in SECRETS:
+        assert secret not in text, f"a secret reached the logs: {secret[:8]}…"
+
+    stored = _all_values(redis)
+    job_keys = [k for k in stored if k.startswith("rq:job:")]
+    assert len(job_keys) == 3
+    for key in job_keys:
+        data = redis.hget(key, "data")
+        assert data is not None
+        func, _instance, args, _kwargs = json.loads(zlib.decompress(data))  # JSON, or this raises
+        assert func == "worker.job.answer_question" and isinstance(args[0], dict)
+        assert not _is_pickle(zlib.decompress(data))
+    for key, values in stored.items():
+        for value in values:
+            plain = _maybe_unzip(value)
+            assert not _is_pickle(plain), f"{key} holds a pickle"
+            for secret in SECRETS:
+                assert secret.encode() not in plain, f"{key} holds a secret"

@@ -1,0 +1,207 @@
+"""A worker SIGKILLed mid-job, and Redis restarting while jobs wait: the question is still answered
+exactly once, or the user is told it failed; never silence, never two answers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+
+from bot.intake import QUEUE_DOWN, WORKING
+from jobs.enqueue import question_queue
+from jobs.payload import job_id_for
+from tests.conftest import REDIS_URL, event_body
+from tests.fake_slack import BOT_USER_ID, FakeSlack
+from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
+from tests.reliability.conftest import RedisServer
+from tests.reliability.support import CHANNEL, bot_messages, mention_event, python
+from worker.context import set_context
+from worker.engine.default import ExtractiveEngine
+from worker.job import INTERNAL_ERROR, RETRYING_AFTER_CRASH
+
+
+def start_slow_worker(slack: FakeSlack, runbooks: Path, marker: Path, threads: int) -> subprocess.Popen[bytes]:
+    return python("-m", "tests.reliability.slow_worker", "--redis-url", REDIS_URL, "--queue", QUEUE,
+                  "--slack-api-url", slack.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
+                  "--seconds", "120", "--threads", str(threads),
+                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_mid_job(slack: FakeSlack, redis: Redis, runbooks: Path, marker: Path, job_id: str,
+                 threads: int) -> None:
+    """Start a real worker process, wait until the job is in its engine, SIGKILL it."""
+    marker.unlink(missing_ok=True)
+    worker = start_slow_worker(slack, runbooks, marker, threads)
+    try:
+        wait_for(lambda: marker.exists() or worker.poll() is not None, timeout=60, what="the job to start")
+        assert worker.poll() is None, (worker.stderr.read() if worker.stderr else b"").decode()[-2000:]
+        job = Job.fetch(job_id, connection=redis, serializer=question_queue(redis, QUEUE).serializer)
+        assert job.get_status() == JobStatus.STARTED
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        if worker.stderr:
+            worker.stderr.close()
+    assert worker.returncode == -signal.SIGKILL
+
+
+def find_abandoned(redis: Redis) -> None:
+    """What a restarted worker's registry maintenance does once the dead worker's heartbeat expired
+    (``job_timeout + 60`` s for a SimpleWorker): here with the clock moved an hour on."""
+    question_queue(redis, QUEUE).started_job_registry.cleanup(timestamp=time.time() + 3600)
+
+
+@pytest.mark.parametrize("threads", [1, 3], ids=["simple-worker", "job-threads"])
+def test_worker_killed_mid_job_is_answered_once_after_restart(
+    world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path, threads: int
+) -> None:
+    app = make_bot(world, redis)
+    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+    dispatch(app, event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    job_id = job_id_for(CHANNEL, event["ts"])
+
+    kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads)
+    [placeholder] = bot_messages(world)
+    assert placeholder["text"] == WORKING, "nothing was answered before the kill"
+
+    find_abandoned(redis)  # runs report_failure here (this process has the worker context) and retries
+    [notice] = bot_messages(world)
+    assert notice["ts"] == placeholder["ts"] and notice["text"] == f":warning: {RETRYING_AFTER_CRASH}"
+    assert queued(redis) == 1, "the abandoned job is back on the queue for its one retry"
+
+    run_worker_burst(redis)  # the restarted worker (default engine in this process)
+
+    [answer] = bot_messages(world, thread_ts=event["ts"])
+    assert answer["ts"] == placeholder["ts"], "the placeholder is edited, no second message"
+    assert "Database failover" in json.dumps(answer["blocks"]) and "patronictl" in answer["text"]
+    assert len(world.calls_to("chat.postMessage")) == 1
+    job = Job.fetch(job_id, connection=redis, serializer=question_queue(redis, QUEUE).serializer)
+    assert job.is_finished and job.return_value()["answered"] is True
+
+
+def test_worker_killed_on_the_retry_too_tells_the_user_it_failed(
+    world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
+) -> None:
+    app = make_bot(world, redis)
+    event = mention_event(world, f"<@{BOT_USER_ID}> how do I renew the TLS certificate?")
+    dispatch(app, event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    job_id = job_id_for(CHANNEL, event["ts"])
+
+    kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1)
+    find_abandoned(redis)
+    kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1)  # the retry dies too
+    find_abandoned(redis)
+
+    [message] = bot_messages(world)
+    assert message["text"] == ":warning: " + INTERNAL_ERROR.format(ref=job_id)
+    assert queued(redis) == 0
+    assert job_id in FailedJobRegistry(QUEUE, connection=redis).get_job_ids()
+    run_worker_burst(redis)  # nothing left to do: no second message appears
+    assert len(bot_messages(world)) == 1
+
+
+def test_redis_restart_while_jobs_wait_loses_nothing(
+    slack: FakeSlack, redis_server: RedisServer, engine: ExtractiveEngine, runbooks: Path
+) -> None:
+    slack.add_channel(CHANNEL, "ops", members={"U1"})
+    connection = Redis.from_url(redis_server.url)
+    app = make_bot(slack, connection)
+    events = [mention_event(slack, f"<@{BOT_USER_ID}> {q}") for q in (
+        "how do I fail over the primary database?", "what do I check when checkout returns 502?",
+        "how do I renew the TLS certificate?", "how do I promote the postgres replica?",
+        "how do I roll back payments-api?")]
+    for i, event in enumerate(events):
+        dispatch(app, event_body(event, f"Ev{i}"))
+    wait_for(lambda: queued(connection) == len(events), what="five queued jobs")
+
+    redis_server.shutdown()
+    redis_server.start()  # same port, same directory: the append-only file is replayed
+    connection = Redis.from_url(redis_server.url)
+    assert queued(connection) == len(events)
+
+    # a Slack retry arriving after the restart is still recognised as a duplicate
+    app = make_bot(slack, connection)
+    dispatch(app, event_body(events[0], "Ev0"), headers={"x-slack-retry-num": "1",
+                                                         "x-slack-retry-reason": "http_timeout"})
+    time.sleep(0.5)
+    assert queued(connection) == len(events)
+
+    start_worker_context(slack, connection, engine, runbooks)
+    try:
+        run_worker_burst(connection)
+    finally:
+        set_context(None)
+    for event in events:
+        [answer] = bot_messages(slack, thread_ts=event["ts"])
+        assert "Answered by default" in json.dumps(answer["blocks"]), answer["text"]
+    assert len(bot_messages(slack)) == len(events)
+
+
+def test_redis_down_when_a_question_arrives_tells_the_user(slack: FakeSlack, redis_server: RedisServer) -> None:
+    slack.add_channel(CHANNEL, "ops", members={"U1"})
+    connection = Redis.from_url(redis_server.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    app = make_bot(slack, connection)
+    redis_server.kill()
+    event = mention_event(slack, f"<@{BOT_USER_ID}> how do I fail over the database?")
+    dispatch(app, event_body(event))
+    wait_for(lambda: bot_messages(slack) and bot_messages(slack)[0]["text"] != WORKING, timeout=30,
+             what="the placeholder to say the queue is down")
+    [message] = bot_messages(slack)
+    assert message["text"] == QUEUE_DOWN
+
+
+@pytest.mark.parametrize("threads", [1, 3], ids=["simple-worker", "job-threads"])
+def test_sigterm_finishes_the_current_job_then_exits(
+    world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path, threads: int
+) -> None:
+    """A deploy or scale-down (SIGTERM) is a warm shutdown: the job in hand is answered, then the process
+    exits promptly, busy or idle; nothing is abandoned."""
+    marker = tmp_path / "marker"
+    worker = python("-m", "tests.reliability.slow_worker", "--redis-url", REDIS_URL, "--queue", QUEUE,
+                    "--slack-api-url", world.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
+                    "--seconds", "2", "--threads", str(threads),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        app = make_bot(world, redis)
+        event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+        dispatch(app, event_body(event))
+        wait_for(marker.exists, timeout=60, what="the job to reach the engine")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)  # RQ's dequeue timeout is minutes: a stuck idle thread would fail this
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0
+    [answer] = bot_messages(world, thread_ts=event["ts"])
+    assert answer["text"].startswith("slow answer to:")
+    assert queued(redis) == 0 and len(question_queue(redis, QUEUE).started_job_registry) == 0
+
+    # idle: a SIGTERM stops it within a few seconds
+    worker = python("-m", "tests.reliability.slow_worker", "--redis-url", REDIS_URL, "--queue", QUEUE,
+                    "--slack-api-url", world.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
+                    "--threads", str(threads), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from rq import Worker
+
+        wait_for(lambda: len(Worker.all(queue=question_queue(redis, QUEUE))) == threads, timeout=60,
+                 what="the worker to listen")
+        time.sleep(0.5)
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=15)
+        assert time.monotonic() - started < 8
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0
