@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     redis = Redis.from_url(settings.redis_url)
     set_context(build_context(settings, redis))
     log.info("engine loaded; waiting for questions on queue %r", settings.queue_name)
-    run_worker(redis, settings.queue_name, burst=args.burst, name=args.name, threads=settings.job_threads)
+    run_worker(redis, settings.queue_name, burst=args.burst, name=args.name, threads=settings.job_threads,
+               heartbeat_interval=settings.heartbeat_interval_s,
+               maintenance_interval=settings.maintenance_interval_s)
 
 
 if __name__ == "__main__":

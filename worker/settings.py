@@ -41,13 +41,16 @@ class WorkerSettings:
     retriever_device: str = "cpu"
     job_threads: int = 8  # jobs taken at once (documents gathered in parallel); 1 = plain SimpleWorker
     batch_size: int = 8  # questions answered by one engine call when several are waiting
+    heartbeat_interval_s: int = 20  # a running job's heartbeat; abandoned after three missed beats
+    maintenance_interval_s: int = 60  # how often this worker looks for jobs abandoned by dead workers
     clara: ClaraSettings = field(default_factory=ClaraSettings)
     gathering: GatheringSettings = field(default_factory=GatheringSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
         """``SLACK_BOT_TOKEN``, ``REDIS_URL``, ``SLACK_API_URL``, ``CHATOPS_QUEUE``, ``CHATOPS_TOP_K``,
-        ``CHATOPS_JOB_THREADS``, ``CHATOPS_BATCH_SIZE``, ``CLARA_CHECKPOINT``,
+        ``CHATOPS_JOB_THREADS``, ``CHATOPS_BATCH_SIZE``, ``CHATOPS_HEARTBEAT_INTERVAL``,
+        ``CHATOPS_MAINTENANCE_INTERVAL``, ``CLARA_CHECKPOINT``,
         ``CLARA_BASE_MODEL``, ``CLARA_DEVICE``, ``CLARA_MAX_NEW_TOKENS``, ``CLARA_PROMPT_BUDGET``, ``CLARA_STORE_TTL``,
         ``CLARA_STORE_MAX_ENTRIES``, and the gathering settings' own names."""
         env = os.environ if environ is None else environ
@@ -72,6 +75,8 @@ class WorkerSettings:
             retriever_device=env.get("CHATOPS_RETRIEVER_DEVICE", cls.retriever_device),
             job_threads=int(env.get("CHATOPS_JOB_THREADS", cls.job_threads)),
             batch_size=int(env.get("CHATOPS_BATCH_SIZE", cls.batch_size)),
+            heartbeat_interval_s=int(env.get("CHATOPS_HEARTBEAT_INTERVAL", cls.heartbeat_interval_s)),
+            maintenance_interval_s=int(env.get("CHATOPS_MAINTENANCE_INTERVAL", cls.maintenance_interval_s)),
             clara=clara,
             gathering=GatheringSettings.from_env(env),
         )

@@ -1,7 +1,7 @@
 """A real worker process for the crash tests: ``run_worker`` with a deliberately slow fake engine.
 
     python -m tests.reliability.slow_worker --redis-url ... --queue ... --slack-api-url ... \
-        --runbooks DIR --marker FILE [--seconds 60] [--threads 1]
+        --runbooks DIR --marker FILE [--seconds 60] [--threads 1] [--heartbeat 20] [--maintenance 60]
 
 The engine writes ``--marker`` when a question reaches it, then sleeps ``--seconds``: the test
 SIGKILLs the process meanwhile, mid-job.
@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--marker", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--heartbeat", type=int, default=20, help="job heartbeat interval, seconds")
+    parser.add_argument("--maintenance", type=int, default=60, help="registry maintenance interval, seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redis = Redis.from_url(args.redis_url)
@@ -68,7 +70,8 @@ def main() -> None:
     batcher = AnswerBatcher(engine) if args.threads > 1 else None
     pipeline = AnswerPipeline(DocumentGatherer([RunbookFolder(args.runbooks)]), engine, batcher=batcher)
     set_context(WorkerContext(pipeline=pipeline, slack=client, redis=redis))
-    run_worker(redis, args.queue, burst=False, threads=args.threads)
+    run_worker(redis, args.queue, burst=False, threads=args.threads, heartbeat_interval=args.heartbeat,
+               maintenance_interval=args.maintenance)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,32 @@ from worker.engine.default import ExtractiveEngine
 from worker.job import INTERNAL_ERROR, RETRYING_AFTER_CRASH
 
 
-def start_slow_worker(slack: FakeSlack, runbooks: Path, marker: Path, threads: int) -> subprocess.Popen[bytes]:
+def start_slow_worker(slack: FakeSlack, runbooks: Path, marker: Path, threads: int, seconds: float = 120,
+                      heartbeat: int = 20, maintenance: int = 60) -> subprocess.Popen[bytes]:
     return python("-m", "tests.reliability.slow_worker", "--redis-url", REDIS_URL, "--queue", QUEUE,
                   "--slack-api-url", slack.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
-                  "--seconds", "120", "--threads", str(threads),
-                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                  "--seconds", str(seconds), "--threads", str(threads), "--heartbeat", str(heartbeat),
+                  "--maintenance", str(maintenance), stdout=subprocess.DEVNULL,
+                  stderr=open(f"/tmp/slow-{marker.name}.log", "wb"))
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    if worker.stderr:
+        worker.stderr.close()
 
 
 def kill_mid_job(slack: FakeSlack, redis: Redis, runbooks: Path, marker: Path, job_id: str,
-                 threads: int) -> None:
+                 threads: int, heartbeat: int = 20) -> None:
     """Start a real worker process, wait until the job is in its engine, SIGKILL it."""
     marker.unlink(missing_ok=True)
-    worker = start_slow_worker(slack, runbooks, marker, threads)
+    worker = start_slow_worker(slack, runbooks, marker, threads, heartbeat=heartbeat)
     try:
         wait_for(lambda: marker.exists() or worker.poll() is not None, timeout=60, what="the job to start")
         assert worker.poll() is None, (worker.stderr.read() if worker.stderr else b"").decode()[-2000:]
@@ -54,7 +68,7 @@ def kill_mid_job(slack: FakeSlack, redis: Redis, runbooks: Path, marker: Path, j
 
 def find_abandoned(redis: Redis) -> None:
     """What a restarted worker's registry maintenance does once the dead worker's heartbeat expired
-    (``job_timeout + 60`` s for a SimpleWorker): here with the clock moved an hour on."""
+    (three heartbeat intervals): here with the clock moved an hour on."""
     question_queue(redis, QUEUE).started_job_registry.cleanup(timestamp=time.time() + 3600)
 
 
@@ -85,6 +99,58 @@ def test_worker_killed_mid_job_is_answered_once_after_restart(
     assert len(world.calls_to("chat.postMessage")) == 1
     job = Job.fetch(job_id, connection=redis, serializer=question_queue(redis, QUEUE).serializer)
     assert job.is_finished and job.return_value()["answered"] is True
+
+
+def test_a_restarted_worker_finds_the_abandoned_job_by_itself(
+    world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
+) -> None:
+    """No clock moved: the dead worker's job heartbeat (1 s, so 3 s to expire) runs out, and the
+    restarted worker's own registry maintenance (every second) retries the job and answers it."""
+    app = make_bot(world, redis)
+    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+    dispatch(app, event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    job_id = job_id_for(CHANNEL, event["ts"])
+    kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1, heartbeat=1)
+
+    killed_at = time.monotonic()
+    restarted = start_slow_worker(world, runbooks, tmp_path / "marker2", threads=2, seconds=0,
+                                  heartbeat=1, maintenance=1)
+    try:
+        wait_for(lambda: bot_messages(world)[0]["text"].startswith("slow answer to:"), timeout=60,
+                 what="the restarted worker to answer the abandoned question")
+    finally:
+        stop(restarted)
+    assert time.monotonic() - killed_at < 30
+    [answer] = bot_messages(world)
+    assert "fail over the primary postgres database" in answer["text"]
+    assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder, edited; no second message"
+    texts = [call.args.get("text", "") for call in world.calls_to("chat.update")]
+    assert texts.count(f":warning: {RETRYING_AFTER_CRASH}") == 1, texts
+
+
+def test_a_long_job_on_a_live_worker_is_not_taken_for_abandoned(
+    world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
+) -> None:
+    """The job runs for 6 s, twice its 3 s heartbeat expiry, while registry maintenance runs every
+    second: the side-thread heartbeat keeps it registered, so it is neither retried nor reported."""
+    marker = tmp_path / "marker"
+    worker = start_slow_worker(world, runbooks, marker, threads=1, seconds=6, heartbeat=1, maintenance=1)
+    try:
+        app = make_bot(world, redis)
+        event = mention_event(world, f"<@{BOT_USER_ID}> how do I renew the TLS certificate?")
+        dispatch(app, event_body(event))
+        wait_for(lambda: bot_messages(world) and bot_messages(world)[0]["text"].startswith("slow answer to:"),
+                 timeout=60, what="the slow answer")
+    finally:
+        stop(worker)
+    [answer] = bot_messages(world)
+    assert "renew the TLS certificate" in answer["text"]
+    texts = [call.args.get("text", "") for call in world.calls_to("chat.update")]
+    assert not any(RETRYING_AFTER_CRASH in t for t in texts), texts
+    job = Job.fetch(job_id_for(CHANNEL, event["ts"]), connection=redis,
+                    serializer=question_queue(redis, QUEUE).serializer)
+    assert job.is_finished and job.retries_left == 1
 
 
 def test_worker_killed_on_the_retry_too_tells_the_user_it_failed(

@@ -1,0 +1,33 @@
+"""The worker's settings are read once from the standard environment names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.settings import WorkerSettings
+
+
+def test_worker_settings_from_env() -> None:
+    settings = WorkerSettings.from_env({
+        "SLACK_BOT_TOKEN": "xoxb-secret", "REDIS_URL": "redis://redis:6379/2", "CHATOPS_JOB_THREADS": "4",
+        "CHATOPS_HEARTBEAT_INTERVAL": "5", "CHATOPS_MAINTENANCE_INTERVAL": "30",
+        "CLARA_CHECKPOINT": "/models/clara/compression-16", "CLARA_BASE_MODEL": "/models/mistral",
+    })
+    assert settings.redis_url == "redis://redis:6379/2"
+    assert (settings.job_threads, settings.heartbeat_interval_s, settings.maintenance_interval_s) == (4, 5, 30)
+    assert settings.clara.enabled and settings.clara.checkpoint_dir == Path("/models/clara/compression-16")
+    assert "xoxb-secret" not in repr(settings), "the token never reaches logs through repr"
+
+
+def test_defaults_without_env() -> None:
+    settings = WorkerSettings.from_env({})
+    assert not settings.clara.enabled
+    assert settings.heartbeat_interval_s * 3 + settings.maintenance_interval_s <= 120, \
+        "an abandoned job is noticed within two minutes"
+
+
+def test_a_checkpoint_without_a_base_model_is_refused() -> None:
+    with pytest.raises(ValueError, match="CLARA_BASE_MODEL"):
+        WorkerSettings.from_env({"CLARA_CHECKPOINT": "/models/clara"})
