@@ -52,6 +52,7 @@ def main() -> int:
     engine = ClaraEngine(clara, LocalMemoryStore(), max_new_tokens=64)  # fast paths on CUDA
     start = time.perf_counter()
     engine.warm_up()
+    print("--- warm-up done", file=sys.stderr, flush=True)
     rows.append(("engine warm-up (compile, decode graphs)", f"{time.perf_counter() - start:.2f} s, "
                  f"fast={engine.fast} compile_ops={engine.compile_ops}"))
     texts = [words_text(240, clara.tokenizer, i) for i in range(20)]
@@ -65,7 +66,19 @@ def main() -> int:
         total = time.perf_counter() - start
         parts = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in engine.timings.items())
         rows.append((label, f"{total:.2f} s ({parts})"))
-    rows.append(("citations", ", ".join(f"{c.chunk.chunk_id}={c.score:.3f}" for c in answer.citations)))
+    citations = ", ".join(f"{c.chunk.chunk_id}={c.score:.3f}" for c in answer.citations)
+    # shapes the warm-up did not see: other chunk counts and question lengths (recompiles would show)
+    for n, question in ((7, "Why is checkout slow?"),
+                        (33, "The payments API p99 latency doubled after the deploy at 14:05; what do I check "
+                             "first, and when do I roll back?")):
+        more = [Chunk(document, words_text(200 + 5 * i, clara.tokenizer, 100 + n + i), i, i, i) for i in range(n)]
+        start = time.perf_counter()
+        engine.answer(question, more)
+        if cuda:
+            torch.cuda.synchronize()
+        parts = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in engine.timings.items())
+        rows.append((f"answer over {n} new chunks", f"{time.perf_counter() - start:.2f} s ({parts})"))
+    rows.append(("citations (second answer)", citations))
     rows.append(("answer (random weights: gibberish)", repr(answer.text[:60])))
     rows.append(("chunks compressed", str(engine.compressed)))
     if cuda:

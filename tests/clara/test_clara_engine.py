@@ -199,7 +199,7 @@ def test_load_clara_engine_from_settings(tiny_paths: dict, redis_db: Redis) -> N
     assert (engine.max_new_tokens, engine.prompt_budget, engine.fast) == (4, 300, False)
     assert engine.name == "clara-7b-e2e" and engine.max_chunk_tokens == 256
     answer = engine.answer("disk alerts?", chunks(TEXTS))
-    assert len(answer.citations) == 5 and engine.compressed == 2 + len(TEXTS)  # 2 from the warm-up
+    assert len(answer.citations) == 5 and engine.compressed == 3 + len(TEXTS)  # 3 from the warm-up
     if not torch.cuda.is_available():
         with pytest.raises(CheckpointError, match="no CUDA device"):
             load_clara_engine(ClaraSettings(checkpoint_dir=tiny_paths["e2e-128"],

@@ -3,7 +3,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from worker.documents.file_content import UnreadableContent, capped_note, gunzip, read_capped
@@ -70,6 +70,7 @@ def test_corrupt_gzip_is_unreadable() -> None:
 )
 def test_head_and_tail_are_exact_lines_of_the_original(lines: list[str], cap: int, chunk: int) -> None:
     data = ("\n".join(lines)).encode()
+    assume(data.strip())  # a file with no text is refused (its own test)
     capped = read_capped(_chunks(data, chunk), max_bytes=cap, max_scan_bytes=10**7)
     if capped.tail is None:
         assert capped.head.text == data.decode()
@@ -84,3 +85,9 @@ def test_head_and_tail_are_exact_lines_of_the_original(lines: list[str], cap: in
     assert tail[1:] == lines[first:]
     assert lines[first - 1].endswith(tail[0])
     assert capped.kept_bytes <= cap
+
+
+@pytest.mark.parametrize(("data", "reason"), [(b"", "empty file"), (b"\n \r\n\t\n", "only blank lines")])
+def test_a_file_without_text_is_unreadable_with_its_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(UnreadableContent, match=reason):
+        read_capped(_chunks(data), max_bytes=100, max_scan_bytes=1000)

@@ -193,9 +193,11 @@ def test_a_zero_byte_file_gets_a_clear_no_answer(fuzz_world: World) -> None:
     world = fuzz_world
     world.reset(runbooks=False)
     world.slack.add_file("F3", "empty.log", b"", channel=CHANNEL)
-    reply = _ask_about(world, ["F3"])
-    assert "I found no passage that answers this" in reply["text"]
-    assert "Answered by default" in json.dumps(reply["blocks"])
+    world.slack.add_file("F5", "blank.txt", b"\n  \n\t\n", channel=CHANNEL)
+    reply = _ask_about(world, ["F3", "F5"])
+    assert reply["text"].startswith(":warning:")
+    for expected in ("empty.log: empty file", "blank.txt: no text in it"):
+        assert expected in reply["text"], f"{expected!r} missing from {reply['text']!r}"
 
 
 def test_a_file_from_a_private_channel_is_not_read_and_not_named(fuzz_world: World) -> None:

@@ -106,7 +106,7 @@ def _decode(data: bytes) -> str:
 def read_capped(chunks: Iterable[bytes], *, max_bytes: int, max_scan_bytes: int) -> CappedText:
     """Read ``chunks`` keeping at most about ``max_bytes``; see the module docstring.
 
-    Raises UnreadableContent when the first bytes look binary.
+    Raises UnreadableContent when the first bytes look binary, or when there is no text at all.
     """
     head_cap = max(1, max_bytes // 5)
     tail_cap = max(1, max_bytes - head_cap)
@@ -146,6 +146,8 @@ def read_capped(chunks: Iterable[bytes], *, max_bytes: int, max_scan_bytes: int)
         if not sniffed and is_binary(bytes(data[:SNIFF_BYTES])):
             raise UnreadableContent("binary file")
         text = _decode(bytes(data))
+        if not text.strip():
+            raise UnreadableContent("empty file" if total == 0 else "no text in it, only blank lines")
         return CappedText(LinesRange(text, 1), None, total, len(data), stopped)
     if len(tail) > tail_cap:
         cut = len(tail) - tail_cap

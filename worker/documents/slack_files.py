@@ -96,6 +96,8 @@ class SlackFileReader:
         gzipped = name.lower().endswith(".gz") or mimetype in ("application/gzip", "application/x-gzip")
         if is_binary_mimetype(mimetype) and not gzipped:
             return skip("binary file")
+        if info.get("size") == 0:
+            return skip("empty file")
         url = info.get("url_private_download") or info.get("url_private")
         if not url:
             return skip("Slack gave no download link")
