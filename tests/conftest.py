@@ -16,6 +16,7 @@ import pytest
 from redis import Redis
 
 from tests.fake_slack import BOT_TOKEN, FakeSlack
+from worker.engine.default import ExtractiveEngine
 
 SIGNING_SECRET = "test-signing-secret"
 REDIS_URL = os.environ.get("CHATOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -33,6 +34,17 @@ def redis() -> Iterator[Redis]:
     yield connection
     connection.flushdb()
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def engine() -> ExtractiveEngine:
+    """The embedded default engine (offline MiniLM), loaded once per test session."""
+    return ExtractiveEngine.load()
+
+
+@pytest.fixture
+def runbooks(tmp_path: Path) -> Path:
+    return write_runbooks(tmp_path / "runbooks")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from rq.registry import FailedJobRegistry
 from bot.questions import USAGE
 from jobs.enqueue import question_queue
 from jobs.payload import job_id_for
-from tests.conftest import command_body, event_body, write_runbooks
+from tests.conftest import command_body, event_body
 from tests.fake_slack import BOT_USER_ID, FakeSlack
 from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
 from worker.context import set_context
@@ -22,16 +22,6 @@ from worker.engine.base import Answer, Chunk, Question
 from worker.engine.default import ExtractiveEngine
 
 CHANNEL = "C1"
-
-
-@pytest.fixture(scope="session")
-def engine() -> ExtractiveEngine:
-    return ExtractiveEngine.load()
-
-
-@pytest.fixture
-def runbooks(tmp_path: Path) -> Path:
-    return write_runbooks(tmp_path / "runbooks")
 
 
 @pytest.fixture

@@ -13,22 +13,11 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.conftest import write_runbooks
 from tests.fake_slack import FakeSlack
 from tests.helpers import start_worker_context
 from tests.reliability.support import CHANNEL
 from worker.context import set_context
 from worker.engine.default import ExtractiveEngine
-
-
-@pytest.fixture(scope="session")
-def engine() -> ExtractiveEngine:
-    return ExtractiveEngine.load()
-
-
-@pytest.fixture
-def runbooks(tmp_path: Path) -> Path:
-    return write_runbooks(tmp_path / "runbooks")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
@@ -66,6 +67,14 @@ def kill_mid_job(slack: FakeSlack, redis: Redis, runbooks: Path, marker: Path, j
     assert worker.returncode == -signal.SIGKILL
 
 
+def ask_and_wait_for_the_job(world: FakeSlack, redis: Redis, question: str) -> tuple[dict[str, Any], str]:
+    """Mention the bot through the real Bolt app; returns the event and its queued job's id."""
+    event = mention_event(world, f"<@{BOT_USER_ID}> {question}")
+    dispatch(make_bot(world, redis), event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    return event, job_id_for(CHANNEL, event["ts"])
+
+
 def find_abandoned(redis: Redis) -> None:
     """What a restarted worker's registry maintenance does once the dead worker's heartbeat expired
     (three heartbeat intervals): here with the clock moved an hour on."""
@@ -76,11 +85,7 @@ def find_abandoned(redis: Redis) -> None:
 def test_worker_killed_mid_job_is_answered_once_after_restart(
     world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path, threads: int
 ) -> None:
-    app = make_bot(world, redis)
-    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
-    dispatch(app, event_body(event))
-    wait_for(lambda: queued(redis) == 1, what="the job")
-    job_id = job_id_for(CHANNEL, event["ts"])
+    event, job_id = ask_and_wait_for_the_job(world, redis, "how do I fail over the primary postgres database?")
 
     kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads)
     [placeholder] = bot_messages(world)
@@ -106,11 +111,7 @@ def test_a_restarted_worker_finds_the_abandoned_job_by_itself(
 ) -> None:
     """No clock moved: the dead worker's job heartbeat (1 s, so 3 s to expire) runs out, and the
     restarted worker's own registry maintenance (every second) retries the job and answers it."""
-    app = make_bot(world, redis)
-    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
-    dispatch(app, event_body(event))
-    wait_for(lambda: queued(redis) == 1, what="the job")
-    job_id = job_id_for(CHANNEL, event["ts"])
+    _, job_id = ask_and_wait_for_the_job(world, redis, "how do I fail over the primary postgres database?")
     kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1, heartbeat=1)
 
     killed_at = time.monotonic()
@@ -156,11 +157,7 @@ def test_a_long_job_on_a_live_worker_is_not_taken_for_abandoned(
 def test_worker_killed_on_the_retry_too_tells_the_user_it_failed(
     world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
 ) -> None:
-    app = make_bot(world, redis)
-    event = mention_event(world, f"<@{BOT_USER_ID}> how do I renew the TLS certificate?")
-    dispatch(app, event_body(event))
-    wait_for(lambda: queued(redis) == 1, what="the job")
-    job_id = job_id_for(CHANNEL, event["ts"])
+    _, job_id = ask_and_wait_for_the_job(world, redis, "how do I renew the TLS certificate?")
 
     kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1)
     find_abandoned(redis)
