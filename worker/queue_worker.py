@@ -35,7 +35,6 @@ from jobs.enqueue import question_queue
 log = logging.getLogger(__name__)
 
 
-
 class HeartbeatingSimpleWorker(SimpleWorker):
     """A SimpleWorker whose running job stays registered for ``3 × job_monitoring_interval`` seconds,
     renewed from a side thread, instead of for its whole timeout; and which waits for jobs in slices of
