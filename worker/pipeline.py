@@ -12,8 +12,9 @@ from jobs.errors import EmptyQuestionError, NoDocumentsError
 from jobs.payload import QuestionJob
 from worker.batching import AnswerBatcher
 from worker.documents.base import GatherRequest
-from worker.documents.chunking import chunk_documents
+from worker.documents.chunking import chunk_one, order_chunks
 from worker.documents.gather import DocumentGatherer, Gathered
+from worker.documents.log_chunking import DocumentChunks
 from worker.documents.runbook_lookup import RunbookMatch, find_runbook_section
 from worker.engine.base import Answer, Chunk, Citation, Document, Engine, Question
 
@@ -52,7 +53,7 @@ class AnswerPipeline:
         self.gatherer = gatherer
         self.engine = engine
         self.batcher = batcher  # set when several job threads share the engine
-        self._chunks: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
+        self._chunks: OrderedDict[tuple[str, str], DocumentChunks] = OrderedDict()
         self._chunk_cache_size = chunk_cache_size
 
     def answer(self, job: QuestionJob) -> Answer:
@@ -102,17 +103,18 @@ class AnswerPipeline:
         return self.gatherer.gather(request)
 
     def chunk(self, documents: Sequence[Document]) -> list[Chunk]:
-        """Chunks of every document; a document whose text did not change is not chunked again."""
-        out: list[Chunk] = []
+        """Chunks of every document, incidents of all logs first; a document whose text did not change is
+        not chunked again."""
+        per_document: list[DocumentChunks] = []
         for document in documents:
             content = "\0".join((document.title, document.link or "", str(document.first_line), document.text))
             key = (document.doc_id, hashlib.blake2b(content.encode("utf-8", "replace"), digest_size=16).hexdigest())
             chunks = self._chunks.get(key)
             if chunks is None:
-                chunks = chunk_documents([document], self.engine.max_chunk_tokens, self.engine.count_tokens)
+                chunks = chunk_one(document, self.engine.max_chunk_tokens, self.engine.count_tokens)
                 self._chunks[key] = chunks
                 while len(self._chunks) > self._chunk_cache_size:
                     self._chunks.popitem(last=False)
             self._chunks.move_to_end(key)
-            out.extend(chunks)
-        return out
+            per_document.append(chunks)
+        return order_chunks(per_document)

@@ -5,9 +5,9 @@ Logs (``kind == "log"``) go through log_chunking.py: repeated lines folded, inci
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from worker.documents.log_chunking import chunk_log
+from worker.documents.log_chunking import DocumentChunks, chunk_log
 from worker.documents.long_lines import split_long_line
 from worker.engine.base import Chunk, Document
 
@@ -59,27 +59,29 @@ def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCount
     return chunks
 
 
-def chunk_documents(
-    documents: list[Document], max_tokens: int, count_tokens: TokenCounter
-) -> list[Chunk]:
-    """Chunk every document; the entry point the pipeline calls.
-
-    Order: the incident chunks of every log (stack traces, then errors, then warnings; documents in the
-    order given), then every other chunk, document by document, in file order.
-    """
+def chunk_one(document: Document, max_tokens: int, count_tokens: TokenCounter) -> DocumentChunks:
+    """One document's chunks: a log's incidents with their severity, and the rest in file order (all of a
+    non-log document). What the pipeline caches per document; ``order_chunks`` merges them."""
     if max_tokens < 2:
         raise ValueError("max_tokens must be at least 2")
-    incidents: list[tuple[int, int, int, Chunk]] = []
-    others: list[Chunk] = []
-    for position, document in enumerate(documents):
-        if document.kind == "log":
-            log_chunks = chunk_log(document, max_tokens, count_tokens)
-            incidents.extend((-severity, position, chunk.index, chunk) for severity, chunk in log_chunks.incidents)
-            others.extend(log_chunks.others)
-        else:
-            others.extend(chunk_document(document, max_tokens, count_tokens))
-    incidents.sort(key=lambda item: item[:3])
-    return [item[3] for item in incidents] + others
+    if document.kind == "log":
+        return chunk_log(document, max_tokens, count_tokens)
+    return DocumentChunks([], chunk_document(document, max_tokens, count_tokens))
+
+
+def order_chunks(per_document: Sequence[DocumentChunks]) -> list[Chunk]:
+    """The incident chunks of every log (stack traces, then errors, then warnings; documents in the order
+    given), then every other chunk, document by document, in file order."""
+    incidents = sorted(
+        ((-severity, position, chunk.index), chunk)
+        for position, chunks in enumerate(per_document) for severity, chunk in chunks.incidents
+    )
+    return [chunk for _, chunk in incidents] + [chunk for chunks in per_document for chunk in chunks.others]
+
+
+def chunk_documents(documents: list[Document], max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
+    """Chunk every document, incidents first (see ``order_chunks``)."""
+    return order_chunks([chunk_one(document, max_tokens, count_tokens) for document in documents])
 
 
 def line_citation(chunk: Chunk) -> str:

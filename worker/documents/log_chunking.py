@@ -51,12 +51,11 @@ class Region:
 
 
 @dataclass(frozen=True)
-class LogChunks:
-    incidents: list[tuple[Severity, Chunk]]  # in the order they should be returned
-    others: list[Chunk]  # file order
+class DocumentChunks:
+    """One document's chunks: a log's incident regions with their severity, and everything else."""
 
-    def ordered(self) -> list[Chunk]:
-        return [chunk for _, chunk in self.incidents] + self.others
+    incidents: list[tuple[Severity, Chunk]]  # most severe first
+    others: list[Chunk]  # file order
 
 
 def fold_repeats(lines: list[str], first_line: int = 1) -> list[LogLine]:
@@ -150,7 +149,7 @@ def _pack(document: Document, lines: list[LogLine], max_tokens: int, count_token
     return chunks
 
 
-def chunk_log(document: Document, max_tokens: int, count_tokens: TokenCounter) -> LogChunks:
+def chunk_log(document: Document, max_tokens: int, count_tokens: TokenCounter) -> DocumentChunks:
     """See the module docstring."""
     raw_lines = document.text.split("\n")
     if len(raw_lines) > 1 and raw_lines[-1] == "":
@@ -179,4 +178,4 @@ def chunk_log(document: Document, max_tokens: int, count_tokens: TokenCounter) -
             else:
                 incidents.append((severity, numbered))
     incidents.sort(key=lambda item: (-item[0], item[1].index))
-    return LogChunks(incidents, others)
+    return DocumentChunks(incidents, others)
