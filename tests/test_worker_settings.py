@@ -14,7 +14,9 @@ def test_worker_settings_from_env() -> None:
         "SLACK_BOT_TOKEN": "xoxb-secret", "REDIS_URL": "redis://redis:6379/2", "CHATOPS_JOB_THREADS": "4",
         "CHATOPS_HEARTBEAT_INTERVAL": "5", "CHATOPS_MAINTENANCE_INTERVAL": "30",
         "CLARA_CHECKPOINT": "/models/clara/compression-16", "CLARA_BASE_MODEL": "/models/mistral",
+        "CLARA_STORE_MAX_BYTES": "512M",
     })
+    assert settings.clara.store_max_bytes == 512 << 20
     assert settings.redis_url == "redis://redis:6379/2"
     assert (settings.job_threads, settings.heartbeat_interval_s, settings.maintenance_interval_s) == (4, 5, 30)
     assert settings.clara.enabled and settings.clara.checkpoint_dir == Path("/models/clara/compression-16")
@@ -31,3 +33,9 @@ def test_defaults_without_env() -> None:
 def test_a_checkpoint_without_a_base_model_is_refused() -> None:
     with pytest.raises(ValueError, match="CLARA_BASE_MODEL"):
         WorkerSettings.from_env({"CLARA_CHECKPOINT": "/models/clara"})
+
+
+@pytest.mark.parametrize(("text", "expected"), [("2G", 2 << 30), ("1.5GiB", 3 << 29), ("100K", 102_400),
+                                                ("123456", 123_456)])
+def test_store_cap_accepts_units(text: str, expected: int) -> None:
+    assert WorkerSettings.from_env({"CLARA_STORE_MAX_BYTES": text}).clara.store_max_bytes == expected

@@ -14,6 +14,17 @@ def _path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _bytes(value: str | None, default: int) -> int:
+    """``4G``, ``512M``, ``100K`` or a plain number of bytes (binary units)."""
+    if not value:
+        return default
+    value = value.strip().upper().removesuffix("B").removesuffix("I")
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if value and value[-1] in units:
+        return int(float(value[:-1]) * units[value[-1]])
+    return int(value)
+
+
 @dataclass(frozen=True)
 class ClaraSettings:
     """Where the CLaRa weights are; the engine is used only when ``checkpoint_dir`` is set."""
@@ -24,7 +35,7 @@ class ClaraSettings:
     max_new_tokens: int = 256
     prompt_budget: int = 1024  # tokens of prompt: k and the question must fit in it
     store_ttl_seconds: int = 7 * 86400  # compressed documents kept in Redis
-    store_max_entries: int = 200_000  # LRU cap on compressed documents in Redis
+    store_max_bytes: int = 4 << 30  # LRU cap on compressed documents in Redis (4 GiB: 32k chunks of CLaRa-7B c16)
 
     @property
     def enabled(self) -> bool:
@@ -52,7 +63,7 @@ class WorkerSettings:
         ``CHATOPS_JOB_THREADS``, ``CHATOPS_BATCH_SIZE``, ``CHATOPS_HEARTBEAT_INTERVAL``,
         ``CHATOPS_MAINTENANCE_INTERVAL``, ``CLARA_CHECKPOINT``,
         ``CLARA_BASE_MODEL``, ``CLARA_DEVICE``, ``CLARA_MAX_NEW_TOKENS``, ``CLARA_PROMPT_BUDGET``, ``CLARA_STORE_TTL``,
-        ``CLARA_STORE_MAX_ENTRIES``, and the gathering settings' own names."""
+        ``CLARA_STORE_MAX_BYTES`` (bytes, or with a K/M/G suffix), and the gathering settings' own names."""
         env = os.environ if environ is None else environ
         clara = ClaraSettings(
             checkpoint_dir=_path(env.get("CLARA_CHECKPOINT")),
@@ -61,7 +72,7 @@ class WorkerSettings:
             max_new_tokens=int(env.get("CLARA_MAX_NEW_TOKENS", ClaraSettings.max_new_tokens)),
             prompt_budget=int(env.get("CLARA_PROMPT_BUDGET", ClaraSettings.prompt_budget)),
             store_ttl_seconds=int(env.get("CLARA_STORE_TTL", ClaraSettings.store_ttl_seconds)),
-            store_max_entries=int(env.get("CLARA_STORE_MAX_ENTRIES", ClaraSettings.store_max_entries)),
+            store_max_bytes=_bytes(env.get("CLARA_STORE_MAX_BYTES"), ClaraSettings.store_max_bytes),
         )
         if clara.enabled and clara.base_model_dir is None:
             raise ValueError("CLARA_CHECKPOINT is set: set CLARA_BASE_MODEL to a local "

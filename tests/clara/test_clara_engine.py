@@ -13,7 +13,7 @@ from redis import Redis
 from jobs.errors import CheckpointError
 from worker.clara.checkpoint import ClaraModel
 from worker.clara.engine import NO_DOCUMENTS, QUESTION_TOO_LONG, ClaraEngine
-from worker.clara.store import RedisMemoryStore, content_hash, from_bytes
+from worker.clara.store import LocalMemoryStore, RedisMemoryStore, content_hash, from_bytes
 from worker.documents.chunking import chunk_document
 from worker.engine.base import Chunk, Citation, Document, Question
 
@@ -85,6 +85,14 @@ def test_store_is_bounded(e2e16: ClaraModel, redis_db: Redis) -> None:
     kept = {k.rsplit(":", 1)[1] for k in keys}
     assert kept == {content_hash(t) for t in (TEXTS[0], TEXTS[3], TEXTS[4])}
     assert all(0 < redis_db.ttl(k) <= 60 for k in keys)
+
+
+def test_in_process_store_keeps_each_chunk_not_its_batch(e2e16: ClaraModel) -> None:
+    store = LocalMemoryStore(max_entries=2)
+    engine = ClaraEngine(e2e16, store, max_new_tokens=2)
+    engine.memories(TEXTS[:5])
+    for memory in store.get_many({content_hash(t): t for t in TEXTS[:5]}).values():
+        assert memory.untyped_storage().nbytes() == memory.numel() * 2, "a row holds only its own bf16 bytes"
 
 
 def test_fingerprint_separates_models(load: Callable[[str], ClaraModel], e2e16: ClaraModel) -> None:
@@ -193,9 +201,10 @@ def test_load_clara_engine_from_settings(tiny_paths: dict, redis_db: Redis) -> N
 
     settings = ClaraSettings(checkpoint_dir=tiny_paths["e2e-128"], base_model_dir=tiny_paths["base_model"],
                              device="cpu", max_new_tokens=4, prompt_budget=300, store_ttl_seconds=30,
-                             store_max_entries=100)
+                             store_max_bytes=100 * 2 * 64 * 2)  # 100 chunks of 2 x 64 bf16
     engine = load_clara_engine(settings, retriever=None, redis=redis_db)  # warms up too
     assert isinstance(engine.store, RedisMemoryStore) and engine.store.ttl == 30
+    assert engine.store.max_entries == 100 and engine.store.prefix.endswith("-plain")
     assert (engine.max_new_tokens, engine.prompt_budget, engine.fast) == (4, 300, False)
     assert engine.name == "clara-7b-e2e" and engine.max_chunk_tokens == 256
     answer = engine.answer("disk alerts?", chunks(TEXTS))

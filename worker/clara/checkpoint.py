@@ -22,7 +22,7 @@ import torch
 from jobs.errors import CheckpointError
 from worker.clara.config import ENCODER_ADAPTER, ClaraConfig
 from worker.clara.model import Mistral, ModelConfig
-from worker.clara.tokenizer import ClaraTokenizer
+from worker.clara.tokenizer import ENCODER_TEMPLATE_VERSION, ClaraTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +212,14 @@ def assemble(config: ClaraConfig, model_config: ModelConfig, tokenizer: ClaraTok
 
 def fingerprint_of(checkpoint_dir: Path, base_dir: Path, encoder: Mapping[str, Any],
                    first_last: Mapping[str, Any], n_mem: int, base_vocab: int, dtype: torch.dtype) -> str:
-    """What stored document embeddings depend on: configs, encoder adapter, added-token embeddings,
-    the base weights' file headers, the compute dtype. Cheap (no pass over the 14 GB of base weights)."""
+    """What stored document embeddings depend on: configs, tokenizer and encoder template, encoder
+    adapter, added-token embeddings, the base weights' file headers, the compute dtype. Cheap (no pass
+    over the 14 GB of base weights)."""
     h = hashlib.blake2b(digest_size=16)
     h.update((checkpoint_dir / "config.json").read_bytes())
     h.update((base_dir / "config.json").read_bytes())
+    h.update((base_dir / "tokenizer.model").read_bytes())
+    h.update(f"encoder template {ENCODER_TEMPLATE_VERSION}".encode())
     h.update(str(dtype).encode())
     for key in sorted(encoder):
         value = encoder[key]

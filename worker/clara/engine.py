@@ -209,6 +209,13 @@ class ClaraEngine:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
 
 
+def store_fingerprint(clara: ClaraModel, fast: bool) -> str:
+    """The store key of this model's document embeddings. With ``fast`` the decoder adapter is merged
+    into the bf16 weights, so the encoder runs on them with the merge's rounding: its embeddings are
+    kept apart from those of an unmerged worker's."""
+    return f"{clara.fingerprint}-{'merged' if fast else 'plain'}"
+
+
 def load_clara_engine(settings: ClaraSettings, retriever: Retriever | None = None,
                       redis: Redis | None = None) -> ClaraEngine:
     """The worker's entry point (see worker.engine.factory)."""
@@ -218,14 +225,19 @@ def load_clara_engine(settings: ClaraSettings, retriever: Retriever | None = Non
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CheckpointError("CLaRa is configured for a GPU, but no CUDA device is available")
     clara = load_clara(settings.checkpoint_dir, settings.base_model_dir, device)
+    fast = device.type == "cuda"
     store: MemoryStore
     if redis is not None:
-        store = RedisMemoryStore(redis, clara.fingerprint, (clara.n_mem, clara.hidden_size),
-                                 ttl_seconds=settings.store_ttl_seconds, max_entries=settings.store_max_entries)
+        entry_bytes = clara.n_mem * clara.hidden_size * 2  # bf16
+        max_entries = max(1, settings.store_max_bytes // entry_bytes)
+        log.info("compressed-document store: up to %d chunks (%.1f GiB) in Redis", max_entries,
+                 max_entries * entry_bytes / (1 << 30))
+        store = RedisMemoryStore(redis, store_fingerprint(clara, fast), (clara.n_mem, clara.hidden_size),
+                                 ttl_seconds=settings.store_ttl_seconds, max_entries=max_entries)
     else:
         log.warning("no Redis given: compressed documents are kept in this process only")
         store = LocalMemoryStore()
     engine = ClaraEngine(clara, store, retriever, max_new_tokens=settings.max_new_tokens,
-                         prompt_budget=settings.prompt_budget)
+                         prompt_budget=settings.prompt_budget, fast=fast)
     engine.warm_up()
     return engine

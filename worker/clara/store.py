@@ -122,7 +122,8 @@ class LocalMemoryStore:
 
     def put_many(self, memories: Mapping[str, torch.Tensor]) -> None:
         for digest, memory in memories.items():
-            self._entries[digest] = memory.detach().to("cpu", torch.bfloat16)
+            # clone: a row of a batch is a view that would keep the whole batch alive
+            self._entries[digest] = memory.detach().to("cpu", torch.bfloat16).clone()
             self._entries.move_to_end(digest)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

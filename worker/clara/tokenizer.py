@@ -38,6 +38,9 @@ def neutralise(text: str) -> str:
         text = cleaned
 
 
+ENCODER_TEMPLATE_VERSION = 1  # part of the store key: bump it when ``encoder_ids`` changes what it makes
+
+
 class ClaraTokenizer:
     """``tokenizer.model`` of Mistral-7B-Instruct-v0.2 + ``<MEM0>``..``<MEM{n-1}>``, ``<AE>``, ``<ENC>``,
     ``<SEP>`` appended in that order (ids from 32000)."""
