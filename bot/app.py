@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from redis import Redis
 from slack_bolt import App
@@ -22,6 +23,10 @@ def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClie
         client=client,
         signing_secret=settings.signing_secret or "",
         logger=logging.getLogger("bot.bolt"),
+        # Bolt's default pool has 5 threads: a slash command is acked from a pool thread, so 5 slow
+        # placeholder posts in flight would make the next command miss Slack's 3 seconds
+        listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads,
+                                             thread_name_prefix="bolt-listener"),
     )
     intake = QuestionIntake(
         redis=redis,

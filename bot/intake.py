@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.questions import USAGE
 from jobs.enqueue import claim_question, enqueue_question, release_claim
 from jobs.payload import QuestionJob
+from jobs.slack_text import escape_mrkdwn
 from jobs.threads import remember_bot_thread
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,14 @@ class QuestionIntake:
         placeholder_ts = self._post_placeholder(client, job)
         job = replace(job, placeholder_ts=placeholder_ts)
         try:
-            enqueue_question(self.queue, job, job_id, timeout=self.job_timeout)
+            queued = enqueue_question(self.queue, job, job_id, timeout=self.job_timeout)
         except RedisError:
             log.exception("could not enqueue question %s", job_id)
             self._release(job_id)
             self._replace_placeholder(client, job, QUEUE_DOWN, respond)
+            return None
+        if queued is None:  # already queued (the claim was lost, e.g. Redis fell back): one placeholder only
+            self._delete_placeholder(client, job)
             return None
         log.info("queued question %s (%s, %s) from %s in %s", job_id, job.source, job.mode, job.user,
                  job.channel)
@@ -82,7 +86,7 @@ class QuestionIntake:
     def _post_placeholder(self, client: WebClient, job: QuestionJob) -> str | None:
         text = WORKING
         if job.source == "command":
-            text = f"<@{job.user}> asked (`/{_command_name(job)}`): {job.question}\n{WORKING}"
+            text = f"<@{job.user}> asked (`/{_command_name(job)}`): {escape_mrkdwn(job.question)}\n{WORKING}"
         try:
             response = client.chat_postMessage(channel=job.channel, thread_ts=job.thread_ts, text=text)
         except SlackApiError as error:
@@ -99,6 +103,14 @@ class QuestionIntake:
             except RedisError:
                 log.warning("could not remember thread %s in %s", thread_root, job.channel)
         return str(ts) if ts else None
+
+    def _delete_placeholder(self, client: WebClient, job: QuestionJob) -> None:
+        if not job.placeholder_ts:
+            return
+        try:
+            client.chat_delete(channel=job.channel, ts=job.placeholder_ts)
+        except SlackClientError as error:
+            log.warning("could not delete the duplicate placeholder in %s: %s", job.channel, error)
 
     def _tell(self, client: WebClient, job: QuestionJob, text: str,
               respond: Callable[..., object] | None) -> None:

@@ -26,13 +26,18 @@ def _file_ids(event: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f["id"] for f in event.get("files", []) if isinstance(f, dict) and "id" in f)
 
 
+def _question(event: dict[str, Any], bot_user_id: str | None) -> str:
+    """The question in a message; a file shared with no words asks about the file."""
+    return question_text(event.get("text"), bot_user_id) or (FILE_QUESTION if _file_ids(event) else "")
+
+
 def register_listeners(app: App, intake: QuestionIntake) -> None:
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
         ack()
         thread = event.get("thread_ts") or event["ts"]
         job = QuestionJob(
-            question=question_text(event.get("text"), context.bot_user_id), channel=event["channel"],
+            question=_question(event, context.bot_user_id), channel=event["channel"],
             user=event.get("user", ""), source="mention", thread_ts=thread, message_ts=event["ts"],
             file_ids=_file_ids(event), team=context.team_id, channel_type="channel",
         )
@@ -56,7 +61,7 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         if source == "thread" and mentions(event.get("text"), context.bot_user_id):
             source = "mention"  # its twin app_mention event carries the same job id
         job = QuestionJob(
-            question=question_text(event.get("text"), context.bot_user_id), channel=event["channel"],
+            question=_question(event, context.bot_user_id), channel=event["channel"],
             user=event.get("user", ""), source=source, thread_ts=thread_ts or event["ts"],
             message_ts=event["ts"], file_ids=_file_ids(event), team=context.team_id,
             channel_type=channel_type,
@@ -99,6 +104,7 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
             question=FILE_QUESTION, channel=channel, user=shortcut["user"]["id"], mode=mode,
             source="shortcut", thread_ts=message.get("thread_ts") or message.get("ts"),
             message_ts=message.get("ts"), file_ids=files, team=context.team_id,
+            response_url=shortcut.get("response_url"),  # where to answer if the bot is not in the channel
         )
         intake.submit(client, job, job_id_for(shortcut.get("trigger_id") or channel))
 

@@ -16,6 +16,7 @@ class BotSettings:
     queue_name: str = "chatops"
     job_timeout: int = 600  # seconds a worker may spend on one question
     max_question_chars: int = 2000
+    listener_threads: int = 32  # Bolt listeners in flight; slash commands wait for one to ack
     port: int = 3000  # HTTP mode
     slack_api_url: str | None = None  # another Web API base URL (tests, proxies)
 
@@ -26,7 +27,8 @@ class BotSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
         """Read ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``, ``REDIS_URL``,
-        ``CHATOPS_QUEUE``, ``CHATOPS_JOB_TIMEOUT``, ``PORT`` and ``SLACK_API_URL``; ``overrides`` win."""
+        ``CHATOPS_QUEUE``, ``CHATOPS_JOB_TIMEOUT``, ``CHATOPS_LISTENER_THREADS``, ``PORT`` and
+        ``SLACK_API_URL``; ``overrides`` win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {
             "bot_token": env.get("SLACK_BOT_TOKEN", ""),
@@ -35,6 +37,7 @@ class BotSettings:
             "redis_url": env.get("REDIS_URL", cls.redis_url),
             "queue_name": env.get("CHATOPS_QUEUE", cls.queue_name),
             "job_timeout": int(env.get("CHATOPS_JOB_TIMEOUT", cls.job_timeout)),
+            "listener_threads": int(env.get("CHATOPS_LISTENER_THREADS", cls.listener_threads)),
             "port": int(env.get("PORT", cls.port)),
             "slack_api_url": env.get("SLACK_API_URL") or None,
         }

@@ -113,12 +113,15 @@ class FakeSlack:
 
     def add_channel(
         self, channel_id: str, name: str, *, private: bool = False, is_im: bool = False,
-        members: set[str] | None = None,
+        members: set[str] | None = None, ext_shared: bool = False,
     ) -> None:
         self.state.channels[channel_id] = {
             "id": channel_id, "name": name, "is_private": private, "is_im": is_im,
             "is_channel": not private and not is_im, "is_group": private, "is_member": True,
+            "is_ext_shared": ext_shared, "is_shared": ext_shared,
         }
+        if is_im and members:  # a DM's info names the person the bot talks with
+            self.state.channels[channel_id]["user"] = sorted(members)[0]
         self.state.members[channel_id] = set(members or ()) | {BOT_USER_ID}
 
     def add_message(self, channel: str, text: str, *, user: str = "U1", thread_ts: str | None = None,
@@ -322,6 +325,9 @@ class FakeSlack:
                 if path.startswith("/response_url/"):
                     with fake._lock:
                         fake.calls.append(RecordedCall("response_url", args, None))
+                    if path.startswith("/response_url/expired"):  # past 30 minutes or 5 uses
+                        self._send(404, b"expired_url", "text/plain")
+                        return
                     self._send(200, b"ok", "text/plain")
                     return
                 method = path.removeprefix("/api/")

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
+from jobs.payload import QuestionJob
+from jobs.slack_client import slack_client
+from tests.fake_slack import BOT_TOKEN, FakeSlack, Fault
 from worker.engine.base import Answer, Chunk, Citation, Document
-from worker.slack_reply import BLOCK_LIMIT, SECTION_LIMIT, citation_label, render_answer
+from worker.slack_reply import (
+    BLOCK_LIMIT,
+    SECTION_LIMIT,
+    ReplyNotDeliveredError,
+    citation_label,
+    deliver,
+    render_answer,
+    render_failure,
+)
 
 
 def _citation(kind: str = "runbook", link: str | None = "https://git.example.com/runbooks/blob/main/db/failover.md",
@@ -35,3 +48,18 @@ def test_document_text_cannot_ping_channels_or_fake_links() -> None:
     body = render_answer(answer).blocks[0]["text"]["text"]
     assert "<!channel>" not in body and "&lt;!channel&gt;" in body
     assert "<https://evil" not in body
+
+
+def test_a_failure_reason_cannot_ping_the_channel() -> None:
+    message = render_failure("skipped <!channel>.log: binary file")
+    assert "<!channel>" not in message.text and "&lt;!channel&gt;" in message.blocks[0]["text"]["text"]
+
+
+def test_an_expired_response_url_is_an_error_not_a_silent_loss(slack: FakeSlack) -> None:
+    client = slack_client(BOT_TOKEN, slack.api_url)
+    slack.fail_next("chat.postMessage", Fault(error="not_in_channel"))
+    job = QuestionJob(question="q", channel="C9", user="U1", source="command",
+                      response_url=slack.base_url + "/response_url/expired-1")
+    with pytest.raises(ReplyNotDeliveredError, match="404"):
+        deliver(client, job, render_failure("boom"))
+    assert slack.calls_to("response_url"), "it was tried"

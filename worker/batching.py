@@ -12,11 +12,16 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from worker.engine.base import Answer, Engine, Question
 
 log = logging.getLogger(__name__)
+
+
+class AnswerTimeoutError(Exception):
+    """The model thread did not answer in time (a hung or overloaded engine)."""
 
 
 class AnswerBatcher:
@@ -30,9 +35,14 @@ class AnswerBatcher:
         self.batch_sizes: list[int] = []  # sizes of the batches run so far (tests, benchmarks)
 
     def answer(self, question: Question, timeout: float | None = None) -> Answer:
+        """The engine's answer; raises ``AnswerTimeoutError`` after ``timeout`` seconds (a job thread
+        must not wait past its job's timeout: RQ's timer cannot interrupt this wait)."""
         future: Future[Answer] = Future()
         self._waiting.put((question, future))
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except FutureTimeoutError:
+            raise AnswerTimeoutError(f"no answer from the engine within {timeout:.0f} s") from None
 
     def _take_batch(self) -> list[tuple[Question, Future[Answer]]]:
         batch = [self._waiting.get()]
@@ -51,11 +61,39 @@ class AnswerBatcher:
             batch = self._take_batch()
             self.batch_sizes.append(len(batch))
             try:
-                answers = self.engine.answer_batch([q for q, _ in batch])
-            except BaseException as error:  # hand the failure to every waiting job, keep serving
-                log.exception("engine failed on a batch of %d questions", len(batch))
+                self._answer(batch)
+            except BaseException:  # never let the model thread die: every later question would hang
+                log.exception("model thread: unexpected failure")
                 for _, future in batch:
-                    future.set_exception(error)
-                continue
-            for (_, future), answer in zip(batch, answers, strict=True):
-                future.set_result(answer)
+                    _settle(future, error=RuntimeError("the answer engine failed"))
+
+    def _answer(self, batch: list[tuple[Question, Future[Answer]]]) -> None:
+        try:
+            answers = self.engine.answer_batch([q for q, _ in batch])
+            if len(answers) != len(batch):
+                raise RuntimeError(f"engine gave {len(answers)} answers to {len(batch)} questions")
+        except Exception as error:
+            if len(batch) == 1:
+                log.exception("engine failed on a question")
+                _settle(batch[0][1], error=error)
+                return
+            # one bad question must not fail the others batched with it: answer each on its own
+            log.exception("engine failed on a batch of %d questions: answering them one by one", len(batch))
+            for item in batch:
+                self._answer([item])
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            _settle(future, answer=answer)
+
+
+def _settle(future: Future[Answer], answer: Answer | None = None, error: BaseException | None = None) -> None:
+    """Hand the result to the waiting job thread; one that gave up waiting (timeout) is skipped."""
+    if future.done():
+        return
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(answer)  # type: ignore[arg-type]
+    except InvalidStateError:
+        pass

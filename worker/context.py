@@ -37,3 +37,8 @@ def current_context() -> WorkerContext:
     if _context is None:
         raise WorkerNotStartedError("this process has no worker context: start it with `python -m worker`")
     return _context
+
+
+def context_if_started() -> WorkerContext | None:
+    """The context, or None in a process that is not a worker (``rq info``, rq-dashboard)."""
+    return _context

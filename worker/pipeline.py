@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -55,14 +56,17 @@ class AnswerPipeline:
         self.batcher = batcher  # set when several job threads share the engine
         self._chunks: OrderedDict[tuple[str, str], DocumentChunks] = OrderedDict()
         self._chunk_cache_size = chunk_cache_size
+        self._chunks_lock = threading.Lock()
 
-    def answer(self, job: QuestionJob) -> Answer:
+    def answer(self, job: QuestionJob, timeout: float | None = None) -> Answer:
+        """``timeout``: seconds to wait for the shared model thread (with a batcher), so that a job
+        thread fails within its job's timeout instead of waiting on a hung engine for ever."""
         if self.batcher is None:
             return self.answer_batch([job])[0]
         prepared = self.prepare(job)
         if prepared.answer is not None:
             return prepared.answer
-        answer = self.batcher.answer(prepared.question)
+        answer = self.batcher.answer(prepared.question, timeout)
         return replace(answer, notes=(*prepared.notes, *answer.notes))
 
     def answer_batch(self, jobs: Sequence[QuestionJob]) -> list[Answer]:
@@ -109,12 +113,15 @@ class AnswerPipeline:
         for document in documents:
             content = "\0".join((document.title, document.link or "", str(document.first_line), document.text))
             key = (document.doc_id, hashlib.blake2b(content.encode("utf-8", "replace"), digest_size=16).hexdigest())
-            chunks = self._chunks.get(key)
+            with self._chunks_lock:  # job threads share the cache
+                chunks = self._chunks.get(key)
+                if chunks is not None:
+                    self._chunks.move_to_end(key)
             if chunks is None:
                 chunks = chunk_one(document, self.engine.max_chunk_tokens, self.engine.count_tokens)
-                self._chunks[key] = chunks
-                while len(self._chunks) > self._chunk_cache_size:
-                    self._chunks.popitem(last=False)
-            self._chunks.move_to_end(key)
+                with self._chunks_lock:
+                    self._chunks[key] = chunks
+                    while len(self._chunks) > self._chunk_cache_size:
+                        self._chunks.popitem(last=False)
             per_document.append(chunks)
         return order_chunks(per_document)

@@ -31,6 +31,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from jobs.enqueue import question_queue
+from worker.job import report_unreported_failures
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ class HeartbeatingSimpleWorker(SimpleWorker):
     def clean_registries(self) -> None:
         """RQ's registry maintenance, except that abandoned jobs' failure callbacks run under this
         worker's death penalty: RQ's default (SIGALRM) cannot be armed outside the main thread, and the
-        callback is what tells the user their question is being retried. The lock that lets one worker
-        at a time clean (else a job could be retried twice) lasts minutes, not RQ's 15: a worker killed
-        while cleaning must not stop the others from finding abandoned jobs for long."""
+        callback is what tells the user their question is being retried. Then it tells the users whose
+        question was found failed by a monitoring tool (``worker.job.report_unreported_failures``).
+        The lock that lets one worker at a time clean (else a job could be retried twice) lasts
+        minutes, not RQ's 15: a worker killed while cleaning must not stop the others from finding
+        abandoned jobs for long."""
         lock_s = max(60, 2 * int(self.maintenance_interval))
         for queue in self.queues:
             if self.connection.set(queue.registry_cleaning_key, 1, nx=True, ex=lock_s):
@@ -85,6 +88,10 @@ class HeartbeatingSimpleWorker(SimpleWorker):
                     queue.intermediate_queue.cleanup(self, queue)
                 finally:
                     queue.release_maintenance_lock()
+        try:
+            report_unreported_failures(self.connection)
+        except RedisError:
+            log.warning("could not read the unreported failures; next maintenance tries again")
         self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ annotates it as None
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from jobs.payload import QuestionJob
+from jobs.slack_text import escape_mrkdwn
 from worker.engine.base import Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,6 @@ SECTION_LIMIT = 3000  # characters in one section block
 BLOCK_LIMIT = 50  # blocks in one message
 FALLBACK_LIMIT = 3000  # characters of the plain-text fallback (notifications, screen readers)
 MAX_SOURCES = 8
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape Slack's control characters, so document text cannot ping @channel or fake links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _split(text: str, limit: int) -> list[str]:
@@ -91,7 +87,7 @@ def render_answer(answer: Answer) -> SlackMessage:
 
 
 def render_failure(reason: str) -> SlackMessage:
-    text = f":warning: {reason}"
+    text = f":warning: {escape_mrkdwn(reason)}"  # reasons name files: no <!channel> through a file name
     return SlackMessage(text=text[:FALLBACK_LIMIT],
                         blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}])
 
@@ -119,6 +115,13 @@ def deliver(client: WebClient, job: QuestionJob, message: SlackMessage) -> str |
             raise
         log.info("cannot post in %s (%s): answering through the response_url", job.channel,
                  error.response.get("error"))
-    WebhookClient(job.response_url).send(text=message.text, blocks=message.blocks,
-                                         response_type="in_channel")
+    sent = WebhookClient(job.response_url).send(text=message.text, blocks=message.blocks,
+                                                response_type="in_channel")
+    if sent.status_code != 200:  # expired (30 min, 5 uses) or refused: the answer did not arrive
+        raise ReplyNotDeliveredError(f"Slack refused the reply through the response_url: HTTP "
+                                     f"{sent.status_code} {sent.body[:100]!r}")
     return None
+
+
+class ReplyNotDeliveredError(Exception):
+    """Neither the channel nor the slash command's response_url took the reply."""

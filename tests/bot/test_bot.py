@@ -45,7 +45,8 @@ def test_file_shortcut_queues_a_logs_question_in_the_file_thread(slack: FakeSlac
     message = slack.add_message("C1", "here is the log", files=[file_obj])
     payload = {"type": "message_action", "callback_id": "ask_about_file", "trigger_id": "111.222.abc",
                "team": {"id": "T0001"}, "user": {"id": "U1"}, "channel": {"id": "C1", "name": "ops"},
-               "message": message, "response_url": "", "message_ts": message["ts"]}
+               "message": message, "response_url": slack.base_url + "/response_url/s1",
+               "message_ts": message["ts"]}
     body = urlencode({"payload": json.dumps(payload)})
     assert dispatch(make_bot(slack, redis), body, "application/x-www-form-urlencoded").status == 200
     wait_for(lambda: queued(redis) == 1, what="the job")
@@ -53,6 +54,29 @@ def test_file_shortcut_queues_a_logs_question_in_the_file_thread(slack: FakeSlac
                     serializer=question_queue(redis, QUEUE).serializer)
     data = job.args[0]
     assert data["mode"] == "logs" and data["file_ids"] == ["F1"] and data["thread_ts"] == message["ts"]
+    assert data["response_url"].endswith("/response_url/s1"), "the answer can arrive where the bot is no member"
+
+
+def test_a_file_shared_with_a_bare_mention_asks_about_the_file(slack: FakeSlack, redis: Redis) -> None:
+    slack.add_channel("C1", "ops")
+    file_obj = slack.add_file("F1", "app.log", b"ERROR boom\n", channel="C1")
+    message = slack.add_message("C1", f"<@{BOT_USER_ID}>", files=[file_obj])
+    event = {"type": "app_mention", "channel": "C1", "user": "U1", "text": message["text"], "ts": message["ts"],
+             "files": [file_obj]}
+    dispatch(make_bot(slack, redis), event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    job = Job.fetch(job_id_for("C1", message["ts"]), connection=redis,
+                    serializer=question_queue(redis, QUEUE).serializer)
+    assert job.args[0]["question"].startswith("Summarise this file") and job.args[0]["file_ids"] == ["F1"]
+
+
+def test_a_slash_command_cannot_ping_the_channel_through_the_placeholder(slack: FakeSlack, redis: Redis) -> None:
+    slack.add_channel("C1", "ops")
+    dispatch(make_bot(slack, redis), command_body("/ask", "why <!channel> <https://evil.example|docs>?"),
+             "application/x-www-form-urlencoded")
+    wait_for(lambda: slack.calls_to("chat.postMessage"), what="the placeholder")
+    text = slack.calls_to("chat.postMessage")[0].args["text"]
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "<https://evil" not in text
 
 
 def test_oversized_question_is_refused_with_a_clear_message(slack: FakeSlack, redis: Redis) -> None:

@@ -121,3 +121,20 @@ def test_private_document_never_appears_in_an_answer_in_a_public_channel(
     private_chunks = chunk_documents(private.documents, 128, words)
     scores = BM25Okapi([c.text.lower().split() for c in private_chunks]).get_scores(question.split())
     assert max(zip(scores, private_chunks, strict=True), key=lambda p: p[0])[1].document.doc_id == "slack-file:FPRIV"
+
+
+def test_public_channel_file_stays_out_of_a_slack_connect_channel(
+        slack: FakeSlack, gatherer: DocumentGatherer) -> None:
+    """People from another organisation read answers in a Slack Connect channel, but not our public
+    channels: a file shared only in a public channel is no candidate there."""
+    slack.add_channel("CEXT", "acme-shared", members={"U1", "UEXT"}, ext_shared=True)
+    slack.add_file("FPUB", "deploy-notes.txt", b"deploys freeze on Fridays\n", channel=OTHER_PUBLIC)
+    shared = gatherer.gather(GatherRequest("CEXT", "U1", file_ids=("FPUB",), mode="ask"))
+    assert not any(d.doc_id == "slack-file:FPUB" for d in shared.documents)
+    internal = gatherer.gather(GatherRequest(PUBLIC, "U1", file_ids=("FPUB",), mode="ask"))
+    assert any(d.doc_id == "slack-file:FPUB" for d in internal.documents)
+
+
+def test_a_dm_whose_info_names_no_user_is_no_ones(client: WebClient, slack: FakeSlack) -> None:
+    slack.state.channels[DM_U1].pop("user")
+    assert not ConversationDirectory(client).is_direct_message_with(DM_U1, "U1")

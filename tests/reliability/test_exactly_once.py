@@ -18,6 +18,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from jobs.enqueue import claim_question
+from jobs.threads import remember_bot_thread
 from tests.conftest import REDIS_URL, SIGNING_SECRET, event_body, sign
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
@@ -104,25 +106,55 @@ def test_twin_mention_and_message_in_a_bot_thread_are_answered_once(
     assert "Payments API latency" in json.dumps(replies[1]["blocks"])
 
 
-def test_concurrent_deliveries_to_two_apps_race_to_one_claim(world: FakeSlack, redis: Redis) -> None:
-    apps = [make_bot(world, redis), make_bot(world, redis)]
-    event = mention_event(world, f"<@{BOT_USER_ID}> how do I promote the postgres replica?")
-    twin = {**event, "type": "message", "channel_type": "channel"}
-    bodies = [event_body(event, "Ev30"), event_body(twin, "Ev31")]
-    barrier = threading.Barrier(16)
+def test_concurrent_deliveries_to_two_apps_race_to_one_claim(
+    world: FakeSlack, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two bot apps (two Redis connections, as two processes would have) each get the app_mention
+    and its twin ``message`` four times at once. The question is in a bot thread, so both event types
+    reach the intake with the same job id: the ``SET NX`` claim in Redis is what lets one through.
+    (RQ's unique job id would still keep the queue to one job; without the claim every winner would
+    post a placeholder and delete it again, so the placeholder count is what this test guards.)"""
+    connections = [redis, Redis.from_url(REDIS_URL)]
+    claims: list[tuple[int, bool]] = []
+    claim_lock = threading.Lock()
 
-    def deliver(i: int) -> None:
-        barrier.wait()
-        dispatch(apps[i % 2], bodies[i % 2], headers={"x-slack-retry-num": str(i)} if i > 1 else None)
+    def recording_claim(connection: Redis, job_id: str) -> bool:
+        won = claim_question(connection, job_id)
+        with claim_lock:
+            claims.append((connections.index(connection), won))
+        return won
 
-    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wait_for(lambda: queued(redis) == 1, what="one job")
-    time.sleep(0.5)
-    assert len(world.calls_to("chat.postMessage")) == 1
+    monkeypatch.setattr("bot.intake.claim_question", recording_claim)
+    try:
+        apps = [make_bot(world, connection) for connection in connections]
+        root = world.add_message(CHANNEL, "the postgres primary is down")
+        remember_bot_thread(redis, CHANNEL, root["ts"])  # the bot answered there earlier
+        event = mention_event(world, f"<@{BOT_USER_ID}> how do I promote the postgres replica?",
+                              thread_ts=root["ts"])
+        twin = {**event, "type": "message", "channel_type": "channel"}
+        bodies = [event_body(event, "Ev30"), event_body(twin, "Ev31")]
+        barrier = threading.Barrier(16)
+
+        def deliver(i: int) -> None:  # app i % 2 gets body (i // 2) % 2: both apps get both events
+            barrier.wait()
+            retry = {"x-slack-retry-num": str(i // 4), "x-slack-retry-reason": "http_timeout"}
+            dispatch(apps[i % 2], bodies[(i // 2) % 2], headers=retry if i > 3 else None)
+
+        threads = [threading.Thread(target=deliver, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wait_for(lambda: queued(redis) == 1, what="one job")
+        wait_for(lambda: len(claims) == 16, what="every delivery to reach the claim")
+        time.sleep(0.5)
+    finally:
+        connections[1].close()
+    assert sorted({app for app, _ in claims}) == [0, 1], "both apps raced for the claim"
+    assert [won for _, won in claims].count(True) == 1, claims
+    assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder"
+    assert world.calls_to("chat.delete") == [], "no second placeholder was posted and taken back"
+    assert queued(redis) == 1
     run_worker_burst(redis)
     assert_one_answer(world, event, "Database failover")
 

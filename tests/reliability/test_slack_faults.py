@@ -104,6 +104,11 @@ def test_timed_out_placeholder_post_still_queues_the_question(world: FakeSlack, 
     run_worker_burst(redis)
     replies = [m for m in bot_messages(world, thread_ts=event["ts"]) if m["text"] != WORKING]
     assert len(replies) == 1 and "patronictl" in replies[0]["text"]
+    posts = [c.args.get("text") for c in world.calls_to("chat.postMessage")]
+    assert posts.count(WORKING) == 1, f"the timed-out placeholder post was not retried: {posts}"
+    assert len(posts) == 2, "the placeholder, then the answer as a new reply"
+    assert world.calls_to("chat.update") == [], "no placeholder ts was known, so none was edited"
+    assert [m["text"] for m in bot_messages(world)].count(WORKING) == 1, "only the late, stale placeholder"
 
 
 def test_deleted_placeholder_gets_a_new_reply_in_the_thread(world: FakeSlack, redis: Redis) -> None:

@@ -4,16 +4,20 @@ exactly once, or the user is told it failed; never silence, never two answers.""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis import Redis
+from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
+from rq.worker import WorkerStatus
 
 from bot.intake import QUEUE_DOWN, WORKING
 from jobs.enqueue import question_queue
@@ -22,10 +26,10 @@ from tests.conftest import REDIS_URL, event_body
 from tests.fake_slack import BOT_USER_ID, FakeSlack
 from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
 from tests.reliability.conftest import RedisServer
-from tests.reliability.support import CHANNEL, bot_messages, mention_event, python
+from tests.reliability.support import CHANNEL, REPO, bot_messages, mention_event, python
 from worker.context import set_context
 from worker.engine.default import ExtractiveEngine
-from worker.job import INTERNAL_ERROR, RETRYING_AFTER_CRASH
+from worker.job import INTERNAL_ERROR, RETRYING_AFTER_CRASH, UNREPORTED_FAILURES
 
 
 def start_slow_worker(slack: FakeSlack, runbooks: Path, marker: Path, threads: int, seconds: float = 120,
@@ -134,19 +138,29 @@ def test_a_long_job_on_a_live_worker_is_not_taken_for_abandoned(
     world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
 ) -> None:
     """The job runs for 6 s, twice its 3 s heartbeat expiry, while registry maintenance runs every
-    second: the side-thread heartbeat keeps it registered, so it is neither retried nor reported."""
+    second or two: the worker has two job threads, so the one not running the job stays idle and
+    cleans the registries throughout (a single busy thread would run no maintenance until the job is
+    done). The side-thread heartbeat keeps the job registered, so it is neither retried nor reported."""
     marker = tmp_path / "marker"
-    worker = start_slow_worker(world, runbooks, marker, threads=1, seconds=6, heartbeat=1, maintenance=1)
+    worker = start_slow_worker(world, runbooks, marker, threads=2, seconds=6, heartbeat=1, maintenance=1)
     try:
+        wait_for(lambda: len(Worker.all(queue=question_queue(redis, QUEUE))) == 2, timeout=60,
+                 what="both job threads to listen")
         app = make_bot(world, redis)
         event = mention_event(world, f"<@{BOT_USER_ID}> how do I renew the TLS certificate?")
         dispatch(app, event_body(event))
+        wait_for(lambda: marker.exists() or worker.poll() is not None, timeout=60, what="the job to start")
+        workers = Worker.all(queue=question_queue(redis, QUEUE))
+        assert sorted(w.get_state() for w in workers) == [WorkerStatus.BUSY, WorkerStatus.IDLE], \
+            "one thread runs the job while the other is idle, running registry maintenance"
         wait_for(lambda: bot_messages(world) and bot_messages(world)[0]["text"].startswith("slow answer to:"),
                  timeout=60, what="the slow answer")
+        time.sleep(3)  # a wrongly retried copy of the job would post or edit again meanwhile
     finally:
         stop(worker)
     [answer] = bot_messages(world)
     assert "renew the TLS certificate" in answer["text"]
+    assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder, which the answer edits"
     texts = [call.args.get("text", "") for call in world.calls_to("chat.update")]
     assert not any(RETRYING_AFTER_CRASH in t for t in texts), texts
     job = Job.fetch(job_id_for(CHANNEL, event["ts"]), connection=redis,
@@ -254,8 +268,6 @@ def test_sigterm_finishes_the_current_job_then_exits(
                     "--slack-api-url", world.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
                     "--threads", str(threads), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        from rq import Worker
-
         wait_for(lambda: len(Worker.all(queue=question_queue(redis, QUEUE))) == threads, timeout=60,
                  what="the worker to listen")
         time.sleep(0.5)
@@ -268,3 +280,36 @@ def test_sigterm_finishes_the_current_job_then_exits(
             worker.kill()
             worker.wait()
     assert worker.returncode == 0
+
+
+def rq_info() -> str:
+    """What an operator runs to watch the queue: the real ``rq info`` command, which also cleans the
+    registries, in a process with no worker context and no Slack client."""
+    rq = Path(sys.executable).parent / "rq"
+    result = subprocess.run([str(rq), "info", "--url", REDIS_URL, QUEUE], capture_output=True, text=True,
+                            timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_a_failure_found_by_rq_info_is_still_told_to_the_user(
+    world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
+) -> None:
+    """``rq info`` finds the dead worker's job abandoned (and retries it) the first time, and failed for good
+    the second time: it cannot tell the user, so the next worker's maintenance does, exactly once."""
+    _, job_id = ask_and_wait_for_the_job(world, redis, "how do I renew the TLS certificate?")
+    for _ in range(2):
+        kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1, heartbeat=1)
+        time.sleep(3.5)  # three missed 1 s heartbeats
+        rq_info()
+    [message] = bot_messages(world)
+    assert message["text"] == WORKING, "the monitoring tool could not tell anyone"
+    assert redis.sismember(UNREPORTED_FAILURES, job_id)
+    assert job_id in FailedJobRegistry(QUEUE, connection=redis).get_job_ids()
+
+    run_worker_burst(redis)  # a worker starts: its first maintenance reports the failure
+    [message] = bot_messages(world)
+    assert message["text"] == ":warning: " + INTERNAL_ERROR.format(ref=job_id)
+    assert not redis.sismember(UNREPORTED_FAILURES, job_id)
+    run_worker_burst(redis)
+    assert len(world.calls_to("chat.update")) == 1, "told once"

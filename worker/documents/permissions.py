@@ -5,7 +5,8 @@ candidate only if everyone who can read Q could read the document:
 
 1. not restricted (runbooks, pages from the allowlisted wiki): yes;
 2. restricted and shared in Q itself (``Q in visible_in``): yes;
-3. restricted and shared in some *public* channel: yes (every workspace member can read those);
+3. restricted and shared in some *public* channel, and Q is not shared with another organisation
+   (Slack Connect): yes (every workspace member can read those; people from outside cannot);
 4. Q is U's direct message with the bot and U is a member of a conversation the document is shared in:
    yes (only U reads the answer);
 5. otherwise no. In particular a document shared only in a private channel, a group DM or a DM is never
@@ -63,7 +64,13 @@ class ConversationDirectory:
     def is_direct_message_with(self, channel: str, user: str) -> bool:
         """True when ``channel`` is a DM between the bot and ``user`` (and nobody else)."""
         info = self.info(channel)
-        return bool(info and info.get("is_im") and info.get("user", user) == user)
+        return bool(info and info.get("is_im") and info.get("user") == user)
+
+    def is_internal(self, channel: str) -> bool:
+        """True when nobody outside the workspace reads ``channel`` (not Slack Connect, not pending)."""
+        info = self.info(channel)
+        return bool(info) and not any(info.get(flag) for flag in (  # type: ignore[union-attr]
+            "is_ext_shared", "is_shared", "is_pending_ext_shared"))
 
     def members(self, channel: str) -> frozenset[str]:
         if channel not in self._members:
@@ -90,7 +97,7 @@ def may_see(document: Document, request: GatherRequest, directory: ConversationD
         return True
     if request.channel in document.visible_in:
         return True
-    if any(directory.is_public_channel(c) for c in document.visible_in):
+    if directory.is_internal(request.channel) and any(directory.is_public_channel(c) for c in document.visible_in):
         return True
     return directory.is_direct_message_with(request.channel, request.user) and any(
         request.user in directory.members(c) for c in document.visible_in
