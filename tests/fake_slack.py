@@ -40,6 +40,7 @@ class Fault:
     error: str | None = None  # Slack "ok": false error code, sent with status 200
     retry_after: int | None = None  # seconds, sent with status 429
     delay: float = 0.0  # seconds to sleep before answering (timeouts)
+    reset: bool = False  # close the connection without answering, after the request arrived
 
 
 @dataclass
@@ -339,6 +340,9 @@ class FakeSlack:
                     fault = queued.pop(0) if queued else None
                 if fault and fault.delay:
                     time.sleep(fault.delay)
+                if fault and fault.reset:
+                    self.close_connection = True  # the client sees RemoteDisconnected
+                    return
                 if fault and fault.status == 429:
                     body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
                     self._send(429, body, headers={"Retry-After": str(fault.retry_after or 1)})
