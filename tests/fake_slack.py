@@ -326,6 +326,9 @@ class FakeSlack:
                 if path.startswith("/response_url/"):
                     with fake._lock:
                         fake.calls.append(RecordedCall("response_url", args, None))
+                    if path.startswith("/response_url/reset"):  # the connection drops after the request
+                        self.close_connection = True
+                        return
                     if path.startswith("/response_url/expired"):  # past 30 minutes or 5 uses
                         self._send(404, b"expired_url", "text/plain")
                         return

@@ -63,3 +63,13 @@ def test_an_expired_response_url_is_an_error_not_a_silent_loss(slack: FakeSlack)
     with pytest.raises(ReplyNotDeliveredError, match="404"):
         deliver(client, job, render_failure("boom"))
     assert slack.calls_to("response_url"), "it was tried"
+
+
+def test_a_reply_through_a_dropped_response_url_connection_is_not_sent_twice(slack: FakeSlack) -> None:
+    client = slack_client(BOT_TOKEN, slack.api_url)
+    slack.fail_next("chat.postMessage", Fault(error="not_in_channel"))
+    job = QuestionJob(question="q", channel="C9", user="U1", source="command",
+                      response_url=slack.base_url + "/response_url/reset-1")
+    with pytest.raises(OSError):
+        deliver(client, job, render_failure("boom"))
+    assert len(slack.calls_to("response_url")) == 1

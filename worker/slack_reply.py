@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from jobs.payload import QuestionJob
@@ -115,8 +116,10 @@ def deliver(client: WebClient, job: QuestionJob, message: SlackMessage) -> str |
             raise
         log.info("cannot post in %s (%s): answering through the response_url", job.channel,
                  error.response.get("error"))
-    sent = WebhookClient(job.response_url).send(text=message.text, blocks=message.blocks,
-                                                response_type="in_channel")
+    # no repeat after a lost connection (the SDK's default): the reply may have arrived, and a
+    # response_url takes only five messages
+    webhook = WebhookClient(job.response_url, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    sent = webhook.send(text=message.text, blocks=message.blocks, response_type="in_channel")
     if sent.status_code != 200:  # expired (30 min, 5 uses) or refused: the answer did not arrive
         raise ReplyNotDeliveredError(f"Slack refused the reply through the response_url: HTTP "
                                      f"{sent.status_code} {sent.body[:100]!r}")
