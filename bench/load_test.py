@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,8 @@ def run_load(config: LoadConfig, out: Any = None) -> LoadResult:
                 f"across {config.channels} channels" + (f" at {config.rate:g}/s" if config.rate else " at once"))
 
             def dispatch(body: str, headers: dict[str, str] | None = None) -> None:
-                all_headers = {"content-type": "application/json", **sign(body), **(headers or {})}
+                all_headers: dict[str, str | Sequence[str]] = {
+                    "content-type": "application/json", **sign(body), **(headers or {})}
                 response = app.dispatch(BoltRequest(body=body, headers=all_headers))
                 if response.status != 200:
                     raise RuntimeError(f"the Bolt app answered {response.status}: {response.body}")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
 BOT_TOKEN = "xoxb-test-bot-token"
@@ -73,7 +73,7 @@ class FakeSlack:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    def __enter__(self) -> FakeSlack:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from redis import Redis
@@ -44,7 +44,7 @@ def make_bot(slack: FakeSlack, redis: Redis) -> App:
 
 def dispatch(app: App, body: str, content_type: str = "application/json",
              headers: dict[str, str] | None = None) -> BoltResponse:
-    all_headers = {"content-type": content_type, **sign(body), **(headers or {})}
+    all_headers: dict[str, str | Sequence[str]] = {"content-type": content_type, **sign(body), **(headers or {})}
     return app.dispatch(BoltRequest(body=body, headers=all_headers))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,9 @@ def test_mention_is_answered_once_in_thread_citing_the_right_runbook(world: Fake
     job = Job.fetch(job_id_for(CHANNEL, event["ts"]), connection=redis,
                     serializer=question_queue(redis, QUEUE).serializer)
     assert job.is_finished
-    assert job.return_value()["citations"][0]["chunk"].startswith("runbook:db-failover.md")
+    result = job.return_value()
+    assert result is not None
+    assert result["citations"][0]["chunk"].startswith("runbook:db-failover.md")
 
 
 def test_twin_events_and_retries_are_answered_once(world: FakeSlack, redis: Redis) -> None:
@@ -167,10 +169,10 @@ class ExplodingEngine:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def answer(self, question: str, chunks: list[Chunk]) -> Answer:
+    def answer(self, question: str, chunks: Sequence[Chunk]) -> Answer:
         raise RuntimeError("CUDA error: device-side assert triggered")
 
-    def answer_batch(self, questions: list[Question]) -> list[Answer]:
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
         return [self.answer(q.text, list(q.chunks)) for q in questions]
 
 

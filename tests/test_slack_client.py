@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from slack_sdk.errors import SlackClientError
 
@@ -41,7 +44,7 @@ def test_a_post_to_a_server_that_refused_the_connection_is_retried() -> None:
     for handler in client.retry_handlers:
         original = handler._can_retry
 
-        def spy(*, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+        def spy(*, _original: Callable[..., bool] = original, **kwargs: Any) -> bool:
             verdict = _original(**kwargs)
             attempts.append(int(verdict))
             return verdict

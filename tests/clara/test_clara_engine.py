@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TypedDict, Unpack
 
 import pytest
 import torch
@@ -47,8 +48,19 @@ class WordOverlap:
         return [Citation(chunks[i], scores[i]) for i in order]
 
 
-def store_for(clara: ClaraModel, redis: Redis, **kwargs: int) -> RedisMemoryStore:
+class StoreOptions(TypedDict, total=False):
+    ttl_seconds: int | None
+    max_entries: int | None
+
+
+def store_for(clara: ClaraModel, redis: Redis, **kwargs: Unpack[StoreOptions]) -> RedisMemoryStore:
     return RedisMemoryStore(redis, clara.fingerprint, (clara.n_mem, clara.hidden_size), **kwargs)
+
+
+def _raw(value: object) -> bytes:
+    """A reply of the test client, which does not decode responses: always bytes (redis types say bytes | str)."""
+    assert isinstance(value, bytes), type(value)
+    return value
 
 
 def test_second_question_compresses_nothing(e2e16: ClaraModel, redis_db: Redis) -> None:
@@ -80,7 +92,7 @@ def test_store_is_bounded(e2e16: ClaraModel, redis_db: Redis) -> None:
     engine.memories(TEXTS[:3])
     engine.memories(TEXTS[:1])  # TEXTS[0] is now the most recently used
     engine.memories(TEXTS[3:5])
-    keys = {k.decode() for k in redis_db.keys(f"clara:mem:{e2e16.fingerprint}:*")} - {store.lru_key}
+    keys = {_raw(k).decode() for k in redis_db.keys(f"clara:mem:{e2e16.fingerprint}:*")} - {store.lru_key}
     assert len(keys) == 3
     kept = {k.rsplit(":", 1)[1] for k in keys}
     assert kept == {content_hash(t) for t in (TEXTS[0], TEXTS[3], TEXTS[4])}

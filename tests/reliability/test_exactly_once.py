@@ -169,8 +169,10 @@ def two_bot_processes(world: FakeSlack) -> Iterator[list[int]]:
         "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]
     try:
         for port, process in zip(ports, processes, strict=True):
-            wait_for(lambda p=port, pr=process: _listening(p) or pr.poll() is not None, timeout=30,
-                     what=f"the bot on port {port}")
+            def started(p: int = port, pr: subprocess.Popen[bytes] = process) -> bool:
+                return _listening(p) or pr.poll() is not None
+
+            wait_for(started, timeout=30, what=f"the bot on port {port}")
             assert process.poll() is None, "the bot process exited at start"
         yield ports
     finally:

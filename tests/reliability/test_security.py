@@ -67,28 +67,40 @@ def test_bad_and_stale_signatures_are_refused(world: FakeSlack, redis: Redis) ->
     wait_for(lambda: queued(redis) == 1, what="the job of the good request")
 
 
+def _raw(value: object) -> bytes:
+    """A reply of the test client, which does not decode responses: always bytes (redis types say bytes | str)."""
+    assert isinstance(value, bytes), type(value)
+    return value
+
+
 def _all_values(redis: Redis) -> dict[str, list[bytes]]:
     """Every byte string stored in the database, by key (hash fields and values, lists, sets, streams)."""
     out: dict[str, list[bytes]] = {}
     for raw_key in redis.scan_iter(count=1000):
         key = raw_key.decode()
-        kind = redis.type(raw_key).decode()
+        kind = _raw(redis.type(raw_key)).decode()
         values: list[bytes] = [raw_key]
         if kind == "string":
-            values.append(redis.get(raw_key) or b"")
+            values.append(_raw(redis.get(raw_key) or b""))
         elif kind == "hash":
             for field, value in redis.hgetall(raw_key).items():
-                values += [field, value]
+                values += [_raw(field), _raw(value)]
         elif kind == "list":
-            values += redis.lrange(raw_key, 0, -1)
+            values += [_raw(v) for v in redis.lrange(raw_key, 0, -1)]
         elif kind == "set":
-            values += list(redis.smembers(raw_key))
+            values += [_raw(v) for v in redis.smembers(raw_key)]
         elif kind == "zset":
-            values += [m for m, _ in redis.zrange(raw_key, 0, -1, withscores=True)]
+            for pair in redis.zrange(raw_key, 0, -1, withscores=True):
+                assert not isinstance(pair, (bytes, str)), "withscores: (member, score) pairs"
+                member, _ = pair
+                values.append(_raw(member))
         elif kind == "stream":
-            for _, entry in redis.xrange(raw_key):
+            entries = redis.xrange(raw_key)
+            assert entries is not None
+            for _, entry in entries:
+                assert entry is not None
                 for field, value in entry.items():
-                    values += [field, value]
+                    values += [_raw(field), _raw(value)]
         out[key] = values
     return out
 
@@ -169,6 +181,7 @@ def test_tokens_and_secrets_never_reach_logs_or_redis(
     for key in job_keys:
         data = redis.hget(key, "data")
         assert data is not None
+        assert isinstance(data, bytes)
         func, _instance, args, _kwargs = json.loads(zlib.decompress(data))  # JSON, or this raises
         assert func == "worker.job.answer_question" and isinstance(args[0], dict)
         assert not _is_pickle(zlib.decompress(data))

@@ -107,7 +107,9 @@ def test_worker_killed_mid_job_is_answered_once_after_restart(
     assert "Database failover" in json.dumps(answer["blocks"]) and "patronictl" in answer["text"]
     assert len(world.calls_to("chat.postMessage")) == 1
     job = Job.fetch(job_id, connection=redis, serializer=question_queue(redis, QUEUE).serializer)
-    assert job.is_finished and job.return_value()["answered"] is True
+    assert job.is_finished
+    result = job.return_value()
+    assert result is not None and result["answered"] is True
 
 
 def test_a_restarted_worker_finds_the_abandoned_job_by_itself(
