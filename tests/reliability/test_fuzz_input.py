@@ -189,7 +189,7 @@ def test_binary_zero_byte_and_unreadable_files_are_named_with_their_reason(fuzz_
         assert expected in text, f"{expected!r} missing from {text!r}"
 
 
-def test_a_zero_byte_file_gets_a_clear_no_answer(fuzz_world: World) -> None:
+def test_zero_byte_and_blank_files_are_named_as_having_no_text(fuzz_world: World) -> None:
     world = fuzz_world
     world.reset(runbooks=False)
     world.slack.add_file("F3", "empty.log", b"", channel=CHANNEL)
