@@ -68,15 +68,8 @@ class ClaraConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> ClaraConfig:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CheckpointError("the CLaRa checkpoint has no config.json") from None
-        except (OSError, ValueError):
-            raise CheckpointError("the CLaRa checkpoint's config.json could not be read") from None
-        if not isinstance(raw, dict):
-            raise CheckpointError("the CLaRa checkpoint's config.json is not a JSON object")
-        return cls.from_dict(raw)
+        return cls.from_dict(read_config_json(path, "the CLaRa checkpoint"))
+
 
     def validate(self) -> None:
         if self.training_stage not in STAGES:
@@ -89,3 +82,17 @@ class ClaraConfig:
         if not self.sep or not self.different_mem_tokens:
             raise CheckpointError("only CLaRa checkpoints with sep=true and different_mem_tokens=true "
                                   "are supported")
+
+
+def read_config_json(path: Path, owner: str) -> dict[str, Any]:
+    """A ``config.json`` as a dict; a missing, unreadable or non-object file is a CheckpointError naming
+    ``owner`` ("the CLaRa checkpoint", "the base model")."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{owner} has no config.json") from None
+    except (OSError, ValueError):
+        raise CheckpointError(f"{owner}'s config.json could not be read") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{owner}'s config.json is not a JSON object")
+    return raw

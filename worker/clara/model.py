@@ -7,7 +7,6 @@ E head dim, F intermediate, V vocabulary.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jobs.errors import CheckpointError
+from worker.clara.config import read_config_json
 from worker.clara.lora import FusedLinear, LoraLinear
 
 
@@ -59,13 +59,7 @@ class ModelConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> ModelConfig:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CheckpointError("the base model folder has no config.json") from None
-        except (OSError, ValueError):
-            raise CheckpointError("the base model's config.json could not be read") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(read_config_json(path, "the base model"))
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:  # [..., D]
