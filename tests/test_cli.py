@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_runbooks
 from worker.cli import main
+
+EXAMPLE_LOG = Path(__file__).parent.parent / "examples" / "logs" / "checkout-api.log"
 
 
 def test_cli_answers_from_a_runbook_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,3 +27,45 @@ def test_cli_reports_no_documents_clearly(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "empty").mkdir()
     assert main(["ask", "anything?", "--docs", str(tmp_path / "empty")]) == 1
     assert "no documents" in capsys.readouterr().err
+
+
+def test_cli_json_names_the_engine_and_every_citation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = write_runbooks(tmp_path / "rb")
+    assert main(["ask", "how do I renew the TLS certificate?", "--docs", str(docs), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["question"] == "how do I renew the TLS certificate?"
+    assert "cmctl renew payments-tls" in record["answer"] and record["engine"].startswith("default")
+    first = record["citations"][0]
+    assert first["path"] == "tls-expiry.md" and first["link"] is None and first["doc_id"] == "runbook:tls-expiry.md"
+    assert 1 <= first["line_start"] <= first["line_end"] <= 4 and isinstance(first["score"], float)
+    assert all({"title", "path", "link", "line_start", "line_end", "score"} <= set(c) for c in record["citations"])
+
+
+def test_cli_answers_a_question_file_as_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = write_runbooks(tmp_path / "rb")
+    log = tmp_path / "checkout-api.log"
+    log.write_bytes(EXAMPLE_LOG.read_bytes())
+    questions = tmp_path / "questions.txt"
+    questions.write_text("# on-call checks\nhow do I promote the postgres replica?\n\nwhere is the stack trace?\n")
+    assert main(["ask", "--questions", str(questions), "--docs", str(docs), "--file", str(log)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["question"] for r in records] == ["how do I promote the postgres replica?", "where is the stack trace?"]
+    assert records[0]["citations"][0]["path"] == "db-failover.md" and "patronictl switchover" in records[0]["answer"]
+    trace = records[1]["citations"][0]
+    assert trace["path"] == str(log) and (trace["line_start"], trace["line_end"]) == (204, 225)
+    assert "sqlalchemy.exc.TimeoutError: QueuePool limit" in records[1]["answer"]
+
+
+def test_cli_question_file_problems_are_reported_per_line_or_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    questions = tmp_path / "q.txt"
+    questions.write_text("anything?\n")
+    assert main(["ask", "--questions", str(questions), "--docs", str(tmp_path / "empty")]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["question"] == "anything?" and "no documents" in record["error"]
+    assert main(["ask", "--questions", str(tmp_path / "missing.txt")]) == 1
+    assert "cannot read the questions file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ask"])

@@ -9,13 +9,15 @@ from collections.abc import Callable, Sequence
 
 from worker.documents.log_chunking import DocumentChunks, chunk_log
 from worker.documents.long_lines import split_long_line
+from worker.documents.runbook_lookup import markdown_headings
 from worker.engine.base import Chunk, Document
 
 TokenCounter = Callable[[str], int]
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
-    """Greedy line packing: each chunk holds whole lines while it stays within ``max_tokens``.
+    """Greedy line packing: each chunk holds whole lines while it stays within ``max_tokens``, and a
+    markdown heading always starts a new chunk, so that a chunk lies within one section.
 
     Line numbers are 1-based and relative to the original file (``document.first_line``).
     Blank-only chunks are dropped.
@@ -35,6 +37,7 @@ def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCount
     all_lines = document.text.split("\n")
     if len(all_lines) > 1 and all_lines[-1] == "":
         all_lines.pop()  # the final newline ends the last line; it does not start another
+    section_starts = {index for index, _, _ in markdown_headings(all_lines)}
     for offset, line in enumerate(all_lines):
         number = document.first_line + offset
         line_tokens = count_tokens(line) + 1  # +1 for the newline that joins lines
@@ -47,7 +50,7 @@ def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCount
                 flush(number)
             start = number + 1
             continue
-        if lines and tokens + line_tokens > max_tokens:
+        if lines and (tokens + line_tokens > max_tokens or offset in section_starts):
             flush(number - 1)
             start = number
         if not lines:

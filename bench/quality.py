@@ -1,0 +1,466 @@
+#!/usr/bin/env python
+"""Answer quality: is the right document cited first, is the expected fact in the answer, is the
+incident cited first for a log question; beside a baseline of plain MiniLM over runbook sections.
+
+    python bench/quality.py                                    # our own sets (about a minute)
+    python bench/quality.py --openshift ~/src/runbooks --alert-rules ~/src/cluster-monitoring-operator \\
+        --loghub ~/src/loghub --out docs/quality.json          # and public material (a few minutes)
+
+Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask --questions``):
+
+- ``lookalike`` / ``lookalike-heldout``: 12 runbooks of look-alike services (bench/quality_sets/lookalike)
+  with on-call questions written as symptoms and the fact each answer needs. The held-out questions were
+  written with the others, before any tuning, and were not looked at while tuning.
+- ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
+  asked alone in ``/logs`` mode; the expected incident's line ranges and facts.
+- ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
+  openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
+  description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
+  at one of them, read from PrometheusRule YAML files (for example a clone of
+  openshift/cluster-monitoring-operator); without and with the alert name in front, as Alertmanager
+  shows it.
+- ``openshift-names`` (``--openshift``): "<AlertName> is firing, what do I do?" for every runbook.
+- ``loghub`` (``--loghub``): loghub's 2k-line sample logs that label their lines (a ``Label`` other than
+  ``-`` or a ``Level`` of error or worse; warnings when a log has nothing worse): BGL, HDFS, Hadoop,
+  Zookeeper, OpenStack, Apache, Android. Questions: three general ones per log ("What failures does this
+  log show?"...) and "Why did <component> fail?" for the two components with the most labelled lines.
+  An incident is cited first when the first citation's lines hold a labelled line; the fact is the
+  text of a labelled line (of that component).
+
+``--openshift`` and ``--loghub`` take a checkout or a bare git directory (``git clone --depth 1
+https://github.com/openshift/runbooks``; ``https://github.com/logpai/loghub``); nothing of theirs is
+copied into this repository. The baseline ranks every section of every runbook (heading path and text,
+as MiniLM reads them) by cosine similarity with the question; for logs, the engine's chunks. Its fact
+column is whether the fact is anywhere in its top section (or chunk): what a reader of that section
+would find. With ``CLARA_CHECKPOINT`` set (and ``CLARA_BASE_MODEL``) the same sets run with CLaRa too.
+Prints one table, and with ``--out`` writes every answer and figure as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from jobs.payload import QuestionJob  # noqa: E402
+from worker.cli import ask, local_pipeline  # noqa: E402
+from worker.documents.runbook_lookup import runbook_sections  # noqa: E402
+from worker.engine.base import Engine  # noqa: E402
+from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, chunk_text, load_minilm  # noqa: E402
+from worker.engine.factory import load_engine  # noqa: E402
+from worker.pipeline import AnswerPipeline  # noqa: E402
+from worker.settings import WorkerSettings  # noqa: E402
+
+SETS = REPO / "bench" / "quality_sets"
+LOG_QUESTIONS = ("What failures does this log show?", "Where is the error in this log?", "What went wrong here?")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One question and what a good answer has."""
+
+    set: str
+    question: str
+    docs: Path  # the runbook folder (an empty one for log questions)
+    files: tuple[Path, ...] = ()
+    mode: str = "ask"
+    documents: tuple[str, ...] = ()  # doc ids, any of which is the right one to cite first
+    facts: tuple[str, ...] = ()  # any of these in the answer
+    incidents: tuple[tuple[int, int], ...] = ()  # line ranges, any of which is the incident to cite first
+    incident_question: bool = False
+
+
+@dataclass
+class Outcome:
+    case: Case
+    record: dict[str, Any]
+    document_first: bool | None = None
+    fact: bool | None = None
+    incident_first: bool | None = None
+    baseline_document_first: bool | None = None
+    baseline_fact: bool | None = None
+    baseline_incident_first: bool | None = None
+    engine: str = "default"
+
+
+# ---- our sets --------------------------------------------------------------------------------------
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def lookalike_cases() -> list[Case]:
+    root = SETS / "lookalike"
+    cases = []
+    for name, file in (("lookalike", "questions.jsonl"), ("lookalike-heldout", "heldout.jsonl")):
+        for row in _jsonl(root / file):
+            cases.append(Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
+                              facts=tuple(row["facts"])))
+    return cases
+
+
+def log_cases(empty: Path) -> list[Case]:
+    root = SETS / "logs"
+    cases = []
+    for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl")):
+        for row in _jsonl(root / file):
+            log = (root / row["log"]).resolve()
+            incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
+            cases.append(Case(name, row["question"], empty, files=(log,), mode="logs",
+                              documents=(f"file:{log}",), facts=tuple(row["facts"]), incidents=incidents,
+                              incident_question=bool(incidents)))
+    return cases
+
+
+# ---- public material, read from a local checkout or git directory --------------------------------
+
+
+def tree(source: Path, subdir: str, scratch: Path) -> Path:
+    """``source/subdir`` of a checkout, or extracted from a bare git directory's HEAD into ``scratch``."""
+    if (source / subdir).is_dir():
+        return source / subdir
+    if not (source / "HEAD").is_file():
+        raise SystemExit(f"{source} is neither a checkout with {subdir}/ nor a git directory")
+    archive = subprocess.run(["git", f"--git-dir={source}", "archive", "--format=tar", "HEAD", subdir],
+                             check=True, capture_output=True).stdout
+    target = scratch / source.name.replace("/", "_")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target / subdir
+
+
+def git_files(source: Path, suffixes: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(path, text) of the files of a checkout or a bare git directory's HEAD that end with ``suffixes``."""
+    if not (source / "HEAD").is_file() or (source / ".git").exists():
+        for path in sorted(source.rglob("*")):
+            if path.suffix in suffixes and path.is_file() and ".git" not in path.parts:
+                yield str(path.relative_to(source)), path.read_text(errors="replace")
+        return
+    names = subprocess.run(["git", f"--git-dir={source}", "ls-tree", "-r", "--name-only", "HEAD"],
+                           check=True, capture_output=True, text=True).stdout.split("\n")
+    for name in names:
+        if name.endswith(suffixes):
+            text = subprocess.run(["git", f"--git-dir={source}", "show", f"HEAD:{name}"], capture_output=True,
+                                  text=True, errors="replace").stdout
+            yield name, text
+
+
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}")
+_RUNBOOK_URL = re.compile(r"openshift/runbooks/blob/[^/]+/alerts/(\S+\.md)")
+
+
+def _fill(text: str) -> str:
+    """Alert templates as a person would see them rendered: a label's name for ``$labels.x``, a number
+    for anything else."""
+    def value(match: re.Match[str]) -> str:
+        label = re.search(r"\$labels\.(\w+)", match.group(1))
+        return label.group(1) if label else "42"
+    return " ".join(_TEMPLATE.sub(value, text).split())
+
+
+def alert_rules(sources: Sequence[Path]) -> Iterator[tuple[str, str, str]]:
+    """(alert name, runbook path under alerts/, alert text) of every alerting rule with an openshift
+    runbook_url in the YAML files under ``sources``."""
+    def walk(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if "alert" in node and isinstance(node.get("annotations"), dict):
+                yield node
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    for source in sources:
+        for _name, text in git_files(source, (".yaml", ".yml")):
+            if "openshift/runbooks" not in text:
+                continue
+            try:
+                documents = list(yaml.safe_load_all(text))
+            except yaml.YAMLError:
+                continue
+            for document in documents:
+                for rule in walk(document):
+                    notes = rule["annotations"]
+                    url = _RUNBOOK_URL.search(str(notes.get("runbook_url", "")))
+                    words = [str(notes[k]) for k in ("summary", "description", "message") if notes.get(k)]
+                    if url and words:
+                        yield str(rule["alert"]), url.group(1), _fill(" ".join(dict.fromkeys(words)))
+
+
+def openshift_cases(source: Path, rules: Sequence[Path], scratch: Path, names_limit: int) -> list[Case]:
+    alerts = tree(source, "alerts", scratch)
+    runbooks = {p.relative_to(alerts).as_posix() for p in alerts.rglob("*.md")}
+    by_stem: dict[str, list[str]] = {}
+    for path in sorted(runbooks):
+        by_stem.setdefault(Path(path).stem, []).append(f"runbook:{path}")
+    cases = []
+    seen: set[str] = set()
+    for alert, path, text in alert_rules(rules):
+        if path not in runbooks or alert in seen:
+            continue
+        seen.add(alert)
+        expected = tuple(by_stem.get(Path(path).stem, [f"runbook:{path}"]))
+        cases.append(Case("openshift-alerts", text, alerts, documents=expected))
+        cases.append(Case("openshift-alerts+name", f"[FIRING:1] {alert}: {text}", alerts, documents=expected))
+    stems = sorted(by_stem)
+    step = max(1, len(stems) // names_limit) if names_limit else 1
+    for stem in stems[::step][: names_limit or None]:
+        cases.append(Case("openshift-names", f"{stem} is firing, what do I do?", alerts,
+                          documents=tuple(by_stem[stem])))
+    return cases
+
+
+_SEVERE = {"FATAL", "ERROR", "SEVERE", "CRITICAL", "E", "F", "error", "crit", "alert", "emerg"}
+_WARN = {"WARN", "WARNING", "W", "warn", "warning"}
+
+
+def loghub_cases(source: Path, scratch: Path, empty: Path) -> list[Case]:
+    cases = []
+    for system in ("BGL", "HDFS", "Hadoop", "Zookeeper", "OpenStack", "Apache", "Android"):
+        root = tree(source, system, scratch)
+        log = root / f"{system}_2k.log"
+        rows = list(csv.DictReader((root / f"{system}_2k.log_structured.csv").open(errors="replace")))
+        labelled = [r for r in rows if r.get("Label", "-") != "-" or r.get("Level") in _SEVERE]
+        if not labelled:
+            labelled = [r for r in rows if r.get("Level") in _WARN]
+        if not labelled:
+            continue
+        lines = tuple((int(r["LineId"]), int(r["LineId"])) for r in labelled)
+        facts = tuple(dict.fromkeys(r["Content"][:60].strip() for r in labelled))
+        doc = (f"file:{log}",)
+        for question in LOG_QUESTIONS:
+            cases.append(Case("loghub", question, empty, files=(log,), mode="logs", documents=doc, facts=facts,
+                              incidents=lines, incident_question=True))
+        components = Counter(r["Component"] for r in labelled if r.get("Component"))
+        for component, _ in components.most_common(2):
+            mine = [r for r in labelled if r["Component"] == component]
+            short = re.split(r"[.$]", component)[-1] or component
+            cases.append(Case("loghub", f"Why did {short} fail?", empty, files=(log,), mode="logs", documents=doc,
+                              facts=tuple(dict.fromkeys(r["Content"][:60].strip() for r in mine)),
+                              incidents=tuple((int(r["LineId"]), int(r["LineId"])) for r in mine),
+                              incident_question=True))
+    return cases
+
+
+# ---- scoring -----------------------------------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    text = "\n".join(line[2:] if line.startswith("> ") else line for line in text.split("\n"))
+    return " ".join(text.lower().split())
+
+
+def has_fact(text: str, facts: Iterable[str]) -> bool:
+    normal = _normal(text)
+    return any(_normal(f) in normal for f in facts)
+
+
+def overlaps(start: int, end: int, ranges: Iterable[tuple[int, int]]) -> bool:
+    return any(start <= b and a <= end for a, b in ranges)
+
+
+class Baseline:
+    """Plain MiniLM: runbook sections (heading path and text) or, for logs, the engine's chunks, ranked
+    by cosine similarity alone."""
+
+    def __init__(self, cache: EmbeddingCache) -> None:
+        self.cache = cache
+
+    def judge(self, pipeline: AnswerPipeline, case: Case, outcome: Outcome) -> None:
+        job = QuestionJob(question=case.question, channel="cli", user="cli", mode=case.mode, source="cli")
+        documents = pipeline.gather(job).documents
+        question = self.cache.embed([case.question])[0]
+        if case.mode == "logs":
+            chunks = pipeline.chunk(documents)
+            if not chunks:
+                return
+            best = chunks[int(np.argmax(self.cache.embed([chunk_text(c) for c in chunks]) @ question))]
+            outcome.baseline_document_first = best.document.doc_id in case.documents
+            outcome.baseline_fact = has_fact(best.text, case.facts) if case.facts else None
+            if case.incident_question:
+                outcome.baseline_incident_first = overlaps(best.line_start, best.line_end, case.incidents)
+            return
+        sections = [s for d in documents for s in runbook_sections(d) if s.own_text.strip()]
+        texts = [" › ".join(dict.fromkeys((s.document.title, *s.path))) + "\n" + s.own_text for s in sections]
+        best_section = sections[int(np.argmax(self.cache.embed(texts) @ question))]
+        outcome.baseline_document_first = best_section.document.doc_id in case.documents
+        outcome.baseline_fact = has_fact(best_section.own_text, case.facts) if case.facts else None
+
+
+Pipelines = dict[tuple[Path, tuple[Path, ...]], AnswerPipeline]
+
+
+def run(cases: Sequence[Case], engine: Engine, engine_label: str, baseline: Baseline | None,
+        progress: bool = False, pipelines: Pipelines | None = None) -> list[Outcome]:
+    """Ask every case through ``worker.cli.ask`` and judge the answers (one pipeline per set of documents,
+    kept in ``pipelines`` so that a later run reuses its chunks)."""
+    pipelines = {} if pipelines is None else pipelines
+    outcomes = []
+    for number, case in enumerate(cases, start=1):
+        key = (case.docs, case.files)
+        if key not in pipelines:
+            pipelines[key] = local_pipeline(engine, case.docs, list(case.files))
+        record = ask(pipelines[key], case.question, case.mode)
+        outcome = Outcome(case, record, engine=engine_label)
+        citations = record.get("citations") or []
+        if citations:
+            first = citations[0]
+            outcome.document_first = first["doc_id"] in case.documents
+            if case.incident_question:
+                outcome.incident_first = outcome.document_first and overlaps(
+                    first["line_start"], first["line_end"], case.incidents)
+        else:
+            outcome.document_first = False
+            outcome.incident_first = False if case.incident_question else None
+        if case.facts:
+            outcome.fact = has_fact(record.get("answer", ""), case.facts)
+        if baseline is not None:
+            baseline.judge(pipelines[key], case, outcome)
+        outcomes.append(outcome)
+        if progress:
+            print(f"\r{engine_label}: {number}/{len(cases)}", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return outcomes
+
+
+def _rate(values: Sequence[bool | None]) -> tuple[int, int]:
+    known = [v for v in values if v is not None]
+    return sum(known), len(known)
+
+
+def summary(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    rows = []
+    for engine in dict.fromkeys(o.engine for o in outcomes):
+        for name in dict.fromkeys(o.case.set for o in outcomes):
+            mine = [o for o in outcomes if o.case.set == name and o.engine == engine]
+            if not mine:
+                continue
+            seconds = sorted(float(o.record.get("seconds", 0.0)) for o in mine)
+            rows.append({
+                "set": name, "engine": engine, "questions": len(mine),
+                "document_first": _rate([o.document_first for o in mine]),
+                "fact": _rate([o.fact for o in mine]),
+                "incident_first": _rate([o.incident_first for o in mine]),
+                "baseline_document_first": _rate([o.baseline_document_first for o in mine]),
+                "baseline_fact": _rate([o.baseline_fact for o in mine]),
+                "baseline_incident_first": _rate([o.baseline_incident_first for o in mine]),
+                "seconds_p50": round(statistics.median(seconds), 3),
+                "seconds_p95": round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))], 3),
+            })
+    return rows
+
+
+def _cell(hits_total: tuple[int, int]) -> str:
+    hits, total = hits_total
+    return f"{hits}/{total} {100 * hits / total:5.1f}%" if total else "—"
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    head = ("| set | engine | n | right doc first | baseline | fact in answer | baseline (top section) "
+            "| incident first | baseline | s/question p50 / p95 |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['engine']} | {r['questions']} | {_cell(r['document_first'])} "
+                     f"| {_cell(r['baseline_document_first'])} | {_cell(r['fact'])} | {_cell(r['baseline_fact'])} "
+                     f"| {_cell(r['incident_first'])} | {_cell(r['baseline_incident_first'])} "
+                     f"| {r['seconds_p50']:.2f} / {r['seconds_p95']:.2f} |")
+    return "\n".join(lines)
+
+
+def failures(outcomes: Sequence[Outcome]) -> Iterator[str]:
+    """Misses of the sets that are not held out (held-out misses are not shown: they are not for tuning)."""
+    for o in outcomes:
+        if o.case.set.endswith("heldout"):
+            continue
+        missed = [n for n, v in (("document", o.document_first), ("fact", o.fact), ("incident", o.incident_first))
+                  if v is False]
+        if missed:
+            cited = o.record.get("citations") or [{}]
+            yield (f"[{o.case.set}] {'/'.join(missed)} missed: {o.case.question!r}\n"
+                   f"  expected {o.case.documents} {o.case.facts[:2]} {o.case.incidents[:3]}\n"
+                   f"  cited {cited[0].get('doc_id')}:{cited[0].get('line_start')}-{cited[0].get('line_end')}\n"
+                   + "\n".join("  | " + line for line in str(o.record.get("answer", o.record)).split("\n")[:12]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--openshift", type=Path, help="openshift/runbooks: a checkout or a git directory")
+    parser.add_argument("--alert-rules", type=Path, action="append", default=[],
+                        help="a checkout or git directory with PrometheusRule YAML (repeatable)")
+    parser.add_argument("--names-limit", type=int, default=80,
+                        help="openshift-names questions (an even sample of the runbooks; 0: all)")
+    parser.add_argument("--loghub", type=Path, help="logpai/loghub: a checkout or a git directory")
+    parser.add_argument("--only", action="append", default=[], help="run only these sets (repeatable)")
+    parser.add_argument("--no-own", action="store_true", help="skip our own sets")
+    parser.add_argument("--show-failures", action="store_true", help="print misses (never of held-out sets)")
+    parser.add_argument("--out", type=Path, help="write every answer and the figures as JSON")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="quality-") as scratch_name:
+        scratch = Path(scratch_name)
+        empty = scratch / "no-runbooks"
+        empty.mkdir()
+        cases: list[Case] = [] if args.no_own else [*lookalike_cases(), *log_cases(empty)]
+        if args.openshift:
+            cases += openshift_cases(args.openshift, args.alert_rules, scratch, args.names_limit)
+        if args.loghub:
+            cases += loghub_cases(args.loghub, scratch, empty)
+        if args.only:
+            cases = [c for c in cases if c.set in args.only]
+        if not cases:
+            print("no questions to ask", file=sys.stderr)
+            return 1
+
+        settings = WorkerSettings.from_env(os.environ)
+        started = time.perf_counter()
+        default = ExtractiveEngine(MiniLMRetriever(EmbeddingCache(load_minilm(settings.retriever_device))),
+                                   top_k=settings.top_k)
+        outcomes = run(cases, default, "default", Baseline(default.retriever.cache), sys.stderr.isatty())
+        if settings.clara.enabled:
+            clara = load_engine(settings)
+            outcomes += run(cases, clara, "clara", None, sys.stderr.isatty())
+        else:
+            print("CLaRa: no checkpoint configured (CLARA_CHECKPOINT, CLARA_BASE_MODEL): the default engine only",
+                  file=sys.stderr)
+        elapsed = time.perf_counter() - started
+
+    rows = summary(outcomes)
+    print(table(rows))
+    print(f"\n{len(cases)} questions in {elapsed:.0f} s")
+    if args.show_failures:
+        for failure in failures(outcomes):
+            print("\n" + failure)
+    if args.out:
+        payload = {"figures": rows, "seconds": round(elapsed, 1),
+                   "answers": [{**asdict(o), "case": {**asdict(o.case), "docs": str(o.case.docs),
+                                                       "files": [str(f) for f in o.case.files]}} for o in outcomes]}
+        args.out.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Exact identifiers (worker/engine/identifiers.py): what counts as one, how it is matched, how it scores."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from worker.engine.base import Chunk, Document
+from worker.engine.identifiers import (
+    IdentifierFields,
+    chunk_fields,
+    identifier_scores,
+    question_identifiers,
+    spelled,
+)
+
+
+def test_identifiers_are_names_not_plain_words() -> None:
+    found = question_identifiers(
+        "KubeletDown fired and payments-api logs PoolTimeoutError, ingress gives 502s on pg-main-rw; "
+        "errno ENOSPC in `disk full` and sqlalchemy.exc.TimeoutError, why is the service slow?")
+    assert found == [" disk full ", " kubelet down ", " payments api ", " pool timeout error ", " 502 ",
+                     " pg main rw ", " enospc ", " sqlalchemy exc timeout error "]
+    assert question_identifiers("why is the primary database slow after the deploy?") == []
+    assert question_identifiers("is it OK to restart it? e.g. at 3 am") == []  # short capitals, e.g., numbers
+
+
+def test_spelled_matching_ignores_case_and_separators_but_keeps_word_boundaries() -> None:
+    assert " payments api " in spelled("# Payments API latency")
+    assert " kubelet down " in spelled("alerts/KubeletDown.md")
+    assert " pool timeout error " in spelled("raise PoolTimeoutError(...)")
+    assert " api " not in spelled("a rapid rollout")
+    assert " payments api " not in spelled("payments-apiserver")
+
+
+def _fields(document: str, names: str = "", headings: str = "", text: str = "") -> IdentifierFields:
+    return IdentifierFields(document, spelled(names), spelled(headings), spelled(text))
+
+
+def test_title_beats_headings_beats_text_beats_elsewhere_in_the_document() -> None:
+    candidates = [
+        _fields("a", names="KubeletDown"),
+        _fields("b", headings="KubeletDown"),
+        _fields("c", text="when KubeletDown fires"),
+        _fields("c", text="unrelated part of the same document"),
+        _fields("d", text="nothing"),
+    ]
+    scores = identifier_scores("KubeletDown is firing", candidates)
+    assert scores[0] > scores[1] > scores[2] > scores[3] > scores[4] == 0
+
+
+def test_an_identifier_every_document_carries_tells_nothing() -> None:
+    candidates = [_fields(name, text="payments-api " + extra) for name, extra in (("a", "E1234"), ("b", ""))]
+    scores = identifier_scores("payments-api fails with E1234", candidates)
+    assert scores[0] > 0 and scores[1] == 0  # payments-api is everywhere: only E1234 counts
+    assert identifier_scores("nothing to see", candidates).tolist() == [0.0, 0.0]
+
+
+def test_chunk_fields_read_title_file_name_and_section_headings() -> None:
+    document = Document("runbook:alerts/KubeletDown.md", "Kubelet is down", kind="runbook",
+                        link="alerts/KubeletDown.md",
+                        text="# Kubelet is down\n\n## PLEG not healthy\nrestart the kubelet\n")
+    fields = chunk_fields(Chunk(document, "restart the kubelet", 4, 4))
+    assert " kubelet down " in fields.names and " pleg " in fields.headings
+    assert fields.text == " restart the kubelet "
+
+
+def test_a_question_pasting_a_whole_log_is_scored_quickly() -> None:
+    question = " ".join(f"Error{i}: host-{i} failed at 10.0.{i % 250}.1" for i in range(20_000))
+    candidates = [_fields(str(i), text=f"host-{i} E{i}") for i in range(500)]
+    started = time.perf_counter()
+    scores = identifier_scores(question, candidates)
+    assert time.perf_counter() - started < 2.0
+    assert np.all((scores >= 0) & (scores <= 1))

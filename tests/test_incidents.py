@@ -1,0 +1,47 @@
+"""Log intent (worker/engine/incidents.py): questions about what went wrong lead with a log's incidents."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.documents.log_format import Severity
+from worker.engine.base import Chunk, Document
+from worker.engine.incidents import asks_about_incident, incident_scores, text_severity
+
+
+@pytest.mark.parametrize("question", [
+    "where is the stack trace?", "Where's the exception in this log?", "what failed?",
+    "why did the refund job fail?", "why does the indexer keep crashing", "what went wrong here",
+    "any errors?", "what caused the 502s?", "the pod was OOMKilled, why?",
+])
+def test_questions_about_what_went_wrong(question: str) -> None:
+    assert asks_about_incident(question)
+
+
+@pytest.mark.parametrize("question", [
+    "which version of checkout-api was running?", "what kafka topic does it read?", "how many requests per second?",
+])
+def test_other_questions(question: str) -> None:
+    assert not asks_about_incident(question)
+
+
+def test_severity_of_any_piece_of_a_trace_and_of_error_lines() -> None:
+    assert text_severity("\tat com.acme.Refunds.run(Refunds.java:44)\n\t... 12 more") == Severity.STACK_TRACE
+    assert text_severity('  File "/srv/app.py", line 3, in main') == Severity.STACK_TRACE
+    assert text_severity("panic: runtime error: invalid memory address") == Severity.STACK_TRACE
+    assert text_severity("May 14 03:17:26 node kubelet[1893]: E0514 03:17:26.817985    1893 pod_workers.go:1298] "
+                         '"Error syncing pod"') == Severity.ERROR
+    assert text_severity("[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6") == Severity.ERROR
+    assert text_severity("03-17 16:13:38.811  1702  2395 W WindowManager: slow") == Severity.WARNING
+    assert text_severity("2024-05-14 10:00:00 INFO instruction cache parity error corrected") == Severity.NONE
+
+
+def test_severity_counts_only_for_logs_and_only_for_questions_about_incidents() -> None:
+    log = Document("file:a.log", "a.log", "", kind="log")
+    runbook = Document("runbook:a.md", "A", "", kind="runbook")
+    chunks = [Chunk(log, "10:00:00 INFO ok", 1, 1), Chunk(log, "10:00:01 WARN slow", 2, 2),
+              Chunk(log, "10:00:02 ERROR failed", 3, 3), Chunk(log, "Traceback (most recent call last):", 4, 4),
+              Chunk(runbook, "ERROR: this is how errors look", 1, 1)]
+    assert [round(float(s), 2) for s in incident_scores("what failed?", chunks)] == [0.0, 0.33, 0.67, 1.0, 0.0]
+    assert incident_scores("what do the warnings say?", chunks).tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert incident_scores("which version runs?", chunks).tolist() == [0.0] * 5

@@ -1,0 +1,153 @@
+"""Passages (worker/engine/passages.py): a runbook answer is one readable span of one section, a log answer
+is the whole incident with how often and when it was seen."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from worker.documents.chunking import chunk_documents
+from worker.engine.base import Chunk, Document
+from worker.engine.passages import (
+    MAX_CHARS,
+    MAX_LINES,
+    actionable,
+    best_passage,
+    line_template,
+    log_passage,
+    text_blocks,
+    text_passage,
+)
+
+EXAMPLE_LOG = Path(__file__).parents[1] / "examples" / "logs" / "checkout-api.log"
+
+
+def overlap(question: str, texts: Sequence[str]) -> np.ndarray:
+    """A scorer with the retriever's interface: the share of the question's words in each text."""
+    wanted = set(re.findall(r"[a-z0-9]+", question.lower()))
+    return np.asarray([len(wanted & set(re.findall(r"[a-z0-9]+", t.lower()))) / max(1, len(wanted))
+                       for t in texts], np.float32)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+RUNBOOK = """# Search indexer
+
+## Mitigation
+
+Skip documents that fail mapping and keep going:
+
+```
+kubectl -n search set env deploy/search-indexer INDEXER_SKIP_BAD_DOCS=true
+kubectl -n search rollout restart deploy/search-indexer
+```
+
+1. Scale up to the partition count:
+
+   ```
+   kubectl -n search scale deploy/search-indexer --replicas=24
+   ```
+
+   More replicas than partitions sit idle.
+2. Lower the bulk size with `INDEXER_BULK_SIZE=200` when OpenSearch answers 429.
+""" + "\n".join(f"{n}. An unrelated step number {n} about dashboards and colours." for n in range(3, 40)) + "\n"
+
+
+def _runbook() -> Document:
+    return Document("runbook:indexer.md", "Search indexer", RUNBOOK, kind="runbook", link="indexer.md")
+
+
+def test_blocks_keep_list_items_with_their_code_and_a_lead_in_with_what_it_introduces() -> None:
+    lines = RUNBOOK.split("\n")[4:22]
+    blocks = [(b.start, b.end) for b in text_blocks(lines)]
+    assert blocks[0] == (0, 5)  # "Skip documents ...:" and its code block
+    assert blocks[1] == (7, 13)  # step 1 with its indented code and the sentence under it
+    assert lines[blocks[2][0]].startswith("2. Lower the bulk size")
+
+
+def test_a_long_section_gives_the_best_steps_whole_and_in_order_within_the_limits() -> None:
+    document = _runbook()
+    chunk = Chunk(document, "", 5, 6)
+    passage = text_passage("how many replicas for the partition count?", [(chunk, 1.0)], overlap)
+    assert passage.heading == "Search indexer › Mitigation"
+    assert passage.lines[0] == "1. Scale up to the partition count:"
+    assert "   kubectl -n search scale deploy/search-indexer --replicas=24" in passage.lines
+    assert passage.lines.count("   ```") == 2, "the code block is whole"
+    assert sum(len(line) + 1 for line in passage.lines) <= MAX_CHARS and len(passage.lines) <= MAX_LINES
+    assert document.text.split("\n")[passage.line_start - 1:passage.line_end] == list(passage.lines)
+    assert passage.as_text().startswith("*Search indexer › Mitigation*\n> 1. Scale up")
+
+
+def test_a_short_section_is_the_passage_whole() -> None:
+    document = Document("runbook:x.md", "X", "# X\n\n## Rollback\nRoll back first:\n`kubectl rollout undo deploy/x`\n"
+                        "\n## Other\nsomething else\n", kind="runbook")
+    passage = text_passage("how do I revert?", [(Chunk(document, "", 3, 5), 1.0)], overlap)
+    assert passage.lines == ("Roll back first:", "`kubectl rollout undo deploy/x`")
+    assert (passage.line_start, passage.line_end) == (4, 5)
+
+
+def test_the_section_that_says_what_to_do_is_preferred_when_scores_are_close() -> None:
+    text = ("# Indexer\n\n## Symptoms\nNew products do not show up in search.\n\n"
+            "## Checks\nLook at the consumer lag: `kafka-consumer-groups --describe --group indexer`\n")
+    document = Document("runbook:i.md", "Indexer", text, kind="runbook")
+    chunks = chunk_documents([document], 200, words)
+    assert actionable(chunks[2].text) and not actionable(chunks[1].text)
+    close = np.asarray([0.1, 0.52, 0.5], np.float32)
+    assert best_passage("new products missing", chunks, close, overlap).heading == "Indexer › Checks"
+    far = np.asarray([0.1, 0.7, 0.5], np.float32)
+    assert best_passage("new products missing", chunks, far, overlap).heading == "Indexer › Symptoms"
+
+
+def _log(text: str) -> Document:
+    return Document("file:app.log", "app.log", text, kind="log", link="app.log")
+
+
+def test_a_log_answer_is_the_whole_incident_then_when_and_how_often() -> None:
+    document = _log(EXAMPLE_LOG.read_text())
+    # a chunk in the middle of the trace, as a small encoder would cut it
+    middle = "\n".join(document.text.split("\n")[213:216])
+    passage = log_passage("why did checkout fail?", Chunk(document, middle, 214, 216), overlap)
+    assert (passage.line_start, passage.line_end) == (204, 225)
+    assert passage.lines[0].endswith("unhandled exception in POST /api/v1/checkout")
+    assert passage.lines[-1].startswith("sqlalchemy.exc.TimeoutError: QueuePool limit of size 20")
+    assert passage.context == "Seen once in app.log, at 2024-05-14 13:57:45,211."
+    warnings = log_passage("pool warnings?", Chunk(document, "WARNING", 170, 170), overlap)
+    assert (warnings.line_start, warnings.line_end) == (164, 203)
+    assert warnings.context == ("Seen 40 times in app.log, first at 2024-05-14 13:57:15,941, "
+                                "last at 2024-05-14 13:57:45,191.")
+
+
+def test_a_long_java_trace_keeps_its_head_every_cause_and_its_last_line() -> None:
+    frames = [f"\tat com.acme.Layer{i}.call(Layer{i}.java:{i})" for i in range(120)]
+    lines = (["2024-05-14 08:00:00,000 INFO started"] * 3
+             + ["2024-05-14 08:05:30,126 ERROR refund batch failed",
+                "org.springframework.dao.CannotAcquireLockException: could not execute statement",
+                *frames[:60], "Caused by: org.postgresql.util.PSQLException: ERROR: deadlock detected",
+                "  Detail: Process 48211 waits for ShareLock on transaction 9918231", *frames[60:], "\t... 41 more"]
+             + ["2024-05-14 08:06:00,000 INFO next"])
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("why did the refund fail?", Chunk(document, frames[0], 6, 30), overlap)
+    assert (passage.line_start, passage.line_end) == (4, 128)
+    shown = "\n".join(passage.lines)
+    assert passage.lines[0] == "2024-05-14 08:05:30,126 ERROR refund batch failed"
+    assert "Caused by: org.postgresql.util.PSQLException: ERROR: deadlock detected" in shown
+    assert passage.lines[-1] == "\t... 41 more"
+    assert len(passage.lines) <= MAX_LINES and "… " in shown and "more lines" in shown
+
+
+def test_another_log_chunk_gives_its_best_line_with_two_either_side() -> None:
+    document = _log(EXAMPLE_LOG.read_text())
+    passage = log_passage("which version started?", Chunk(document, "", 1, 20), overlap)
+    assert passage.line_start == 1 and "starting checkout-api 2.14.1" in passage.lines[0]
+    assert len(passage.lines) == 3 and passage.context == ""
+
+
+def test_line_templates_mask_timestamps_and_words_with_digits() -> None:
+    assert line_template("2024-05-14 13:57:45,211 ERROR request_id=r001157 failed in 30012ms") == \
+        line_template("2024-05-14 14:01:02,000 ERROR request_id=r001999 failed in 12ms") == \
+        "ERROR <*> failed in <*>"

@@ -1,0 +1,129 @@
+"""Exact identifiers: names in a question that should lead to the document that carries them.
+
+An *identifier* is a word of the question that is not plain English: an alert name or exception class in
+CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_``, ``.``, ``/`` or ``:``
+(``payments-api``, ``pg-main-rw``, ``sqlalchemy.exc.TimeoutError``), a word with digits (``ORA-00060``,
+``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code), a word in capitals of
+four or more letters (``ENOSPC``), or anything in backticks.
+
+Identifiers are matched *spelled out*: lower case, split at separators and at CamelCase humps, on word
+boundaries. So ``payments-api`` matches "Payments API" and ``KubeletDown`` matches a file named
+``KubeletDown.md``, while ``api`` never matches inside "rapid".
+
+``identifier_scores`` gives each candidate a score in [0, 1]: the share of the question's identifiers that
+the candidate carries, each counted where it weighs most (``FIELD_WEIGHTS``: the document's title or file
+name, then the headings above the candidate, then the candidate's own text, then elsewhere in the same
+document), and each weighted by how rare it is among the candidate documents (an identifier every
+document carries tells nothing; one that no candidate carries is ignored). Pure functions of the question
+and the candidates' text and metadata, so any index can call them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.documents.runbook_lookup import section_at
+from worker.engine.base import Chunk
+
+MAX_IDENTIFIERS = 32  # a question pasting a whole log is still scored in bounded time
+FIELD_WEIGHTS = {"names": 1.0, "headings": 0.6, "text": 0.3, "document": 0.2}
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)*")
+_BACKTICKS = re.compile(r"`([^`\n]{2,80})`")
+_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_ALNUM = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]")
+_DIGIT = re.compile(r"\d")
+_PLURAL_NUMBER = re.compile(r"^(\d{3,})s$")
+
+
+def spelled(text: str) -> str:
+    """``"KubeletDown on pg-main-rw"`` -> ``" kubelet down on pg main rw "``: the form identifiers are
+    matched in (lower case, one space between words, one space at both ends)."""
+    return " " + " ".join(_ALNUM.findall(_HUMP.sub(" ", text).lower())) + " "
+
+
+def is_identifier(word: str) -> bool:
+    letters = sum(c.isalnum() for c in word)
+    if letters < 3:
+        return False
+    if _CAMEL.search(word) or any(c in word for c in "-_./:"):
+        return True
+    if _DIGIT.search(word):
+        return word.isdigit() is False or len(word) >= 3
+    return word.isupper() and len(word) >= 4
+
+
+def question_identifiers(question: str) -> list[str]:
+    """The identifiers of a question, spelled out (see ``spelled``), first occurrence first."""
+    found = [match.group(1) for match in _BACKTICKS.finditer(question)]
+    words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(question))  # "the 429s" -> 429
+    found += [word for word in words if is_identifier(word)]
+    spelled_out = (spelled(word) for word in found)
+    return list(dict.fromkeys(s for s in spelled_out if s.strip()))[:MAX_IDENTIFIERS]
+
+
+@dataclass(frozen=True)
+class IdentifierFields:
+    """Where a candidate's words are, spelled out (``spelled``), from the strongest field to the weakest."""
+
+    document: str  # which document the candidate belongs to (its id)
+    names: str  # the document's title and file name
+    headings: str  # the headings above the candidate
+    text: str  # the candidate's own text
+
+
+def identifier_scores(question: str, candidates: Sequence[IdentifierFields]) -> np.ndarray:  # [N] in [0, 1]
+    """See the module docstring."""
+    scores = np.zeros(len(candidates), np.float32)
+    wanted = question_identifiers(question)
+    if not wanted or not candidates:
+        return scores
+    # where each identifier is: per candidate, the weight of the best field that holds it
+    found = np.zeros((len(wanted), len(candidates)), np.float32)
+    for j, fields in enumerate(candidates):
+        for i, identifier in enumerate(wanted):
+            if identifier in fields.names:
+                found[i, j] = FIELD_WEIGHTS["names"]
+            elif identifier in fields.headings:
+                found[i, j] = FIELD_WEIGHTS["headings"]
+            elif identifier in fields.text:
+                found[i, j] = FIELD_WEIGHTS["text"]
+    documents = [fields.document for fields in candidates]
+    index = {document: n for n, document in enumerate(dict.fromkeys(documents))}
+    column = np.asarray([index[d] for d in documents])
+    in_document = np.zeros((len(wanted), len(index)), bool)
+    np.logical_or.at(in_document, (slice(None), column), found > 0)
+    # elsewhere in the same document (among the candidates) counts a little
+    found = np.maximum(found, FIELD_WEIGHTS["document"] * in_document[:, column])
+    weights = np.asarray([_rarity(int(count), len(index)) for count in in_document.sum(axis=1)], np.float32)
+    if weights.sum() <= 0:
+        return scores
+    return ((weights @ found) / weights.sum()).astype(np.float32)
+
+
+def _rarity(documents_with_it: int, documents: int) -> float:
+    """1 for an identifier only one document carries, 0 for one that all (or none) carry."""
+    if documents_with_it == 0:
+        return 0.0
+    if documents <= 1:
+        return 1.0
+    return math.log(documents / documents_with_it) / math.log(documents)
+
+
+def chunk_fields(chunk: Chunk) -> IdentifierFields:
+    """A chunk's fields: its document's title and file name, the headings above it (not for logs), its text."""
+    document = chunk.document
+    file_name = (document.link or document.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
+    names = spelled(f"{document.title} {file_name.rsplit('.', 1)[0]}")
+    headings = ""
+    if document.kind != "log":
+        section = section_at(document, chunk.line_start)
+        if section is not None:
+            headings = spelled(" ".join(section.path))
+    return IdentifierFields(document=document.doc_id, names=names, headings=headings, text=spelled(chunk.text))

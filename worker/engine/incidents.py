@@ -1,0 +1,67 @@
+"""Questions about what went wrong, and how bad a log chunk is: incidents lead for such questions.
+
+"Where is the error / stack trace / exception?", "What failed?", "Why did the refund job fail?", "Why
+does it keep crashing?" ask for the incidents of a log: for them a log chunk's severity (a stack trace,
+then error lines: ERROR, FATAL, CRITICAL, panic, Traceback..., then warnings; see log_format.py) counts more
+than the words it shares with the question. A question that asks about warnings weighs every incident
+the same. Other questions ("which version was running?") are ranked on their words alone.
+
+Pure functions of the question and the candidates' text; ``incident_scores`` is 0 for chunks of
+documents that are not logs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from worker.documents.log_format import Severity, is_stack_trace_line, line_severity
+from worker.engine.base import Chunk
+
+_INCIDENT_WORDS = re.compile(
+    r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broke\w*|wrong"
+    r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
+    r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down"
+    r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?)\b"
+)
+_WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
+MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
+
+
+def asks_about_incident(question: str) -> bool:
+    """The question asks what went wrong (errors, failures, crashes, causes)."""
+    return bool(_INCIDENT_WORDS.search(question[:MAX_QUESTION_CHARS]))
+
+
+def asks_about_warnings(question: str) -> bool:
+    return bool(_WARNING_WORDS.search(question[:MAX_QUESTION_CHARS]))
+
+
+@functools.lru_cache(maxsize=65_536)
+def text_severity(text: str) -> Severity:
+    """The highest severity among a log text's lines; any piece of a stack trace makes it STACK_TRACE."""
+    worst = Severity.NONE
+    for line in text.split("\n"):
+        if is_stack_trace_line(line):
+            return Severity.STACK_TRACE
+        worst = max(worst, line_severity(line))
+    return worst
+
+
+def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
+    """For a question about what went wrong: each log chunk's severity scaled to [0, 1] (a stack trace 1,
+    errors 2/3, warnings 1/3; every incident 1 when the question asks about warnings); otherwise zeros."""
+    scores = np.zeros(len(chunks), np.float32)
+    if not asks_about_incident(question):
+        return scores
+    flat = asks_about_warnings(question)
+    for index, chunk in enumerate(chunks):
+        if chunk.document.kind != "log":
+            continue
+        severity = text_severity(chunk.text)
+        if severity != Severity.NONE:
+            scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
+    return scores

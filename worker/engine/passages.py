@@ -1,0 +1,392 @@
+"""The answer as one readable passage of the best document, not lines scattered over several.
+
+Runbooks and other text (``section_passage``): the section that holds the best chunk is split into
+blocks (paragraphs, list items with everything indented under them, fenced or indented code, tables; a
+block that ends with ":" stays with the one it introduces). A section that fits ``MAX_CHARS`` is the
+passage whole; a longer one gives the best block, grown toward its better neighbour while the neighbour
+scores within ``GROW_MARGIN`` of the best and the passage fits. So numbered steps keep their order and
+commands and code blocks stay whole. The passage is headed by the section's title path.
+
+Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
+error line, the trace, the final exception line); a long one keeps its first lines, every line that names
+an exception and its last lines. One line of context follows: how many times the incident's first line
+occurred in the log (lines equal once timestamps and numbers are masked) and when it was first and last
+seen. Another log chunk gives its best line with ``LOG_CONTEXT_LINES`` lines either side.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
+from worker.documents.log_format import TIMESTAMP, first_timestamp, strip_timestamps
+from worker.documents.runbook_lookup import section_at
+from worker.engine.base import Chunk, Document
+from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
+from worker.engine.incidents import text_severity
+
+MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
+MAX_LINES = 30
+GROW_MARGIN = 0.12  # a neighbour block joins while it scores at least best - GROW_MARGIN
+IDENTIFIER_WEIGHT = 0.35  # of a block's identifier score, next to its similarity to the question
+ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passage
+BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
+ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
+MAX_QUESTION_CHARS = 2000
+SECTIONS_CONSIDERED = 5  # the best chunks of the best document whose sections may hold the passage
+LOG_WINDOW = 400  # lines read around a log chunk to find its whole incident
+LOG_CONTEXT_LINES = 2
+LOG_HEAD_LINES = 3  # of a long incident, always shown: its first lines, its exception lines, its last lines
+LOG_TAIL_LINES = 2
+
+# question, texts -> one score per text (higher is more similar); the retriever's text score
+TextScorer = Callable[[str, Sequence[str]], np.ndarray]
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_CODE_LINE = re.compile(r"^\s*(?:```|~~~)|^(?: {4}|\t)\s*(?:\$ )?[a-z./][\w./-]* ")  # a fence, indented command
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_COMMAND = re.compile(r"^(?:\$ )?[a-z./][\w./-]* \S")  # "kubectl -n x get pods", "./bin/redrive --from q"
+_SETTING = re.compile(r"^[A-Za-z_][\w.-]*\s*[=:]\s*\S")  # "WORKER_CONCURRENCY=16", "memory: 2Gi"
+_ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
+_EXCEPTION_LINE = re.compile(
+    r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
+)
+_DIGITS = re.compile(r"\S*\d\S*")
+
+
+@dataclass(frozen=True)
+class Passage:
+    document: Document
+    heading: str  # "Payments API › Mitigation › Bad deploy" or "checkout-api.log, lines 204-225"
+    lines: tuple[str, ...]  # as shown (a long incident has elided runs)
+    line_start: int  # the passage's first and last line in the file
+    line_end: int
+    context: str = ""  # for a log incident: how often and when it was seen
+
+    def as_text(self) -> str:
+        """The Slack-ready answer: the heading in bold, the lines quoted, the context under them."""
+        quoted = "\n".join(f"> {line}" for line in self.lines)
+        text = f"*{self.heading}*\n{quoted}"
+        return f"{text}\n{self.context}" if self.context else text
+
+    def as_chunk(self) -> Chunk:
+        """What a citation of the passage points at: its exact lines."""
+        return Chunk(self.document, "\n".join(self.lines), self.line_start, self.line_end)
+
+
+def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, scorer: TextScorer) -> Passage:
+    """The passage of the best-ranked chunk's document (``scores``: one per chunk, higher is better): in a
+    log, around that chunk (``log_passage``); in other text, ``text_passage``."""
+    top = int(np.argmax(scores))
+    document = chunks[top].document
+    if document.kind == "log":
+        return log_passage(question, chunks[top], scorer)
+    mine = sorted((i for i, chunk in enumerate(chunks) if chunk.document.doc_id == document.doc_id),
+                  key=lambda i: -float(scores[i]))[:SECTIONS_CONSIDERED]
+    return text_passage(question, [(chunks[i], float(scores[i])) for i in mine], scorer)
+
+
+_CLAUSE = re.compile(r"[,;:.!?]+\s+|\s+(?:and|but|so)\s+")
+_ASKING = re.compile(r"(?i)^(?:how|what|which|where|when|who|why|can|could|should|shall|do|does|is there|are there"
+                     r"|is it|any way|anything)\b")
+
+
+def asked_part(question: str) -> str:
+    """What a question asks, without the situation it describes first: "the indexer stopped on X, can I
+    make it skip the bad product?" -> "can I make it skip the bad product?"; the question itself when it
+    has no such clause, or when that clause is the whole question."""
+    clauses = [c for c in _CLAUSE.split(question[:MAX_QUESTION_CHARS].strip()) if c.strip()]
+    asking = [i for i, clause in enumerate(clauses) if _ASKING.match(clause.strip())]
+    if not asking or asking[-1] == 0:
+        return question
+    return " ".join(clauses[asking[-1]:])
+
+
+def actionable(text: str) -> bool:
+    """The text says what to do: a code block, or inline code that is a command or a setting."""
+    return any(_CODE_LINE.match(line) for line in text.split("\n")) or any(
+        _COMMAND.match(code) or _SETTING.match(code) for code in _INLINE_CODE.findall(text))
+
+
+# ---- runbooks and other text --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    start: int  # index into the section's lines, inclusive
+    end: int  # inclusive
+
+
+def text_blocks(lines: Sequence[str]) -> list[Block]:
+    """Paragraphs, list items (with what is indented under them), code and tables; blank lines between
+    blocks belong to none. A block ending with ":" is joined with the next one."""
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        end = _block_end(lines, i)
+        blocks.append(Block(i, end))
+        i = end + 1
+    joined: list[Block] = []
+    for block in blocks:
+        if joined and lines[joined[-1].end].rstrip().endswith(":"):
+            joined[-1] = Block(joined[-1].start, block.end)
+        else:
+            joined.append(block)
+    return joined
+
+
+def _block_end(lines: Sequence[str], start: int) -> int:
+    """The last line of the block that starts at ``start``."""
+    line = lines[start]
+    if _FENCE.match(line):
+        return _fence_end(lines, start)
+    item = _ITEM.match(line)
+    if item:  # the item, its wrapped lines and everything indented deeper than its marker
+        indent = len(item.group(1))
+        end = start
+        i = start + 1
+        while i < len(lines):
+            current = lines[i]
+            if not current.strip():
+                i += 1
+                continue
+            depth = len(current) - len(current.lstrip())
+            if depth <= indent and (_ITEM.match(current) or i > end + 1 or _FENCE.match(current)):
+                break  # a sibling item, or unindented text after a blank line
+            if _FENCE.match(current):
+                i = _fence_end(lines, i)
+            end = i
+            i += 1
+        return end
+    if line.lstrip().startswith("|"):
+        end = start
+        while end + 1 < len(lines) and lines[end + 1].lstrip().startswith("|"):
+            end += 1
+        return end
+    indented = line.startswith(("    ", "\t"))
+    end = start
+    while end + 1 < len(lines):
+        following = lines[end + 1]
+        if not following.strip() or _FENCE.match(following) or following.lstrip().startswith("|"):
+            break
+        if not indented and _ITEM.match(following):
+            break
+        if indented != following.startswith(("    ", "\t")):
+            break
+        end += 1
+    return end
+
+
+def _fence_end(lines: Sequence[str], start: int) -> int:
+    marker = _FENCE.match(lines[start].lstrip())
+    fence = marker.group(1) if marker else "```"
+    for i in range(start + 1, len(lines)):
+        if lines[i].lstrip().startswith(fence):
+            return i
+    return len(lines) - 1
+
+
+@dataclass(frozen=True)
+class _Section:
+    heading: str  # "Title › Section › Subsection"
+    first: int  # line number in the file of its first line after the heading
+    lines: list[str]
+    blocks: list[Block]
+
+
+def _section_of(chunk: Chunk) -> _Section:
+    """The section that holds the chunk's first line, without its heading line (its title); the chunk's
+    own lines when it is in no section."""
+    document = chunk.document
+    all_lines = document.text.split("\n")
+    section = section_at(document, chunk.line_start)
+    if section is None:
+        first, last, path = chunk.line_start, chunk.line_end, ()
+    else:
+        first, last, path = section.line_start, section.own_end, section.path
+        if section.level > 0:
+            first += 1  # the heading line is the passage's title
+            if first <= last and set(all_lines[first - document.first_line].strip()) <= set("=-"):
+                first += 1  # a setext underline
+    lines = all_lines[first - document.first_line:last - document.first_line + 1]
+    heading = " › ".join(dict.fromkeys((document.title, *path)))
+    return _Section(heading, first, lines, text_blocks(lines))
+
+
+def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: TextScorer) -> Passage:
+    """The best span of one section of a document, given its best chunks with their retrieval scores.
+
+    Every block of the sections those chunks lie in is scored: ``BLOCK_WEIGHT`` of its own similarity to
+    the question (with the section's title path; exact identifiers count), the rest the retrieval score of
+    its section's best chunk, plus ``ACTION_BONUS`` when it says what to do (``actionable``: on-call
+    questions, even those that describe a symptom, want the step that deals with it). The best block's
+    section is the passage's; in it, the span grows from the best block (``_best_span``)."""
+    document = ranked[0][0].document
+    sections: dict[int, tuple[_Section, float]] = {}
+    for chunk, score in ranked:
+        section = _section_of(chunk)
+        if section.first not in sections or sections[section.first][1] < score:
+            sections[section.first] = (section, score)
+    candidates = [(section, score, block) for section, score in sections.values() for block in section.blocks]
+    if not candidates:
+        chunk = ranked[0][0]
+        return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
+    texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
+    headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
+    similarity = scorer(question, headed)
+    ask = asked_part(question)
+    if ASK_WEIGHT > 0 and ask != question:
+        similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * scorer(ask, headed)
+    fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
+    similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
+    totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
+                         + ACTION_BONUS * actionable(texts[n]) for n, (_, score, _) in enumerate(candidates)])
+    best = candidates[int(np.argmax(totals))][0]
+    mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
+    start, end = _best_span(best.lines, best.blocks, totals[mine])
+    return Passage(document, best.heading, tuple(best.lines[start:end + 1]), best.first + start, best.first + end)
+
+
+def _best_span(lines: Sequence[str], blocks: Sequence[Block], scores: np.ndarray) -> tuple[int, int]:
+    """Line indexes (inclusive) of the passage in a section: all of it when it fits the size limits, else
+    the best block grown toward its better neighbour while that scores within ``GROW_MARGIN`` and fits."""
+
+    def fits(a: int, b: int) -> bool:
+        span = lines[blocks[a].start:blocks[b].end + 1]
+        return sum(len(line) + 1 for line in span) <= MAX_CHARS and len(span) <= MAX_LINES
+
+    if fits(0, len(blocks) - 1):
+        return blocks[0].start, blocks[-1].end
+    best = int(np.argmax(scores))
+    low, high = best, best
+    floor = float(scores[best]) - GROW_MARGIN
+    while True:
+        options = [i for i in (low - 1, high + 1) if 0 <= i < len(blocks) and scores[i] >= floor
+                   and fits(min(low, i), max(high, i))]
+        if not options:
+            break
+        grow = max(options, key=lambda i: float(scores[i]))
+        low, high = min(low, grow), max(high, grow)
+    return blocks[low].start, blocks[high].end
+
+
+# ---- logs --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _log_lines(document: Document) -> tuple[str, ...]:
+    lines = document.text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return tuple(lines)
+
+
+def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
+    document = chunk.document
+    raw = _log_lines(document)
+    offset = max(0, chunk.line_start - document.first_line - LOG_WINDOW)
+    window = list(raw[offset:chunk.line_end - document.first_line + 1 + LOG_WINDOW])
+    folded = fold_repeats(window, document.first_line + offset)
+    inside = [i for i, line in enumerate(folded) if line.last >= chunk.line_start and line.first <= chunk.line_end]
+    if not inside:
+        return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
+    if text_severity(chunk.text) > 0:
+        regions = incident_regions(line_severities(folded))
+        region = next((r for r in regions if r.start <= inside[-1] and r.end >= inside[0]), None)
+        if region is not None:
+            incident = folded[region.start:region.end + 1]
+            first, last = incident[0].first, incident[-1].last
+            return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident)), first, last,
+                           context=seen_line(document, incident[0].raw))
+    lines = [folded[i] for i in inside]
+    scores = scorer(question, [line.text for line in lines])
+    best = int(np.argmax(scores))
+    shown = lines[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]
+    first, last = shown[0].first, shown[-1].last
+    return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last)
+
+
+def _log_heading(document: Document, first: int, last: int) -> str:
+    return f"{document.title}, line {first}" if first == last else f"{document.title}, lines {first}-{last}"
+
+
+def _shorten(incident: Sequence[LogLine]) -> list[str]:
+    """All lines of a short incident; of a long one its first and last lines and those naming an exception,
+    other runs elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2 characters."""
+    texts = [line.text for line in incident]
+    if len(texts) <= MAX_LINES and sum(len(t) + 1 for t in texts) <= 2 * MAX_CHARS:
+        return texts
+    keep = set(range(min(LOG_HEAD_LINES, len(texts)))) | set(range(max(0, len(texts) - LOG_TAIL_LINES), len(texts)))
+    keep |= {i for i, t in enumerate(texts) if _EXCEPTION_LINE.match(t.lstrip())}
+    budget = 2 * MAX_CHARS - sum(len(texts[i]) + 1 for i in keep)
+    for i in range(len(texts)):  # fill up in file order while there is room
+        if len(keep) >= MAX_LINES - 2 or budget - len(texts[i]) - 1 < 0:
+            break
+        if i not in keep:
+            keep.add(i)
+            budget -= len(texts[i]) + 1
+    shown: list[str] = []
+    skipped = 0
+    for i, text in enumerate(texts):
+        if i in keep:
+            if skipped:
+                shown.append(f"  … {skipped} more line{'s' if skipped > 1 else ''}")
+                skipped = 0
+            shown.append(text)
+        else:
+            skipped += 1
+    return shown
+
+
+def line_template(line: str) -> str:
+    """A log line without its timestamps, and with every word that holds a digit masked: lines of one
+    kind of event share it (``request_id=r001157`` and ``request_id=r001158`` alike)."""
+    return _DIGITS.sub("<*>", strip_timestamps(line)).strip()
+
+
+@dataclass(frozen=True)
+class Seen:
+    count: int
+    first: str | None  # timestamps as written in the log
+    last: str | None
+
+
+@functools.lru_cache(maxsize=8)
+def _template_counts(document: Document) -> dict[str, Seen]:
+    """Every line template of a log with how many lines have it and when it was first and last seen
+    (a line without a timestamp is dated by the last timestamp above it)."""
+    seen: dict[str, Seen] = {}
+    stamp: str | None = None
+    for line in _log_lines(document):
+        found = TIMESTAMP.search(line)
+        if found:
+            stamp = found.group(0)
+        key = line_template(line)
+        if not key:
+            continue
+        before = seen.get(key)
+        seen[key] = Seen(1, stamp, stamp) if before is None else Seen(before.count + 1, before.first or stamp, stamp)
+    return seen
+
+
+def seen_line(document: Document, line: str) -> str:
+    """``Seen 3 times in app.log, first at …, last at ….`` for the template of ``line``."""
+    seen = _template_counts(document).get(line_template(line))
+    if seen is None:
+        return ""
+    where = f"in {document.title}"
+    if seen.count == 1:
+        stamp = first_timestamp(line) or seen.first
+        return f"Seen once {where}" + (f", at {stamp}." if stamp else ".")
+    text = f"Seen {seen.count} times {where}"
+    if seen.first and seen.last:
+        text += f", first at {seen.first}, last at {seen.last}"
+    return text + "."
