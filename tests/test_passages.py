@@ -15,6 +15,7 @@ from worker.engine.passages import (
     MAX_CHARS,
     MAX_LINES,
     actionable,
+    asked_part,
     best_passage,
     line_template,
     log_passage,
@@ -92,15 +93,22 @@ def test_a_short_section_is_the_passage_whole() -> None:
 
 
 def test_the_section_that_says_what_to_do_is_preferred_when_scores_are_close() -> None:
-    text = ("# Indexer\n\n## Symptoms\nNew products do not show up in search.\n\n"
-            "## Checks\nLook at the consumer lag: `kafka-consumer-groups --describe --group indexer`\n")
+    text = ("# Indexer\n\n## Symptoms\nProducts are missing from search.\n\n"
+            "## Checks\nProducts missing? Look at the consumer lag: `kafka-consumer-groups --describe`\n")
     document = Document("runbook:i.md", "Indexer", text, kind="runbook")
     chunks = chunk_documents([document], 200, words)
     assert actionable(chunks[2].text) and not actionable(chunks[1].text)
     close = np.asarray([0.1, 0.52, 0.5], np.float32)
-    assert best_passage("new products missing", chunks, close, overlap).heading == "Indexer › Checks"
+    assert best_passage("products missing", chunks, close, overlap).heading == "Indexer › Checks"
     far = np.asarray([0.1, 0.7, 0.5], np.float32)
-    assert best_passage("new products missing", chunks, far, overlap).heading == "Indexer › Symptoms"
+    assert best_passage("products missing", chunks, far, overlap).heading == "Indexer › Symptoms"
+
+
+def test_what_a_question_asks_is_read_after_the_situation_it_describes() -> None:
+    assert asked_part("the indexer stopped on X, can I make it skip the bad product?") == \
+        "can I make it skip the bad product?"
+    assert asked_part("how do I fail over?") == "how do I fail over?"
+    assert asked_part("users keep getting logged out") == "users keep getting logged out"
 
 
 def _log(text: str) -> Document:

@@ -98,7 +98,8 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields]) -> 
     index = {document: n for n, document in enumerate(dict.fromkeys(documents))}
     column = np.asarray([index[d] for d in documents])
     in_document = np.zeros((len(wanted), len(index)), bool)
-    np.logical_or.at(in_document, (slice(None), column), found > 0)
+    for position in range(len(index)):
+        in_document[:, position] = (found[:, column == position] > 0).any(axis=1)
     # elsewhere in the same document (among the candidates) counts a little
     found = np.maximum(found, FIELD_WEIGHTS["document"] * in_document[:, column])
     weights = np.asarray([_rarity(int(count), len(index)) for count in in_document.sum(axis=1)], np.float32)

@@ -25,7 +25,7 @@ import numpy as np
 
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import TIMESTAMP, first_timestamp, strip_timestamps
-from worker.documents.runbook_lookup import section_at
+from worker.documents.runbook_lookup import markdown_headings, section_at
 from worker.engine.base import Chunk, Document
 from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
 from worker.engine.incidents import text_severity
@@ -35,6 +35,7 @@ MAX_LINES = 30
 GROW_MARGIN = 0.12  # a neighbour block joins while it scores at least best - GROW_MARGIN
 IDENTIFIER_WEIGHT = 0.35  # of a block's identifier score, next to its similarity to the question
 ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passage
+ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
 MAX_QUESTION_CHARS = 2000
@@ -105,6 +106,18 @@ def asked_part(question: str) -> str:
     if not asking or asking[-1] == 0:
         return question
     return " ".join(clauses[asking[-1]:])
+
+
+_WHAT_TO_DO = re.compile(
+    r"(?i)\b(?:how (?:do|can|should|would|to)|what (?:do|should|can) (?:i|we)|(?:can|should|could) (?:i|we)"
+    r"|is there a way|any way|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
+    r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
+)
+
+
+def asks_what_to_do(question: str) -> bool:
+    """The question asks for an action ("how do I...", "can I...", "fix", "roll back") rather than a fact."""
+    return bool(_WHAT_TO_DO.search(question[:MAX_QUESTION_CHARS]))
 
 
 def actionable(text: str) -> bool:
@@ -197,6 +210,7 @@ def _fence_end(lines: Sequence[str], start: int) -> int:
 @dataclass(frozen=True)
 class _Section:
     heading: str  # "Title › Section › Subsection"
+    level: int  # of its heading, 1-6; 0 for text before any heading or outside sections
     first: int  # line number in the file of its first line after the heading
     lines: list[str]
     blocks: list[Block]
@@ -208,8 +222,9 @@ def _section_of(chunk: Chunk) -> _Section:
     document = chunk.document
     all_lines = document.text.split("\n")
     section = section_at(document, chunk.line_start)
+    path: tuple[str, ...] = ()
     if section is None:
-        first, last, path = chunk.line_start, chunk.line_end, ()
+        first, last = chunk.line_start, chunk.line_end
     else:
         first, last, path = section.line_start, section.own_end, section.path
         if section.level > 0:
@@ -218,7 +233,7 @@ def _section_of(chunk: Chunk) -> _Section:
                 first += 1  # a setext underline
     lines = all_lines[first - document.first_line:last - document.first_line + 1]
     heading = " › ".join(dict.fromkeys((document.title, *path)))
-    return _Section(heading, first, lines, text_blocks(lines))
+    return _Section(heading, section.level if section else 0, first, lines, text_blocks(lines))
 
 
 def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: TextScorer) -> Passage:
@@ -247,12 +262,44 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * scorer(ask, headed)
     fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
     similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
+    bonus = ACTION_BONUS_HOW if asks_what_to_do(question) else ACTION_BONUS
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
-                         + ACTION_BONUS * actionable(texts[n]) for n, (_, score, _) in enumerate(candidates)])
+                         + bonus * actionable(texts[n]) for n, (_, score, _) in enumerate(candidates)])
     best = candidates[int(np.argmax(totals))][0]
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
-    return Passage(document, best.heading, tuple(best.lines[start:end + 1]), best.first + start, best.first + end)
+    lines = best.lines[start:end + 1]
+    if not actionable("\n".join(lines)):
+        lines = _up_to_next_step(document, best, best.first + start, lines)
+    return Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
+
+
+def _up_to_next_step(document: Document, section: _Section, first: int, lines: list[str]) -> list[str]:
+    """A passage that does not say what to do, continued into the lines that follow it (the next
+    sections of the same parent, headings included) up to the first block that does, when that fits the
+    size limits; else as it is. "The replica is down" is followed by the steps that deal with it."""
+    all_lines = document.text.split("\n")
+    after = first - document.first_line + len(lines)
+    following = all_lines[after:after + MAX_LINES]
+    for index, level, _ in markdown_headings(following):
+        if level < section.level:  # the parent section ends here
+            following = following[:index]
+            break
+    def fits(candidate: list[str]) -> bool:
+        return sum(len(line) + 1 for line in candidate) <= MAX_CHARS and len(candidate) <= MAX_LINES
+
+    blocks = text_blocks(following)
+    for n, block in enumerate(blocks):
+        extended = lines + following[:block.end + 1]
+        if not fits(extended):
+            break
+        if actionable("\n".join(following[block.start:block.end + 1])):
+            for step in blocks[n + 1:]:  # the rest of the list of steps it begins, while it fits
+                if not _ITEM.match(following[step.start]) or not fits(lines + following[:step.end + 1]):
+                    break
+                extended = lines + following[:step.end + 1]
+            return extended
+    return lines
 
 
 def _best_span(lines: Sequence[str], blocks: Sequence[Block], scores: np.ndarray) -> tuple[int, int]:

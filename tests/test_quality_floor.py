@@ -1,0 +1,60 @@
+"""The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
+runbooks and the logs, tuning and held-out questions, through the CLI's path with the default engine,
+beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from worker.engine.default import ExtractiveEngine
+
+QUALITY = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
+
+# (right document first, expected fact in the answer) per set, as reached when this floor was set; log
+# incident questions must all cite the incident first
+FLOOR = {
+    "lookalike": (47, 43),
+    "lookalike-heldout": (12, 11),
+    "logs": (12, 11),
+    "logs-heldout": (7, 5),
+}
+
+
+def _load_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_quality", QUALITY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rows(engine: ExtractiveEngine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    quality = _load_module()
+    empty = tmp_path_factory.mktemp("no-runbooks")
+    cases = [*quality.lookalike_cases(), *quality.log_cases(empty)]
+    outcomes = quality.run(cases, engine, "default", quality.Baseline(engine.retriever.cache))
+    return {row["set"]: row for row in quality.summary(outcomes)}
+
+
+@pytest.mark.parametrize("name", sorted(FLOOR))
+def test_our_sets_stay_at_or_above_the_floor(rows: dict[str, dict], name: str) -> None:
+    row = rows[name]
+    documents, facts = FLOOR[name]
+    assert row["document_first"][0] >= documents, row
+    assert row["fact"][0] >= facts, row
+    hits, total = row["incident_first"]
+    assert hits == total, f"every log incident question cites the incident first: {row}"
+
+
+@pytest.mark.parametrize("name", sorted(FLOOR))
+def test_retrieval_is_never_worse_than_plain_minilm_over_sections(rows: dict[str, dict], name: str) -> None:
+    row = rows[name]
+    assert row["document_first"][0] >= row["baseline_document_first"][0], row
+    assert row["incident_first"][0] >= row["baseline_incident_first"][0], row
