@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from redis import Redis
 from slack_bolt import App, BoltResponse
@@ -62,3 +65,14 @@ def queued(redis: Redis) -> int:
 
 def run_worker_burst(redis: Redis) -> None:
     run_worker(redis, QUEUE, burst=True)
+
+
+def load_bench(name: str) -> ModuleType:
+    """A script of bench/ (not a package) imported as a module, e.g. ``load_bench("quality")``."""
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

@@ -159,3 +159,19 @@ def test_line_templates_mask_timestamps_and_words_with_digits() -> None:
     assert line_template("2024-05-14 13:57:45,211 ERROR request_id=r001157 failed in 30012ms") == \
         line_template("2024-05-14 14:01:02,000 ERROR request_id=r001999 failed in 12ms") == \
         "ERROR <*> failed in <*>"
+
+
+def test_a_passage_that_does_not_say_what_to_do_runs_on_to_the_steps_that_follow() -> None:
+    text = ("# Database failover\n\n## When\nThe primary Postgres database is down or unreachable.\n\n"
+            "## Steps\n1. Check replication lag with `patronictl list`.\n"
+            "2. Promote the replica: `patronictl switchover --candidate pg-1`.\n3. Announce it in #incidents.\n\n"
+            "# Appendix\nUnrelated history.\n")
+    document = Document("runbook:db.md", "Database failover", text, kind="runbook")
+    when = Chunk(document, "## When\nThe primary Postgres database is down or unreachable.", 3, 5)
+    passage = text_passage("the primary database is down", [(when, 1.0)], overlap)
+    assert passage.heading == "Database failover › When"
+    assert passage.lines == ("The primary Postgres database is down or unreachable.", "", "## Steps",
+                             "1. Check replication lag with `patronictl list`.",
+                             "2. Promote the replica: `patronictl switchover --candidate pg-1`.",
+                             "3. Announce it in #incidents.")
+    assert (passage.line_start, passage.line_end) == (4, 9)

@@ -4,16 +4,10 @@ beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
+from tests.helpers import load_bench
 from worker.engine.default import ExtractiveEngine
-
-QUALITY = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
 
 # (right document first, expected fact in the answer) per set, as reached when this floor was set; log
 # incident questions must all cite the incident first
@@ -25,18 +19,9 @@ FLOOR = {
 }
 
 
-def _load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_quality", QUALITY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def rows(engine: ExtractiveEngine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    quality = _load_module()
+    quality = load_bench("quality")
     empty = tmp_path_factory.mktemp("no-runbooks")
     cases = [*quality.lookalike_cases(), *quality.log_cases(empty)]
     outcomes = quality.run(cases, engine, "default", quality.Baseline(engine.retriever.cache))

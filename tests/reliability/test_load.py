@@ -3,29 +3,14 @@ Bolt app, a real Redis and two real ``python -m worker`` processes with the defa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 from redis import Redis
 
 from tests.conftest import REDIS_URL
-
-LOAD_TEST = Path(__file__).resolve().parents[2] / "bench" / "load_test.py"
-
-
-def _load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load_test", LOAD_TEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_bench
 
 
 def test_forty_questions_two_workers_each_answered_exactly_once(redis: Redis) -> None:
-    load = _load_module()
+    load = load_bench("load_test")
     config = load.LoadConfig(questions=40, channels=4, workers=2, job_threads=4, rate=0, retry_every=5,
                              timeout_s=120, redis_url=REDIS_URL)
     result = load.run_load(config)

@@ -17,18 +17,25 @@ _LEADING_TIMESTAMP = re.compile(r"^\W{0,2}(?:" + TIMESTAMP.pattern + r")")
 # ("03-17 16:13:38.811  1702  2395 E Tag: ..." or "E/Tag( 1702): ..."): the level is one letter
 _KLOG = r"\b[{levels}]\d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+ [\w.-]+:\d+\]"
 _LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}] |^[{levels}]/[^(\s]+\(\s*\d+\):"
-_ERROR = re.compile(
+_ERROR = re.compile(  # a level that says error
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
     r"|\blevel[\"']?[=:][ \t]*[\"']?(?:error|err|fatal|critical|panic)\b"
-    r"|(?i:\b(?:error|fatal|panic)\b:)"
-    r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
-    r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
     r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|\blevel[\"']?[=:][ \t]*[\"']?warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W")
+)
+_QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
+    r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|\blevel[\"']?[=:][ \t]*[\"']?(?:info|debug|trace|notice)\b"
+    r"|(?i:\[(?:info|notice|debug|trace)\])"
+    r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI")
+)
+_ERROR_TEXT = re.compile(  # a line without a level that reads as an error
+    r"(?i:\b(?:error|fatal|panic)\b:)"
+    r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
+    r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
 )
 
 # Lines that start a stack trace, and lines that continue one.
@@ -66,11 +73,15 @@ class Severity(IntEnum):
 
 
 def line_severity(line: str) -> Severity:
+    """The line's level when it has one (an exception logged at WARN is a warning, "parity error
+    corrected" at INFO is nothing); for a line without a level, whether it reads as an error."""
     if _ERROR.search(line):
         return Severity.ERROR
     if _WARNING.search(line):
         return Severity.WARNING
-    return Severity.NONE
+    if _QUIET.search(line):
+        return Severity.NONE
+    return Severity.ERROR if _ERROR_TEXT.search(line) else Severity.NONE
 
 
 def starts_stack_trace(line: str, next_line: str | None) -> bool:

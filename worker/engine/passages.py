@@ -1,11 +1,14 @@
 """The answer as one readable passage of the best document, not lines scattered over several.
 
-Runbooks and other text (``section_passage``): the section that holds the best chunk is split into
-blocks (paragraphs, list items with everything indented under them, fenced or indented code, tables; a
-block that ends with ":" stays with the one it introduces). A section that fits ``MAX_CHARS`` is the
-passage whole; a longer one gives the best block, grown toward its better neighbour while the neighbour
-scores within ``GROW_MARGIN`` of the best and the passage fits. So numbered steps keep their order and
-commands and code blocks stay whole. The passage is headed by the section's title path.
+Runbooks and other text (``text_passage``): the sections that hold the best document's best chunks are
+split into blocks (paragraphs, list items with everything indented under them, fenced or indented code,
+tables; a block that ends with ":" stays with the one it introduces). Each block is scored on its own
+similarity to the question (and to what the question asks, ``asked_part``), on its section's retrieval
+score, and on whether it says what to do (``actionable``; more so when the question asks what to do).
+The best block's section is the passage: whole when it fits ``MAX_CHARS`` and ``MAX_LINES``, else the
+best block grown toward its better neighbour while that scores within ``GROW_MARGIN`` and fits. So
+numbered steps keep their order and commands and code blocks stay whole. A passage that says nothing to
+do runs on into the steps that follow it when they fit. It is headed by the section's title path.
 
 Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
 error line, the trace, the final exception line); a long one keeps its first lines, every line that names
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
-from worker.documents.log_format import TIMESTAMP, first_timestamp, strip_timestamps
+from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, strip_timestamps
 from worker.documents.runbook_lookup import markdown_headings, section_at
 from worker.engine.base import Chunk, Document
 from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
@@ -44,6 +47,7 @@ LOG_WINDOW = 400  # lines read around a log chunk to find its whole incident
 LOG_CONTEXT_LINES = 2
 LOG_HEAD_LINES = 3  # of a long incident, always shown: its first lines, its exception lines, its last lines
 LOG_TAIL_LINES = 2
+LOG_WORST_LINES = 5  # of a long incident, its first lines of the highest severity are always shown
 
 # question, texts -> one score per text (higher is more similar); the retriever's text score
 TextScorer = Callable[[str, Sequence[str]], np.ndarray]
@@ -351,8 +355,11 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
         if region is not None:
             incident = folded[region.start:region.end + 1]
             first, last = incident[0].first, incident[-1].last
-            return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident)), first, last,
-                           context=seen_line(document, incident[0].raw))
+            marks = [line_severity(line.raw) for line in incident]
+            worst = {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
+            headline = incident[min(worst)] if worst else incident[0]
+            return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident, worst)), first,
+                           last, context=seen_line(document, headline.raw))
     lines = [folded[i] for i in inside]
     scores = scorer(question, [line.text for line in lines])
     best = int(np.argmax(scores))
@@ -365,14 +372,16 @@ def _log_heading(document: Document, first: int, last: int) -> str:
     return f"{document.title}, line {first}" if first == last else f"{document.title}, lines {first}-{last}"
 
 
-def _shorten(incident: Sequence[LogLine]) -> list[str]:
-    """All lines of a short incident; of a long one its first and last lines and those naming an exception,
-    other runs elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2 characters."""
+def _shorten(incident: Sequence[LogLine], worst: set[int]) -> list[str]:
+    """All lines of a short incident; of a long one its first and last lines, those naming an exception
+    and the first few of its most severe lines (``worst``: an ERROR among many warnings), other runs
+    elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2 characters."""
     texts = [line.text for line in incident]
     if len(texts) <= MAX_LINES and sum(len(t) + 1 for t in texts) <= 2 * MAX_CHARS:
         return texts
     keep = set(range(min(LOG_HEAD_LINES, len(texts)))) | set(range(max(0, len(texts) - LOG_TAIL_LINES), len(texts)))
     keep |= {i for i, t in enumerate(texts) if _EXCEPTION_LINE.match(t.lstrip())}
+    keep |= set(sorted(worst)[:LOG_WORST_LINES])
     budget = 2 * MAX_CHARS - sum(len(texts[i]) + 1 for i in keep)
     for i in range(len(texts)):  # fill up in file order while there is room
         if len(keep) >= MAX_LINES - 2 or budget - len(texts[i]) - 1 < 0:
