@@ -9,6 +9,7 @@ from pathlib import Path
 from redis import Redis
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
 
 from bot.app import build_app
 from bot.settings import BotSettings
@@ -19,7 +20,8 @@ from tests.fake_slack import BOT_TOKEN, FakeSlack
 from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
-from worker.documents.slack_files import ThreadFiles
+from worker.documents.settings import GatheringSettings
+from worker.documents.slack_files import SlackFileReader, ThreadFiles
 from worker.engine.base import Engine
 from worker.pipeline import AnswerPipeline
 from worker.queue_worker import run_worker
@@ -48,9 +50,14 @@ def dispatch(app: App, body: str, content_type: str = "application/json",
     return app.dispatch(BoltRequest(body=body, headers=all_headers))
 
 
+def thread_files(client: WebClient) -> ThreadFiles:
+    """The question's and its thread's files, read with the default caps."""
+    return ThreadFiles(SlackFileReader.from_settings(client, GatheringSettings()))
+
+
 def start_worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbooks: Path) -> WorkerContext:
     client = slack_client(BOT_TOKEN, slack.api_url)
-    gatherer = DocumentGatherer([RunbookFolder(runbooks), ThreadFiles(client)])
+    gatherer = DocumentGatherer([RunbookFolder(runbooks), thread_files(client)])
     context = WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis)
     set_context(context)
     return context

@@ -17,7 +17,8 @@ from tests.fake_slack import BOT_USER_ID, FakeSlack
 from tests.helpers import QUEUE, start_worker_context
 from worker.batching import AnswerBatcher
 from worker.context import set_context
-from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.documents.document import Chunk
+from worker.engine.base import Answer, Citation, Question
 from worker.queue_worker import run_worker
 
 
@@ -92,7 +93,7 @@ class FaultyEngine(RecordingEngine):
 
 
 def _question(text: str) -> Question:
-    from worker.engine.base import Document
+    from worker.documents.document import Document
 
     document = Document("d", "d", "text")
     return Question(text, [Chunk(document, "text", 1, 1, 0)])

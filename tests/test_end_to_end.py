@@ -18,7 +18,8 @@ from tests.conftest import command_body, event_body
 from tests.fake_slack import BOT_USER_ID, FakeSlack
 from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
 from worker.context import set_context
-from worker.engine.base import Answer, Chunk, Question
+from worker.documents.document import Chunk
+from worker.engine.base import Answer, Question
 from worker.engine.default import ExtractiveEngine
 
 CHANNEL = "C1"

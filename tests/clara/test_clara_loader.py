@@ -11,8 +11,8 @@ import pytest
 import tiny_checkpoint
 import torch
 
-from jobs.errors import CheckpointError
 from worker.clara.checkpoint import ClaraModel, load_clara
+from worker.clara.errors import CheckpointError
 
 
 @pytest.mark.parametrize("kind", ["e2e", "instruct", "base"])

@@ -21,9 +21,10 @@ from jobs.slack_client import slack_client
 from tests.fake_slack import BOT_TOKEN
 from worker.batching import AnswerBatcher
 from worker.context import WorkerContext, set_context
+from worker.documents.document import Chunk
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
-from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.engine.base import Answer, Citation, Question
 from worker.pipeline import AnswerPipeline
 from worker.queue_worker import run_worker
 

@@ -21,13 +21,12 @@ from bot.settings import BotSettings
 from jobs.slack_client import slack_client
 from tests.conftest import command_body, event_body, sign
 from tests.fake_slack import BOT_USER_ID, FakeSlack, Fault
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
+from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, thread_files, wait_for
 from tests.reliability.support import bot_messages, mention_event
 from tests.reliability.test_exactly_once import RecordingSocketClient
 from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
-from worker.documents.slack_files import ThreadFiles
 from worker.engine.default import ExtractiveEngine
 from worker.pipeline import AnswerPipeline
 
@@ -127,7 +126,7 @@ def secret_world(redis: Redis, engine: ExtractiveEngine, runbooks: Any) -> Any:
     with FakeSlack(token=BOT_TOKEN) as slack:
         slack.add_channel("C1", "ops", members={"U1"})
         client = slack_client(BOT_TOKEN, slack.api_url)
-        gatherer = DocumentGatherer([RunbookFolder(runbooks), ThreadFiles(client)])
+        gatherer = DocumentGatherer([RunbookFolder(runbooks), thread_files(client)])
         set_context(WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis))
         yield slack
         set_context(None)

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from jobs.errors import CheckpointError
 from worker.clara.config import ENCODER_ADAPTER, ClaraConfig
+from worker.clara.errors import CheckpointError
 from worker.clara.model import Mistral, ModelConfig
 from worker.clara.tokenizer import ENCODER_TEMPLATE_VERSION, ClaraTokenizer
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from jobs.errors import CheckpointError
+from worker.clara.errors import CheckpointError
 
 BOS_ID = 1  # <s>, also the padding token (left padding)
 EOS_ID = 2  # </s>
