@@ -1,7 +1,11 @@
-"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack or Redis.
+"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack; index a folder.
 
     chatops ask "How do I fail over the primary database?"            # examples/ by default
-    chatops ask "What caused the 502s?" --docs runbooks/ --file app.log
+    chatops ask "What caused the 502s?" --docs runbooks/ --file app.log --mode logs
+    chatops index runbooks/ --redis redis://127.0.0.1:6379/0            # what the workers will read
+
+Without ``--redis`` the index lives in this process only; with it, in the Redis the workers share (the
+same engine settings must be used, or the workers will not find the entries: they are keyed by model).
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import os
 import sys
 from pathlib import Path
 
+from redis import Redis
+from tqdm import tqdm
+
 from jobs.env import SettingsError
 from jobs.payload import QuestionJob
 from worker.documents.base import Source
@@ -20,8 +27,10 @@ from worker.documents.local_files import LocalFiles
 from worker.documents.runbooks import RunbookFolder
 from worker.engine.base import Answer
 from worker.errors import ChatOpsError
+from worker.index.chunk_index import ChunkIndex, IndexReport
+from worker.index.runbook_sync import RunbookSync
 from worker.pipeline import AnswerPipeline
-from worker.runtime import load_engine
+from worker.runtime import engine_index, load_engine
 from worker.settings import WorkerSettings
 
 DEFAULT_DOCS = Path(__file__).resolve().parent.parent / "examples" / "runbooks"
@@ -41,6 +50,29 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def format_report(report: IndexReport, where: str) -> str:
+    return (f"{report.documents} documents: {report.indexed} indexed now ({report.chunks} chunks in "
+            f"{report.seconds:.1f} s, {report.chunks_per_second:.0f} chunks/s), {report.reused} already "
+            f"indexed; index in {where}")
+
+
+class ProgressBar:
+    """A ``Progress`` callback drawing a terminal bar of the documents indexed (to stderr)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.what, unit="doc", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatops", description="Ask the chat-ops bot from a terminal.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="runbook folder (default: examples)")
     ask.add_argument("--file", type=Path, action="append", default=[], help="a log or text file (repeatable)")
     ask.add_argument("--mode", choices=["ask", "runbook", "logs"], default="ask")
-    ask.add_argument("-v", "--verbose", action="store_true")
+    index = sub.add_parser("index", help="index a runbook folder (progress bar; prints what it did)")
+    index.add_argument("folder", type=Path)
+    for command in (ask, index):
+        command.add_argument("--redis", metavar="URL", help="keep the index in this Redis (the workers' one)")
+        command.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -60,15 +96,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     engine = load_engine(settings)
+    redis = Redis.from_url(args.redis) if args.redis else None
+    chunk_index = engine_index(engine, redis, settings.index)
+    if args.command == "index":
+        return index_folder(args.folder, chunk_index, settings)
     sources: list[Source] = [RunbookFolder(args.docs), LocalFiles(args.file, settings.gathering)]
-    pipeline = AnswerPipeline(DocumentGatherer(sources), engine)
+    pipeline = AnswerPipeline(DocumentGatherer(sources), engine, chunk_index)
     job = QuestionJob(question=args.question, channel="cli", user="cli", mode=args.mode, source="cli")
+    bar = ProgressBar("reading new documents")
     try:
-        answer = pipeline.answer(job)
+        answer = pipeline.answer(job, progress=bar)
     except ChatOpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    finally:
+        bar.close()
     print(format_answer(answer))
+    return 0
+
+
+def index_folder(folder: Path, chunk_index: ChunkIndex, settings: WorkerSettings) -> int:
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 1
+    sync = RunbookSync(RunbookFolder(folder, max_bytes=settings.gathering.max_runbook_bytes), chunk_index)
+    bar = ProgressBar(f"indexing {folder}")
+    try:
+        report = sync.sync(bar)
+    finally:
+        bar.close()
+    print(format_report(report, chunk_index.store.where))
     return 0
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from redis import Redis
 from slack_sdk import WebClient
 
+from worker.index.runbook_sync import RunbookSync
 from worker.pipeline import AnswerPipeline
 
 
@@ -19,6 +20,7 @@ class WorkerContext:
     pipeline: AnswerPipeline
     slack: WebClient
     redis: Redis
+    runbook_sync: RunbookSync | None = None  # keeps the runbook folder indexed (None: no runbook folder)
 
 
 class WorkerNotStartedError(RuntimeError):

@@ -1,19 +1,29 @@
-"""A worker process's wiring, from settings: load the engine once, connect to Slack and Redis."""
+"""A worker process's wiring, from settings: load the engine once, connect to Slack and Redis, open the
+index and keep the runbook folder indexed."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
+import numpy as np
 from redis import Redis
 
 from jobs.slack_client import slack_client
 from worker.batching import AnswerBatcher
 from worker.context import WorkerContext
 from worker.documents.gather import DocumentGatherer
+from worker.documents.runbooks import RunbookFolder
 from worker.engine.base import Engine
 from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, load_minilm
+from worker.index.chunk_index import ChunkIndex, index_fingerprint
+from worker.index.files import IndexedFiles
+from worker.index.runbook_sync import RunbookSync
+from worker.index.store import IndexStore, LocalIndexStore, RedisIndexStore
 from worker.pipeline import AnswerPipeline
-from worker.settings import WorkerSettings
+from worker.settings import IndexSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +36,61 @@ def load_engine(settings: WorkerSettings, redis: Redis | None = None) -> Engine:
         log.info("no CLaRa checkpoint configured: using the default extractive engine")
         return ExtractiveEngine(retriever, top_k=settings.top_k)
     from worker.clara.engine import load_clara_engine  # torch-heavy: imported only when configured
+    from worker.clara.memory_cache import DeviceMemoryCache
 
-    return load_clara_engine(settings.clara, retriever=retriever, redis=redis)
+    engine = load_clara_engine(settings.clara, retriever=retriever, redis=redis)
+    entry_bytes = engine.clara.n_mem * engine.clara.hidden_size * 2
+    engine.store = DeviceMemoryCache(engine.store, engine.clara.device,
+                                     max(1, settings.clara.memory_cache_bytes // entry_bytes))
+    return engine
+
+
+def _no_vectors(texts: Sequence[str]) -> np.ndarray:
+    return np.zeros((len(texts), 0), np.float32)
+
+
+def engine_index(engine: Engine, redis: Redis | None = None, settings: IndexSettings | None = None, *,
+                 encode_more: Callable[[Sequence[str]], object] | None = None,
+                 model_lock: AbstractContextManager[object] | None = None) -> ChunkIndex:
+    """The index of documents chunked for ``engine`` and embedded by its MiniLM retriever (an engine with
+    none gets no dense vectors), in Redis when given, else in this process; ``encode_more``: the engine's
+    own per-chunk encoding to run when a chunk is indexed (CLaRa's ``memories``)."""
+    settings = settings or IndexSettings()
+    retriever = getattr(engine, "retriever", None)
+    if isinstance(retriever, MiniLMRetriever):
+        embed: Callable[[Sequence[str]], np.ndarray] = retriever.embed
+        embedder = "all-MiniLM-L6-v2"
+    else:
+        embed, embedder = _no_vectors, "none"
+    fingerprint = index_fingerprint(engine.name, engine.max_chunk_tokens, embedder)
+    store: IndexStore
+    if redis is not None:
+        store = RedisIndexStore(redis, fingerprint, max_bytes=settings.max_bytes, ttl_seconds=settings.ttl_seconds)
+    else:
+        store = LocalIndexStore(max_bytes=settings.max_bytes)
+    return ChunkIndex(store, embed, max_chunk_tokens=engine.max_chunk_tokens, count_tokens=engine.count_tokens,
+                      encode_more=encode_more, model_lock=model_lock, cache_bytes=settings.cache_bytes)
 
 
 def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
     slack = slack_client(settings.bot_token, settings.slack_api_url)
     engine = load_engine(settings, redis)
-    gatherer = DocumentGatherer.from_settings(settings.gathering, slack)
-    batcher = AnswerBatcher(engine, max_batch=settings.batch_size) if settings.job_threads > 1 else None
-    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, batcher=batcher), slack=slack, redis=redis)
+    model_lock = threading.Lock()
+    encode_more = None
+    if settings.clara.enabled:
+        from worker.clara.engine import ClaraEngine
+
+        assert isinstance(engine, ClaraEngine)
+        encode_more = engine.memories  # CLaRa's memory embeddings, computed (and stored) when a chunk is indexed
+    index = engine_index(engine, redis, settings.index, encode_more=encode_more, model_lock=model_lock)
+    gatherer = DocumentGatherer.from_settings(settings.gathering, slack, read_before=IndexedFiles(index.store))
+    batcher = (AnswerBatcher(engine, max_batch=settings.batch_size, model_lock=model_lock)
+               if settings.job_threads > 1 else None)
+    sync = None
+    if settings.gathering.runbook_dir is not None:
+        folder = next((s for s in gatherer.sources if isinstance(s, RunbookFolder)), None)
+        if folder is not None:
+            sync = RunbookSync(folder, index, settings.index.rescan_interval_s)
+            sync.start()
+    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, index, batcher=batcher), slack=slack,
+                         redis=redis, runbook_sync=sync)

@@ -17,6 +17,14 @@ ones, ``CHATOPS_RUNBOOK_DIR`` and the rest, are listed in worker/documents/setti
                                    the job counts as abandoned (default 20)
 ``CHATOPS_MAINTENANCE_INTERVAL``   seconds between looks for jobs abandoned by dead workers (default 60)
 ``LOG_LEVEL``                      DEBUG, INFO, WARNING or ERROR (default INFO)
+``CHATOPS_INDEX_MAX_BYTES``        cap on the document index in Redis, e.g. ``2G`` (default 2 GiB: about
+                                   800,000 chunks of the default engine, see docs/performance.md); past
+                                   it the least recently used documents are dropped (and read again
+                                   when asked about)
+``CHATOPS_INDEX_TTL``              seconds an unused document stays in the index (default 30 days)
+``CHATOPS_INDEX_CACHE_BYTES``      index entries this worker keeps in memory (default ``512M``)
+``CHATOPS_RUNBOOK_RESCAN_S``       seconds between looks at the runbook folder for changed files, which
+                                   are indexed then (default 60; 0: only at start)
 ``CLARA_CHECKPOINT``               a CLaRa checkpoint folder, e.g. ``/models/CLaRa-7B-E2E/compression-16``;
                                    unset: the default engine
 ``CLARA_BASE_MODEL``               a local Mistral-7B-Instruct-v0.2 folder (required with a checkpoint)
@@ -25,6 +33,8 @@ ones, ``CHATOPS_RUNBOOK_DIR`` and the rest, are listed in worker/documents/setti
 ``CLARA_PROMPT_BUDGET``            prompt tokens: k documents and the question must fit (default 1024)
 ``CLARA_STORE_TTL``                seconds compressed documents stay in Redis (default 7 days)
 ``CLARA_STORE_MAX_BYTES``          cap on compressed documents in Redis, e.g. ``4G`` (default 4 GiB)
+``CLARA_MEMORY_CACHE_BYTES``       compressed documents kept on the GPU in front of Redis (default 4 GiB:
+                                   32k chunks; an E2E checkpoint reads every candidate's per question)
 =================================  ==================================================================
 """
 
@@ -51,6 +61,7 @@ class ClaraSettings:
     prompt_budget: int = 1024  # tokens of prompt: k and the question must fit in it
     store_ttl_seconds: int = 7 * 86400  # compressed documents kept in Redis
     store_max_bytes: int = 4 << 30  # LRU cap on compressed documents in Redis (4 GiB: 32k chunks of CLaRa-7B c16)
+    memory_cache_bytes: int = 4 << 30  # compressed documents kept on the device, in front of Redis
 
     @property
     def enabled(self) -> bool:
@@ -66,11 +77,31 @@ class ClaraSettings:
             prompt_budget=env.number("CLARA_PROMPT_BUDGET", cls.prompt_budget, minimum=1),
             store_ttl_seconds=env.number("CLARA_STORE_TTL", cls.store_ttl_seconds, minimum=1),
             store_max_bytes=env.size("CLARA_STORE_MAX_BYTES", cls.store_max_bytes),
+            memory_cache_bytes=env.size("CLARA_MEMORY_CACHE_BYTES", cls.memory_cache_bytes),
         )
         if settings.enabled and settings.base_model_dir is None:
             raise SettingsError("CLARA_CHECKPOINT is set: set CLARA_BASE_MODEL to a local "
                                 "Mistral-7B-Instruct-v0.2 folder too")
         return settings
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """The document index (worker/index/): its bounds in Redis and in this process."""
+
+    max_bytes: int = 2 << 30  # Redis bytes for index entries, LRU past it
+    ttl_seconds: int = 30 * 86400  # an unused document's entry expires
+    cache_bytes: int = 512 << 20  # entries and assembled candidates kept in this process
+    rescan_interval_s: int = 60  # runbook folder rescans; 0: at start only
+
+    @classmethod
+    def from_env(cls, env: Env) -> IndexSettings:
+        return cls(
+            max_bytes=env.size("CHATOPS_INDEX_MAX_BYTES", cls.max_bytes),
+            ttl_seconds=env.number("CHATOPS_INDEX_TTL", cls.ttl_seconds, minimum=1),
+            cache_bytes=env.size("CHATOPS_INDEX_CACHE_BYTES", cls.cache_bytes),
+            rescan_interval_s=env.number("CHATOPS_RUNBOOK_RESCAN_S", cls.rescan_interval_s, minimum=0),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,7 @@ class WorkerSettings:
     maintenance_interval_s: int = 60  # how often this worker looks for jobs abandoned by dead workers
     log_level: str = defaults.LOG_LEVEL
     clara: ClaraSettings = field(default_factory=ClaraSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
     gathering: GatheringSettings = field(default_factory=GatheringSettings)
 
     @classmethod
@@ -108,5 +140,6 @@ class WorkerSettings:
                                               minimum=1),
             log_level=env.log_level(),
             clara=ClaraSettings.from_env(env),
+            index=IndexSettings.from_env(env),
             gathering=GatheringSettings.from_env(env.environ),
         )

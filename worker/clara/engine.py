@@ -169,7 +169,7 @@ class ClaraEngine:
             assert self.retriever is not None
             for plan in plans:
                 plan.citations = list(self.retriever.rank(plan.question.text, plan.question.chunks,
-                                                          self.top_k))[: self.top_k]
+                                                          self.top_k, plan.question.candidates))[: self.top_k]
         self._time("rank", started)
 
     def _fit_budget(self, plans: list[_Plan]) -> None:

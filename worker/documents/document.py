@@ -31,6 +31,9 @@ class Document:
     # was shared in) allows; see worker/documents/permissions.py. An empty ``visible_in`` then means nowhere.
     visible_in: tuple[str, ...] = ()
     restricted: bool = False
+    # Set when ``text`` was left unread because the index holds this document's chunks under this key (a
+    # Slack file read before, recognised by its id and stamp): the chunks come from the index, not the text.
+    content_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,40 +1,96 @@
 """A file's bytes as documents, the same way wherever the file comes from (a Slack upload, a path given
-to the CLI): gunzip as it streams, refuse binary, keep the head and tail of big files (file_content.py),
-tell a log from other text, and say in a note what was not read."""
+to the CLI): gunzip as it streams, refuse binary, tell a log from other text; read a log whole and reduce
+it when it is big (log_stream.py), keep the head and tail of other big files (file_content.py); and say in
+a note what was not read or what was folded."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from worker.documents.document import Document
-from worker.documents.file_content import GZIP_MAGIC, CappedText, capped_note, gunzip, read_capped
+from worker.documents.file_content import (
+    GZIP_MAGIC,
+    SNIFF_BYTES,
+    CappedText,
+    UnreadableContent,
+    capped_note,
+    gunzip,
+    is_binary,
+    read_capped,
+)
 from worker.documents.log_format import looks_like_log_text
+from worker.documents.log_reduce import ReducedLog
+from worker.documents.log_stream import read_log
+
+LOG_SNIFF_BYTES = 20_000  # what looks_like_log_text reads
 
 
-def read_file_stream(chunks: Iterator[bytes], *, gzipped: bool, max_file_bytes: int,
-                     max_scan_bytes: int) -> CappedText:
-    """``gzipped``: the name or type says so; the gzip magic bytes say so too. Raises UnreadableContent."""
+@dataclass(frozen=True)
+class FileCaps:
+    """How much of a file is read: ``max_file_bytes`` of a text file (head and tail past it),
+    ``max_scan_bytes`` at most of any file, and logs over ``reduce_logs_above`` bytes reduced."""
+
+    max_file_bytes: int
+    max_scan_bytes: int
+    reduce_logs_above: int
+
+    @property
+    def stamp(self) -> str:
+        return f"{self.max_file_bytes}-{self.max_scan_bytes}-{self.reduce_logs_above}"
+
+
+def read_file_stream(chunks: Iterator[bytes], *, gzipped: bool, named_as_log: bool, caps: FileCaps
+                     ) -> CappedText | ReducedLog:
+    """``gzipped``: the name or type says so; the gzip magic bytes say so too. A log (by its name, or
+    because its first lines start with timestamps) is read whole, up to the scan cap. Raises
+    UnreadableContent."""
     first = next(chunks, b"")
     stream: Iterator[bytes] = itertools.chain([first], chunks)
     if gzipped or first.startswith(GZIP_MAGIC):
-        stream = gunzip(stream, max_scan_bytes)
-    return read_capped(stream, max_bytes=max_file_bytes, max_scan_bytes=max_scan_bytes)
+        stream = gunzip(stream, caps.max_scan_bytes)
+    head = bytearray()
+    for chunk in stream:
+        head.extend(chunk)
+        if len(head) >= LOG_SNIFF_BYTES:
+            break
+    stream = itertools.chain([bytes(head)], stream)
+    if is_binary(bytes(head[:SNIFF_BYTES])):
+        raise UnreadableContent("binary file")
+    if named_as_log or looks_like_log_text(head.decode("utf-8", errors="replace")):
+        return read_log(stream, max_scan_bytes=caps.max_scan_bytes, reduce_above=caps.reduce_logs_above)
+    return read_capped(stream, max_bytes=caps.max_file_bytes, max_scan_bytes=caps.max_scan_bytes)
 
 
-def file_documents(capped: CappedText, *, doc_id: str, name: str, title: str, link: str | None,
-                   named_as_log: bool, max_file_bytes: int, visible_in: tuple[str, ...] = (),
+def file_documents(content: CappedText | ReducedLog, *, doc_id: str, name: str, title: str, link: str | None,
+                   named_as_log: bool, caps: FileCaps, visible_in: tuple[str, ...] = (),
                    restricted: bool = False) -> list[Document]:
-    """One document, or two when only the head and tail were kept (the tail's ``doc_id`` names its first
-    line). A log (by its name, or because its lines start with timestamps) keeps its file name as title."""
-    kind = "log" if named_as_log or looks_like_log_text(capped.head.text) else "file"
+    """One document; or two when only the head and tail were kept (the tail's ``doc_id`` names its first
+    line); or, for a reduced log, its summary and one document per range of kept lines. A log (by its name,
+    or because its lines start with timestamps) keeps its file name as title."""
+    if isinstance(content, ReducedLog):
+        return reduced_log_documents(content, doc_id=doc_id, name=name, link=link, caps=caps,
+                                     visible_in=visible_in, restricted=restricted)
+    kind = "log" if named_as_log or looks_like_log_text(content.head.text) else "file"
     title = name if kind == "log" else title
-    note = capped_note(name, capped, max_file_bytes)
-    documents = [Document(doc_id=doc_id, title=title, text=capped.head.text, kind=kind, link=link,
+    note = capped_note(name, content, caps.max_file_bytes)
+    documents = [Document(doc_id=doc_id, title=title, text=content.head.text, kind=kind, link=link,
                           first_line=1, notes=(note,) if note else (), visible_in=visible_in,
                           restricted=restricted)]
-    if capped.tail is not None:
-        documents.append(Document(doc_id=f"{doc_id}@L{capped.tail.first_line}", title=title,
-                                  text=capped.tail.text, kind=kind, link=link, first_line=capped.tail.first_line,
+    if content.tail is not None:
+        documents.append(Document(doc_id=f"{doc_id}@L{content.tail.first_line}", title=title,
+                                  text=content.tail.text, kind=kind, link=link, first_line=content.tail.first_line,
                                   visible_in=visible_in, restricted=restricted))
     return documents
+
+
+def reduced_log_documents(reduced: ReducedLog, *, doc_id: str, name: str, link: str | None, caps: FileCaps,
+                          visible_in: tuple[str, ...], restricted: bool) -> list[Document]:
+    summary = Document(doc_id=f"{doc_id}#summary", title=f"{name}: summary of {reduced.total_lines:,} lines",
+                       text=reduced.summary, kind="text", link=link,
+                       notes=(reduced.note(name, caps.max_scan_bytes),), visible_in=visible_in,
+                       restricted=restricted)
+    return [summary, *(Document(doc_id=f"{doc_id}@L{region.first_line}", title=name, text=region.text, kind="log",
+                                link=link, first_line=region.first_line, visible_in=visible_in,
+                                restricted=restricted) for region in reduced.regions)]

@@ -7,7 +7,7 @@ the channel (every source when there is no config). Without a Slack client (the 
 Then, for every document, in this order:
 1. permissions (permissions.py): documents the people reading the answer may not see are dropped,
    silently (a note would leak their names);
-2. secrets are redacted (redact.py) from the text and title;
+2. secrets are redacted (redact.py) from the text and title (``redacted``: once per unchanged document);
 3. placeholders of documents that could not be read are dropped, their notes kept.
 
 One bad document never fails the request: it becomes a note ("skipped build.bin: binary file"). A source
@@ -19,6 +19,8 @@ no failure is returned as it is (the caller decides, e.g. NoDocumentsError).
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -37,7 +39,7 @@ from worker.documents.redact import redact_secrets
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.settings import GatheringSettings
 from worker.documents.skipped import is_skipped
-from worker.documents.slack_files import ChannelFiles, SlackFileReader, ThreadFiles
+from worker.documents.slack_files import ChannelFiles, FilesReadBefore, SlackFileReader, ThreadFiles
 from worker.errors import DocumentUnreadableError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,33 @@ LOG_MODE_SOURCES = ("channel_logs", "thread_files")
 SOURCE_LABELS = {"channel_logs": "recent log uploads", "channel_files": "recent uploads",
                  "thread_files": "attached files", "bookmarks": "bookmarks", "pins": "pinned items",
                  "links": "linked pages", "runbooks": "runbooks"}
+
+
+REDACTED_MEMO_BYTES = 256 << 20  # text of redacted documents kept for the next gathering
+_redacted_memo: OrderedDict[Document, Document] = OrderedDict()
+_redacted_bytes = 0
+_redacted_lock = threading.Lock()
+
+
+def redacted(document: Document) -> Document:
+    """The document with secrets redacted from its text and title (redact.py); the same document,
+    gathered again unchanged (a runbook read before), is not scanned again. Everything that goes into
+    the index passes through here, so the index never holds a secret."""
+    global _redacted_bytes
+    with _redacted_lock:
+        done = _redacted_memo.get(document)
+        if done is not None:
+            _redacted_memo.move_to_end(document)
+            return done
+    done = replace(document, text=redact_secrets(document.text), title=redact_secrets(document.title))
+    with _redacted_lock:
+        if document not in _redacted_memo:
+            _redacted_memo[document] = done
+            _redacted_bytes += 2 * len(document.text)
+        while _redacted_bytes > REDACTED_MEMO_BYTES and _redacted_memo:
+            evicted, _ = _redacted_memo.popitem(last=False)
+            _redacted_bytes -= 2 * len(evicted.text)
+    return done
 
 
 @dataclass(frozen=True)
@@ -68,14 +97,16 @@ class DocumentGatherer:
         self.client = client
 
     @classmethod
-    def from_settings(cls, settings: GatheringSettings, client: WebClient | None) -> DocumentGatherer:
-        """Every source the settings allow. Raises when the channel config is missing or malformed."""
+    def from_settings(cls, settings: GatheringSettings, client: WebClient | None,
+                      read_before: FilesReadBefore | None = None) -> DocumentGatherer:
+        """Every source the settings allow. Raises when the channel config is missing or malformed.
+        ``read_before``: Slack files read before (the index), not downloaded again."""
         sources: list[Source] = []
         if settings.runbook_dir is not None:
             sources.append(RunbookFolder(settings.runbook_dir, base_url=settings.runbook_base_url,
                                          max_bytes=settings.max_runbook_bytes))
         if client is not None:
-            reader = SlackFileReader.from_settings(client, settings)
+            reader = SlackFileReader.from_settings(client, settings, read_before)
             fetcher = PageFetcher(settings.link_allowlist, timeout_s=settings.fetch_timeout_s,
                                   max_bytes=settings.max_page_bytes, max_redirects=settings.max_redirects)
             sources += [
@@ -132,8 +163,7 @@ class DocumentGatherer:
             if is_skipped(document):
                 skipped += 1
                 continue
-            documents[document.doc_id] = replace(document, text=redact_secrets(document.text),
-                                                 title=redact_secrets(document.title))
+            documents[document.doc_id] = redacted(document)
         notes = list(dict.fromkeys(notes + failures))
         if not documents and (skipped or failures):
             raise DocumentUnreadableError("Could not read any document: " + "; ".join(notes))

@@ -38,16 +38,14 @@ class LocalFiles:
         doc_id = f"file:{path}"
         try:
             with path.open("rb") as file:
-                capped = read_file_stream(_chunks(file), gzipped=path.suffix == ".gz",
-                                          max_file_bytes=self.settings.max_file_bytes,
-                                          max_scan_bytes=self.settings.max_scan_bytes)
+                content = read_file_stream(_chunks(file), gzipped=path.suffix == ".gz",
+                                           named_as_log=looks_like_log_name(path.name), caps=self.settings.caps)
         except (OSError, UnreadableContent) as error:
             reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
             log.info("skipping %s: %s", path, reason)
             return [skipped_document(doc_id, path.name, reason)]
-        return file_documents(capped, doc_id=doc_id, name=path.name, title=path.name, link=str(path),
-                              named_as_log=looks_like_log_name(path.name),
-                              max_file_bytes=self.settings.max_file_bytes)
+        return file_documents(content, doc_id=doc_id, name=path.name, title=path.name, link=str(path),
+                              named_as_log=looks_like_log_name(path.name), caps=self.settings.caps)
 
 
 def _chunks(file: BinaryIO) -> Iterator[bytes]:

@@ -18,7 +18,9 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_DOWNLOAD_TIMEOUT_S``     seconds for downloading one Slack file (default 30)
 ``CHATOPS_MAX_FILE_BYTES``         bytes of one file (after gunzip) kept; bigger files keep their first
                                    fifth and last four fifths of this, with a note on what was skipped (5 MB)
-``CHATOPS_MAX_SCAN_BYTES``         bytes of one file read at most to find its end (default 200 MB)
+``CHATOPS_MAX_SCAN_BYTES``         bytes of one file read at most (logs: all of them are read) (default 1 GB)
+``CHATOPS_LOG_REDUCE_BYTES``       logs bigger than this are reduced to their incidents, rare lines and a
+                                   summary (worker/documents/log_reduce.py) (default 1 MB)
 ``CHATOPS_RECENT_FILES_WINDOW_S``  how far back "recent channel uploads" go, in seconds (default 7 days)
 ``CHATOPS_MAX_CHANNEL_FILES``      recent channel uploads read per question (default 10)
 ``CHATOPS_RECENT_MESSAGES``        recent channel messages searched for links (default 50)
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.env import Env, SettingsError
+from worker.documents.file_documents import FileCaps
 
 
 @dataclass(frozen=True)
@@ -47,17 +50,22 @@ class GatheringSettings:
     max_redirects: int = 3
     download_timeout_s: float = 30.0
     max_file_bytes: int = 5_000_000
-    max_scan_bytes: int = 200_000_000
+    max_scan_bytes: int = 1_000_000_000
+    reduce_logs_above: int = 1_000_000
     recent_files_window_s: int = 7 * 24 * 3600
     max_channel_files: int = 10
     recent_messages: int = 50
     max_runbook_bytes: int = 2_000_000
 
+    @property
+    def caps(self) -> FileCaps:
+        return FileCaps(self.max_file_bytes, self.max_scan_bytes, self.reduce_logs_above)
+
     def __post_init__(self) -> None:
         for name in ("fetch_timeout_s", "download_timeout_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
-        for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes"):
+        for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes", "reduce_logs_above"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         if self.max_scan_bytes < self.max_file_bytes:
@@ -89,6 +97,7 @@ class GatheringSettings:
             download_timeout_s=env.number("CHATOPS_DOWNLOAD_TIMEOUT_S", d.download_timeout_s),
             max_file_bytes=env.number("CHATOPS_MAX_FILE_BYTES", d.max_file_bytes),
             max_scan_bytes=env.number("CHATOPS_MAX_SCAN_BYTES", d.max_scan_bytes),
+            reduce_logs_above=env.number("CHATOPS_LOG_REDUCE_BYTES", d.reduce_logs_above),
             recent_files_window_s=env.number("CHATOPS_RECENT_FILES_WINDOW_S", d.recent_files_window_s),
             max_channel_files=env.number("CHATOPS_MAX_CHANNEL_FILES", d.max_channel_files),
             recent_messages=env.number("CHATOPS_RECENT_MESSAGES", d.recent_messages),

@@ -3,9 +3,10 @@
 Files are downloaded from ``url_private_download`` with the bot token (redirects must stay on the same
 host, so the token never travels elsewhere). An HTML sign-in page instead of the file (a missing token or
 ``files:read`` scope) is an error reported for that file, never a document. ``.gz`` files are gunzipped
-as they stream; binary files are skipped; files over the size cap keep their head and tail (see
-file_content.py) and say what was skipped. Every file document is ``restricted`` to the conversations the
-file is shared in (``channels``, ``groups``, ``ims``, ``shares``).
+as they stream; binary files are skipped; logs are read whole and big ones reduced (log_stream.py), other
+files over the size cap keep their head and tail (file_content.py), with a note. A file read before (same
+id, size and dates) comes from the index instead (``FilesReadBefore``). Every file document is
+``restricted`` to the conversations the file is shared in (``channels``, ``groups``, ``ims``, ``shares``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import itertools
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -22,9 +24,10 @@ from slack_sdk.errors import SlackApiError
 from worker.documents.base import GatherRequest
 from worker.documents.document import Document
 from worker.documents.file_content import CappedText, UnreadableContent, is_binary_mimetype
-from worker.documents.file_documents import file_documents, read_file_stream
+from worker.documents.file_documents import FileCaps, file_documents, read_file_stream
 from worker.documents.http_fetch import FetchError, open_url, same_origin
 from worker.documents.log_format import looks_like_log_name
+from worker.documents.log_reduce import ReducedLog
 from worker.documents.settings import GatheringSettings
 from worker.documents.skipped import skipped_document
 from worker.documents.slack_api import response_items
@@ -48,20 +51,40 @@ def is_log_file(info: Mapping[str, Any]) -> bool:
     return info.get("filetype") == "log" or looks_like_log_name(str(info.get("name") or ""))
 
 
+def file_stamp(info: Mapping[str, Any], caps: FileCaps) -> str:
+    """Names one version of a file read one way: its id, size and dates, and the caps it was read with."""
+    return ":".join(str(info.get(key) or "") for key in ("id", "size", "created", "updated", "timestamp")) + \
+        f":{caps.stamp}"
+
+
+class FilesReadBefore(Protocol):
+    """Files read before (the index keeps them, worker/index/files.py), by ``file_stamp``: a file asked
+    about again, or shared again, is not downloaded again."""
+
+    def documents(self, stamp: str) -> list[Document] | None:
+        """The documents the file's read gave (their chunks in the index; text left out), or None."""
+        ...
+
+    def remember(self, stamp: str, documents: list[Document]) -> None: ...
+
+
 class SlackFileReader:
     """Turns one Slack file object into documents (two when only its head and tail were kept)."""
 
     def __init__(self, client: WebClient, *, max_file_bytes: int, max_scan_bytes: int,
-                 timeout_s: float) -> None:
+                 timeout_s: float, reduce_logs_above: int = 1_000_000,
+                 read_before: FilesReadBefore | None = None) -> None:
         self.client = client
-        self.max_file_bytes = max_file_bytes
-        self.max_scan_bytes = max_scan_bytes
+        self.caps = FileCaps(max_file_bytes, max_scan_bytes, reduce_logs_above)
         self.timeout_s = timeout_s
+        self.read_before = read_before
 
     @classmethod
-    def from_settings(cls, client: WebClient, settings: GatheringSettings) -> SlackFileReader:
+    def from_settings(cls, client: WebClient, settings: GatheringSettings,
+                      read_before: FilesReadBefore | None = None) -> SlackFileReader:
         return cls(client, max_file_bytes=settings.max_file_bytes, max_scan_bytes=settings.max_scan_bytes,
-                   timeout_s=settings.download_timeout_s)
+                   timeout_s=settings.download_timeout_s, reduce_logs_above=settings.reduce_logs_above,
+                   read_before=read_before)
 
     def read_id(self, file_id: str, seen_in: str) -> list[Document]:
         """``files.info`` then :meth:`read`; a file Slack will not describe is skipped with a note that
@@ -97,8 +120,11 @@ class SlackFileReader:
         url = info.get("url_private_download") or info.get("url_private")
         if not url:
             return skip("Slack gave no download link")
+        stamp = file_stamp(info, self.caps)
+        if self.read_before is not None and (known := self.read_before.documents(stamp)) is not None:
+            return [replace(d, visible_in=visible_in, restricted=True, link=info.get("permalink")) for d in known]
         try:
-            capped = self._download(str(url), info, gzipped)
+            content = self._download(str(url), info, gzipped)
         except FetchError as exc:
             log.warning("download of %s (%s) failed: %s", name, file_id, exc)
             return skip(f"download failed: {exc}")
@@ -108,11 +134,14 @@ class SlackFileReader:
             else:
                 log.info("skipping %s (%s): %s", name, file_id, exc)
             return skip(str(exc))
-        return file_documents(capped, doc_id=doc_id, name=name, title=str(info.get("title") or name),
-                              link=info.get("permalink"), named_as_log=is_log_file(info),
-                              max_file_bytes=self.max_file_bytes, visible_in=visible_in, restricted=True)
+        documents = file_documents(content, doc_id=doc_id, name=name, title=str(info.get("title") or name),
+                                   link=info.get("permalink"), named_as_log=is_log_file(info), caps=self.caps,
+                                   visible_in=visible_in, restricted=True)
+        if self.read_before is not None:
+            self.read_before.remember(stamp, documents)
+        return documents
 
-    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool) -> CappedText:
+    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool) -> CappedText | ReducedLog:
         headers = {"Authorization": f"Bearer {self.client.token}"}
         with open_url(url, timeout_s=self.timeout_s, url_allowed=same_origin(url), headers=headers) as resp:
             chunks = resp.chunks()
@@ -122,7 +151,7 @@ class SlackFileReader:
             ):
                 raise UnreadableContent(SIGN_IN_PAGE_REASON)
             return read_file_stream(itertools.chain([first], chunks), gzipped=gzipped,
-                                    max_file_bytes=self.max_file_bytes, max_scan_bytes=self.max_scan_bytes)
+                                    named_as_log=is_log_file(info), caps=self.caps)
 
 
 class ThreadFiles:

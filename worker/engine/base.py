@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from worker.documents.document import Chunk
+
+if TYPE_CHECKING:
+    from worker.index.candidates import Candidates
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class Answer:
 class Question:
     text: str
     chunks: Sequence[Chunk]
+    # the same chunks as the index hands them over, with their vectors and BM25 postings (None: chunks
+    # made on the spot, e.g. by a test or a benchmark; a retriever then embeds them itself)
+    candidates: Candidates | None = None
 
 
 class Engine(Protocol):
@@ -58,6 +64,8 @@ class Retriever(Protocol):
     """Ranks candidate chunks for a question; used alone by the default engine and by CLaRa
     checkpoints that have no query reasoner (Base, Instruct) to choose what CLaRa generates from."""
 
-    def rank(self, question: str, chunks: Sequence[Chunk], k: int) -> list[Citation]:
-        """The best ``min(k, len(chunks))`` chunks, best first, with their scores."""
+    def rank(self, question: str, chunks: Sequence[Chunk], k: int, candidates: Candidates | None = None
+             ) -> list[Citation]:
+        """The best ``min(k, len(chunks))`` chunks, best first, with their scores; ``candidates`` (the same
+        chunks from the index) spares embedding them again."""
         ...

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,9 +20,12 @@ from rank_bm25 import BM25Okapi
 
 from worker.documents.document import Chunk
 from worker.engine.base import Answer, Citation, Question
+from worker.index.chunk_index import embedding_text
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from worker.index.candidates import Candidates
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +54,62 @@ class EmbeddingCache:
         self.max_entries = max_entries
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.computed = 0  # texts embedded so far (tests and benchmarks read it)
+        # one thread at a time in the model and its tokenizer (a fast tokenizer raises "Already borrowed"
+        # when two threads change its truncation settings at once): job threads index while the model
+        # thread answers
+        self.lock = threading.RLock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:  # [N, 384] float32, unit norm
         keys = [hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).hexdigest() for t in texts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if missing:
-            todo = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
-            vectors = self.model.encode([todo[k] for k in missing], batch_size=64,
-                                        normalize_embeddings=True, convert_to_numpy=True)
-            self.computed += len(missing)
-            for key, vector in zip(missing, vectors, strict=True):
-                self._cache[key] = vector.astype(np.float32)
-        out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
-        for key in keys:
-            self._cache.move_to_end(key)
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        with self.lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+            if missing:
+                todo = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
+                vectors = self.model.encode([todo[k] for k in missing], batch_size=64,
+                                            normalize_embeddings=True, convert_to_numpy=True)
+                self.computed += len(missing)
+                for key, vector in zip(missing, vectors, strict=True):
+                    self._cache[key] = vector.astype(np.float32)
+            out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
+            for key in keys:
+                self._cache.move_to_end(key)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
         return out
 
 
-class MiniLMRetriever:
-    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question)."""
+Boost = Callable[[str, Sequence[Chunk]], np.ndarray]  # (question, candidates) -> [N] added to the scores
 
-    def __init__(self, cache: EmbeddingCache, bm25_weight: float = 0.3) -> None:
+
+class MiniLMRetriever:
+    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question), plus an optional
+    per-chunk ``boost`` (e.g. exact identifiers of the question found in a chunk).
+
+    Over indexed candidates (``rank(..., candidates=)``) the dense scores are one matrix product with the
+    stored vectors and BM25 comes from the index's postings: nothing is embedded but the question."""
+
+    def __init__(self, cache: EmbeddingCache, bm25_weight: float = 0.3, boost: Boost | None = None) -> None:
         self.cache = cache
         self.bm25_weight = bm25_weight
+        self.boost = boost
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:  # [N, 384] float32, unit norm
+        return self.cache.embed(texts)
+
+    def candidate_scores(self, question: str, candidates: Candidates) -> np.ndarray:  # [N] float32
+        if not candidates.chunks:
+            return np.zeros(0, np.float32)
+        dense = candidates.dense_scores(self.cache.embed([question])[0])
+        scores = dense
+        if self.bm25_weight > 0:
+            lexical = candidates.postings.scores(question)
+            top = float(lexical.max())
+            if top > 0:
+                lexical = lexical / top
+            scores = (1 - self.bm25_weight) * dense + self.bm25_weight * lexical
+        if self.boost is not None:
+            scores = scores + self.boost(question, candidates.chunks)
+        return scores.astype(np.float32)
 
     def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:  # [N] float32
         if not texts:
@@ -90,14 +125,16 @@ class MiniLMRetriever:
             lexical = lexical / top
         return ((1 - self.bm25_weight) * dense + self.bm25_weight * lexical).astype(np.float32)
 
-    def rank(self, question: str, chunks: Sequence[Chunk], k: int) -> list[Citation]:
-        scores = self.scores(question, [_chunk_text(c) for c in chunks])
+    def rank(self, question: str, chunks: Sequence[Chunk], k: int, candidates: Candidates | None = None
+             ) -> list[Citation]:
+        if candidates is not None:
+            scores = self.candidate_scores(question, candidates)
+        else:
+            scores = self.scores(question, [embedding_text(c) for c in chunks])
+            if self.boost is not None and len(chunks):
+                scores = scores + self.boost(question, chunks)
         order = np.argsort(-scores, kind="stable")[:k]
         return [Citation(chunks[int(i)], float(scores[int(i)])) for i in order]
-
-
-def _chunk_text(chunk: Chunk) -> str:
-    return f"{chunk.document.title}\n{chunk.text}"
 
 
 class ExtractiveEngine:
@@ -117,11 +154,12 @@ class ExtractiveEngine:
         return cls(MiniLMRetriever(EmbeddingCache(load_minilm(device))), top_k=top_k)
 
     def count_tokens(self, text: str) -> int:
-        tokenizer = self.retriever.cache.model.tokenizer
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        cache = self.retriever.cache
+        with cache.lock:
+            return len(cache.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def answer(self, question: str, chunks: Sequence[Chunk]) -> Answer:
-        citations = self.retriever.rank(question, chunks, self.top_k)
+    def answer(self, question: str, chunks: Sequence[Chunk], candidates: Candidates | None = None) -> Answer:
+        citations = self.retriever.rank(question, chunks, self.top_k, candidates)
         lines = self._best_lines(question, citations)
         if lines:
             text = "\n".join(f"> {line}" for line in lines)
@@ -130,7 +168,7 @@ class ExtractiveEngine:
         return Answer(text=text, citations=tuple(citations), engine=self.name, extractive=True)
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
-        return [self.answer(q.text, q.chunks) for q in questions]
+        return [self.answer(q.text, q.chunks, q.candidates) for q in questions]
 
     def _best_lines(self, question: str, citations: Sequence[Citation]) -> list[str]:
         candidates: list[tuple[int, int, str]] = []  # (citation rank, line index, line)
