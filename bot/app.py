@@ -9,10 +9,12 @@ from redis import Redis
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.file_intake import FileIntake
 from bot.intake import QuestionIntake
 from bot.listeners import register_listeners
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
+from jobs.ingest import ingest_queue
 from jobs.slack_client import slack_client
 
 
@@ -34,5 +36,5 @@ def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClie
         job_timeout=settings.job_timeout,
         max_question_chars=settings.max_question_chars,
     )
-    register_listeners(app, intake)
+    register_listeners(app, intake, FileIntake(ingest_queue(redis, settings.queue_name)))
     return app

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.file_intake import FileIntake
 from bot.intake import QuestionIntake
 from bot.questions import mentions, question_text
 from jobs.payload import QuestionJob, job_id_for
@@ -28,7 +29,12 @@ def _question(event: dict[str, Any], bot_user_id: str | None) -> str:
     return question_text(event.get("text"), bot_user_id) or (FILE_QUESTION if _file_ids(event) else "")
 
 
-def register_listeners(app: App, intake: QuestionIntake) -> None:
+def register_listeners(app: App, intake: QuestionIntake, files: FileIntake) -> None:
+    @app.event("file_shared")
+    def on_file_shared(event: dict[str, Any], ack: Ack) -> None:
+        ack()
+        files.submit([str(event["file_id"])], str(event.get("channel_id") or ""))
+
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
         ack()
@@ -44,6 +50,8 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         ack()
         if event.get("subtype") not in _PERSON_SUBTYPES or event.get("bot_id"):
             return
+        if _file_ids(event):  # read and index the files now, whether or not this message is a question
+            files.submit(_file_ids(event), event["channel"])
         channel_type = event.get("channel_type")
         thread_ts = event.get("thread_ts")
         if channel_type == "im":

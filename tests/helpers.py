@@ -21,10 +21,13 @@ from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.settings import GatheringSettings
-from worker.documents.slack_files import SlackFileReader, ThreadFiles
+from worker.documents.slack_files import ChannelFiles, SlackFileReader, ThreadFiles
 from worker.engine.base import Engine
+from worker.index.file_ingest import FileIngest
+from worker.index.files import IndexedFiles
 from worker.pipeline import AnswerPipeline
 from worker.queue_worker import run_worker
+from worker.runtime import engine_index
 
 QUEUE = "chatops-test"
 
@@ -55,10 +58,22 @@ def thread_files(client: WebClient) -> ThreadFiles:
     return ThreadFiles(SlackFileReader.from_settings(client, GatheringSettings()))
 
 
-def start_worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbooks: Path) -> WorkerContext:
+def start_worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbooks: Path,
+                         settings: GatheringSettings | None = None) -> WorkerContext:
+    """What ``python -m worker`` sets up (worker/runtime.py), with the index in ``redis``: the runbook
+    folder, the question's and its thread's files (read like Slack uploads, known to the index once read),
+    recent channel uploads, and the reader of ingest jobs."""
+    settings = settings or GatheringSettings()
     client = slack_client(BOT_TOKEN, slack.api_url)
-    gatherer = DocumentGatherer([RunbookFolder(runbooks), thread_files(client)])
-    context = WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis)
+    index = engine_index(engine, redis)
+    reader = SlackFileReader.from_settings(client, settings, IndexedFiles(index.store))
+    sources = [RunbookFolder(runbooks), ThreadFiles(reader),
+               ChannelFiles(reader, window_s=settings.recent_files_window_s, max_files=settings.max_channel_files),
+               ChannelFiles(reader, window_s=settings.recent_files_window_s, max_files=settings.max_channel_files,
+                            logs_only=True)]
+    gatherer = DocumentGatherer(sources, client=client)
+    context = WorkerContext(pipeline=AnswerPipeline(gatherer, engine, index), slack=client, redis=redis,
+                            file_ingest=FileIngest(reader, index))
     set_context(context)
     return context
 

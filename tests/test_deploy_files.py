@@ -37,7 +37,7 @@ METHOD_SCOPES = {
 }
 EVENT_SCOPES = {"app_mention": {"app_mentions:read"}, "message.im": {"im:history"},
                 "message.channels": {"channels:history"}, "message.groups": {"groups:history"},
-                "message.mpim": {"mpim:history"}}
+                "message.mpim": {"mpim:history"}, "file_shared": {"files:read"}}
 _CALL = re.compile(r"\.(chat|conversations|files|pins|bookmarks|users|usergroups|reactions|views|assistant)_"
                    r"([a-zA-Z_]+)\(")
 

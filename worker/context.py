@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from redis import Redis
 from slack_sdk import WebClient
 
+from worker.index.file_ingest import FileIngest
 from worker.index.runbook_sync import RunbookSync
 from worker.pipeline import AnswerPipeline
 
@@ -21,6 +22,7 @@ class WorkerContext:
     slack: WebClient
     redis: Redis
     runbook_sync: RunbookSync | None = None  # keeps the runbook folder indexed (None: no runbook folder)
+    file_ingest: FileIngest | None = None  # reads and indexes files shared in Slack (ingest jobs)
 
 
 class WorkerNotStartedError(RuntimeError):

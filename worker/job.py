@@ -16,6 +16,7 @@ from jobs.payload import QuestionJob
 from worker.context import WorkerContext, context_if_started, current_context
 from worker.engine.base import Answer
 from worker.errors import ChatOpsError
+from worker.progress import PlaceholderProgress
 from worker.slack_reply import deliver, render_answer, render_failure
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def answer_question(payload: dict[str, Any]) -> dict[str, Any]:
     current = get_current_job()
     ref = current.id if current else "cli"
     try:
-        answer = context.pipeline.answer(job, timeout=_time_left(current))
+        answer = context.pipeline.answer(job, timeout=_time_left(current),
+                                         progress=PlaceholderProgress(context.slack, job))
     except ChatOpsError as error:
         log.info("question %s not answered: %s", ref, error)
         deliver(context.slack, job, render_failure(str(error)))

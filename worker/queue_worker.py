@@ -31,6 +31,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from jobs.enqueue import question_queue
+from jobs.ingest import ingest_queue
 from worker.job import report_unreported_failures
 
 log = logging.getLogger(__name__)
@@ -120,15 +121,20 @@ class ThreadedSimpleWorker(HeartbeatingSimpleWorker):
 
 def run_worker(redis: Redis, queue_name: str, *, burst: bool = False, name: str | None = None,
                threads: int = 1, heartbeat_interval: int = 20, maintenance_interval: int = 60) -> bool:
-    queues = [question_queue(redis, queue_name)]
+    """Take questions from ``queue_name`` and, when none waits, file-ingest jobs from its ingest queue
+    (jobs/ingest.py): RQ takes from a worker's queues in order. With several threads only half of them
+    take ingest jobs, so some thread is always free for questions."""
+    questions = question_queue(redis, queue_name)
+    both = [questions, ingest_queue(redis, queue_name)]
     if threads <= 1:
-        worker = HeartbeatingSimpleWorker(queues, connection=redis, name=name, serializer=JSONSerializer,
+        worker = HeartbeatingSimpleWorker(both, connection=redis, name=name, serializer=JSONSerializer,
                                           job_monitoring_interval=heartbeat_interval,
                                           maintenance_interval=maintenance_interval)
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level="INFO"))
 
+    ingesting = max(1, threads // 2)
     workers = [
-        ThreadedSimpleWorker(queues, connection=redis, serializer=JSONSerializer,
+        ThreadedSimpleWorker(both if i < ingesting else [questions], connection=redis, serializer=JSONSerializer,
                              name=f"{name}-{i}" if name else None, job_monitoring_interval=heartbeat_interval,
                              maintenance_interval=maintenance_interval)
         for i in range(threads)

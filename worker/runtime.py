@@ -16,9 +16,11 @@ from worker.batching import AnswerBatcher
 from worker.context import WorkerContext
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
+from worker.documents.slack_files import SlackFileReader
 from worker.engine.base import Engine
 from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, load_minilm
 from worker.index.chunk_index import ChunkIndex, index_fingerprint
+from worker.index.file_ingest import FileIngest
 from worker.index.files import IndexedFiles
 from worker.index.runbook_sync import RunbookSync
 from worker.index.store import IndexStore, LocalIndexStore, RedisIndexStore
@@ -83,7 +85,9 @@ def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
         assert isinstance(engine, ClaraEngine)
         encode_more = engine.memories  # CLaRa's memory embeddings, computed (and stored) when a chunk is indexed
     index = engine_index(engine, redis, settings.index, encode_more=encode_more, model_lock=model_lock)
-    gatherer = DocumentGatherer.from_settings(settings.gathering, slack, read_before=IndexedFiles(index.store))
+    read_before = IndexedFiles(index.store)
+    gatherer = DocumentGatherer.from_settings(settings.gathering, slack, read_before=read_before)
+    file_ingest = FileIngest(SlackFileReader.from_settings(slack, settings.gathering, read_before), index)
     batcher = (AnswerBatcher(engine, max_batch=settings.batch_size, model_lock=model_lock)
                if settings.job_threads > 1 else None)
     sync = None
@@ -93,4 +97,4 @@ def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
             sync = RunbookSync(folder, index, settings.index.rescan_interval_s)
             sync.start()
     return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, index, batcher=batcher), slack=slack,
-                         redis=redis, runbook_sync=sync)
+                         redis=redis, runbook_sync=sync, file_ingest=file_ingest)

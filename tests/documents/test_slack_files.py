@@ -14,8 +14,10 @@ from worker.documents.skipped import is_skipped
 from worker.documents.slack_files import ChannelFiles, SlackFileReader, ThreadFiles
 
 
-def _reader(client: WebClient, max_file_bytes: int = 1_000_000) -> SlackFileReader:
-    return SlackFileReader(client, max_file_bytes=max_file_bytes, max_scan_bytes=50_000_000, timeout_s=3.0)
+def _reader(client: WebClient, max_file_bytes: int = 1_000_000, reduce_logs_above: int = 1_000_000
+            ) -> SlackFileReader:
+    return SlackFileReader(client, max_file_bytes=max_file_bytes, max_scan_bytes=50_000_000, timeout_s=3.0,
+                           reduce_logs_above=reduce_logs_above)
 
 
 def test_attached_file_is_downloaded_with_the_bot_token(slack: FakeSlack, client: WebClient) -> None:
@@ -66,15 +68,35 @@ def test_gzipped_log_is_decompressed(slack: FakeSlack, client: WebClient) -> Non
 
 def test_file_over_the_cap_keeps_head_and_tail_with_exact_lines_and_a_note(slack: FakeSlack,
                                                                           client: WebClient) -> None:
-    original = EXAMPLE_LOG.read_text().split("\n")
-    info = slack.add_file("F7", "checkout-api.log", EXAMPLE_LOG.read_bytes(), channel=PUBLIC)
+    text = "".join(f"Step {i}: check the replica lag of pg-{i % 7} and write it down.\n" for i in range(1200))
+    original = text.split("\n")
+    info = slack.add_file("F7", "notes.txt", text.encode(), channel=PUBLIC)
     head, tail = _reader(client, max_file_bytes=30_000).read(info)
     assert head.first_line == 1 and head.text.split("\n") == original[: len(head.text.split("\n"))]
     assert tail.doc_id == f"slack-file:F7@L{tail.first_line}" and tail.first_line > len(head.text.split("\n"))
     assert tail.text.split("\n") == original[tail.first_line - 1:]
     [note] = head.notes
     skipped_from = len(head.text.split("\n")) + 1
-    assert f"skipped lines {skipped_from}-{tail.first_line - 1}" in note and "checkout-api.log" in note
+    assert f"skipped lines {skipped_from}-{tail.first_line - 1}" in note and "notes.txt" in note
+
+
+def test_a_log_over_the_reduce_threshold_is_read_whole_and_reduced_to_its_incidents(slack: FakeSlack,
+                                                                                   client: WebClient) -> None:
+    """Logs are never cut in the middle: the stack trace in the middle of the file is kept with the file's
+    own line numbers, the rest is summarised, and the note says what was folded."""
+    original = EXAMPLE_LOG.read_text().split("\n")
+    info = slack.add_file("F8", "checkout-api.log", EXAMPLE_LOG.read_bytes(), channel=PUBLIC)
+    summary, *regions = _reader(client, max_file_bytes=10_000, reduce_logs_above=10_000).read(info)
+    assert summary.doc_id == "slack-file:F8#summary" and "line templates" in summary.text
+    [note] = summary.notes
+    assert f"has {len(original) - 1:,} lines" in note and "kept" in note
+    for region in regions:
+        assert region.kind == "log" and region.doc_id == f"slack-file:F8@L{region.first_line}"
+        lines = region.text.split("\n")
+        assert lines == original[region.first_line - 1:region.first_line - 1 + len(lines)]
+    kept = {region.first_line + i for region in regions for i in range(region.text.count("\n") + 1)}
+    assert set(range(204, 226)) <= kept, "the ERROR line and its whole chained traceback"
+    assert len(kept) < len(original) / 2
 
 
 def test_unknown_file_is_a_note_that_names_only_its_id(slack: FakeSlack, client: WebClient) -> None:

@@ -27,6 +27,7 @@ from worker.documents.runbooks import RunbookFolder
 from worker.engine.base import Answer, Citation, Question
 from worker.pipeline import AnswerPipeline
 from worker.queue_worker import run_worker
+from worker.runtime import engine_index
 
 
 class SlowEngine:
@@ -69,7 +70,8 @@ def main() -> None:
     client = slack_client(BOT_TOKEN, args.slack_api_url)
     engine = SlowEngine(args.marker, args.seconds)
     batcher = AnswerBatcher(engine) if args.threads > 1 else None
-    pipeline = AnswerPipeline(DocumentGatherer([RunbookFolder(args.runbooks)]), engine, batcher=batcher)
+    pipeline = AnswerPipeline(DocumentGatherer([RunbookFolder(args.runbooks)]), engine, engine_index(engine),
+                              batcher=batcher)
     set_context(WorkerContext(pipeline=pipeline, slack=client, redis=redis))
     run_worker(redis, args.queue, burst=False, threads=args.threads, heartbeat_interval=args.heartbeat,
                maintenance_interval=args.maintenance)

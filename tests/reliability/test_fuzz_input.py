@@ -28,6 +28,7 @@ from worker.documents.runbooks import RunbookFolder
 from worker.engine.default import ExtractiveEngine
 from worker.job import INTERNAL_ERROR
 from worker.pipeline import AnswerPipeline
+from worker.runtime import engine_index
 
 FUZZ = settings(max_examples=40, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -61,7 +62,8 @@ class World:
         if runbooks:
             sources.insert(0, RunbookFolder(self.runbooks))
         gatherer = DocumentGatherer(sources, client=client)
-        set_context(WorkerContext(pipeline=AnswerPipeline(gatherer, self.engine), slack=client, redis=self.redis))
+        pipeline = AnswerPipeline(gatherer, self.engine, engine_index(self.engine, self.redis))
+        set_context(WorkerContext(pipeline=pipeline, slack=client, redis=self.redis))
 
     def settle(self) -> None:
         """Wait until the listener has either queued the question or answered without a job."""

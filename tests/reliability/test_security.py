@@ -29,6 +29,7 @@ from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
 from worker.engine.default import ExtractiveEngine
 from worker.pipeline import AnswerPipeline
+from worker.runtime import engine_index
 
 # distinctive secrets, so any leak is found by a plain substring search
 BOT_TOKEN = "xoxb-1111-2222-SECRETbotTOKENxyz"
@@ -127,7 +128,8 @@ def secret_world(redis: Redis, engine: ExtractiveEngine, runbooks: Any) -> Any:
         slack.add_channel("C1", "ops", members={"U1"})
         client = slack_client(BOT_TOKEN, slack.api_url)
         gatherer = DocumentGatherer([RunbookFolder(runbooks), thread_files(client)])
-        set_context(WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis))
+        pipeline = AnswerPipeline(gatherer, engine, engine_index(engine, redis))
+        set_context(WorkerContext(pipeline=pipeline, slack=client, redis=redis))
         yield slack
         set_context(None)
 

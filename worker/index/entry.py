@@ -1,8 +1,8 @@
 """One indexed document: its chunks (text, line range, severity), their dense vectors and their terms, as
 stored in Redis under the document's content key, in one value.
 
-Layout of the stored bytes (little-endian): ``u32`` header length, the header (zlib-compressed JSON:
-chunk texts, line ranges, positions, severities, counts), then the arrays: vectors ``[N, D]`` float16,
+Layout of the stored bytes (little-endian): ``u32`` header length, the header (UTF-8 JSON: chunk texts and
+counts; not compressed, so what the index holds can be searched, e.g. for secrets), then the arrays: vectors ``[N, D]`` float16,
 line ranges ``[N, 3]`` int32, severities ``[N]`` int8, term lengths ``[N]`` int32, term offsets ``[N+1]``
 int64, term ids ``[nnz]`` uint64, term counts ``[nnz]`` uint16.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,9 +59,9 @@ class IndexEntry:
                 for text, (start, end, index) in zip(self.texts, self.lines.tolist(), strict=True)]
 
     def to_bytes(self) -> bytes:
-        header = zlib.compress(json.dumps({"format": FORMAT, "key": self.key, "texts": self.texts,
-                                           "dim": int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0,
-                                           "nnz": len(self.terms.ids)}).encode("utf-8", "surrogatepass"), 1)
+        header = json.dumps({"format": FORMAT, "key": self.key, "texts": self.texts,
+                             "dim": int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0,
+                             "nnz": len(self.terms.ids)}, ensure_ascii=False).encode("utf-8", "surrogatepass")
         arrays = (self.vectors.astype("<f2"), self.lines.astype("<i4"), self.severities.astype("i1"),
                   self.terms.lengths.astype("<i4"), self.terms.offsets.astype("<i8"),
                   self.terms.ids.astype("<u8"), self.terms.counts.astype("<u2"))
@@ -72,7 +71,7 @@ class IndexEntry:
     def from_bytes(cls, raw: bytes) -> IndexEntry:
         try:
             (size,) = struct.unpack_from("<I", raw)
-            header = json.loads(zlib.decompress(raw[4:4 + size]).decode("utf-8", "surrogatepass"))
+            header = json.loads(bytes(raw[4:4 + size]).decode("utf-8", "surrogatepass"))
             if header.get("format") != FORMAT:
                 raise EntryFormatError(f"index entry format {header.get('format')}, expected {FORMAT}")
             n, dim, nnz = len(header["texts"]), int(header["dim"]), int(header["nnz"])
@@ -85,7 +84,7 @@ class IndexEntry:
                     raise EntryFormatError("index entry is cut short")
                 arrays.append(np.frombuffer(view[:width], dtype=dtype).copy())
                 view = view[width:]
-        except (struct.error, zlib.error, ValueError, KeyError, TypeError) as error:
+        except (struct.error, ValueError, KeyError, TypeError) as error:
             if isinstance(error, EntryFormatError):
                 raise
             raise EntryFormatError(f"unreadable index entry: {error}") from None
