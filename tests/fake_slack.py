@@ -68,6 +68,9 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
         self._extra: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self.downloads: list[str] = []  # file ids whose content was served, in order
+        # downloads of these file ids wait until the event is set (a slow upload, held by a test)
+        self.held_downloads: dict[str, threading.Event] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -107,6 +110,8 @@ class FakeSlack:
             self.calls.clear()
             self._faults.clear()
             self._extra.clear()
+            self.downloads.clear()
+            self.held_downloads.clear()
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         with self._lock:
@@ -272,6 +277,11 @@ class FakeSlack:
         file_id = parts[2].split("-", 1)[1] if len(parts) > 2 and "-" in parts[2] else ""
         if file_id not in self.state.file_contents:
             return 404, "text/plain", b"not found"
+        held = self.held_downloads.get(file_id)
+        if held is not None:
+            held.wait(30)
+        with self._lock:
+            self.downloads.append(file_id)
         return 200, self.state.files[file_id]["mimetype"], self.state.file_contents[file_id]
 
     # -- HTTP plumbing ---------------------------------------------------------------------------------

@@ -120,10 +120,12 @@ class ThreadedSimpleWorker(HeartbeatingSimpleWorker):
 
 
 def run_worker(redis: Redis, queue_name: str, *, burst: bool = False, name: str | None = None,
-               threads: int = 1, heartbeat_interval: int = 20, maintenance_interval: int = 60) -> bool:
+               threads: int = 1, heartbeat_interval: int = 20, maintenance_interval: int = 60,
+               stop: threading.Event | None = None) -> bool:
     """Take questions from ``queue_name`` and, when none waits, file-ingest jobs from its ingest queue
     (jobs/ingest.py): RQ takes from a worker's queues in order. With several threads only half of them
-    take ingest jobs, so some thread is always free for questions."""
+    take ingest jobs, so some thread is always free for questions. ``stop`` (several threads): set it to
+    stop them after their current jobs, as SIGTERM does (a worker run from a thread has no signals)."""
     questions = question_queue(redis, queue_name)
     both = [questions, ingest_queue(redis, queue_name)]
     if threads <= 1:
@@ -145,14 +147,21 @@ def run_worker(redis: Redis, queue_name: str, *, burst: bool = False, name: str 
         for i, w in enumerate(workers)
     ]
 
-    def stop(signum: int, frame: FrameType | None) -> None:
+    def stop_all(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping %d job threads after their current jobs", signum, len(workers))
         for w in workers:
             w.request_stop(signum, frame)
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop_all)
+        signal.signal(signal.SIGTERM, stop_all)
+    if stop is not None:
+        def stop_when_set() -> None:
+            stop.wait()
+            for w in workers:
+                w._shutdown()  # the flag a signal sets (RQ's request_stop needs the main thread)
+
+        threading.Thread(target=stop_when_set, name="rq-stop", daemon=True).start()
     for runner in runners:
         runner.start()
     for runner in runners:

@@ -2,9 +2,9 @@
 stored in Redis under the document's content key, in one value.
 
 Layout of the stored bytes (little-endian): ``u32`` header length, the header (UTF-8 JSON: chunk texts and
-counts; not compressed, so what the index holds can be searched, e.g. for secrets), then the arrays: vectors ``[N, D]`` float16,
-line ranges ``[N, 3]`` int32, severities ``[N]`` int8, term lengths ``[N]`` int32, term offsets ``[N+1]``
-int64, term ids ``[nnz]`` uint64, term counts ``[nnz]`` uint16.
+counts; not compressed, so what the index holds can be searched, e.g. for secrets), then the arrays:
+vectors ``[N, D]`` float16, line ranges ``[N, 3]`` int32, severities ``[N]`` int8, term lengths ``[N]``
+int32, term offsets ``[N+1]`` int64, term ids ``[nnz]`` uint64, term counts ``[nnz]`` uint16.
 """
 
 from __future__ import annotations
