@@ -18,6 +18,7 @@ from jobs.slack_client import slack_client
 from tests.conftest import SIGNING_SECRET, sign
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from worker.context import WorkerContext, set_context
+from worker.documents.base import Source
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.settings import GatheringSettings
@@ -67,7 +68,7 @@ def start_worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbook
     client = slack_client(BOT_TOKEN, slack.api_url)
     index = engine_index(engine, redis)
     reader = SlackFileReader.from_settings(client, settings, IndexedFiles(index.store))
-    sources = [RunbookFolder(runbooks), ThreadFiles(reader),
+    sources: list[Source] = [RunbookFolder(runbooks), ThreadFiles(reader),
                ChannelFiles(reader, window_s=settings.recent_files_window_s, max_files=settings.max_channel_files),
                ChannelFiles(reader, window_s=settings.recent_files_window_s, max_files=settings.max_channel_files,
                             logs_only=True)]

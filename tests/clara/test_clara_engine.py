@@ -18,6 +18,7 @@ from worker.clara.store import LocalMemoryStore, RedisMemoryStore, content_hash,
 from worker.documents.chunking import chunk_document
 from worker.documents.document import Chunk, Document
 from worker.engine.base import Citation, Question
+from worker.index.candidates import Candidates
 
 TEXTS = [
     "To fail over the primary database, run make failover from the ops host, then check replication.",
@@ -41,7 +42,8 @@ class WordOverlap:
     def __init__(self) -> None:
         self.calls = 0
 
-    def rank(self, question: str, chunks: Sequence[Chunk], k: int) -> list[Citation]:
+    def rank(self, question: str, chunks: Sequence[Chunk], k: int, candidates: Candidates | None = None
+             ) -> list[Citation]:
         self.calls += 1
         words = set(re.findall(r"\w+", question.lower()))
         scores = [len(words & set(re.findall(r"\w+", c.text.lower()))) / 10 for c in chunks]

@@ -19,10 +19,8 @@ no failure is returned as it is (the caller decides, e.g. NoDocumentsError).
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -36,6 +34,7 @@ from worker.documents.pages import PageFetcher
 from worker.documents.permissions import ConversationDirectory, visible_documents
 from worker.documents.pins import ChannelPins
 from worker.documents.redact import redact_secrets
+from worker.documents.redacted import redacted
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.settings import GatheringSettings
 from worker.documents.skipped import is_skipped
@@ -49,33 +48,6 @@ LOG_MODE_SOURCES = ("channel_logs", "thread_files")
 SOURCE_LABELS = {"channel_logs": "recent log uploads", "channel_files": "recent uploads",
                  "thread_files": "attached files", "bookmarks": "bookmarks", "pins": "pinned items",
                  "links": "linked pages", "runbooks": "runbooks"}
-
-
-REDACTED_MEMO_BYTES = 256 << 20  # text of redacted documents kept for the next gathering
-_redacted_memo: OrderedDict[Document, Document] = OrderedDict()
-_redacted_bytes = 0
-_redacted_lock = threading.Lock()
-
-
-def redacted(document: Document) -> Document:
-    """The document with secrets redacted from its text and title (redact.py); the same document,
-    gathered again unchanged (a runbook read before), is not scanned again. Everything that goes into
-    the index passes through here, so the index never holds a secret."""
-    global _redacted_bytes
-    with _redacted_lock:
-        done = _redacted_memo.get(document)
-        if done is not None:
-            _redacted_memo.move_to_end(document)
-            return done
-    done = replace(document, text=redact_secrets(document.text), title=redact_secrets(document.title))
-    with _redacted_lock:
-        if document not in _redacted_memo:
-            _redacted_memo[document] = done
-            _redacted_bytes += 2 * len(document.text)
-        while _redacted_bytes > REDACTED_MEMO_BYTES and _redacted_memo:
-            evicted, _ = _redacted_memo.popitem(last=False)
-            _redacted_bytes -= 2 * len(evicted.text)
-    return done
 
 
 @dataclass(frozen=True)

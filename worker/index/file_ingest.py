@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from worker.documents.gather import redacted
+from worker.documents.redacted import redacted
 from worker.documents.skipped import is_skipped
 from worker.documents.slack_files import SlackFileReader
 from worker.index.chunk_index import ChunkIndex, IndexReport

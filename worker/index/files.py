@@ -11,7 +11,7 @@ import json
 import logging
 
 from worker.documents.document import Document
-from worker.documents.gather import redacted
+from worker.documents.redacted import redacted
 from worker.index.chunk_index import content_key
 from worker.index.store import IndexStore
 

@@ -8,7 +8,7 @@ import logging
 import threading
 
 from worker.documents.base import GatherRequest
-from worker.documents.gather import redacted
+from worker.documents.redacted import redacted
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.skipped import is_skipped
 from worker.index.chunk_index import ChunkIndex, IndexReport, Progress
