@@ -303,7 +303,7 @@ def bench_log(args: argparse.Namespace, redis_choice: RedisChoice) -> None:
         assert child.stdout is not None
         served = json.loads(child.stdout.readline())
         client = slack_client(BOT_TOKEN, served["api_url"])
-        settings = GatheringSettings(download_timeout_s=600)
+        settings = GatheringSettings()
         gatherer = DocumentGatherer.from_settings(settings, client, read_before=IndexedFiles(index.store))
         pipeline = AnswerPipeline(gatherer, engine, index)
         job = QuestionJob(question="why did it fail?", channel="C1", user="U1", mode="logs", source="command")

@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
 from tests.conftest import write_runbooks
 from worker.cli import main
@@ -47,3 +48,19 @@ def test_cli_names_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixt
     binary.write_bytes(b"\x7fELF\x00\x00" * 100)
     assert main(["ask", "what failed?", "--mode", "logs", "--file", str(binary)]) == 1
     assert "skipped core.log: binary file" in capsys.readouterr().err
+
+
+def test_cli_index_indexes_a_folder_once_and_says_what_it_did(tmp_path: Path, redis: Redis,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    docs = write_runbooks(tmp_path / "rb")
+    url = redis.connection_pool.connection_kwargs
+    redis_url = f"redis://{url['host']}:{url['port']}/{url['db']}"
+    assert main(["index", str(docs), "--redis", redis_url]) == 0
+    first = capsys.readouterr()
+    assert "3 documents: 3 indexed now" in first.out and "index in redis" in first.out
+    assert "indexing" in first.err, "a progress bar on stderr"
+    (docs / "tls-expiry.md").write_text("# TLS certificate expiry\n\nRenew with `certbot renew`.\n")
+    assert main(["index", str(docs), "--redis", redis_url]) == 0
+    assert "3 documents: 1 indexed now" in capsys.readouterr().out, "only the changed runbook"
+    assert main(["index", str(tmp_path / "missing")]) == 1
+    assert "is not a folder" in capsys.readouterr().err

@@ -148,6 +148,17 @@ def _heading_terms(section: RunbookSection) -> set[str]:
     return set(terms(" ".join((section.document.title, name, *section.path))))
 
 
+@functools.lru_cache(maxsize=8)
+def _section_index(documents: tuple[Document, ...]) -> tuple[list[RunbookSection], list[set[str]], list[list[str]],
+                                                               BM25Okapi]:
+    """The sections of these runbooks with their terms and BM25, built once per set of runbooks (not per
+    question: the same folder answers every ``/runbook``)."""
+    sections = [s for d in documents for s in runbook_sections(d)]
+    heading_sets = [_heading_terms(s) for s in sections]
+    corpus = [list(h) * 3 + terms(s.own_text) for s, h in zip(sections, heading_sets, strict=True)]
+    return sections, heading_sets, corpus, BM25Okapi(corpus or [["_"]])
+
+
 def find_runbook_section(query: str, documents: list[Document]) -> RunbookMatch | None:
     """The best-matching runbook section when it matches well (see the module docstring), else None.
 
@@ -156,12 +167,9 @@ def find_runbook_section(query: str, documents: list[Document]) -> RunbookMatch 
     wanted = set(terms(query))
     if not wanted:
         return None
-    sections = [s for d in documents if d.kind == "runbook" for s in runbook_sections(d)]
+    sections, heading_sets, corpus, bm25 = _section_index(tuple(d for d in documents if d.kind == "runbook"))
     if not sections:
         return None
-    heading_sets = [_heading_terms(s) for s in sections]
-    corpus = [list(h) * 3 + terms(s.own_text) for s, h in zip(sections, heading_sets, strict=True)]
-    bm25 = BM25Okapi(corpus)
     raw = [float(x) for x in bm25.get_scores(list(wanted))]
     top = max(raw) if raw and max(raw) > 0 else 1.0
     best: tuple[float, int, int] | None = None  # (score, level, index)

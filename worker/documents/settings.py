@@ -15,7 +15,8 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_MAX_PAGE_BYTES``         bytes read from one page; longer pages are cut, with a note (1 MB)
 ``CHATOPS_MAX_LINKS``              pages fetched per question from recent messages (default 5)
 ``CHATOPS_MAX_REDIRECTS``          redirects followed per page, each checked against the allowlist (3)
-``CHATOPS_DOWNLOAD_TIMEOUT_S``     seconds for downloading one Slack file (default 30)
+``CHATOPS_DOWNLOAD_TIMEOUT_S``     seconds for downloading one Slack file, reading it as it streams (a big log
+                                   is reduced on the way) (default 120)
 ``CHATOPS_MAX_FILE_BYTES``         bytes of one file (after gunzip) kept; bigger files keep their first
                                    fifth and last four fifths of this, with a note on what was skipped (5 MB)
 ``CHATOPS_MAX_SCAN_BYTES``         bytes of one file read at most (logs: all of them are read) (default 1 GB)
@@ -48,7 +49,7 @@ class GatheringSettings:
     max_page_bytes: int = 1_000_000
     max_links: int = 5
     max_redirects: int = 3
-    download_timeout_s: float = 30.0
+    download_timeout_s: float = 120.0
     max_file_bytes: int = 5_000_000
     max_scan_bytes: int = 1_000_000_000
     reduce_logs_above: int = 1_000_000

@@ -180,6 +180,7 @@ class ChunkIndex:
             with self._lock:
                 for key in mine:
                     self._inflight.pop(key).set()
+        failed: dict[str, Document] = {}
         for key, event in theirs.items():  # another thread is indexing these: wait for its entries
             event.wait()
             with self._lock:
@@ -188,6 +189,10 @@ class ChunkIndex:
                 entry = self.store.get_many([key]).get(key)
             if entry is not None:
                 built[key] = entry
+            else:  # that thread failed: index it here (raising as it did, if it must)
+                failed[key] = readable[key]
+        if failed:
+            built.update(self._index_missing(failed, report, progress))
         return built
 
     def _build(self, documents: dict[str, Document], report: IndexReport, progress: Progress | None
