@@ -67,25 +67,19 @@ def share(slack: FakeSlack, redis: Redis, file_id: str, channel: str) -> None:
                                                                 "x-slack-retry-reason": "http_timeout"})
 
 
-def reading_updates(slack: FakeSlack) -> list[str]:
-    return [c.args["text"] for c in slack.calls_to("chat.update") if "Reading" in str(c.args.get("text"))]
-
-
 def test_the_index_survives_a_worker_restart(world: FakeSlack, redis: Redis, engine: ExtractiveEngine,
                                              runbooks: Path) -> None:
     first = start_worker_context(world, redis, engine, runbooks)
     thread = ask(world, redis, "how do I fail over the primary postgres database?")
     run_worker_burst(redis)
     assert "patronictl" in answer_in(world, PUBLIC, thread)["text"]
-    assert first.pipeline.index.embedded > 0 and reading_updates(world)
+    assert first.pipeline.index.embedded > 0
 
     restarted = start_worker_context(world, redis, engine, runbooks)  # a new process: nothing in memory
-    world.calls.clear()
     thread = ask(world, redis, "how do I renew the TLS certificate?")
     run_worker_burst(redis)
     assert "cmctl renew" in answer_in(world, PUBLIC, thread)["text"]
     assert restarted.pipeline.index.embedded == 0, "every chunk came from Redis"
-    assert reading_updates(world) == []
 
 
 def test_a_changed_or_deleted_runbook_is_reflected_in_the_next_answer(world: FakeSlack, redis: Redis,
@@ -136,7 +130,6 @@ def test_a_file_shared_twice_is_ingested_once_and_answered_from_the_index(
     reply = next(m for m in world.state.messages[PUBLIC] if m.get("user") == BOT_USER_ID and m.get("blocks"))
     assert "`payments.log:201-205`" in json.dumps(reply["blocks"]), "the trace, by the file's own lines"
     assert world.downloads == ["F1"], "the question read the file from the index, not from Slack"
-    assert reading_updates(world) == []
 
 
 def test_a_question_never_waits_for_an_ingest_job_of_another_channel(

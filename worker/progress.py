@@ -1,6 +1,7 @@
 """Progress in the question's placeholder while the worker reads documents it has not indexed yet
-("Reading 3 new documents…"): at most one ``chat.update`` every ``interval_s`` seconds (and always the
-first), failures logged and never raised (the answer still replaces the placeholder)."""
+("Reading 3 new documents…"): only when reading has taken ``delay_s`` already (a quick read says nothing:
+each update is a Slack call the answer would wait for), then at most one ``chat.update`` every
+``interval_s`` seconds; failures logged and never raised (the answer still replaces the placeholder)."""
 
 from __future__ import annotations
 
@@ -22,17 +23,21 @@ def reading_text(done: int, total: int) -> str:
 
 
 class PlaceholderProgress:
-    def __init__(self, client: WebClient, job: QuestionJob, interval_s: float = 2.0) -> None:
+    def __init__(self, client: WebClient, job: QuestionJob, delay_s: float = 1.5, interval_s: float = 2.0) -> None:
         self.client = client
         self.job = job
+        self.delay_s = delay_s
         self.interval_s = interval_s
+        self._started: float | None = None
         self._last = float("-inf")
 
     def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
         if not self.job.placeholder_ts or done >= total:
             return  # the answer replaces the placeholder next
-        now = time.monotonic()
-        if now - self._last < self.interval_s:
+        if now - self._started < self.delay_s or now - self._last < self.interval_s:
             return
         self._last = now
         try:

@@ -34,3 +34,11 @@ def redacted(document: Document) -> Document:
             evicted, _ = _redacted_memo.popitem(last=False)
             _redacted_bytes -= 2 * len(evicted.text)
     return done
+
+
+def forget_redacted() -> None:
+    """Forget the redacted documents kept so far (a benchmark's simulated restart)."""
+    global _redacted_bytes
+    with _redacted_lock:
+        _redacted_memo.clear()
+        _redacted_bytes = 0
