@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from worker.clara.config import WEIGHT_FORMATS
 from worker.documents.settings import GatheringSettings
 
 
@@ -25,6 +26,13 @@ def _bytes(value: str | None, default: int) -> int:
     return int(value)
 
 
+def _weight_format(value: str | None) -> str:
+    value = (value or ClaraSettings.weights).strip().lower()
+    if value not in WEIGHT_FORMATS:
+        raise ValueError(f"CLARA_WEIGHTS must be one of {', '.join(WEIGHT_FORMATS)}, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ClaraSettings:
     """Where the CLaRa weights are; the engine is used only when ``checkpoint_dir`` is set."""
@@ -32,6 +40,7 @@ class ClaraSettings:
     checkpoint_dir: Path | None = None  # e.g. /models/CLaRa-7B-E2E/compression-16
     base_model_dir: Path | None = None  # a local Mistral-7B-Instruct-v0.2
     device: str = "cuda"
+    weights: str = "bf16"  # bf16, int8 or fp8 (weight-only quantized at load; worker/clara/quantize.py)
     max_new_tokens: int = 256
     prompt_budget: int = 1024  # tokens of prompt: k and the question must fit in it
     store_ttl_seconds: int = 7 * 86400  # compressed documents kept in Redis
@@ -62,13 +71,17 @@ class WorkerSettings:
         """``SLACK_BOT_TOKEN``, ``REDIS_URL``, ``SLACK_API_URL``, ``CHATOPS_QUEUE``, ``CHATOPS_TOP_K``,
         ``CHATOPS_JOB_THREADS``, ``CHATOPS_BATCH_SIZE``, ``CHATOPS_HEARTBEAT_INTERVAL``,
         ``CHATOPS_MAINTENANCE_INTERVAL``, ``CLARA_CHECKPOINT``,
-        ``CLARA_BASE_MODEL``, ``CLARA_DEVICE``, ``CLARA_MAX_NEW_TOKENS``, ``CLARA_PROMPT_BUDGET``, ``CLARA_STORE_TTL``,
-        ``CLARA_STORE_MAX_BYTES`` (bytes, or with a K/M/G suffix), and the gathering settings' own names."""
+        ``CLARA_BASE_MODEL``, ``CLARA_DEVICE``, ``CLARA_WEIGHTS`` (``bf16``, ``int8`` or ``fp8``: the Mistral
+        projections quantized at load, per output channel; int8 on any CUDA GPU, fp8 on compute
+        capability 8.9+; both fit CLaRa-7B in about 10 GB), ``CLARA_MAX_NEW_TOKENS``,
+        ``CLARA_PROMPT_BUDGET``, ``CLARA_STORE_TTL``, ``CLARA_STORE_MAX_BYTES`` (bytes, or with a K/M/G
+        suffix), and the gathering settings' own names."""
         env = os.environ if environ is None else environ
         clara = ClaraSettings(
             checkpoint_dir=_path(env.get("CLARA_CHECKPOINT")),
             base_model_dir=_path(env.get("CLARA_BASE_MODEL")),
             device=env.get("CLARA_DEVICE", ClaraSettings.device),
+            weights=_weight_format(env.get("CLARA_WEIGHTS")),
             max_new_tokens=int(env.get("CLARA_MAX_NEW_TOKENS", ClaraSettings.max_new_tokens)),
             prompt_budget=int(env.get("CLARA_PROMPT_BUDGET", ClaraSettings.prompt_budget)),
             store_ttl_seconds=int(env.get("CLARA_STORE_TTL", ClaraSettings.store_ttl_seconds)),
