@@ -64,9 +64,9 @@ def graph_time(fn: Callable[[], Any], replays: int = 10) -> float:
 
 def ceilings() -> tuple[float, float]:
     """Device-to-device copy (bytes read + written per second) and a bf16 8192^3 matmul (FLOP/s)."""
-    a = torch.empty(2 << 30, dtype=torch.uint8, device="cuda")
+    a = torch.empty(1 << 29, dtype=torch.float32, device="cuda")  # 2 GiB
     b = torch.empty_like(a)
-    copy = 2 * a.numel() / graph_time(lambda: b.copy_(a))
+    copy = 2 * 4 * a.numel() / graph_time(lambda: b.copy_(a))
     x, y = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
     flops = 2 * 8192**3 / graph_time(lambda: x @ y)
     return copy, flops

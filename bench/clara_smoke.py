@@ -50,7 +50,7 @@ def main() -> int:
                                    ("weights", args.weights)]
     if cuda and args.memory_cap_gib:
         card = torch.cuda.get_device_properties(device).total_memory
-        torch.cuda.set_per_process_memory_fraction(args.memory_cap_gib * (1 << 30) / card, device)
+        torch.cuda.set_per_process_memory_fraction(args.memory_cap_gib * (1 << 30) / card, torch.cuda.current_device())
         rows.append(("GPU memory cap", f"{args.memory_cap_gib:.1f} GiB of {card / (1 << 30):.1f} GiB"))
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,14 +1,18 @@
-"""The decoding matmul of quantized weights: ``y = (x @ q^T) * s`` for a few rows of x, as one Triton
-kernel that reads the int8 / fp8 weight once and converts it in registers (CUDA only; imported on
-first use, so the CPU never needs Triton).
+"""Triton kernels for quantized weights (CUDA only; imported on first use, so the CPU never needs
+Triton): the decoding matmul ``y = (x @ q^T) * s`` for a few rows of x, which reads the int8 / fp8
+weight once and converts it in registers, and the dequantisation of a whole matrix for the long passes.
 
 Decoding reads every weight once per token, so its speed is the weight bytes over memory bandwidth:
-dequantising to bf16 first (a write and a read of 2 bytes per weight) would be slower than bf16 itself.
+dequantising to bf16 first (a write and a read of 2 bytes per weight) is slower than bf16 itself.
 PyTorch has no fast kernel for this (``torch._weight_int8pack_mm`` on CUDA is a reference loop, and
 ``torch._scaled_mm`` needs fp8 activations); ``bench/clara_kernels.py`` measures the alternatives.
 
-Each program computes ``BLOCK_N`` output channels for all (at most 16) rows: the rows are padded to 16
-for the tensor cores, which cost nothing here since the kernel waits on memory anyway.
+- One row (batch-1 decoding): ``_gemv_kernel``, multiply-adds in float32 without the tensor cores.
+  int8 becomes float32 through the bits of 2^23 + 128 + w (an integer add and a float subtract,
+  exact), several times cheaper than a conversion instruction, which capped the first kernel at ~60 %
+  of the memory bandwidth (H200, docs/performance.md).
+- 2 to 16 rows: ``_weight_only_mm_kernel`` pads the rows to 16 for the tensor cores, which cost
+  nothing here since the kernel waits on memory anyway.
 """
 
 from __future__ import annotations
@@ -32,9 +36,17 @@ def _fitting(configs: list[triton.Config], named_args: dict[str, Any], **_: Any)
     return [c for c in configs if k % c.kwargs["BLOCK_K"] == 0]
 
 
+@triton.jit
+def _as_float(w, INT8: tl.constexpr):
+    """int8 -> float32 via 2^23 + 128 + w (exact: the float's mantissa holds the integer); else a cast."""
+    if INT8:
+        return (w.to(tl.int32) + 0x4B000080).to(tl.float32, bitcast=True) - 8388736.0
+    return w.to(tl.float32)
+
+
 @triton.autotune(configs=_CONFIGS, key=["N", "K"], prune_configs_by={"early_config_prune": _fitting})
 @triton.jit
-def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, stride_wn, stride_ym,
+def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, stride_wn, stride_ym, INT8: tl.constexpr,
                            BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     """x [M, K] (bf16/fp16), w [N, K] (int8/fp8/bf16), s [N] float32 -> y [M, N] in x's dtype."""
     rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -46,13 +58,60 @@ def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, strid
     for _ in range(0, K // BLOCK_K):  # BLOCK_K divides K (``_fitting``; checked by the caller)
         x = tl.load(x_ptrs, mask=rm[:, None] < M, other=0.0)
         w = tl.load(w_ptrs, mask=rn[:, None] < N, other=0.0)
-        acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc)
+        if INT8:
+            acc = tl.dot(x, tl.trans(_as_float(w, INT8).to(x.dtype)), acc)
+        else:
+            acc = tl.dot(x, tl.trans(w.to(x.dtype)), acc)
         x_ptrs += BLOCK_K
         w_ptrs += BLOCK_K
     scale = tl.load(s_ptr + rn, mask=rn < N, other=0.0)
     acc = acc * scale[None, :]
     y_ptrs = y_ptr + rm[:, None] * stride_ym + rn[None, :]
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
+
+
+_GEMV_CONFIGS = [triton.Config({"BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
+                 for n, k, w, s in ((4, 1024, 4, 3), (8, 512, 4, 3), (8, 1024, 4, 2), (16, 512, 8, 3),
+                                    (4, 2048, 8, 2), (2, 2048, 4, 3), (16, 256, 4, 4))]
+
+
+@triton.autotune(configs=_GEMV_CONFIGS, key=["N", "K"], prune_configs_by={"early_config_prune": _fitting})
+@triton.jit
+def _gemv_kernel(x_ptr, w_ptr, s_ptr, y_ptr, N, K, stride_wn, INT8: tl.constexpr, BLOCK_N: tl.constexpr,
+                 BLOCK_K: tl.constexpr):
+    """x [K] (bf16/fp16), w [N, K] (int8/fp8/bf16), s [N] float32 -> y [N] in x's dtype."""
+    rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rk = tl.arange(0, BLOCK_K)
+    w_ptrs = w_ptr + rn[:, None] * stride_wn + rk[None, :]
+    x_ptrs = x_ptr + rk
+    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+    for _ in range(0, K // BLOCK_K):
+        w = tl.load(w_ptrs, mask=rn[:, None] < N, other=0.0)
+        acc += _as_float(w, INT8) * tl.load(x_ptrs).to(tl.float32)[None, :]
+        w_ptrs += BLOCK_K
+        x_ptrs += BLOCK_K
+    y = tl.sum(acc, axis=1) * tl.load(s_ptr + rn, mask=rn < N, other=0.0)
+    tl.store(y_ptr + rn, y.to(y_ptr.dtype.element_ty), mask=rn < N)
+
+
+@triton.jit
+def _dequantize_kernel(q_ptr, s_ptr, out_ptr, K, INT8: tl.constexpr, BLOCK: tl.constexpr):
+    """q [N, K] (int8/fp8), s [N] float32 -> out [N, K]: q * s in float32, rounded once."""
+    row = tl.program_id(0)
+    col = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    q = tl.load(q_ptr + row * K + col, mask=col < K, other=0.0)
+    out = _as_float(q, INT8) * tl.load(s_ptr + row)
+    tl.store(out_ptr + row * K + col, out.to(out_ptr.dtype.element_ty), mask=col < K)
+
+
+def dequantize_cuda(q: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``quantize.dequantize`` in one pass (1 byte read, 2 written per weight)."""
+    q = q.contiguous()
+    n, k = q.shape
+    out = torch.empty(n, k, dtype=dtype, device=q.device)
+    block = 1024
+    _dequantize_kernel[(n, triton.cdiv(k, block))](q, scale, out, k, INT8=q.dtype == torch.int8, BLOCK=block)
+    return out
 
 
 def launch(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -64,8 +123,11 @@ def launch(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tenso
     def grid(meta: dict[str, Any]) -> tuple[int]:
         return (triton.cdiv(n, meta["BLOCK_N"]),)
 
-    _weight_only_mm_kernel[grid](x, w, scale, y, m, n, k, x.stride(0), w.stride(0), y.stride(0),
-                                 BLOCK_M=BLOCK_M)
+    if m == 1:
+        _gemv_kernel[grid](x, w, scale, y, n, k, w.stride(0), INT8=w.dtype == torch.int8)
+    else:
+        _weight_only_mm_kernel[grid](x, w, scale, y, m, n, k, x.stride(0), w.stride(0), y.stride(0),
+                                     INT8=w.dtype == torch.int8, BLOCK_M=BLOCK_M)
     return y
 
 
@@ -90,9 +152,9 @@ def register() -> None:
 
 
 def weight_only_mm(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """x [M, K] @ (w * scale[:, None])^T -> [M, N], M <= 16; shapes the kernel cannot tile (K not a
-    multiple of 128) are dequantised instead."""
-    if x.shape[0] > BLOCK_M or x.shape[1] % 128:
+    """x [M, K] @ (w * scale[:, None])^T -> [M, N], M <= 16; shapes the kernels cannot tile (K not a
+    multiple of 256) are dequantised instead."""
+    if x.shape[0] > BLOCK_M or x.shape[1] % 256:
         return torch.nn.functional.linear(x, dequantize(w, scale, x.dtype))
     register()
     return torch.ops.clara.weight_only_mm(x.contiguous(), w, scale)

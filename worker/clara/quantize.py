@@ -63,6 +63,10 @@ def quantize_weight(weight: torch.Tensor, weights: str) -> tuple[torch.Tensor, t
 def dequantize(q: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """(q [out, in], s [out]) -> W [out, in] in ``dtype``: q * s in float32, rounded once (one pass
     for int8; e4m3, which PyTorch does not promote, is first widened to ``dtype``, exactly)."""
+    if q.is_cuda:  # one Triton pass: PyTorch's mixed-dtype multiply ran at ~0.7 TB/s on an H200
+        from worker.clara.kernels import dequantize_cuda
+
+        return dequantize_cuda(q, scale, dtype)
     out = torch.empty(q.shape, dtype=dtype, device=q.device)
     return torch.mul(q if q.dtype == torch.int8 else q.to(dtype), scale[:, None], out=out)
 
