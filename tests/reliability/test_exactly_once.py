@@ -89,6 +89,7 @@ def test_socket_mode_redeliveries_are_answered_once(world: FakeSlack, redis: Red
     assert [a.envelope_id for a in client.acks] == ["env-1", "env-2", "env-3"]
     drain_listeners(app)
     assert queued(redis) == 1, "one job"
+    assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder"
     run_worker_burst(redis)
     assert_one_answer(world, event, "TLS certificate expiry")
     assert len(bot_messages(world)) == 1
@@ -112,6 +113,7 @@ def test_twin_mention_and_message_in_a_bot_thread_are_answered_once(
         dispatch(app, event_body(twin, event_id))
     drain_listeners(app)
     assert queued(redis) == 1, "one follow-up job"
+    assert len(world.calls_to("chat.postMessage")) == 2, "one placeholder for each question"
     run_worker_burst(redis)
     replies = bot_messages(world, thread_ts=first["ts"])
     assert len(replies) == 2, [r["text"][:60] for r in replies]
