@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -140,11 +142,25 @@ def test_special_tokens_in_text_are_neutralised(e2e16: ClaraModel) -> None:
     assert sum(i in tok.mem_ids for i in doc) == 16
 
 
+def test_neutralise_is_linear_in_the_text() -> None:
+    """Nested strings need one removal per level: done as each completes, not by repeated passes."""
+    nested = ["[IN" * 6000 + "[INST]" + "ST]" * 6000, "<" * 12000 + "<s>" + "s>" * 12000,
+              "< " * 10000 + "s >" * 10000]
+    started = time.perf_counter()
+    assert [neutralise(text) for text in nested] == ["", "", ""]
+    assert time.perf_counter() - started < 2.0  # repeated passes took over 10 s on 2 cores
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(SPECIALS), st.text(max_size=12)), max_size=12))
 def test_user_text_never_yields_special_ids(e2e16: ClaraModel, parts: list[str]) -> None:
-    ids = e2e16.tokenizer.encode_text("".join(parts))
-    assert all(2 < i < 32000 for i in ids)
+    tok, text = e2e16.tokenizer, "".join(parts)
+    assert all(2 < i < 32000 for i in tok.encode_text(text))
+    # inside the rendered templates too (with whatever the text starts or ends with)
+    prompt = tok.prompt_ids(text, 1)
+    assert [i for i in prompt if tok.is_special(i)] == [BOS_ID, *tok.mem_ids, tok.sep_id]
+    assert [i for i in tok.encoder_ids(text, 10_000) if tok.is_special(i)] == [tok.enc_id, BOS_ID, EOS_ID,
+                                                                               *tok.mem_ids]
 
 
 def test_budget_keeps_the_whole_question(e2e16: ClaraModel) -> None:

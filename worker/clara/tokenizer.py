@@ -36,12 +36,16 @@ PAD_ID = BOS_ID
 SYSTEM_PROMPT = ("You are a helpful assistant. Your task is to extract relevant information from provided "
                  "documents and to answer to questions as briefly as possible.")
 
-# Literal strings of special tokens, tolerant of case and inner spaces ("[ /inst ]", "< s >"). No two
-# adjacent quantifiers can match the same characters, so a match attempt is linear in the text.
+# Literal strings of special tokens, tolerant of case and of some inner whitespace ("[ /inst ]", "< s >").
+# Every one ends with ">" or "]", holds no "<" or "[" after its first character, and is at most
+# _LONGEST characters long: what lets ``neutralise`` run in linear time.
+_WS = r"\s{0,16}"
 _SPECIAL_TEXT = re.compile(
-    r"<\s*(?:/\s*)?s\s*>|<\s*unk\s*>|\[\s*(?:/\s*)?INST\s*\]|<\s*MEM\s*\d*\s*>|<\s*(?:ENC|SEP|AE)\s*>",
+    rf"<{_WS}(?:/{_WS})?s{_WS}>|<{_WS}unk{_WS}>|\[{_WS}(?:/{_WS})?INST{_WS}\]|<{_WS}MEM{_WS}\d{{0,6}}{_WS}>"
+    rf"|<{_WS}(?:ENC|SEP|AE){_WS}>",
     re.IGNORECASE,
 )
+_LONGEST = 64
 
 # Bump when ``encoder_text`` or its tokenisation changes what the compressor reads: part of the store key.
 # 2: rendered strings through the base model's tokenizer.json (issue 14); 1: sentencepiece per segment.
@@ -49,13 +53,20 @@ ENCODER_TEMPLATE_VERSION = 2
 
 
 def neutralise(text: str) -> str:
-    """Remove every literal special-token string of the Mistral v0.2 + CLaRa vocabulary, again until none
-    is left ("[IN[INST]ST]" included)."""
-    while True:
-        cleaned = _SPECIAL_TEXT.sub("", text)
-        if cleaned == text:
-            return cleaned
-        text = cleaned
+    """Remove every literal special-token string of the Mistral v0.2 + CLaRa vocabulary, also those that a
+    removal brings together ("[IN[INST]ST]", "<<s>/s>"). Linear in the text: each string is removed as
+    soon as its last character arrives, so the text kept so far never holds one."""
+    if not _SPECIAL_TEXT.search(text):
+        return text
+    kept: list[str] = []
+    for char in text:
+        kept.append(char)
+        if char in ">]":
+            tail = "".join(kept[-_LONGEST:])
+            start = max(tail.rfind("<"), tail.rfind("["))  # a match begins at the last opening bracket
+            if start >= 0 and _SPECIAL_TEXT.fullmatch(tail, start):
+                del kept[len(kept) - (len(tail) - start):]
+    return "".join(kept)
 
 
 def added_tokens(n_mem: int) -> list[str]:
