@@ -178,7 +178,7 @@ def bench_engine(clara: ClaraModel, tiny: bool, label: str = "", compile_ops: bo
         sync()
         warm.append(time.perf_counter() - start)
         assert engine.compressed == before
-    n_tokens = len(tok.sp.encode(answer.text))
+    n_tokens = tok.count_tokens(answer.text)
     row("e2e", f"{label}cold: 1 question, 20 new chunks, 128 new tok", statistics.median(cold), "s", "< 2",
         "steps " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in cold_steps[-1].items()) + f"; ~{n_tokens} tok")
     row("e2e", f"{label}warm: 1 question, 20 stored chunks, 128 new tok", statistics.median(warm), "s", "< 1.5")
