@@ -38,7 +38,8 @@ from worker.clara.decode import StaticDecoder
 from worker.clara.engine import ClaraEngine
 from worker.clara.model import ModelConfig, attention_mask, positions_from_valid
 from worker.clara.store import LocalMemoryStore
-from worker.engine.base import Chunk, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Question
 
 TINY = ModelConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                    intermediate_size=128, vocab_size=32000, head_dim=16)
@@ -194,7 +195,7 @@ def bench_engine(clara: ClaraModel, tiny: bool, label: str = "", compile_ops: bo
         sync()
         warm.append(time.perf_counter() - start)
         assert engine.compressed == before
-    n_tokens = len(tok.sp.encode(answer.text))
+    n_tokens = tok.count_tokens(answer.text)
     row("e2e", f"{label}cold: 1 question, 20 new chunks, 128 new tok", statistics.median(cold), "s", "< 2",
         "steps " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in cold_steps[-1].items()) + f"; ~{n_tokens} tok")
     row("e2e", f"{label}warm: 1 question, 20 stored chunks, 128 new tok", statistics.median(warm), "s", "< 1.5")

@@ -35,6 +35,16 @@ def tokenizer_model() -> Path:
     return Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
 
 
+def base_tokenizer(n_mem: int) -> ClaraTokenizer:
+    """The ``tokenizer.json`` beside that ``tokenizer.model`` when there is one (what the loader reads),
+    else sentencepiece on the model file (the ids of a legacy tokenizer.json)."""
+    model_file = tokenizer_model()
+    json_file = model_file.with_name("tokenizer.json")
+    if json_file.is_file():
+        return ClaraTokenizer.from_tokenizer_json(json_file, n_mem)
+    return ClaraTokenizer.from_sentencepiece(model_file, n_mem)
+
+
 def clara_config(kind: str = "e2e", compr_rate: int = 16) -> ClaraConfig:
     return ClaraConfig.from_dict({
         "compr_rate": compr_rate, "doc_max_length": 256, "generation_top_k": 1 if kind == "base" else 5,
@@ -49,7 +59,7 @@ def random_clara(device: torch.device, dtype: torch.dtype = torch.bfloat16, kind
     started = time.perf_counter()
     torch.manual_seed(seed)
     config = clara_config(kind, compr_rate)
-    tokenizer = ClaraTokenizer(tokenizer_model(), config.n_mem)
+    tokenizer = base_tokenizer(config.n_mem)
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in Mistral(model_config, tokenizer.vocab_size).state_dict().items()}
 

@@ -31,7 +31,8 @@ from worker.clara.checkpoint import load_clara
 from worker.clara.engine import ClaraEngine
 from worker.clara.model import ModelConfig
 from worker.clara.store import LocalMemoryStore
-from worker.engine.base import Chunk, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Question
 
 TINY = ModelConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                    intermediate_size=128, vocab_size=32000, head_dim=16)

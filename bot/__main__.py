@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
+import sys
 
 from bot.app import build_app
 from bot.settings import BotSettings
+from jobs.env import SettingsError
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = BotSettings.from_env()
+    try:
+        settings = BotSettings.from_env()
+    except SettingsError as error:
+        sys.exit(f"python -m bot: {error}")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build_app(settings)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -29,8 +29,8 @@ QUEUE_DOWN = (":warning: I could not queue your question: the job queue is unava
 class QuestionIntake:
     redis: Redis
     queue: Queue
-    job_timeout: int = 600
-    max_question_chars: int = 2000
+    job_timeout: int  # seconds
+    max_question_chars: int
 
     def submit(self, client: WebClient, job: QuestionJob, job_id: str,
                respond: Callable[..., object] | None = None) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -12,8 +11,6 @@ from bot.intake import QuestionIntake
 from bot.questions import mentions, question_text
 from jobs.payload import QuestionJob, job_id_for
 from jobs.threads import is_bot_thread
-
-log = logging.getLogger(__name__)
 
 FILE_SHORTCUT = "ask_about_file"
 FILE_QUESTION = "Summarise this file: what went wrong, where, and what should I check first?"
@@ -38,8 +35,7 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         thread = event.get("thread_ts") or event["ts"]
         job = QuestionJob(
             question=_question(event, context.bot_user_id), channel=event["channel"],
-            user=event.get("user", ""), source="mention", thread_ts=thread, message_ts=event["ts"],
-            file_ids=_file_ids(event), team=context.team_id, channel_type="channel",
+            user=event.get("user", ""), source="mention", thread_ts=thread, file_ids=_file_ids(event),
         )
         intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
 
@@ -63,20 +59,17 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         job = QuestionJob(
             question=_question(event, context.bot_user_id), channel=event["channel"],
             user=event.get("user", ""), source=source, thread_ts=thread_ts or event["ts"],
-            message_ts=event["ts"], file_ids=_file_ids(event), team=context.team_id,
-            channel_type=channel_type,
+            file_ids=_file_ids(event),
         )
         intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
 
     def on_command(mode: str) -> Any:
-        def handle(command: dict[str, Any], ack: Ack, respond: Respond, client: WebClient,
-                   context: BoltContext) -> None:
+        def handle(command: dict[str, Any], ack: Ack, respond: Respond, client: WebClient) -> None:
             ack()
             job = QuestionJob(
                 question=" ".join((command.get("text") or "").split()), channel=command["channel_id"],
                 user=command["user_id"], mode=mode, source="command",
-                response_url=command.get("response_url"), team=context.team_id,
-                channel_type=_channel_type(command.get("channel_name")),
+                response_url=command.get("response_url"),
             )
             intake.submit(client, job, job_id_for(command.get("trigger_id") or command["channel_id"]),
                           respond=respond)
@@ -88,8 +81,7 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
     app.command("/logs")(on_command("logs"))
 
     @app.shortcut(FILE_SHORTCUT)
-    def on_file_shortcut(shortcut: dict[str, Any], ack: Ack, client: WebClient,
-                         context: BoltContext) -> None:
+    def on_file_shortcut(shortcut: dict[str, Any], ack: Ack, client: WebClient) -> None:
         ack()
         message = shortcut.get("message", {})
         channel = shortcut.get("channel", {}).get("id", "")
@@ -102,16 +94,8 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         mode = "logs" if any(n.endswith(LOG_SUFFIXES) for n in names) else "ask"
         job = QuestionJob(
             question=FILE_QUESTION, channel=channel, user=shortcut["user"]["id"], mode=mode,
-            source="shortcut", thread_ts=message.get("thread_ts") or message.get("ts"),
-            message_ts=message.get("ts"), file_ids=files, team=context.team_id,
+            source="shortcut", thread_ts=message.get("thread_ts") or message.get("ts"), file_ids=files,
             response_url=shortcut.get("response_url"),  # where to answer if the bot is not in the channel
         )
         intake.submit(client, job, job_id_for(shortcut.get("trigger_id") or channel))
 
-
-def _channel_type(channel_name: str | None) -> str:
-    if channel_name == "directmessage":
-        return "im"
-    if channel_name == "privategroup":
-        return "group"
-    return "channel"

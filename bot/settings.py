@@ -1,4 +1,19 @@
-"""The bot process's settings: explicit arguments first, the standard Slack env names as fallback."""
+"""The bot process's settings: explicit arguments first, the standard Slack env names as fallback.
+
+=============================  =========================================================================
+``SLACK_BOT_TOKEN``            the bot token (xoxb-…); required
+``SLACK_APP_TOKEN``            an app-level token (xapp-…): Socket Mode
+``SLACK_SIGNING_SECRET``       HTTP mode (when there is no app token): verifies Slack's requests
+``REDIS_URL``                  the Redis the workers read (default ``redis://127.0.0.1:6379/0``)
+``CHATOPS_QUEUE``              the RQ queue questions go on (default ``chatops``; the workers' too)
+``CHATOPS_JOB_TIMEOUT``        seconds a worker may spend on one question (default 600)
+``CHATOPS_MAX_QUESTION_CHARS`` longer questions are refused with a hint to attach a file (default 2000)
+``CHATOPS_LISTENER_THREADS``   Bolt listeners in flight at once (default 32)
+``PORT``                       HTTP mode's port (default 3000)
+``SLACK_API_URL``              another Web API base URL (a proxy, the tests' fake Slack)
+``LOG_LEVEL``                  DEBUG, INFO, WARNING or ERROR (default INFO)
+=============================  =========================================================================
+"""
 
 from __future__ import annotations
 
@@ -6,19 +21,23 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from jobs import defaults
+from jobs.env import Env, SettingsError
+
 
 @dataclass(frozen=True)
 class BotSettings:
     bot_token: str = field(repr=False)
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = defaults.REDIS_URL
     app_token: str | None = field(default=None, repr=False)  # Socket Mode when set
     signing_secret: str | None = field(default=None, repr=False)  # HTTP mode
-    queue_name: str = "chatops"
-    job_timeout: int = 600  # seconds a worker may spend on one question
+    queue_name: str = defaults.QUEUE_NAME
+    job_timeout: int = defaults.JOB_TIMEOUT_S  # seconds a worker may spend on one question
     max_question_chars: int = 2000
     listener_threads: int = 32  # Bolt listeners in flight; slash commands wait for one to ack
     port: int = 3000  # HTTP mode
     slack_api_url: str | None = None  # another Web API base URL (tests, proxies)
+    log_level: str = defaults.LOG_LEVEL
 
     @property
     def socket_mode(self) -> bool:
@@ -26,20 +45,21 @@ class BotSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
-        """Read ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``, ``REDIS_URL``,
-        ``CHATOPS_QUEUE``, ``CHATOPS_JOB_TIMEOUT``, ``CHATOPS_LISTENER_THREADS``, ``PORT`` and
-        ``SLACK_API_URL``; ``overrides`` win."""
-        env = os.environ if environ is None else environ
+        """The variables in the module docstring; ``overrides`` win. Raises ``SettingsError`` (a
+        ValueError) naming the variable that is missing or malformed."""
+        env = Env(os.environ if environ is None else environ)
         values: dict[str, object] = {
-            "bot_token": env.get("SLACK_BOT_TOKEN", ""),
-            "app_token": env.get("SLACK_APP_TOKEN") or None,
-            "signing_secret": env.get("SLACK_SIGNING_SECRET") or None,
-            "redis_url": env.get("REDIS_URL", cls.redis_url),
-            "queue_name": env.get("CHATOPS_QUEUE", cls.queue_name),
-            "job_timeout": int(env.get("CHATOPS_JOB_TIMEOUT", cls.job_timeout)),
-            "listener_threads": int(env.get("CHATOPS_LISTENER_THREADS", cls.listener_threads)),
-            "port": int(env.get("PORT", cls.port)),
-            "slack_api_url": env.get("SLACK_API_URL") or None,
+            "bot_token": env.text("SLACK_BOT_TOKEN", ""),
+            "app_token": env.text("SLACK_APP_TOKEN"),
+            "signing_secret": env.text("SLACK_SIGNING_SECRET"),
+            "redis_url": env.text("REDIS_URL", cls.redis_url),
+            "queue_name": env.text("CHATOPS_QUEUE", cls.queue_name),
+            "job_timeout": env.number("CHATOPS_JOB_TIMEOUT", cls.job_timeout, minimum=1),
+            "max_question_chars": env.number("CHATOPS_MAX_QUESTION_CHARS", cls.max_question_chars, minimum=1),
+            "listener_threads": env.number("CHATOPS_LISTENER_THREADS", cls.listener_threads, minimum=1),
+            "port": env.number("PORT", cls.port, minimum=0),
+            "slack_api_url": env.text("SLACK_API_URL"),
+            "log_level": env.log_level(),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -48,6 +68,6 @@ class BotSettings:
 
     def validate(self) -> None:
         if not self.bot_token:
-            raise ValueError("SLACK_BOT_TOKEN is required")
+            raise SettingsError("SLACK_BOT_TOKEN is required")
         if not self.app_token and not self.signing_secret:
-            raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+            raise SettingsError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")

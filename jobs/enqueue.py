@@ -10,6 +10,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from jobs import defaults
 from jobs.payload import QuestionJob
 
 log = logging.getLogger(__name__)
@@ -17,11 +18,10 @@ log = logging.getLogger(__name__)
 ANSWER_QUESTION = "worker.job.answer_question"  # the job function, by dotted path: the bot never imports it
 REPORT_FAILURE = "worker.job.report_failure"  # runs when a job raised or its worker died mid-job
 RETRIES = 1  # a job whose worker died (or that raised) runs once more before the user is told it failed
-DEFAULT_QUEUE = "chatops"
 CLAIM_TTL_SECONDS = 24 * 3600
 
 
-def question_queue(connection: Redis, name: str = DEFAULT_QUEUE) -> Queue:
+def question_queue(connection: Redis, name: str = defaults.QUEUE_NAME) -> Queue:
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
@@ -40,7 +40,8 @@ def release_claim(connection: Redis, job_id: str) -> None:
 
 
 def enqueue_question(
-    queue: Queue, job: QuestionJob, job_id: str, *, timeout: int = 300, result_ttl: int = 86400
+    queue: Queue, job: QuestionJob, job_id: str, *, timeout: int = defaults.JOB_TIMEOUT_S,
+    result_ttl: int = 86400
 ) -> Job | None:
     """Enqueue ``job`` under ``job_id``; returns None when that id is already queued or done."""
     try:

@@ -20,12 +20,9 @@ class QuestionJob:
     mode: str = "ask"  # "ask" | "runbook" | "logs"
     source: str = "mention"  # "mention" | "dm" | "thread" | "command" | "shortcut" | "cli"
     thread_ts: str | None = None  # thread to answer in (None: answer in the channel, e.g. /ask)
-    message_ts: str | None = None  # the user's message, for the progress reaction
     placeholder_ts: str | None = None  # the bot's "working on it" message, edited into the answer
     response_url: str | None = None  # slash commands: where to answer when the bot cannot post
     file_ids: tuple[str, ...] = field(default=())
-    team: str | None = None
-    channel_type: str | None = None  # "channel" | "group" | "im" | "mpim"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

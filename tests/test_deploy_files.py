@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -18,10 +19,44 @@ def test_manifest_declares_every_command_shortcut_and_event_the_bot_handles() ->
     assert [s["callback_id"] for s in features["shortcuts"]] == [FILE_SHORTCUT]
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert {"app_mention", "message.im", "message.channels"} <= events
-    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    # what the bot and worker call: chat.postMessage/update, files.info, bookmarks.list, pins.list, history
-    assert {"chat:write", "commands", "files:read", "bookmarks:read", "pins:read", "channels:history",
-            "app_mentions:read", "im:history"} <= scopes
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed_scopes(events), \
+        "the manifest asks for the scopes the code uses, and no more"
+
+
+# The bot scopes each Web API method needs (a conversation may be a channel, a private channel, a DM or a
+# group DM) and each subscribed event needs.
+METHOD_SCOPES = {
+    "chat.postMessage": {"chat:write"}, "chat.update": {"chat:write"}, "chat.delete": {"chat:write"},
+    "chat.postEphemeral": {"chat:write"},
+    "conversations.history": {"channels:history", "groups:history", "im:history", "mpim:history"},
+    "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
+    "conversations.info": {"channels:read", "groups:read", "im:read", "mpim:read"},
+    "conversations.members": {"channels:read", "groups:read", "im:read", "mpim:read"},
+    "files.info": {"files:read"}, "files.list": {"files:read"},
+    "pins.list": {"pins:read"}, "bookmarks.list": {"bookmarks:read"},
+}
+EVENT_SCOPES = {"app_mention": {"app_mentions:read"}, "message.im": {"im:history"},
+                "message.channels": {"channels:history"}, "message.groups": {"groups:history"},
+                "message.mpim": {"mpim:history"}}
+_CALL = re.compile(r"\.(chat|conversations|files|pins|bookmarks|users|usergroups|reactions|views|assistant)_"
+                   r"([a-zA-Z_]+)\(")
+
+
+def web_api_methods() -> set[str]:
+    """Every Web API method the bot and the worker call through a slack_sdk client (``client.chat_update(``)."""
+    methods = set()
+    for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("jobs/**/*.py"), *ROOT.glob("worker/**/*.py")]:
+        for family, name in _CALL.findall(path.read_text()):
+            parts = name.split("_")
+            methods.add(f"{family}.{parts[0]}{''.join(p.capitalize() for p in parts[1:])}")
+    return methods
+
+
+def needed_scopes(events: set[str]) -> set[str]:
+    methods = web_api_methods()
+    unknown = methods - set(METHOD_SCOPES)
+    assert not unknown, f"add the scopes of {sorted(unknown)} to METHOD_SCOPES"
+    return {"commands"} | set().union(*(METHOD_SCOPES[m] for m in methods), *(EVENT_SCOPES[e] for e in events))
 
 
 def test_compose_requires_tokens_and_gives_the_worker_a_gpu() -> None:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from tests.documents.conftest import EXAMPLE_LOG, words
 from worker.documents.chunking import chunk_documents
+from worker.documents.document import Chunk, Document
 from worker.documents.gather import DocumentGatherer
-from worker.engine.base import Answer, Chunk, Document, Question
+from worker.engine.base import Answer, Question
 from worker.pipeline import AnswerPipeline
 
 

@@ -7,7 +7,8 @@ import pytest
 from jobs.payload import QuestionJob
 from jobs.slack_client import slack_client
 from tests.fake_slack import BOT_TOKEN, FakeSlack, Fault
-from worker.engine.base import Answer, Chunk, Citation, Document
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Answer, Citation
 from worker.slack_reply import (
     BLOCK_LIMIT,
     SECTION_LIMIT,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
+import sys
 
 from redis import Redis
 
+from jobs.env import SettingsError
 from worker.context import set_context
 from worker.queue_worker import run_worker
 from worker.runtime import build_context
@@ -24,9 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     parser.add_argument("--name", default=None, help="worker name shown by `rq info`")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = WorkerSettings.from_env()
+    try:
+        settings = WorkerSettings.from_env()
+    except SettingsError as error:
+        sys.exit(f"python -m worker: {error}")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redis = Redis.from_url(settings.redis_url)
     set_context(build_context(settings, redis))
     log.info("engine loaded; waiting for questions on queue %r", settings.queue_name)

@@ -12,39 +12,19 @@ import os
 import sys
 from pathlib import Path
 
-from jobs.errors import ChatOpsError
+from jobs.env import SettingsError
 from jobs.payload import QuestionJob
-from worker.documents.base import GatherRequest, Source
+from worker.documents.base import Source
 from worker.documents.gather import DocumentGatherer
+from worker.documents.local_files import LocalFiles
 from worker.documents.runbooks import RunbookFolder
-from worker.engine.base import Answer, Document
-from worker.engine.factory import load_engine
+from worker.engine.base import Answer
+from worker.errors import ChatOpsError
 from worker.pipeline import AnswerPipeline
+from worker.runtime import load_engine
 from worker.settings import WorkerSettings
 
 DEFAULT_DOCS = Path(__file__).resolve().parent.parent / "examples" / "runbooks"
-
-
-class LocalFiles:
-    """Files named on the command line (``--file``), read as logs or text."""
-
-    name = "local-files"
-
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
-
-    def gather(self, request: GatherRequest) -> list[Document]:
-        documents = []
-        for path in self.paths:
-            raw = path.read_bytes()
-            if path.suffix == ".gz":
-                import gzip
-
-                raw = gzip.decompress(raw)
-            kind = "log" if ".log" in path.name else "file"
-            documents.append(Document(doc_id=f"file:{path}", title=path.name, kind=kind, link=str(path),
-                                      text=raw.decode("utf-8", errors="replace")))
-        return documents
 
 
 def format_answer(answer: Answer) -> str:
@@ -54,7 +34,7 @@ def format_answer(answer: Answer) -> str:
         for i, citation in enumerate(answer.citations, start=1):
             chunk = citation.chunk
             where = chunk.document.link or chunk.document.doc_id
-            lines.append(f"  {i}. {chunk.document.title} ({where}:{chunk.line_start}-{chunk.line_end})"
+            lines.append(f"  {i}. {chunk.document.title} ({where}:{chunk.lines})"
                          f"  score {citation.score:.2f}")
     lines.extend(f"Note: {note}" for note in answer.notes)
     lines.append(f"[{answer.engine}]")
@@ -74,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    settings = WorkerSettings.from_env(os.environ)
+    try:
+        settings = WorkerSettings.from_env(os.environ)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     engine = load_engine(settings)
-    sources: list[Source] = [RunbookFolder(args.docs), LocalFiles(args.file)]
+    sources: list[Source] = [RunbookFolder(args.docs), LocalFiles(args.file, settings.gathering)]
     pipeline = AnswerPipeline(DocumentGatherer(sources), engine)
     job = QuestionJob(question=args.question, channel="cli", user="cli", mode=args.mode, source="cli")
     try:

@@ -12,10 +12,10 @@ from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs.errors import ChatOpsError
 from jobs.payload import QuestionJob
 from worker.context import WorkerContext, context_if_started, current_context
 from worker.engine.base import Answer
+from worker.errors import ChatOpsError
 from worker.slack_reply import deliver, render_answer, render_failure
 
 log = logging.getLogger(__name__)

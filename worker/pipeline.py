@@ -9,15 +9,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from jobs.errors import EmptyQuestionError, NoDocumentsError
 from jobs.payload import QuestionJob
 from worker.batching import AnswerBatcher
 from worker.documents.base import GatherRequest
 from worker.documents.chunking import chunk_one, order_chunks
+from worker.documents.document import Chunk, Document, DocumentChunks
 from worker.documents.gather import DocumentGatherer, Gathered
-from worker.documents.log_chunking import DocumentChunks
 from worker.documents.runbook_lookup import RunbookMatch, find_runbook_section
-from worker.engine.base import Answer, Chunk, Citation, Document, Engine, Question
+from worker.engine.base import Answer, Citation, Engine, Question
+from worker.errors import EmptyQuestionError, NoDocumentsError
 
 log = logging.getLogger(__name__)
 

@@ -48,11 +48,10 @@ def citation_label(citation: Citation) -> str:
         label = f"{title} (`{escape_mrkdwn(document.link)}`)"
     else:
         label = title
-    lines = f"line {chunk.line_start}" if chunk.line_start == chunk.line_end \
-        else f"lines {chunk.line_start}-{chunk.line_end}"
     if document.kind == "log":
-        name = escape_mrkdwn(document.title)
-        lines = f"`{name}:{chunk.line_start}-{chunk.line_end}`"
+        lines = f"`{escape_mrkdwn(document.title)}:{chunk.lines}`"
+    else:
+        lines = f"{'line' if chunk.line_start == chunk.line_end else 'lines'} {chunk.lines}"
     return f"{label} · {lines} · score {citation.score:.2f}"
 
 

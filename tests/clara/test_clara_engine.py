@@ -11,12 +11,13 @@ import pytest
 import torch
 from redis import Redis
 
-from jobs.errors import CheckpointError
 from worker.clara.checkpoint import ClaraModel
 from worker.clara.engine import NO_DOCUMENTS, QUESTION_TOO_LONG, ClaraEngine
+from worker.clara.errors import CheckpointError
 from worker.clara.store import LocalMemoryStore, RedisMemoryStore, content_hash, from_bytes
 from worker.documents.chunking import chunk_document
-from worker.engine.base import Chunk, Citation, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Citation, Question
 
 TEXTS = [
     "To fail over the primary database, run make failover from the ops host, then check replication.",

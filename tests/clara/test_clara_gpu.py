@@ -15,7 +15,8 @@ from worker.clara import steps
 from worker.clara.checkpoint import load_clara
 from worker.clara.decode import StaticDecoder
 from worker.clara.engine import ClaraEngine
-from worker.engine.base import Chunk, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Question
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -13,11 +13,11 @@ import torch
 from test_clara_engine import TEXTS, chunks
 from test_clara_fast import QUESTIONS
 
-from jobs.errors import CheckpointError
 from worker.clara import steps
 from worker.clara.checkpoint import ClaraModel, load_clara
 from worker.clara.config import DECODER_ADAPTER, ENCODER_ADAPTER
 from worker.clara.engine import ClaraEngine, store_fingerprint
+from worker.clara.errors import CheckpointError
 from worker.clara.model import attention_mask, positions_from_valid
 from worker.clara.quantize import check_format, dequantize, quantize_weight
 from worker.engine.base import Question

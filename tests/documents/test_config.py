@@ -26,7 +26,7 @@ def test_settings_from_env() -> None:
 
 
 def test_settings_env_errors_name_the_variable() -> None:
-    with pytest.raises(ValueError, match="CHATOPS_MAX_PAGE_BYTES='lots' is not a int"):
+    with pytest.raises(ValueError, match="CHATOPS_MAX_PAGE_BYTES='lots' is not an integer"):
         GatheringSettings.from_env({"CHATOPS_MAX_PAGE_BYTES": "lots"})
     with pytest.raises(ValueError, match="fetch_timeout_s must be positive"):
         GatheringSettings.from_env({"CHATOPS_FETCH_TIMEOUT_S": "0"})

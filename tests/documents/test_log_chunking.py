@@ -4,10 +4,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.documents.conftest import EXAMPLE_LOG, words
-from worker.documents.chunking import chunk_documents, line_citation
+from worker.documents.chunking import chunk_documents
+from worker.documents.document import Document
 from worker.documents.log_chunking import chunk_log, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import Severity
-from worker.engine.base import Document
+from worker.engine.base import Citation
+from worker.slack_reply import citation_label
 
 # examples/logs/checkout-api.log: the incident
 POOL_WARNINGS = (164, 203)  # the same pool warning 40 times
@@ -47,12 +49,12 @@ def test_stack_trace_is_one_region_with_its_error_line() -> None:
 
 def test_incidents_come_first_trace_then_errors_then_warnings() -> None:
     chunks = chunk_documents([_example()], 256, words)
-    cited = [line_citation(c) for c in chunks[:4]]
+    cited = [citation_label(Citation(c, 0.5)).split(" · ")[1] for c in chunks[:4]]  # as the answer shows them
     assert cited == [
-        f"checkout-api.log:{TRACE[0]}-{TRACE[1]}",
-        f"checkout-api.log:{PAYMENTS_ERROR}",
-        f"checkout-api.log:{SLOW_REQUEST_WARNING}",
-        f"checkout-api.log:{POOL_WARNINGS[0]}-{POOL_WARNINGS[1]}",
+        f"`checkout-api.log:{TRACE[0]}-{TRACE[1]}`",
+        f"`checkout-api.log:{PAYMENTS_ERROR}`",
+        f"`checkout-api.log:{SLOW_REQUEST_WARNING}`",
+        f"`checkout-api.log:{POOL_WARNINGS[0]}-{POOL_WARNINGS[1]}`",
     ]
     rest = chunks[4:]
     assert [c.index for c in rest] == sorted(c.index for c in rest)  # the rest in file order

@@ -14,10 +14,12 @@ from slack_sdk import WebClient
 from tests.documents.conftest import EXAMPLE_LOG, PUBLIC, words
 from tests.fake_slack import FakeSlack
 from worker.documents.base import GatherRequest
-from worker.documents.chunking import chunk_documents, line_citation
+from worker.documents.chunking import chunk_documents
+from worker.documents.document import Chunk
 from worker.documents.gather import DocumentGatherer
 from worker.documents.settings import GatheringSettings
-from worker.engine.base import Chunk
+from worker.engine.base import Citation
+from worker.slack_reply import citation_label
 
 TRACE_LINES = "204-225"  # the ERROR line and the chained traceback under it
 QUESTION = "why did POST /api/v1/checkout fail with a TimeoutError"
@@ -47,9 +49,9 @@ def test_logs_answer_cites_the_stack_trace_lines(slack: FakeSlack, client: WebCl
     assert {d.doc_id.split("@")[0] for d in gathered.documents} == {"slack-file:FLOG"}
     chunks = chunk_documents(gathered.documents, 256, words)
     name = "checkout-api.log.gz" if upload == "gzip" else "checkout-api.log"
-    assert line_citation(chunks[0]) == f"{name}:{TRACE_LINES}"  # the incident comes first
+    assert f"`{name}:{TRACE_LINES}`" in citation_label(Citation(chunks[0], 1.0))  # the incident comes first
     best = _best(QUESTION, chunks)
-    assert line_citation(best) == f"{name}:{TRACE_LINES}"
+    assert f"`{name}:{TRACE_LINES}`" in citation_label(Citation(best, 1.0))
     original = EXAMPLE_LOG.read_text().split("\n")
     assert best.text.split("\n")[1:] == original[204:225]  # the cited lines are the file's lines
     if upload == "over the size cap":

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.runbook_lookup import find_runbook_section, heading_anchor, runbook_sections
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.skipped import is_skipped
-from worker.engine.base import Document
 
 ASK = GatherRequest("C1", "U1", mode="runbook")
 

@@ -31,7 +31,7 @@ def test_files_in_the_thread_are_found(slack: FakeSlack, client: WebClient) -> N
     root = slack.add_message(PUBLIC, "checkout is down")
     file_obj = slack.add_file("F2", "checkout-api.log", EXAMPLE_LOG.read_bytes(), channel=PUBLIC)
     slack.add_message(PUBLIC, "log attached", thread_ts=root["ts"], files=[file_obj])
-    [document] = ThreadFiles(client).gather(GatherRequest(PUBLIC, "U1", thread_ts=root["ts"]))
+    [document] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", thread_ts=root["ts"]))
     assert document.kind == "log" and document.title == "checkout-api.log"
     assert document.text == EXAMPLE_LOG.read_text()
 
@@ -78,7 +78,7 @@ def test_file_over_the_cap_keeps_head_and_tail_with_exact_lines_and_a_note(slack
 
 
 def test_unknown_file_is_a_note_that_names_only_its_id(slack: FakeSlack, client: WebClient) -> None:
-    [document] = ThreadFiles(client).gather(GatherRequest(PUBLIC, "U1", file_ids=("F404",)))
+    [document] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F404",)))
     assert document.notes == ("skipped file F404: Slack said file_not_found",)
     assert document.visible_in == (PUBLIC,)
 

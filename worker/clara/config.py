@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.errors import CheckpointError
+from worker.clara.errors import CheckpointError
 
 STAGES = {"stage1": "base", "stage1_2": "instruct", "stage2": "e2e"}
 

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from jobs.errors import CheckpointError
 from worker.clara import steps
 from worker.clara.checkpoint import ClaraModel, load_clara
 from worker.clara.config import DECODER_ADAPTER
 from worker.clara.decode import StaticDecoder
+from worker.clara.errors import CheckpointError
 from worker.clara.model import compile_elementwise, plain_elementwise
 from worker.clara.store import LocalMemoryStore, MemoryStore, RedisMemoryStore, content_hash
-from worker.engine.base import Answer, Chunk, Citation, Document, Question, Retriever
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Answer, Citation, Question, Retriever
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -226,7 +227,7 @@ def store_fingerprint(clara: ClaraModel, fast: bool) -> str:
 
 def load_clara_engine(settings: ClaraSettings, retriever: Retriever | None = None,
                       redis: Redis | None = None) -> ClaraEngine:
-    """The worker's entry point (see worker.engine.factory)."""
+    """The worker's entry point (see worker.runtime.load_engine)."""
     if settings.checkpoint_dir is None or settings.base_model_dir is None:
         raise CheckpointError("CLaRa needs both a checkpoint folder and a base model folder")
     device = torch.device(settings.device)

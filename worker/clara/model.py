@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jobs.errors import CheckpointError
 from worker.clara.config import read_config_json
+from worker.clara.errors import CheckpointError
 from worker.clara.lora import FusedLinear, LoraLinear
 
 

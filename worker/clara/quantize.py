@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from jobs.errors import CheckpointError
 from worker.clara.config import WEIGHT_FORMATS
+from worker.clara.errors import CheckpointError
 
 QUANTIZED_DTYPES = {"int8": torch.int8, "fp8": torch.float8_e4m3fn}
 _LARGEST = {"int8": 127.0, "fp8": 448.0}

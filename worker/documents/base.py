@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from worker.engine.base import Document
+from worker.documents.document import Document
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class Source(Protocol):
     """Gathers the documents of one kind for a request. Never raises for one bad document: it skips
     it and reports it through ``Document.notes`` or the log; raises only when the whole source fails."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """What the channel config calls this source: ``runbooks``, ``pins``, ``thread_files``…"""
+        ...
 
     def gather(self, request: GatherRequest) -> list[Document]: ...

@@ -5,26 +5,23 @@ A bookmark's title and link alone are still worth a candidate ("where is the pay
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from slack_sdk import WebClient
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.pages import PageFetcher
 from worker.documents.skipped import is_skipped
 from worker.documents.slack_api import response_items
-from worker.engine.base import Document
-
-log = logging.getLogger(__name__)
 
 
+@dataclass
 class ChannelBookmarks:
-    name = "bookmarks"
-
-    def __init__(self, client: WebClient, fetcher: PageFetcher) -> None:
-        self.client = client
-        self.fetcher = fetcher
+    client: WebClient
+    fetcher: PageFetcher  # bookmarked pages on allow-listed hosts are read too
+    name: ClassVar[str] = "bookmarks"
 
     def gather(self, request: GatherRequest) -> list[Document]:
         listing = self.client.bookmarks_list(channel_id=request.channel)

@@ -1,62 +1,22 @@
 """Split documents into chunks of at most N encoder tokens, keeping exact line ranges.
 
-Logs (``kind == "log"``) go through log_chunking.py: repeated lines folded, incidents first.
+Plain documents are packed line by line (packing.py); logs (``kind == "log"``) go through
+log_chunking.py: repeated lines folded, incidents first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from worker.documents.log_chunking import DocumentChunks, chunk_log
-from worker.documents.long_lines import split_long_line
-from worker.engine.base import Chunk, Document
-
-TokenCounter = Callable[[str], int]
+from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
+from worker.documents.log_chunking import chunk_log
+from worker.documents.packing import pack_lines, plain_lines
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
-    """Greedy line packing: each chunk holds whole lines while it stays within ``max_tokens``.
-
-    Line numbers are 1-based and relative to the original file (``document.first_line``).
-    Blank-only chunks are dropped.
-    """
-    chunks: list[Chunk] = []
-    lines: list[str] = []
-    start = document.first_line
-    tokens = 0
-
-    def flush(end_line: int) -> None:
-        nonlocal lines, tokens
-        text = "\n".join(lines)
-        if text.strip():
-            chunks.append(Chunk(document, text, start, end_line, index=len(chunks)))
-        lines, tokens = [], 0
-
-    all_lines = document.text.split("\n")
-    if len(all_lines) > 1 and all_lines[-1] == "":
-        all_lines.pop()  # the final newline ends the last line; it does not start another
-    for offset, line in enumerate(all_lines):
-        number = document.first_line + offset
-        line_tokens = count_tokens(line) + 1  # +1 for the newline that joins lines
-        if line_tokens > max_tokens:
-            if lines:
-                flush(number - 1)
-            for piece in split_long_line(line, max_tokens, count_tokens):
-                start = number
-                lines, tokens = [piece], 0
-                flush(number)
-            start = number + 1
-            continue
-        if lines and tokens + line_tokens > max_tokens:
-            flush(number - 1)
-            start = number
-        if not lines:
-            start = number
-        lines.append(line)
-        tokens += line_tokens
-    if lines:
-        flush(document.first_line + len(all_lines) - 1)
-    return chunks
+    """Whole lines per chunk within ``max_tokens``; line numbers are those of the original file
+    (``document.first_line`` is the first); blank-only chunks are dropped."""
+    return pack_lines(document, plain_lines(document), max_tokens, count_tokens)
 
 
 def chunk_one(document: Document, max_tokens: int, count_tokens: TokenCounter) -> DocumentChunks:
@@ -82,9 +42,3 @@ def order_chunks(per_document: Sequence[DocumentChunks]) -> list[Chunk]:
 def chunk_documents(documents: list[Document], max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
     """Chunk every document, incidents first (see ``order_chunks``)."""
     return order_chunks([chunk_one(document, max_tokens, count_tokens) for document in documents])
-
-
-def line_citation(chunk: Chunk) -> str:
-    """``app.log:212-240`` (or ``app.log:7`` for one line): the document title and the chunk's lines."""
-    lines = str(chunk.line_start) if chunk.line_start == chunk.line_end else f"{chunk.line_start}-{chunk.line_end}"
-    return f"{chunk.document.title}:{lines}"

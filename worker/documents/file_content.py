@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 8192
@@ -103,61 +103,76 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
+@dataclass
+class _Kept:
+    """What ``read_capped`` holds while the file streams past: all of it while it fits the cap; once it
+    does not, the head (fixed) and a sliding tail, counting the newlines that slide out between them."""
+
+    head_cap: int
+    tail_cap: int
+    data: bytearray = field(default_factory=bytearray)  # the whole file so far, until it is over the cap
+    head: bytes | None = None  # set once over the cap
+    dropped_newlines: int = 0  # newlines between the end of ``head`` and the start of ``data`` (the tail)
+    total: int = 0  # bytes read
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.data.extend(chunk)
+        if self.head is None and len(self.data) > self.head_cap + self.tail_cap:
+            self.head = bytes(self.data[: self.head_cap])
+            del self.data[: self.head_cap]
+        if self.head is not None and len(self.data) > 2 * self.tail_cap:  # slide, amortised
+            self.trim_tail()
+
+    def trim_tail(self) -> None:
+        cut = len(self.data) - self.tail_cap
+        if cut > 0:
+            self.dropped_newlines += self.data.count(b"\n", 0, cut)
+            del self.data[:cut]
+
+
 def read_capped(chunks: Iterable[bytes], *, max_bytes: int, max_scan_bytes: int) -> CappedText:
     """Read ``chunks`` keeping at most about ``max_bytes``; see the module docstring.
 
     Raises UnreadableContent when the first bytes look binary, or when there is no text at all.
     """
     head_cap = max(1, max_bytes // 5)
-    tail_cap = max(1, max_bytes - head_cap)
-    data = bytearray()  # everything, while the file still fits
-    tail = bytearray()
-    head = b""
-    dropped_newlines = 0  # newlines between the end of ``head`` and the start of ``tail``
-    total = 0
-    over = False
+    kept = _Kept(head_cap=head_cap, tail_cap=max(1, max_bytes - head_cap))
+    sniff = bytearray()
     stopped = False
-    sniffed = False
     for chunk in chunks:
-        if total + len(chunk) > max_scan_bytes:
-            chunk = chunk[: max_scan_bytes - total]
+        if kept.total + len(chunk) > max_scan_bytes:
+            chunk = chunk[: max_scan_bytes - kept.total]
             stopped = True
-        total += len(chunk)
-        if not over:
-            data.extend(chunk)
-            if not sniffed and (len(data) >= SNIFF_BYTES or stopped):
-                sniffed = True
-                if is_binary(bytes(data[:SNIFF_BYTES])):
-                    raise UnreadableContent("binary file")
-            if len(data) > max_bytes:
-                over = True
-                head = bytes(data[:head_cap])
-                tail = data[head_cap:]
-                data = bytearray()
-        else:
-            tail.extend(chunk)
-        if over and len(tail) > 2 * tail_cap:
-            cut = len(tail) - tail_cap
-            dropped_newlines += tail.count(b"\n", 0, cut)
-            del tail[:cut]
+        if len(sniff) < SNIFF_BYTES:
+            sniff.extend(chunk[: SNIFF_BYTES - len(sniff)])
+            if len(sniff) >= SNIFF_BYTES and is_binary(bytes(sniff)):
+                raise UnreadableContent("binary file")
+        kept.add(chunk)
         if stopped:
             break
-    if not over:
-        if not sniffed and is_binary(bytes(data[:SNIFF_BYTES])):
-            raise UnreadableContent("binary file")
-        text = _decode(bytes(data))
-        if not text.strip():
-            raise UnreadableContent("empty file" if total == 0 else "no text in it, only blank lines")
-        return CappedText(LinesRange(text, 1), None, total, len(data), stopped)
-    if len(tail) > tail_cap:
-        cut = len(tail) - tail_cap
-        dropped_newlines += tail.count(b"\n", 0, cut)
-        del tail[:cut]
-    # head: whole lines only (a line cut by the cap is skipped, not shown half)
+    if len(sniff) < SNIFF_BYTES and is_binary(bytes(sniff)):
+        raise UnreadableContent("binary file")
+    if kept.head is None:
+        return _whole(kept, stopped)
+    return _head_and_tail(kept, kept.head, stopped)
+
+
+def _whole(kept: _Kept, stopped: bool) -> CappedText:
+    text = _decode(bytes(kept.data))
+    if not text.strip():
+        raise UnreadableContent("empty file" if kept.total == 0 else "no text in it, only blank lines")
+    return CappedText(LinesRange(text, 1), None, kept.total, len(kept.data), stopped)
+
+
+def _head_and_tail(kept: _Kept, head: bytes, stopped: bool) -> CappedText:
+    """Whole lines only: the head ends at its last newline (a line cut by the cap is skipped, not shown
+    half) and the tail starts after its first one."""
+    kept.trim_tail()
+    tail = kept.data
     head_end = head.rfind(b"\n")
     head_kept = head[:head_end] if head_end >= 0 else head
-    newlines_before_tail = head.count(b"\n") + dropped_newlines
-    # tail: drop the partial first line
+    newlines_before_tail = head.count(b"\n") + kept.dropped_newlines
     tail_start = tail.find(b"\n")
     if tail_start >= 0 and tail_start + 1 < len(tail):
         newlines_before_tail += 1 + tail.count(b"\n", 0, tail_start)
@@ -167,7 +182,7 @@ def read_capped(chunks: Iterable[bytes], *, max_bytes: int, max_scan_bytes: int)
     return CappedText(
         head=LinesRange(_decode(head_kept), 1),
         tail=LinesRange(_decode(tail_kept), newlines_before_tail + 1),
-        total_bytes=total,
+        total_bytes=kept.total,
         kept_bytes=len(head_kept) + len(tail_kept),
         scan_stopped=stopped,
     )

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from jobs.errors import DocumentUnreadableError
 from worker.documents.base import GatherRequest, Source
 from worker.documents.bookmarks import ChannelBookmarks
 from worker.documents.channel_config import ChannelConfigFile, ChannelSources
+from worker.documents.document import Document
 from worker.documents.links import ChannelLinks
 from worker.documents.pages import PageFetcher
 from worker.documents.permissions import ConversationDirectory, visible_documents
@@ -38,7 +38,7 @@ from worker.documents.runbooks import RunbookFolder
 from worker.documents.settings import GatheringSettings
 from worker.documents.skipped import is_skipped
 from worker.documents.slack_files import ChannelFiles, SlackFileReader, ThreadFiles
-from worker.engine.base import Document
+from worker.errors import DocumentUnreadableError
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ class DocumentGatherer:
             sources.append(RunbookFolder(settings.runbook_dir, base_url=settings.runbook_base_url,
                                          max_bytes=settings.max_runbook_bytes))
         if client is not None:
-            reader = SlackFileReader(client, max_file_bytes=settings.max_file_bytes,
-                                     max_scan_bytes=settings.max_scan_bytes, timeout_s=settings.download_timeout_s)
+            reader = SlackFileReader.from_settings(client, settings)
             fetcher = PageFetcher(settings.link_allowlist, timeout_s=settings.fetch_timeout_s,
                                   max_bytes=settings.max_page_bytes, max_redirects=settings.max_redirects)
             sources += [

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.pages import PageFetcher
 from worker.documents.slack_api import response_items
-from worker.engine.base import Document
 
 log = logging.getLogger(__name__)
 

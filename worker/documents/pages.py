@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
+from worker.documents.document import Document
 from worker.documents.file_content import human_bytes, is_binary
 from worker.documents.html_text import html_to_text
 from worker.documents.http_fetch import FetchError, HostAllowlist, open_url
 from worker.documents.skipped import skipped_document
-from worker.engine.base import Document
 
 log = logging.getLogger(__name__)
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from slack_sdk import WebClient
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.slack_api import response_items
 from worker.documents.slack_files import SlackFileReader
-from worker.engine.base import Document
-
-log = logging.getLogger(__name__)
 
 _LABELLED_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _LINK = re.compile(r"<(https?://[^|>]+)>")
@@ -26,12 +24,11 @@ def plain_message_text(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+@dataclass
 class ChannelPins:
-    name = "pins"
-
-    def __init__(self, client: WebClient, reader: SlackFileReader) -> None:
-        self.client = client
-        self.reader = reader
+    client: WebClient
+    reader: SlackFileReader  # pinned files are read as uploads are
+    name: ClassVar[str] = "pins"
 
     def gather(self, request: GatherRequest) -> list[Document]:
         listing = self.client.pins_list(channel=request.channel)

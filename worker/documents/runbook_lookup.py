@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from rank_bm25 import BM25Okapi
 
-from worker.engine.base import Document
+from worker.documents.document import Document
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_PREFIX = "CHATOPS_"
+from jobs.env import Env, SettingsError
 
 
 @dataclass(frozen=True)
@@ -56,55 +56,41 @@ class GatheringSettings:
     def __post_init__(self) -> None:
         for name in ("fetch_timeout_s", "download_timeout_s"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
+                raise SettingsError(f"{name} must be positive")
         for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+                raise SettingsError(f"{name} must be at least 1")
         if self.max_scan_bytes < self.max_file_bytes:
-            raise ValueError("max_scan_bytes must be at least max_file_bytes")
+            raise SettingsError("max_scan_bytes must be at least max_file_bytes")
         for name in ("max_links", "max_redirects", "recent_files_window_s", "max_channel_files",
                      "recent_messages"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
+                raise SettingsError(f"{name} must not be negative")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatheringSettings:
         """Settings from ``CHATOPS_*`` variables (see the module docstring); unset or empty: the default.
 
-        Raises ValueError naming the variable when a value cannot be parsed.
+        Raises ``SettingsError`` (a ValueError) naming the variable when a value cannot be parsed.
         """
-
-        def text(name: str) -> str | None:
-            value = environ.get(ENV_PREFIX + name, "").strip()
-            return value or None
-
-        def number(name: str, default: float, kind: type[int] | type[float]) -> float:
-            value = text(name)
-            if value is None:
-                return default
-            try:
-                return kind(value.replace("_", ""))
-            except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{name}={value!r} is not a {kind.__name__}") from None
-
+        env = Env(environ)
         d = cls()
-        runbook_dir = text("RUNBOOK_DIR")
-        channel_config = text("CHANNEL_CONFIG")
-        allowlist = tuple(h.strip().lower() for h in (text("LINK_ALLOWLIST") or "").split(",") if h.strip())
+        allowlist = tuple(h.strip().lower() for h in (env.text("CHATOPS_LINK_ALLOWLIST") or "").split(",")
+                          if h.strip())
         return cls(
-            runbook_dir=Path(runbook_dir).expanduser() if runbook_dir else None,
-            runbook_base_url=text("RUNBOOK_BASE_URL"),
-            channel_config_path=Path(channel_config).expanduser() if channel_config else None,
+            runbook_dir=env.path("CHATOPS_RUNBOOK_DIR"),
+            runbook_base_url=env.text("CHATOPS_RUNBOOK_BASE_URL"),
+            channel_config_path=env.path("CHATOPS_CHANNEL_CONFIG"),
             link_allowlist=allowlist,
-            fetch_timeout_s=float(number("FETCH_TIMEOUT_S", d.fetch_timeout_s, float)),
-            max_page_bytes=int(number("MAX_PAGE_BYTES", d.max_page_bytes, int)),
-            max_links=int(number("MAX_LINKS", d.max_links, int)),
-            max_redirects=int(number("MAX_REDIRECTS", d.max_redirects, int)),
-            download_timeout_s=float(number("DOWNLOAD_TIMEOUT_S", d.download_timeout_s, float)),
-            max_file_bytes=int(number("MAX_FILE_BYTES", d.max_file_bytes, int)),
-            max_scan_bytes=int(number("MAX_SCAN_BYTES", d.max_scan_bytes, int)),
-            recent_files_window_s=int(number("RECENT_FILES_WINDOW_S", d.recent_files_window_s, int)),
-            max_channel_files=int(number("MAX_CHANNEL_FILES", d.max_channel_files, int)),
-            recent_messages=int(number("RECENT_MESSAGES", d.recent_messages, int)),
-            max_runbook_bytes=int(number("MAX_RUNBOOK_BYTES", d.max_runbook_bytes, int)),
+            fetch_timeout_s=env.number("CHATOPS_FETCH_TIMEOUT_S", d.fetch_timeout_s),
+            max_page_bytes=env.number("CHATOPS_MAX_PAGE_BYTES", d.max_page_bytes),
+            max_links=env.number("CHATOPS_MAX_LINKS", d.max_links),
+            max_redirects=env.number("CHATOPS_MAX_REDIRECTS", d.max_redirects),
+            download_timeout_s=env.number("CHATOPS_DOWNLOAD_TIMEOUT_S", d.download_timeout_s),
+            max_file_bytes=env.number("CHATOPS_MAX_FILE_BYTES", d.max_file_bytes),
+            max_scan_bytes=env.number("CHATOPS_MAX_SCAN_BYTES", d.max_scan_bytes),
+            recent_files_window_s=env.number("CHATOPS_RECENT_FILES_WINDOW_S", d.recent_files_window_s),
+            max_channel_files=env.number("CHATOPS_MAX_CHANNEL_FILES", d.max_channel_files),
+            recent_messages=env.number("CHATOPS_RECENT_MESSAGES", d.recent_messages),
+            max_runbook_bytes=env.number("CHATOPS_MAX_RUNBOOK_BYTES", d.max_runbook_bytes),
         )

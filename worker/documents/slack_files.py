@@ -13,33 +13,24 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from worker.documents.base import GatherRequest
-from worker.documents.file_content import (
-    GZIP_MAGIC,
-    CappedText,
-    UnreadableContent,
-    capped_note,
-    gunzip,
-    is_binary_mimetype,
-    read_capped,
-)
+from worker.documents.document import Document
+from worker.documents.file_content import CappedText, UnreadableContent, is_binary_mimetype
+from worker.documents.file_documents import file_documents, read_file_stream
 from worker.documents.http_fetch import FetchError, open_url, same_origin
-from worker.documents.log_format import looks_like_log_name, looks_like_log_text
+from worker.documents.log_format import looks_like_log_name
+from worker.documents.settings import GatheringSettings
 from worker.documents.skipped import skipped_document
 from worker.documents.slack_api import response_items
-from worker.engine.base import Document
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_FILE_BYTES = 5_000_000
-DEFAULT_MAX_SCAN_BYTES = 200_000_000
-DEFAULT_TIMEOUT_S = 30.0
 SIGN_IN_PAGE_REASON = "Slack sent a sign-in page instead of the file (does the bot have the files:read scope?)"
 
 
@@ -66,6 +57,11 @@ class SlackFileReader:
         self.max_file_bytes = max_file_bytes
         self.max_scan_bytes = max_scan_bytes
         self.timeout_s = timeout_s
+
+    @classmethod
+    def from_settings(cls, client: WebClient, settings: GatheringSettings) -> SlackFileReader:
+        return cls(client, max_file_bytes=settings.max_file_bytes, max_scan_bytes=settings.max_scan_bytes,
+                   timeout_s=settings.download_timeout_s)
 
     def read_id(self, file_id: str, seen_in: str) -> list[Document]:
         """``files.info`` then :meth:`read`; a file Slack will not describe is skipped with a note that
@@ -112,19 +108,9 @@ class SlackFileReader:
             else:
                 log.info("skipping %s (%s): %s", name, file_id, exc)
             return skip(str(exc))
-        kind = "log" if is_log_file(info) or looks_like_log_text(capped.head.text) else "file"
-        title = name if kind == "log" else str(info.get("title") or name)
-        link = info.get("permalink")
-        note = capped_note(name, capped, self.max_file_bytes)
-        documents = [Document(doc_id=doc_id, title=title, text=capped.head.text, kind=kind, link=link,
-                              first_line=1, notes=(note,) if note else (), visible_in=visible_in,
-                              restricted=True)]
-        if capped.tail is not None:
-            documents.append(Document(doc_id=f"{doc_id}@L{capped.tail.first_line}", title=title,
-                                      text=capped.tail.text, kind=kind, link=link,
-                                      first_line=capped.tail.first_line, visible_in=visible_in,
-                                      restricted=True))
-        return documents
+        return file_documents(capped, doc_id=doc_id, name=name, title=str(info.get("title") or name),
+                              link=info.get("permalink"), named_as_log=is_log_file(info),
+                              max_file_bytes=self.max_file_bytes, visible_in=visible_in, restricted=True)
 
     def _download(self, url: str, info: Mapping[str, Any], gzipped: bool) -> CappedText:
         headers = {"Authorization": f"Bearer {self.client.token}"}
@@ -135,10 +121,8 @@ class SlackFileReader:
                 b"<html" in first[:1024].lower() or b"<!doctype html" in first[:1024].lower()
             ):
                 raise UnreadableContent(SIGN_IN_PAGE_REASON)
-            stream: Iterator[bytes] = itertools.chain([first], chunks)
-            if gzipped or first.startswith(GZIP_MAGIC):
-                stream = gunzip(stream, self.max_scan_bytes)
-            return read_capped(stream, max_bytes=self.max_file_bytes, max_scan_bytes=self.max_scan_bytes)
+            return read_file_stream(itertools.chain([first], chunks), gzipped=gzipped,
+                                    max_file_bytes=self.max_file_bytes, max_scan_bytes=self.max_scan_bytes)
 
 
 class ThreadFiles:
@@ -146,11 +130,7 @@ class ThreadFiles:
 
     name = "thread_files"
 
-    def __init__(self, reader: SlackFileReader | WebClient) -> None:
-        """``reader``, or a WebClient to read with the default caps."""
-        if isinstance(reader, WebClient):
-            reader = SlackFileReader(reader, max_file_bytes=DEFAULT_MAX_FILE_BYTES,
-                                     max_scan_bytes=DEFAULT_MAX_SCAN_BYTES, timeout_s=DEFAULT_TIMEOUT_S)
+    def __init__(self, reader: SlackFileReader) -> None:
         self.reader = reader
 
     def _file_ids(self, request: GatherRequest) -> list[str]:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.documents.document import Chunk
+from worker.engine.base import Answer, Citation, Question
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
