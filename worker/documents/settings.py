@@ -23,6 +23,8 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_MAX_CHANNEL_FILES``      recent channel uploads read per question (default 10)
 ``CHATOPS_RECENT_MESSAGES``        recent channel messages searched for links (default 50)
 ``CHATOPS_MAX_RUNBOOK_BYTES``      runbooks bigger than this are skipped (default 2 MB)
+``CHATOPS_REDACT_BUDGET_S``        seconds spent finding secrets in one document; lines not checked by then
+                                   are left out, with a note (default 5)
 =================================  ==================================================================
 """
 
@@ -52,9 +54,10 @@ class GatheringSettings:
     max_channel_files: int = 10
     recent_messages: int = 50
     max_runbook_bytes: int = 2_000_000
+    redact_budget_s: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("fetch_timeout_s", "download_timeout_s"):
+        for name in ("fetch_timeout_s", "download_timeout_s", "redact_budget_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes"):
@@ -93,4 +96,5 @@ class GatheringSettings:
             max_channel_files=env.number("CHATOPS_MAX_CHANNEL_FILES", d.max_channel_files),
             recent_messages=env.number("CHATOPS_RECENT_MESSAGES", d.recent_messages),
             max_runbook_bytes=env.number("CHATOPS_MAX_RUNBOOK_BYTES", d.max_runbook_bytes),
+            redact_budget_s=env.number("CHATOPS_REDACT_BUDGET_S", d.redact_budget_s),
         )
