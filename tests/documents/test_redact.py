@@ -5,7 +5,6 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from slack_sdk import WebClient
 
 from tests.documents.conftest import PUBLIC
