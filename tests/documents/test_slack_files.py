@@ -153,3 +153,28 @@ def test_utf16_and_utf32_logs_are_decoded_not_skipped_as_binary(slack: FakeSlack
     assert tail.text.endswith("ERROR naïve café — payment 42 failed\n") and tail.first_line > 200
     [whole] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F33",)))
     assert whole.text == text
+
+
+def test_files_of_a_thread_are_capped_newest_first_with_a_note(slack: FakeSlack, client: WebClient) -> None:
+    """A thread of 1,100 replies, 100 of them with a file, and a question with its own file: 20 files are
+    read (the question's, then the thread's newest), the thread is paged through up to 1,000 replies, and
+    the notes say what was left out."""
+    root = slack.add_message(PUBLIC, "incident thread")
+    asked = slack.add_file("F0", "asked.log", b"the file asked about\n", channel=PUBLIC)
+    for n in range(1, 1101):
+        files = [slack.add_file(f"F{n}", f"part-{n}.txt", f"part {n}\n".encode(), channel=PUBLIC)] \
+            if 900 <= n < 1000 else None
+        slack.add_message(PUBLIC, f"reply {n}", thread_ts=root["ts"], files=files)
+    documents = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", thread_ts=root["ts"],
+                                                                  file_ids=(asked["id"],)))
+    read = [d for d in documents if not is_skipped(d)]
+    assert [d.text for d in read] == ["the file asked about\n"] + [f"part {n}\n" for n in range(999, 980, -1)]
+    assert len(slack.calls_to("files.info")) == 20
+    assert len(slack.calls_to("conversations.replies")) == 5, "1,000 replies in pages of 200"
+    notes = [note for d in documents if is_skipped(d) for note in d.notes]
+    assert notes == [
+        "skipped 81 more files in this thread: 20 files are read per question (those asked about first, then "
+        "the thread's newest)",
+        "skipped the replies after the first 1000 of this thread: not searched for files",
+    ]
+    assert all(d.visible_in == (PUBLIC,) and d.restricted for d in documents)

@@ -82,7 +82,7 @@ class DocumentGatherer:
             fetcher = PageFetcher(settings.link_allowlist, timeout_s=settings.fetch_timeout_s,
                                   max_bytes=settings.max_page_bytes, max_redirects=settings.max_redirects)
             sources += [
-                ThreadFiles(reader),
+                ThreadFiles(reader, max_files=settings.max_thread_files),
                 ChannelFiles(reader, window_s=settings.recent_files_window_s,
                              max_files=settings.max_channel_files),
                 ChannelFiles(reader, window_s=settings.recent_files_window_s,

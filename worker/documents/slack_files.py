@@ -31,6 +31,8 @@ from worker.documents.slack_api import response_items
 
 log = logging.getLogger(__name__)
 
+MAX_THREAD_MESSAGES = 1000  # replies of one thread searched for files
+REPLIES_PAGE = 200  # conversations.replies page size
 SIGN_IN_PAGE_REASON = "Slack sent a sign-in page instead of the file (does the bot have the files:read scope?)"
 
 
@@ -126,25 +128,53 @@ class SlackFileReader:
 
 
 class ThreadFiles:
-    """Files attached to the question (``request.file_ids``) and files posted in its thread."""
+    """Files attached to the question (``request.file_ids``) and files posted in its thread: at most
+    ``max_files`` of them, the question's own first, then the thread's newest; a note says how many more
+    there were. The thread is read page by page, up to ``MAX_THREAD_MESSAGES`` replies (a note says so when
+    it has more)."""
 
     name = "thread_files"
 
-    def __init__(self, reader: SlackFileReader) -> None:
+    def __init__(self, reader: SlackFileReader, *, max_files: int = GatheringSettings.max_thread_files) -> None:
         self.reader = reader
+        self.max_files = max_files
 
-    def _file_ids(self, request: GatherRequest) -> list[str]:
-        ids = list(request.file_ids)
-        if request.thread_ts:
-            replies = self.reader.client.conversations_replies(channel=request.channel, ts=request.thread_ts,
-                                                               limit=200)
-            for message in response_items(replies, "messages"):
-                ids.extend(str(f["id"]) for f in message.get("files", []) if "id" in f)
-        return list(dict.fromkeys(ids))
+    def _thread_messages(self, request: GatherRequest) -> tuple[list[dict[str, Any]], bool]:
+        """The thread's messages, oldest first, and whether it has more than were read."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(messages) < MAX_THREAD_MESSAGES:
+            page = self.reader.client.conversations_replies(
+                channel=request.channel, ts=str(request.thread_ts), cursor=cursor,
+                limit=min(REPLIES_PAGE, MAX_THREAD_MESSAGES - len(messages)))
+            messages.extend(response_items(page, "messages"))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return messages, False
+        return messages, True
 
     def gather(self, request: GatherRequest) -> list[Document]:
-        return [document for file_id in self._file_ids(request)
-                for document in self.reader.read_id(file_id, request.channel)]
+        ids = list(dict.fromkeys(request.file_ids))
+        truncated = False
+        if request.thread_ts:
+            messages, truncated = self._thread_messages(request)
+            in_thread = [str(f["id"]) for message in messages for f in message.get("files", [])
+                         if isinstance(f, dict) and "id" in f]
+            ids = list(dict.fromkeys(ids + in_thread[::-1]))  # the thread's newest first
+        documents = [document for file_id in ids[: self.max_files]
+                     for document in self.reader.read_id(file_id, request.channel)]
+        left_out = []  # (what, why): shown as "skipped WHAT: WHY"
+        if len(ids) > self.max_files:
+            left_out.append((f"{len(ids) - self.max_files} more files in this thread",
+                             f"{self.max_files} files are read per question (those asked about first, then "
+                             f"the thread's newest)"))
+        if truncated:
+            left_out.append((f"the replies after the first {MAX_THREAD_MESSAGES} of this thread",
+                             "not searched for files"))
+        documents += [skipped_document(f"thread-files:{request.channel}:{request.thread_ts}:{i}", what, why,
+                                       visible_in=(request.channel,), restricted=True)
+                      for i, (what, why) in enumerate(left_out)]
+        return documents
 
 
 class ChannelFiles:
