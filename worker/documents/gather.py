@@ -11,6 +11,9 @@ Then, for every document, in this order:
    budget (lines not checked in time are withheld, with a note);
 3. placeholders of documents that could not be read are dropped, their notes kept.
 
+Gathering stops at ``request.deadline`` (sources stop reading, fetches are cut off) with a note: the
+question is answered from what was read in time.
+
 One bad document never fails the request: it becomes a note ("skipped build.bin: binary file"). A source
 that fails as a whole (a Slack API error) becomes a note too. Only when nothing could be read and
 something failed does :meth:`DocumentGatherer.gather` raise DocumentUnreadableError. An empty result with
@@ -44,6 +47,8 @@ from worker.errors import DocumentUnreadableError
 log = logging.getLogger(__name__)
 
 MODES = ("ask", "runbook", "logs")
+OUT_OF_TIME = "ran out of time reading documents: answered from those read in time"
+OUT_OF_TIME_STOPPING = "the worker is restarting: answered from the documents read so far"
 LOG_MODE_SOURCES = ("channel_logs", "thread_files")
 SOURCE_LABELS = {"channel_logs": "recent log uploads", "channel_files": "recent uploads",
                  "thread_files": "attached files", "bookmarks": "bookmarks", "pins": "pinned items",
@@ -117,6 +122,8 @@ class DocumentGatherer:
         found: list[Document] = []
         failures: list[str] = []
         for source in self.sources_for(request, directory):
+            if request.out_of_time:
+                break
             try:
                 found.extend(source.gather(request))
             except SlackApiError as exc:
@@ -139,6 +146,8 @@ class DocumentGatherer:
             redacted = self.redactor.document(document)
             notes.extend(self.redactor.text(note).text for note in redacted.notes)
             documents[document.doc_id] = redacted
+        if request.out_of_time:
+            failures.append(OUT_OF_TIME_STOPPING if request.deadline and request.deadline.stopping else OUT_OF_TIME)
         notes = list(dict.fromkeys(notes + failures))
         if not documents and (skipped or failures):
             raise DocumentUnreadableError("Could not read any document: " + "; ".join(notes))

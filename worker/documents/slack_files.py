@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from worker.deadline import Deadline
 from worker.documents.base import GatherRequest
 from worker.documents.document import Document
 from worker.documents.file_content import CappedText, UnreadableContent, is_binary_mimetype
@@ -65,7 +66,7 @@ class SlackFileReader:
         return cls(client, max_file_bytes=settings.max_file_bytes, max_scan_bytes=settings.max_scan_bytes,
                    timeout_s=settings.download_timeout_s)
 
-    def read_id(self, file_id: str, seen_in: str) -> list[Document]:
+    def read_id(self, file_id: str, seen_in: str, *, deadline: Deadline | None = None) -> list[Document]:
         """``files.info`` then :meth:`read`; a file Slack will not describe is skipped with a note that
         names only its id and is shown only in ``seen_in``, the conversation the id came from."""
         try:
@@ -75,11 +76,13 @@ class SlackFileReader:
             log.warning("files.info %s failed: %s", file_id, error)
             return [skipped_document(f"slack-file:{file_id}", f"file {file_id}", f"Slack said {error}",
                                      visible_in=(seen_in,), restricted=True)]
-        return self.read(info)
+        return self.read(info, deadline=deadline)
 
-    def read(self, info: Mapping[str, Any], *, shared_in: tuple[str, ...] = ()) -> list[Document]:
+    def read(self, info: Mapping[str, Any], *, shared_in: tuple[str, ...] = (),
+             deadline: Deadline | None = None) -> list[Document]:
         """The file's documents; ``shared_in``: conversations known to hold it beyond what ``info`` lists
-        (a file pinned in a channel is shared there)."""
+        (a file pinned in a channel is shared there); ``deadline``: the question's, which cuts the download
+        off sooner than the download timeout when it is nearer."""
         file_id = str(info["id"])
         name = str(info.get("name") or info.get("title") or file_id)
         visible_in = tuple(dict.fromkeys(file_visibility(info) + shared_in))
@@ -100,7 +103,7 @@ class SlackFileReader:
         if not url:
             return skip("Slack gave no download link")
         try:
-            capped = self._download(str(url), info, gzipped)
+            capped = self._download(str(url), info, gzipped, deadline)
         except FetchError as exc:
             log.warning("download of %s (%s) failed: %s", name, file_id, exc)
             return skip(f"download failed: {exc}")
@@ -114,9 +117,10 @@ class SlackFileReader:
                               link=info.get("permalink"), named_as_log=is_log_file(info),
                               max_file_bytes=self.max_file_bytes, visible_in=visible_in, restricted=True)
 
-    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool) -> CappedText:
+    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool, deadline: Deadline | None) -> CappedText:
         headers = {"Authorization": f"Bearer {self.client.token}"}
-        with open_url(url, timeout_s=self.timeout_s, url_allowed=same_origin(url), headers=headers) as resp:
+        with open_url(url, timeout_s=self.timeout_s, url_allowed=same_origin(url), headers=headers,
+                      deadline=deadline) as resp:
             chunks = resp.chunks()
             first = next(chunks, b"")
             if resp.content_type == "text/html" and info.get("filetype") != "html" and (
@@ -161,8 +165,11 @@ class ThreadFiles:
             in_thread = [str(f["id"]) for message in messages for f in message.get("files", [])
                          if isinstance(f, dict) and "id" in f]
             ids = list(dict.fromkeys(ids + in_thread[::-1]))  # the thread's newest first
-        documents = [document for file_id in ids[: self.max_files]
-                     for document in self.reader.read_id(file_id, request.channel)]
+        documents = []
+        for file_id in ids[: self.max_files]:
+            if request.out_of_time:
+                break
+            documents += self.reader.read_id(file_id, request.channel, deadline=request.deadline)
         left_out = []  # (what, why): shown as "skipped WHAT: WHY"
         if len(ids) > self.max_files:
             left_out.append((f"{len(ids) - self.max_files} more files in this thread",
@@ -200,7 +207,9 @@ class ChannelFiles:
             return []
         documents = []
         for info in self.recent_files(request.channel):
+            if request.out_of_time:
+                break
             if request.channel not in file_visibility(info):
                 continue  # listed for the channel but not shared there: leave it to the permission rule
-            documents.extend(self.reader.read(info))
+            documents.extend(self.reader.read(info, deadline=request.deadline))
         return documents
