@@ -17,7 +17,9 @@ from jobs.slack_client import slack_client
 
 
 def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None) -> App:
-    redis = redis if redis is not None else Redis.from_url(settings.redis_url)
+    # a Redis that stalls fails a command after redis_timeout_s: the user is told, instead of waiting
+    redis = redis if redis is not None else Redis.from_url(
+        settings.redis_url, socket_timeout=settings.redis_timeout_s, socket_connect_timeout=settings.redis_timeout_s)
     client = client or slack_client(settings.bot_token, settings.slack_api_url)
     app = App(
         client=client,
@@ -33,6 +35,7 @@ def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClie
         queue=question_queue(redis, settings.queue_name),
         job_timeout=settings.job_timeout,
         max_question_chars=settings.max_question_chars,
+        executor=ThreadPoolExecutor(max_workers=settings.intake_threads, thread_name_prefix="intake"),
     )
     register_listeners(app, intake)
     return app
