@@ -23,9 +23,9 @@ def bot_redis(settings: BotSettings) -> Redis:
     """The bot's Redis client: a command that gets no reply in ``redis_timeout_s`` fails (the user is told,
     instead of waiting), and is not sent again (a stalled Redis would not answer it either); a connection
     found closed (Redis restarted) is opened again and the command retried."""
+    reconnect = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2, supported_errors=(RedisConnectionError,))
     return Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
-                          socket_connect_timeout=settings.redis_timeout_s,
-                          retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2, supported_errors=(RedisConnectionError,)))
+                          socket_connect_timeout=settings.redis_timeout_s, retry=reconnect)
 
 
 def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None) -> App:

@@ -7,6 +7,7 @@ import random
 import string
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
@@ -39,10 +40,11 @@ def test_recall_on_the_corpus_is_complete(capsys):
     assert len(caught) == len(SAMPLES)
 
 
-def test_whatever_detect_secrets_finds_in_the_corpus_is_redacted():
+def test_whatever_detect_secrets_finds_in_the_corpus_is_redacted() -> None:
     """detect-secrets' plugins (regex, keyword and entropy) as a second opinion: every secret they find in
     the corpus is gone after redaction (values of 4+ characters: shorter ones are substrings of anything)."""
-    plugins = [plugin() for plugin in get_mapping_from_secret_type_to_class().values()]
+    classes: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    plugins = [plugin() for plugin in classes]
     found = 0
     with default_settings():
         for sample in SAMPLES:

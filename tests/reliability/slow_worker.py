@@ -23,8 +23,8 @@ from jobs.slack_client import slack_client
 from tests.fake_slack import BOT_TOKEN
 from worker.batching import AnswerBatcher
 from worker.context import WorkerContext, set_context
-from worker.documents.document import Chunk
 from worker.documents.base import Source
+from worker.documents.document import Chunk
 from worker.documents.gather import DocumentGatherer
 from worker.documents.links import ChannelLinks
 from worker.documents.pages import PageFetcher

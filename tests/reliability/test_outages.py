@@ -227,8 +227,8 @@ def test_a_stalled_redis_delays_no_ack_and_no_question_the_user_was_told_failed_
     app = build_app(settings)
     connection = Redis.from_url(redis_server.url)
     dispatch(app, command_body("/ask", "warm up", trigger_id="warm"), "application/x-www-form-urlencoded")
-    wait_for(lambda: connection.get("chatops:claim:q-warm") and connection.get("chatops:claim:q-warm").startswith(
-        b"queued:"), what="the warm-up question to be queued")
+    wait_for(lambda: str(connection.get("chatops:claim:q-warm")).startswith("b'queued:"),
+             what="the warm-up question to be queued")
     acks: list[tuple[int, float]] = []
 
     def ask(n: int) -> None:
