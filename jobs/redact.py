@@ -248,11 +248,14 @@ _VENDOR_TOKENS = [
 _SK_KEY = rb"\bsk-(?:proj-|svcacct-|admin-|ant-(?:api|admin|sid)\d\d-)?[A-Za-z0-9_\-]{20,}"
 
 
-# Every ``name <sep>`` (the name is checked in Python, cached). Python's ``re`` rather than RE2 here: this
-# pattern matches on every ``key=value`` of a log, and a call into RE2 costs a few microseconds more per
-# match. It is linear by construction: the lookbehind lets an attempt start only where a name starts, the
-# name is taken possessively (no backtracking into it), and the rest is bounded.
-_ASSIGNMENT_CANDIDATE = re.compile(rb"(?<![A-Za-z0-9_.\-])[A-Za-z0-9_.\-]++[\"'\]]{0,2}+[ \t]*+(?::=|=>|==|=|:)[ \t]*+")
+# ``name <sep>`` where the name holds a hint of a secret (the name itself is then checked in Python, cached).
+# Python's ``re`` rather than RE2 here: there can be a candidate every few bytes, and a call into RE2 costs
+# a few microseconds more per match. Linear by construction: the lookbehind lets an attempt start only
+# where a name starts; from there the lookahead reads at most that name (a run of one character class)
+# for a hint, the name is then taken possessively (nothing to backtrack into) and the rest is bounded.
+_ASSIGNMENT_CANDIDATE = re.compile(
+    rb"(?<![A-Za-z0-9_.\-])(?=[A-Za-z0-9_.\-]*?(?i:pass|pwd|secret|token|key|cred|cookie|session|contrase|auth))"
+    rb"[A-Za-z0-9_.\-]++[\"'\]]{0,2}+[ \t]*+(?::=|=>|==|=|:)[ \t]*+")
 
 
 def _assignment(data: bytes, start: int, end: int) -> Found:
