@@ -18,8 +18,10 @@ What counts as a secret (the breadth of ``detect-secrets``' plugins, and more):
   ``redis-cli -a X``, ``curl -u user:pw``, ``docker login -p X``, ``openssl … pass:X`` and ``.netrc``.
 
 How, in time linear in the text whatever it holds (no regular expression that can backtrack): each rule
-finds candidates with an RE2 pattern (google-re2) that has no groups, so RE2 answers from its DFA; a
-candidate is a whole token, or the text just before a secret value. Python then reads the value (a quoted
+finds candidates with an RE2 pattern (google-re2) that has no groups, so RE2 answers from its DFA (the
+``name = value`` rule, whose candidates can come every few bytes, uses one Python pattern that is linear by
+construction: see ``_ASSIGNMENT_CANDIDATE``); a candidate is a whole token, or the text just before a
+secret value. Python then reads the value (a quoted
 string or one run of a character class) and checks what a pattern cannot decide (``keyboard=1`` is not a
 secret, ``password=${DB_PASSWORD}`` holds none, ``Password: see below`` is prose). Each check reads only
 text that its rule then consumes, or a bounded amount, and a candidate that is rejected is searched on
