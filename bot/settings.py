@@ -9,7 +9,14 @@
 ``CHATOPS_JOB_TIMEOUT``        seconds a worker may spend on one question (default 600)
 ``CHATOPS_MAX_QUESTION_CHARS`` longer questions are refused with a hint to attach a file (default 2000)
 ``CHATOPS_LISTENER_THREADS``   Bolt listeners in flight at once (default 32)
+``CHATOPS_INTAKE_THREADS``     questions being claimed, announced and queued at once, after their ack
+                               (default 16)
+``CHATOPS_REDIS_TIMEOUT_S``    seconds one Redis command may take before the bot gives up on it (default 2)
 ``PORT``                       HTTP mode's port (default 3000)
+``CHATOPS_HTTP_HOST``          HTTP mode's address to listen on (default ``0.0.0.0``)
+``CHATOPS_MAX_BODY_BYTES``     HTTP mode: longer requests are refused before they are read (default 1 MiB)
+``CHATOPS_REQUEST_TIMEOUT_S``  HTTP mode: seconds to receive a request's body (default 5)
+``CHATOPS_MAX_CONNECTIONS``    HTTP mode: connections served at once; more get 503 (default 500)
 ``SLACK_API_URL``              another Web API base URL (a proxy, the tests' fake Slack)
 ``LOG_LEVEL``                  DEBUG, INFO, WARNING or ERROR (default INFO)
 =============================  =========================================================================
@@ -35,7 +42,13 @@ class BotSettings:
     job_timeout: int = defaults.JOB_TIMEOUT_S  # seconds a worker may spend on one question
     max_question_chars: int = 2000
     listener_threads: int = 32  # Bolt listeners in flight; slash commands wait for one to ack
+    intake_threads: int = 16  # questions claimed and queued at once (after the ack, off Bolt's threads)
+    redis_timeout_s: float = 2.0  # one Redis command
     port: int = 3000  # HTTP mode
+    http_host: str = "0.0.0.0"  # HTTP mode: address to listen on
+    max_body_bytes: int = 1 << 20  # HTTP mode: refused before reading (Slack's requests are a few KB)
+    request_timeout_s: float = 5.0  # HTTP mode: to receive a request's body
+    max_connections: int = 500  # HTTP mode: at once; more are refused with 503
     slack_api_url: str | None = None  # another Web API base URL (tests, proxies)
     log_level: str = defaults.LOG_LEVEL
 
@@ -57,7 +70,13 @@ class BotSettings:
             "job_timeout": env.number("CHATOPS_JOB_TIMEOUT", cls.job_timeout, minimum=1),
             "max_question_chars": env.number("CHATOPS_MAX_QUESTION_CHARS", cls.max_question_chars, minimum=1),
             "listener_threads": env.number("CHATOPS_LISTENER_THREADS", cls.listener_threads, minimum=1),
+            "intake_threads": env.number("CHATOPS_INTAKE_THREADS", cls.intake_threads, minimum=1),
+            "redis_timeout_s": env.number("CHATOPS_REDIS_TIMEOUT_S", cls.redis_timeout_s, minimum=0.1),
             "port": env.number("PORT", cls.port, minimum=0),
+            "http_host": env.text("CHATOPS_HTTP_HOST", cls.http_host),
+            "max_body_bytes": env.size("CHATOPS_MAX_BODY_BYTES", cls.max_body_bytes),
+            "request_timeout_s": env.number("CHATOPS_REQUEST_TIMEOUT_S", cls.request_timeout_s, minimum=0.1),
+            "max_connections": env.number("CHATOPS_MAX_CONNECTIONS", cls.max_connections, minimum=1),
             "slack_api_url": env.text("SLACK_API_URL"),
             "log_level": env.log_level(),
         }

@@ -23,6 +23,7 @@ class QuestionJob:
     placeholder_ts: str | None = None  # the bot's "working on it" message, edited into the answer
     response_url: str | None = None  # slash commands: where to answer when the bot cannot post
     file_ids: tuple[str, ...] = field(default=())
+    claim_token: str | None = None  # the bot's claim (jobs/enqueue.py): answered only once it says queued
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.conftest import write_runbooks
+from tests.runbooks import write_runbooks
 from worker.cli import main
 
 

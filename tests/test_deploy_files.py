@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from bot.listeners import FILE_SHORTCUT
+from bot.settings import BotSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,3 +71,13 @@ def test_compose_requires_tokens_and_gives_the_worker_a_gpu() -> None:
     assert devices[0]["capabilities"] == ["gpu"]
     for name in ("bot", "worker"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_compose_serves_http_mode_through_the_production_server_with_its_limits() -> None:
+    bot = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["bot"]
+    assert bot["command"] == ["python", "-m", "bot"]  # HTTP mode: uvicorn (bot/http_server.py), not app.start()
+    settings = BotSettings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                                     **{k: str(v) for k, v in bot["environment"].items() if k.startswith(("CHATOPS_",
+                                                                                                       "PORT"))}})
+    assert (settings.http_host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 3000, 1 << 20)
+    assert "app.start(" not in (ROOT / "bot" / "__main__.py").read_text()

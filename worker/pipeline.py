@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from jobs.payload import QuestionJob
 from worker.batching import AnswerBatcher
+from worker.deadline import Deadline
 from worker.documents.base import GatherRequest
 from worker.documents.document import Chunk
 from worker.documents.gather import DocumentGatherer, Gathered
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 RUNBOOK_LOOKUP = "runbook lookup (no model needed)"
+GATHER_SHARE = 0.5  # of a job's time left, what gathering documents may take
 RUNBOOK_PREVIEW_LINES = 25
 
 
@@ -58,20 +60,24 @@ class AnswerPipeline:
         self.batcher = batcher  # set when several job threads share the engine
 
     def answer(self, job: QuestionJob, timeout: float | None = None, progress: Progress | None = None) -> Answer:
-        """``timeout``: seconds to wait for the shared model thread (with a batcher), so that a job
-        thread fails within its job's timeout instead of waiting on a hung engine for ever. ``progress``
-        hears what takes time ("Reading 3 new documents…")."""
+        """``timeout``: seconds the job has left. Gathering may take ``GATHER_SHARE`` of it (less when the
+        worker is asked to stop: worker/deadline.py); the rest is for the engine (with a batcher, how long
+        to wait for the shared model thread, so that a job thread fails within its job's timeout instead
+        of waiting on a hung engine for ever) and the reply. ``progress`` hears what takes time
+        ("Reading 3 new documents…")."""
+        deadline = Deadline.after(timeout * GATHER_SHARE) if timeout is not None else None
         if self.batcher is None:
-            return self.answer_batch([job], progress)[0]
-        prepared = self.prepare(job, progress)
+            return self.answer_batch([job], deadline, progress)[0]
+        prepared = self.prepare(job, deadline, progress)
         if prepared.answer is not None:
             return prepared.answer
         answer = self.batcher.answer(prepared.question, timeout)
         return replace(answer, notes=(*prepared.notes, *answer.notes))
 
-    def answer_batch(self, jobs: Sequence[QuestionJob], progress: Progress | None = None) -> list[Answer]:
+    def answer_batch(self, jobs: Sequence[QuestionJob], deadline: Deadline | None = None,
+                     progress: Progress | None = None) -> list[Answer]:
         """Answer several questions with one engine call (the engine batches compression and decoding)."""
-        prepared = [self.prepare(job, progress) for job in jobs]
+        prepared = [self.prepare(job, deadline, progress) for job in jobs]
         todo = [p for p in prepared if p.answer is None]
         with self.index.model_lock:
             generated = iter(self.engine.answer_batch([p.question for p in todo]) if todo else [])
@@ -81,13 +87,14 @@ class AnswerPipeline:
             answers.append(replace(answer, notes=(*p.notes, *answer.notes)))
         return answers
 
-    def prepare(self, job: QuestionJob, progress: Progress | None = None) -> PreparedQuestion:
-        """Gather, then the candidates from the index; a ``/runbook`` question whose section matches well
-        is answered right here."""
+    def prepare(self, job: QuestionJob, deadline: Deadline | None = None, progress: Progress | None = None
+                ) -> PreparedQuestion:
+        """Gather (until ``deadline``), then the candidates from the index; a ``/runbook`` question whose
+        section matches well is answered right here."""
         question = job.question.strip()
         if not question:
             raise EmptyQuestionError("Your question is empty: write it after the mention or the command.")
-        gathered = self.gather(job)
+        gathered = self.gather(job, deadline)
         if job.mode == "runbook":
             match = find_runbook_section(question, gathered.documents)
             if match is not None:
@@ -105,7 +112,7 @@ class AnswerPipeline:
         notes = list(dict.fromkeys([*gathered.notes, *candidates.notes]))
         return PreparedQuestion(job, Question(question, candidates.chunks, candidates), notes)
 
-    def gather(self, job: QuestionJob) -> Gathered:
+    def gather(self, job: QuestionJob, deadline: Deadline | None = None) -> Gathered:
         request = GatherRequest(channel=job.channel, user=job.user, thread_ts=job.thread_ts, mode=job.mode,
-                                file_ids=job.file_ids)
+                                file_ids=job.file_ids, deadline=deadline)
         return self.gatherer.gather(request)

@@ -15,6 +15,7 @@ from jobs.slack_client import slack_client
 from worker.batching import AnswerBatcher
 from worker.context import WorkerContext
 from worker.documents.gather import DocumentGatherer
+from worker.documents.redact import DocumentRedactor
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.slack_files import SlackFileReader
 from worker.engine.base import Engine
@@ -85,16 +86,17 @@ def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
         assert isinstance(engine, ClaraEngine)
         encode_more = engine.memories  # CLaRa's memory embeddings, computed (and stored) when a chunk is indexed
     index = engine_index(engine, redis, settings.index, encode_more=encode_more, model_lock=model_lock)
-    read_before = IndexedFiles(index.store)
-    gatherer = DocumentGatherer.from_settings(settings.gathering, slack, read_before=read_before)
-    file_ingest = FileIngest(SlackFileReader.from_settings(slack, settings.gathering, read_before), index)
+    redactor = DocumentRedactor(budget_s=settings.gathering.redact_budget_s)  # gathering and ingestion share it
+    read_before = IndexedFiles(index.store, redactor)
+    gatherer = DocumentGatherer.from_settings(settings.gathering, slack, read_before=read_before, redactor=redactor)
+    file_ingest = FileIngest(SlackFileReader.from_settings(slack, settings.gathering, read_before), index, redactor)
     batcher = (AnswerBatcher(engine, max_batch=settings.batch_size, model_lock=model_lock)
                if settings.job_threads > 1 else None)
     sync = None
     if settings.gathering.runbook_dir is not None:
         folder = next((s for s in gatherer.sources if isinstance(s, RunbookFolder)), None)
         if folder is not None:
-            sync = RunbookSync(folder, index, settings.index.rescan_interval_s)
+            sync = RunbookSync(folder, index, settings.index.rescan_interval_s, redactor)
             sync.start()
     return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, index, batcher=batcher), slack=slack,
                          redis=redis, runbook_sync=sync, file_ingest=file_ingest)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from worker.documents.document import Document
 from worker.documents.file_content import (
@@ -15,6 +15,7 @@ from worker.documents.file_content import (
     SNIFF_BYTES,
     CappedText,
     UnreadableContent,
+    as_utf8,
     capped_note,
     gunzip,
     is_binary,
@@ -43,13 +44,16 @@ class FileCaps:
 
 def read_file_stream(chunks: Iterator[bytes], *, gzipped: bool, named_as_log: bool, caps: FileCaps
                      ) -> CappedText | ReducedLog:
-    """``gzipped``: the name or type says so; the gzip magic bytes say so too. A log (by its name, or
-    because its first lines start with timestamps) is read whole, up to the scan cap. Raises
-    UnreadableContent."""
+    """``gzipped``: the name or type says so; the gzip magic bytes say so too. UTF-16 and UTF-32 text is
+    read as UTF-8 (``as_utf8``). A log (by its name, or because its first lines start with timestamps) is
+    read whole, up to the scan cap. Raises UnreadableContent."""
     first = next(chunks, b"")
     stream: Iterator[bytes] = itertools.chain([first], chunks)
+    unzipped = None
     if gzipped or first.startswith(GZIP_MAGIC):
-        stream = gunzip(stream, caps.max_scan_bytes)
+        # one byte past the scan limit, so that read_capped sees there is more and says it stopped
+        stream = unzipped = gunzip(stream, caps.max_scan_bytes + 1)
+    stream = as_utf8(stream)
     head = bytearray()
     for chunk in stream:
         head.extend(chunk)
@@ -60,7 +64,10 @@ def read_file_stream(chunks: Iterator[bytes], *, gzipped: bool, named_as_log: bo
         raise UnreadableContent("binary file")
     if named_as_log or looks_like_log_text(head.decode("utf-8", errors="replace")):
         return read_log(stream, max_scan_bytes=caps.max_scan_bytes, reduce_above=caps.reduce_logs_above)
-    return read_capped(stream, max_bytes=caps.max_file_bytes, max_scan_bytes=caps.max_scan_bytes)
+    capped = read_capped(stream, max_bytes=caps.max_file_bytes, max_scan_bytes=caps.max_scan_bytes)
+    if unzipped is not None and unzipped.ended_early:
+        capped = replace(capped, ended_early=True)
+    return capped
 
 
 def file_documents(content: CappedText | ReducedLog, *, doc_id: str, name: str, title: str, link: str | None,

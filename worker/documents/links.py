@@ -70,4 +70,5 @@ class ChannelLinks:
             return []
         with ThreadPoolExecutor(max_workers=min(PARALLEL_FETCHES, len(urls))) as pool:
             return list(pool.map(
-                lambda url: self.fetcher.fetch(url, visible_in=(request.channel,)), urls))
+                lambda url: self.fetcher.fetch(url, visible_in=(request.channel,), deadline=request.deadline),
+                urls))

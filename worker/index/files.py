@@ -11,7 +11,7 @@ import json
 import logging
 
 from worker.documents.document import Document
-from worker.documents.redacted import redacted
+from worker.documents.redact import DocumentRedactor
 from worker.index.chunk_index import content_key
 from worker.index.store import IndexStore
 
@@ -21,9 +21,9 @@ _FIELDS = ("doc_id", "title", "kind", "first_line", "notes")
 
 
 class IndexedFiles:
-    def __init__(self, store: IndexStore) -> None:
+    def __init__(self, store: IndexStore, redactor: DocumentRedactor | None = None) -> None:
         self.store = store
-
+        self.redactor = redactor or DocumentRedactor()  # the gatherer's: keys of the documents it redacts
     def documents(self, stamp: str) -> list[Document] | None:
         raw = self.store.get_file(stamp)
         if raw is None:
@@ -45,6 +45,6 @@ class IndexedFiles:
         described = []
         for document in documents:
             entry = {field: getattr(document, field) for field in _FIELDS}
-            entry["key"] = content_key(redacted(document))
+            entry["key"] = content_key(self.redactor.document(document))
             described.append(entry)
         self.store.put_file(stamp, json.dumps(described))

@@ -8,7 +8,7 @@ import logging
 import threading
 
 from worker.documents.base import GatherRequest
-from worker.documents.redacted import redacted
+from worker.documents.redact import DocumentRedactor
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.skipped import is_skipped
 from worker.index.chunk_index import ChunkIndex, IndexReport, Progress
@@ -19,16 +19,18 @@ SYNC_REQUEST = GatherRequest(channel="", user="", mode="runbook")
 
 
 class RunbookSync:
-    def __init__(self, folder: RunbookFolder, index: ChunkIndex, interval_s: int = 60) -> None:
+    def __init__(self, folder: RunbookFolder, index: ChunkIndex, interval_s: int = 60,
+                 redactor: DocumentRedactor | None = None) -> None:
         self.folder = folder
         self.index = index
+        self.redactor = redactor or DocumentRedactor()  # the gatherer's: the same redacted documents
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.synced = threading.Event()  # set after the first sync (tests, benchmarks)
 
     def sync(self, progress: Progress | None = None, *, load: bool = False) -> IndexReport:
-        documents = [redacted(d) for d in self.folder.gather(SYNC_REQUEST) if not is_skipped(d)]
+        documents = [self.redactor.document(d) for d in self.folder.gather(SYNC_REQUEST) if not is_skipped(d)]
         report = self.index.index(documents, progress, load=load)
         if load:
             self.index.candidates(documents)  # a runbook question after start finds its candidates ready
