@@ -74,8 +74,7 @@ def share(slack: FakeSlack, redis: Redis, file_id: str, channel: str) -> None:
 def logs_command(slack: FakeSlack, redis: Redis, text: str = "why did the checkout fail?") -> None:
     bot = make_bot(slack, redis)
     dispatch(bot, command_body("/logs", text), content_type="application/x-www-form-urlencoded")
-    drain_listeners(bot)
-    assert queued(redis) == 1
+    wait_for(lambda: queued(redis) == 1, what="the question")
 
 
 def logs_answer(slack: FakeSlack) -> dict:

@@ -127,20 +127,23 @@ def _log_lines(count: int) -> list[str]:
 
 
 def test_a_gz_log_past_the_scan_limit_says_it_stopped_and_where(slack: FakeSlack, client: WebClient) -> None:
-    """The file decompresses to 6 MB; reading stops after 2 MB: the note says so, the line range shown is
-    the lines read, and the last line read is a whole line of the file."""
+    """The file decompresses to 6 MB; reading stops after 2 MB: the log is reduced from what was read, the
+    note says where it stopped, and every kept line is a whole line of the file."""
     lines = _log_lines(100_000)
+    lines[20_000] = "2024-05-14 15:33:20,000 ERROR request 20001 failed: upstream timed out"
     slack.add_file("F30", "app.log.gz", gzip.compress(("\n".join(lines) + "\n").encode()), channel=PUBLIC,
                    mimetype="application/gzip")
-    reader = SlackFileReader(client, max_file_bytes=500_000, max_scan_bytes=2_000_000, timeout_s=10)
-    head, tail = ThreadFiles(reader).gather(GatherRequest(PUBLIC, "U1", file_ids=("F30",)))
-    last = tail.first_line + tail.text.count("\n") - 1
-    assert tail.text.endswith("\n") and tail.text.split("\n")[-2] == lines[last - 1], "a whole line"
-    assert tail.text.split("\n")[0] == lines[tail.first_line - 1]
-    assert last < len(lines)
-    [note] = head.notes
-    assert f"read lines 1-{head.text.count(chr(10)) + 1} and {tail.first_line}-{last}" in note
+    reader = SlackFileReader(client, max_file_bytes=500_000, max_scan_bytes=2_000_000, timeout_s=10,
+                             reduce_logs_above=500_000)
+    summary, *regions = ThreadFiles(reader).gather(GatherRequest(PUBLIC, "U1", file_ids=("F30",)))
+    [note] = summary.notes
     assert "stopped reading after 2.0 MB; the rest of app.log.gz was not read" in note
+    read = int(note.split(": read ")[1].split(" lines")[0].replace(",", ""))
+    assert 0 < read < len(lines)
+    for region in regions:
+        kept = region.text.split("\n")
+        assert kept == lines[region.first_line - 1:region.first_line - 1 + len(kept)], "whole lines of the file"
+    assert any("request 20001 failed" in region.text for region in regions)
 
 
 def test_a_truncated_gz_log_is_read_with_a_note_that_it_ends_early(slack: FakeSlack, client: WebClient) -> None:
@@ -168,11 +171,11 @@ def test_utf16_and_utf32_logs_are_decoded_not_skipped_as_binary(slack: FakeSlack
     """``utf-16``/``utf-32``: with a byte order mark (what Windows tools write); ``utf-16-le``/``-be``: none."""
     text = "\n".join([*_log_lines(300), "2024-05-14 11:00:00,000 ERROR naïve café — payment 42 failed"]) + "\n"
     slack.add_file("F33", "windows-service.log", text.encode(encoding), channel=PUBLIC)
-    head, tail = ThreadFiles(_reader(client, max_file_bytes=5_000)).gather(
+    summary, *regions = ThreadFiles(_reader(client, reduce_logs_above=5_000)).gather(
         GatherRequest(PUBLIC, "U1", file_ids=("F33",)))
-    assert not is_skipped(head), head.notes
-    assert head.kind == "log" and head.text.startswith(_log_lines(1)[0])
-    assert tail.text.endswith("ERROR naïve café — payment 42 failed\n") and tail.first_line > 200
+    assert not is_skipped(summary), summary.notes
+    assert regions[-1].kind == "log" and regions[-1].text.endswith("ERROR naïve café — payment 42 failed")
+    assert regions[-1].first_line > 200
     [whole] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F33",)))
     assert whole.text == text
 

@@ -62,12 +62,14 @@ def read_file_stream(chunks: Iterator[bytes], *, gzipped: bool, named_as_log: bo
     stream = itertools.chain([bytes(head)], stream)
     if is_binary(bytes(head[:SNIFF_BYTES])):
         raise UnreadableContent("binary file")
+    content: CappedText | ReducedLog
     if named_as_log or looks_like_log_text(head.decode("utf-8", errors="replace")):
-        return read_log(stream, max_scan_bytes=caps.max_scan_bytes, reduce_above=caps.reduce_logs_above)
-    capped = read_capped(stream, max_bytes=caps.max_file_bytes, max_scan_bytes=caps.max_scan_bytes)
+        content = read_log(stream, max_scan_bytes=caps.max_scan_bytes, reduce_above=caps.reduce_logs_above)
+    else:
+        content = read_capped(stream, max_bytes=caps.max_file_bytes, max_scan_bytes=caps.max_scan_bytes)
     if unzipped is not None and unzipped.ended_early:
-        capped = replace(capped, ended_early=True)
-    return capped
+        content = replace(content, ended_early=True)
+    return content
 
 
 def file_documents(content: CappedText | ReducedLog, *, doc_id: str, name: str, title: str, link: str | None,

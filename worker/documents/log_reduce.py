@@ -76,15 +76,24 @@ class ReducedLog:
     kept_lines: int
     folded_incidents: int  # incident occurrences counted, not kept
     scan_stopped: bool
+    ended_early: bool = False  # the file's data stops short (a truncated .gz): all that was there was read
 
     def note(self, name: str, scan_cap: int) -> str:
-        text = (f"{name} has {self.total_lines:,} lines ({human_bytes(self.total_bytes)}): read all of them and "
-                f"kept {self.kept_lines:,} (every incident and rare line, with context) and a summary of the rest")
+        kept = (f"kept {self.kept_lines:,} (every incident and rare line, with context) and a summary of the "
+                "rest")
+        if self.scan_stopped or self.ended_early:
+            text = f"{name}: read {self.total_lines:,} lines ({human_bytes(self.total_bytes)}), {kept}"
+        else:
+            text = (f"{name} has {self.total_lines:,} lines ({human_bytes(self.total_bytes)}): read all of them "
+                    f"and {kept}")
         if self.folded_incidents:
             text += (f"; {self.folded_incidents:,} repeats of the same incidents were counted in the summary, "
                      "not kept")
         if self.scan_stopped:
-            text += f"; stopped reading after {human_bytes(scan_cap)}: the rest of {name} was not read"
+            text += f"; stopped reading after {human_bytes(scan_cap)}; the rest of {name} was not read"
+        if self.ended_early:
+            text += (f"; {name} ends early (its compressed data is cut short): lines after {self.total_lines} "
+                     "are missing")
         return text
 
 
@@ -128,9 +137,11 @@ class LogReducer:
             self._process(final=False)
 
     def finish(self, *, scan_stopped: bool = False) -> ReducedLog:
-        if self._partial:
+        """``scan_stopped``: reading stopped at the scan cap, so a last line without its newline was cut
+        and is left out (only whole lines are shown)."""
+        if self._partial and not scan_stopped:
             self._pending.append(self._partial)
-            self._partial = ""
+        self._partial = ""
         self._process(final=True)
         return ReducedLog(self._regions(), self._summary(), self._next_line - 1, self.total_chars,
                           len(self.kept), self.folded, scan_stopped)
