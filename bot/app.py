@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from redis import Redis
 from redis.backoff import ExponentialBackoff
@@ -28,7 +28,9 @@ def bot_redis(settings: BotSettings) -> Redis:
                           socket_connect_timeout=settings.redis_timeout_s, retry=reconnect)
 
 
-def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None) -> App:
+def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None,
+              intake_executor: Executor | None = None) -> App:
+    """``intake_executor``: where questions are taken (default: ``settings.intake_threads`` threads)."""
     redis = redis if redis is not None else bot_redis(settings)
     client = client or slack_client(settings.bot_token, settings.slack_api_url)
     app = App(
@@ -45,7 +47,8 @@ def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClie
         queue=question_queue(redis, settings.queue_name),
         job_timeout=settings.job_timeout,
         max_question_chars=settings.max_question_chars,
-        executor=ThreadPoolExecutor(max_workers=settings.intake_threads, thread_name_prefix="intake"),
+        executor=intake_executor or ThreadPoolExecutor(max_workers=settings.intake_threads,
+                                                       thread_name_prefix="intake"),
     )
     register_listeners(app, intake)
     return app
