@@ -143,7 +143,7 @@ def _start_workers(config: LoadConfig, run_id: str, queue: str, api_url: str, ru
            "SLACK_API_URL": api_url, "CHATOPS_QUEUE": queue, "CHATOPS_RUNBOOK_DIR": str(runbooks),
            "CHATOPS_JOB_THREADS": str(config.job_threads), "LOG_LEVEL": "WARNING",
            "OMP_NUM_THREADS": str(config.torch_threads), "MKL_NUM_THREADS": str(config.torch_threads),
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false", "CHATOPS_METRICS_PORT": "0"}
     env.pop("CLARA_CHECKPOINT", None)  # the default engine
     workers = []
     for i in range(config.workers):

@@ -31,17 +31,18 @@ class ChannelPins:
     name: ClassVar[str] = "pins"
 
     def gather(self, request: GatherRequest) -> list[Document]:
-        listing = self.client.pins_list(channel=request.channel)
+        channel = request.documents_channel
+        listing = self.client.pins_list(channel=channel)
         documents: list[Document] = []
         for item in response_items(listing, "items"):
             if item.get("type") == "message" and item.get("message"):
-                documents.extend(self._message(request.channel, item["message"]))
+                documents.extend(self._message(channel, item["message"]))
             elif item.get("type") == "file" and item.get("file"):
                 file_obj = item["file"]
                 if file_obj.get("url_private_download") or file_obj.get("url_private"):
-                    documents.extend(self.reader.read(file_obj, shared_in=(request.channel,)))
+                    documents.extend(self.reader.read(file_obj, shared_in=(channel,)))
                 else:
-                    documents.extend(self.reader.read_id(str(file_obj["id"]), request.channel))
+                    documents.extend(self.reader.read_id(str(file_obj["id"]), channel))
         return documents
 
     def _message(self, channel: str, message: dict[str, Any]) -> list[Document]:
