@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -12,6 +12,7 @@ from rq import Queue
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.metrics import BotMetrics
 from bot.questions import USAGE
 from jobs.enqueue import claim_question, enqueue_question, release_claim
 from jobs.payload import QuestionJob
@@ -21,6 +22,7 @@ from jobs.threads import remember_bot_thread
 log = logging.getLogger(__name__)
 
 WORKING = ":hourglass_flowing_sand: Looking through the documents…"
+WORKING_STATUS = "is looking through the documents…"  # an assistant thread's status line
 QUEUE_DOWN = (":warning: I could not queue your question: the job queue is unavailable. "
               "Please try again shortly.")
 
@@ -31,6 +33,7 @@ class QuestionIntake:
     queue: Queue
     job_timeout: int  # seconds
     max_question_chars: int
+    metrics: BotMetrics = field(default_factory=BotMetrics)
 
     def submit(self, client: WebClient, job: QuestionJob, job_id: str,
                respond: Callable[..., object] | None = None) -> str | None:
@@ -41,12 +44,13 @@ class QuestionIntake:
         if not self.claim(job_id):
             log.info("question %s already claimed: duplicate delivery", job_id)
             return None
+        self.metrics.received.labels(job.mode, job.source).inc()
         problem = self._problem_with(job)
         if problem:
             log.info("question %s not queued: %s", job_id, problem.splitlines()[0])
             self._tell(client, job, problem, respond)
             return None
-        placeholder_ts = self._post_placeholder(client, job)
+        placeholder_ts = self._show_progress(client, job)
         job = replace(job, placeholder_ts=placeholder_ts)
         try:
             queued = enqueue_question(self.queue, job, job_id, timeout=self.job_timeout)
@@ -82,6 +86,20 @@ class QuestionIntake:
             return (f":warning: That question is {len(job.question):,} characters long; I take up to "
                     f"{self.max_question_chars:,}. Put long text in a file in the thread and ask about it.")
         return None
+
+    def _show_progress(self, client: WebClient, job: QuestionJob) -> str | None:
+        """An assistant thread's status line where it takes one, else a placeholder message (its ts)."""
+        if job.source == "assistant" and job.thread_ts:
+            try:
+                client.assistant_threads_setStatus(channel_id=job.channel, thread_ts=job.thread_ts,
+                                                   status=WORKING_STATUS)
+                return None
+            except SlackApiError as error:  # not an assistant thread after all (a plain DM thread)
+                log.info("no assistant status in %s (%s): posting a placeholder", job.channel,
+                         error.response.get("error"))
+            except (SlackClientError, OSError) as error:
+                log.warning("could not set the assistant status in %s: %s", job.channel, type(error).__name__)
+        return self._post_placeholder(client, job)
 
     def _post_placeholder(self, client: WebClient, job: QuestionJob) -> str | None:
         text = WORKING

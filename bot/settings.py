@@ -9,6 +9,11 @@
 ``CHATOPS_JOB_TIMEOUT``        seconds a worker may spend on one question (default 600)
 ``CHATOPS_MAX_QUESTION_CHARS`` longer questions are refused with a hint to attach a file (default 2000)
 ``CHATOPS_LISTENER_THREADS``   Bolt listeners in flight at once (default 32)
+``CHATOPS_CHANNEL_CONFIG``     the channels YAML (jobs/channel_config.py): each channel's on-call user group
+                               for "Ask a human", and the sources App Home lists; unset: nobody on call
+``CHATOPS_HANDOFF_COOLDOWN_S`` one "Ask a human" ping per thread in this many seconds (default 1800)
+``CHATOPS_HANDOFF_PER_HOUR``   "Ask a human" pings per channel per hour, at most (default 6)
+``CHATOPS_METRICS_PORT``       the port Prometheus scrapes ``/metrics`` on (default 9101; 0: none)
 ``PORT``                       HTTP mode's port (default 3000)
 ``SLACK_API_URL``              another Web API base URL (a proxy, the tests' fake Slack)
 ``LOG_LEVEL``                  DEBUG, INFO, WARNING or ERROR (default INFO)
@@ -20,6 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jobs import defaults
 from jobs.env import Env, SettingsError
@@ -35,6 +41,10 @@ class BotSettings:
     job_timeout: int = defaults.JOB_TIMEOUT_S  # seconds a worker may spend on one question
     max_question_chars: int = 2000
     listener_threads: int = 32  # Bolt listeners in flight; slash commands wait for one to ack
+    channel_config_path: Path | None = None  # on-call groups and App Home's source lists
+    handoff_cooldown_s: int = 1800  # one "Ask a human" ping per thread in this long
+    handoff_per_hour: int = 6  # "Ask a human" pings per channel per hour
+    metrics_port: int = defaults.BOT_METRICS_PORT  # 0: no metrics server
     port: int = 3000  # HTTP mode
     slack_api_url: str | None = None  # another Web API base URL (tests, proxies)
     log_level: str = defaults.LOG_LEVEL
@@ -57,6 +67,10 @@ class BotSettings:
             "job_timeout": env.number("CHATOPS_JOB_TIMEOUT", cls.job_timeout, minimum=1),
             "max_question_chars": env.number("CHATOPS_MAX_QUESTION_CHARS", cls.max_question_chars, minimum=1),
             "listener_threads": env.number("CHATOPS_LISTENER_THREADS", cls.listener_threads, minimum=1),
+            "channel_config_path": env.path("CHATOPS_CHANNEL_CONFIG"),
+            "handoff_cooldown_s": env.number("CHATOPS_HANDOFF_COOLDOWN_S", cls.handoff_cooldown_s, minimum=1),
+            "handoff_per_hour": env.number("CHATOPS_HANDOFF_PER_HOUR", cls.handoff_per_hour, minimum=1),
+            "metrics_port": env.number("CHATOPS_METRICS_PORT", cls.metrics_port, minimum=0),
             "port": env.number("PORT", cls.port, minimum=0),
             "slack_api_url": env.text("SLACK_API_URL"),
             "log_level": env.log_level(),

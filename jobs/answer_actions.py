@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-HELPFUL = "answer_helpful"
-NOT_HELPFUL = "answer_not_helpful"
+VOTE_HELPFUL = "answer_helpful"
+VOTE_NOT_HELPFUL = "answer_not_helpful"
 ASK_HUMAN = "answer_ask_human"
 WHAT_WAS_WRONG = "answer_what_was_wrong"  # callback id of the optional "what was wrong" modal
 BLOCK_ID = "answer_actions"
@@ -25,7 +25,7 @@ def answer_actions(answer_id: str) -> dict[str, Any]:
         return element
 
     return {"type": "actions", "block_id": BLOCK_ID, "elements": [
-        button(HELPFUL, ":thumbsup: Helpful"),
-        button(NOT_HELPFUL, ":thumbsdown: Not helpful"),
+        button(VOTE_HELPFUL, ":thumbsup: Helpful"),
+        button(VOTE_NOT_HELPFUL, ":thumbsdown: Not helpful"),
         button(ASK_HUMAN, ":sos: Ask a human", style="danger"),
     ]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 from slack_bolt import App, BoltResponse
@@ -12,6 +13,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.app import build_app
+from bot.metrics import BotMetrics
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
 from jobs.slack_client import slack_client
@@ -38,10 +40,11 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def make_bot(slack: FakeSlack, redis: Redis) -> App:
-    settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
-                           queue_name=QUEUE)
-    return build_app(settings, redis=redis)
+def make_bot(slack: FakeSlack, redis: Redis, metrics: BotMetrics | None = None, **settings: Any) -> App:
+    """The bot app on the fake Slack; ``settings`` override BotSettings fields (e.g. channel_config_path)."""
+    bot_settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
+                               queue_name=QUEUE, **settings)
+    return build_app(bot_settings, redis=redis, metrics=metrics)
 
 
 def dispatch(app: App, body: str, content_type: str = "application/json",

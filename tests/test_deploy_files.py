@@ -23,6 +23,16 @@ def test_manifest_declares_every_command_shortcut_and_event_the_bot_handles() ->
         "the manifest asks for the scopes the code uses, and no more"
 
 
+def test_manifest_declares_the_ai_app_surface_home_tab_and_their_events() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    features = manifest["features"]
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert features["assistant_view"]["assistant_description"]
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True  # the answer buttons and the modal
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed", "app_home_opened"} <= events
+
+
 # The bot scopes each Web API method needs (a conversation may be a channel, a private channel, a DM or a
 # group DM) and each subscribed event needs.
 METHOD_SCOPES = {
@@ -34,21 +44,37 @@ METHOD_SCOPES = {
     "conversations.members": {"channels:read", "groups:read", "im:read", "mpim:read"},
     "files.info": {"files:read"}, "files.list": {"files:read"},
     "pins.list": {"pins:read"}, "bookmarks.list": {"bookmarks:read"},
+    # setStatus takes chat:write (or, for now, assistant:write); the other assistant methods assistant:write
+    "assistant.threads.setStatus": {"chat:write"},
+    "assistant.threads.setSuggestedPrompts": {"assistant:write"},
+    "assistant.threads.setTitle": {"assistant:write"},
+    "usergroups.list": {"usergroups:read"},
+    # App Home lists public and private channels only (types=public_channel,private_channel)
+    "users.conversations": {"channels:read", "groups:read"},
+    "views.publish": set(), "views.open": set(),
 }
 EVENT_SCOPES = {"app_mention": {"app_mentions:read"}, "message.im": {"im:history"},
                 "message.channels": {"channels:history"}, "message.groups": {"groups:history"},
-                "message.mpim": {"mpim:history"}}
+                "message.mpim": {"mpim:history"}, "assistant_thread_started": {"assistant:write"},
+                "assistant_thread_context_changed": {"assistant:write"}, "app_home_opened": set()}
 _CALL = re.compile(r"\.(chat|conversations|files|pins|bookmarks|users|usergroups|reactions|views|assistant)_"
                    r"([a-zA-Z_]+)\(")
+# Bolt's listener utilities that call the Web API for us (bot/assistant.py calls them by these names)
+BOLT_UTILITIES = {"set_suggested_prompts": "assistant.threads.setSuggestedPrompts",
+                  "set_status": "assistant.threads.setStatus", "set_title": "assistant.threads.setTitle",
+                  "say": "chat.postMessage"}
+_UTILITY_CALL = re.compile(r"\b(" + "|".join(BOLT_UTILITIES) + r")\(")
 
 
 def web_api_methods() -> set[str]:
-    """Every Web API method the bot and the worker call through a slack_sdk client (``client.chat_update(``)."""
+    """Every Web API method the bot and the worker call through a slack_sdk client (``client.chat_update(``
+    is ``chat.update``: the SDK names a method with ``_`` for ``.``) or through a Bolt utility."""
     methods = set()
     for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("jobs/**/*.py"), *ROOT.glob("worker/**/*.py")]:
-        for family, name in _CALL.findall(path.read_text()):
-            parts = name.split("_")
-            methods.add(f"{family}.{parts[0]}{''.join(p.capitalize() for p in parts[1:])}")
+        text = path.read_text()
+        for family, name in _CALL.findall(text):
+            methods.add(f"{family}.{name.replace('_', '.')}")
+        methods.update(BOLT_UTILITIES[name] for name in _UTILITY_CALL.findall(text))
     return methods
 
 

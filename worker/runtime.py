@@ -36,10 +36,11 @@ def load_engine(settings: WorkerSettings, redis: Redis | None = None) -> Engine:
     return load_clara_engine(settings.clara, retriever=retriever, redis=redis)
 
 
-def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
+def build_context(settings: WorkerSettings, redis: Redis, engine: Engine | None = None) -> WorkerContext:
+    """Everything a job uses; ``engine``: one already loaded (tests share one), else loaded here."""
     slack = slack_client(settings.bot_token, settings.slack_api_url)
     metrics = WorkerMetrics()
-    loaded = load_engine(settings, redis)
+    loaded = engine if engine is not None else load_engine(settings, redis)
     engine = TimedEngine(loaded, metrics.engine_seconds)
     gatherer = DocumentGatherer.from_settings(settings.gathering, slack)
     batcher = AnswerBatcher(engine, max_batch=settings.batch_size) if settings.job_threads > 1 else None
