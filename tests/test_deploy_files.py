@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import yaml
+from prometheus_client import CollectorRegistry
 
 from bot.listeners import FILE_SHORTCUT
+from bot.metrics import BotMetrics
+from worker.metrics import WorkerMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +100,28 @@ def test_compose_requires_tokens_and_gives_the_worker_a_gpu() -> None:
     assert devices[0]["capabilities"] == ["gpu"]
     for name in ("bot", "worker"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name, port in (("bot", "9101"), ("worker", "9102")):  # each process on its own metrics port
+        assert services[name]["environment"]["CHATOPS_METRICS_PORT"] == port and services[name]["expose"] == [port]
+
+
+def _metric_names(registry: CollectorRegistry) -> set[str]:
+    return {sample.name for family in registry.collect() for sample in family.samples} | {
+        family.name for family in registry.collect()}
+
+
+def test_the_grafana_dashboard_plots_metrics_the_processes_export() -> None:
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"\b(chatops_[a-z_]+)", expr)}
+    bot, worker = BotMetrics(), WorkerMetrics()
+    # labelled series appear once used: touch one of each so that their sample names are listed
+    bot.received.labels("ask", "mention").inc()
+    bot.votes.labels("helpful").inc()
+    bot.handoffs.labels("posted").inc()
+    worker.answered.labels("ask", "mention").inc()
+    worker.failures.labels("NoDocumentsError").inc()
+    worker.retries.labels("worker_died").inc()
+    worker.latency.labels("ask").observe(1)
+    exported = _metric_names(bot.registry) | _metric_names(worker.registry) | {
+        "chatops_queue_depth", "chatops_store_size", "chatops_gpu_memory_bytes"}  # read at scrape time
+    assert used and used <= exported, sorted(used - exported)
