@@ -16,12 +16,12 @@ from bot.metrics import BotMetrics
 from bot.questions import USAGE
 from jobs.enqueue import claim_question, enqueue_question, release_claim
 from jobs.payload import QuestionJob
-from jobs.slack_text import escape_mrkdwn
+from jobs.slack_text import PROGRESS_EMOJI, escape_mrkdwn
 from jobs.threads import remember_bot_thread
 
 log = logging.getLogger(__name__)
 
-WORKING = ":hourglass_flowing_sand: Looking through the documents…"
+WORKING = f"{PROGRESS_EMOJI} Looking through the documents…"
 WORKING_STATUS = "is looking through the documents…"  # an assistant thread's status line
 QUEUE_DOWN = (":warning: I could not queue your question: the job queue is unavailable. "
               "Please try again shortly.")

@@ -26,6 +26,15 @@ BOT_ID = "BBOT"
 TEAM_ID = "T0001"
 
 
+class _Server(ThreadingHTTPServer):
+    """Slack does not refuse connections when a few dozen requests arrive at once: the socket's backlog is
+    that deep (socketserver's default, 5, resets connections when the bot's 32 listener threads and the
+    workers' job threads call together on a busy machine)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class RecordedCall:
     method: str
@@ -75,8 +84,7 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
         self._extra: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 In an AI-app assistant thread, the thread's status line (``assistant.threads.setStatus``; Slack clears
 it when the answer is posted); elsewhere, the bot's placeholder message, edited at most once every
-``min_interval_s`` (counting from when the job started), so a quick answer is not preceded by a flicker
-of edits. Progress is best effort: a Slack error is logged and the answer goes on.
+``PLACEHOLDER_EDIT_INTERVAL_S`` (counting from when the job started), so a quick answer is not preceded by
+a flicker of edits, and a slow one (CLaRa, many files) does not spend Slack's rate limit on them.
+Progress is best effort: a Slack error is logged and the answer goes on.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from jobs.payload import QuestionJob
+from jobs.slack_text import PROGRESS_EMOJI
 
 log = logging.getLogger(__name__)
+
+PLACEHOLDER_EDIT_INTERVAL_S = 5.0  # quick answers (most, with the default engine) show no progress edit at all
 
 
 class Progress(Protocol):
@@ -49,9 +53,10 @@ class AssistantStatus:
 
 
 class PlaceholderProgress:
-    """The bot's placeholder message: ":hourglass_flowing_sand: Reading 12 documents…"."""
+    """The bot's placeholder message, edited into ":hourglass_flowing_sand: Reading 12 documents…"."""
 
-    def __init__(self, client: WebClient, channel: str, placeholder_ts: str, min_interval_s: float = 2.0) -> None:
+    def __init__(self, client: WebClient, channel: str, placeholder_ts: str,
+                 min_interval_s: float = PLACEHOLDER_EDIT_INTERVAL_S) -> None:
         self.client = client
         self.channel = channel
         self.placeholder_ts = placeholder_ts
@@ -65,12 +70,13 @@ class PlaceholderProgress:
         self._last = now
         try:
             self.client.chat_update(channel=self.channel, ts=self.placeholder_ts,
-                                    text=f":hourglass_flowing_sand: {text[:1].upper()}{text[1:]}")
+                                    text=f"{PROGRESS_EMOJI} {text[:1].upper()}{text[1:]}")
         except (SlackClientError, OSError) as error:
             log.warning("could not show progress in %s: %s", self.channel, error)
 
 
-def progress_for(client: WebClient, job: QuestionJob, min_interval_s: float = 2.0) -> Progress:
+def progress_for(client: WebClient, job: QuestionJob,
+                 min_interval_s: float = PLACEHOLDER_EDIT_INTERVAL_S) -> Progress:
     """The status line of an assistant thread, else the placeholder if there is one, else nothing."""
     if job.placeholder_ts:
         return PlaceholderProgress(client, job.channel, job.placeholder_ts, min_interval_s)
