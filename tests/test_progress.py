@@ -35,4 +35,4 @@ def test_placeholder_edits_are_spaced_out(slack: FakeSlack) -> None:
 def test_a_status_slack_refuses_does_not_stop_the_answer(slack: FakeSlack) -> None:
     slack.add_channel("D1", "dm", is_im=True, members={"U1"})
     AssistantStatus(slack_client(BOT_TOKEN, slack.api_url), "D1", "9.9").update("answering…")  # not a thread
-    assert slack.calls_to("assistant.threads.setStatus")[0].args["status"] == "answering…"
+    assert slack.calls_to("assistant.threads.setStatus")[0].args["status"] == "is answering…"

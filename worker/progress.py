@@ -38,7 +38,8 @@ class NoProgress:
 
 
 class AssistantStatus:
-    """The status line of an assistant thread."""
+    """The status line of an assistant thread, which Slack shows after the app's name: "chatops is
+    reading 12 documents…"."""
 
     def __init__(self, client: WebClient, channel: str, thread_ts: str) -> None:
         self.client = client
@@ -47,7 +48,8 @@ class AssistantStatus:
 
     def update(self, text: str) -> None:
         try:
-            self.client.assistant_threads_setStatus(channel_id=self.channel, thread_ts=self.thread_ts, status=text)
+            self.client.assistant_threads_setStatus(channel_id=self.channel, thread_ts=self.thread_ts,
+                                                    status=f"is {text}")
         except (SlackClientError, OSError) as error:
             log.warning("could not set the assistant status in %s: %s", self.channel, error)
 

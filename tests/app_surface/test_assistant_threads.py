@@ -67,7 +67,7 @@ def test_a_thread_on_a_channel_with_logs_offers_the_log_prompt_and_answers_from_
 
     run_worker_burst(workspace.redis)
     # three runbooks and the log uploaded in the channel Alice is viewing
-    assert statuses(workspace, thread) == [WORKING_STATUS, "reading 4 documents…", "answering…"]
+    assert statuses(workspace, thread) == [WORKING_STATUS, "is reading 4 documents…", "is answering…"]
     [answer] = bot_replies(workspace, thread)
     assert answer["thread_ts"] == thread
     assert "PaymentGatewayTimeout" in answer["text"] or "timed out" in answer["text"]
