@@ -3,7 +3,9 @@
 Like bolt-python's own ``mock_web_api_server``: a real HTTP server on 127.0.0.1 that answers the Web API
 methods the bot and worker use, keeps a little state (channels, messages, files, bookmarks, pins) and
 records every call so tests can assert on what was sent. Faults can be queued per method
-(``fail_next``): a 429 with ``Retry-After``, a 5xx, or a Slack error such as ``message_not_found``.
+(``fail_next``): a 429 with ``Retry-After``, a 5xx, a Slack error such as ``message_not_found``, a delay
+or a dropped connection. ``wait_for_answers`` waits until the fake has answered every call it received,
+including calls their client gave up on.
 
 Point a client at it with ``WebClient(token=..., base_url=fake.api_url)``.
 """
@@ -16,23 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 BOT_TOKEN = "xoxb-test-bot-token"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
-
-
-class _Server(ThreadingHTTPServer):
-    """Slack does not refuse connections when a few dozen requests arrive at once: the socket's backlog is
-    that deep (socketserver's default, 5, resets connections when the bot's 32 listener threads and the
-    workers' job threads call together on a busy machine)."""
-
-    request_queue_size = 128
-    daemon_threads = True
 
 
 @dataclass
@@ -41,6 +36,8 @@ class RecordedCall:
     args: dict[str, Any]
     token: str | None
     at: float = field(default_factory=time.monotonic)  # when the request arrived (retry timing)
+    # set once the fake has answered (a method's effect on the workspace is applied by then)
+    answered: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     path: str = ""  # response_url calls: the URL path the reply went to
 
 
@@ -64,7 +61,6 @@ class SlackState:
     bookmarks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> bookmarks
     pins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> pinned items
     members: dict[str, set[str]] = field(default_factory=dict)  # channel -> user ids
-    reactions: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (channel, ts) -> names
     # AI-app assistant threads: (DM id, thread ts) -> their status line ("" once a reply cleared it)
     assistant_threads: dict[tuple[str, str], str] = field(default_factory=dict)
     suggested_prompts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # title, prompts
@@ -73,7 +69,7 @@ class SlackState:
     opened_views: list[dict[str, Any]] = field(default_factory=list)  # modals, in order
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Start with ``with FakeSlack() as slack:``; ``slack.api_url`` is the WebClient base_url."""
 
     def __init__(self, token: str = BOT_TOKEN) -> None:
@@ -84,22 +80,7 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
         self._extra: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    # -- lifecycle ------------------------------------------------------------------------------------
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(self._handler_class())
 
     @property
     def api_url(self) -> str:
@@ -126,6 +107,16 @@ class FakeSlack:
     def calls_to(self, method: str) -> list[RecordedCall]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
+
+    def wait_for_answers(self, timeout: float = 10.0) -> None:
+        """Wait until every call received so far is answered: a call its client gave up on (a timeout)
+        still changes the workspace when the fake gets to it."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            calls = list(self.calls)
+        for call in calls:
+            if not call.answered.wait(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"the fake did not answer {call.method} within {timeout}s")
 
     def add_channel(
         self, channel_id: str, name: str, *, private: bool = False, is_im: bool = False,
@@ -254,17 +245,6 @@ class FakeSlack:
             return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}
-        if method in ("reactions.add", "reactions.remove"):
-            names = state.reactions.setdefault((args["channel"], args["timestamp"]), set())
-            if method == "reactions.add":
-                if args["name"] in names:
-                    return {"ok": False, "error": "already_reacted"}
-                names.add(args["name"])
-            else:
-                if args["name"] not in names:
-                    return {"ok": False, "error": "no_reaction"}
-                names.discard(args["name"])
-            return {"ok": True}
         if method == "conversations.info":
             channel = state.channels.get(args["channel"])
             return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
@@ -373,12 +353,7 @@ class FakeSlack:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(QuietHandler):
             def _token(self, args: dict[str, Any]) -> str | None:
                 auth = self.headers.get("Authorization", "")
                 if auth.startswith("Bearer "):
@@ -386,21 +361,11 @@ class FakeSlack:
                 token = args.get("token")
                 return str(token) if token else None
 
-            def _send(self, status: int, body: bytes, content_type: str = "application/json",
-                      headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 if parsed.path.startswith("/files-pri/"):
                     status, ctype, body = fake._download(parsed.path, self._token({}))
-                    self._send(status, body, ctype)
+                    self.send(status, body, ctype)
                     return
                 args = {k: v[0] for k, v in parse_qs(parsed.query).items()}
                 self._answer(parsed.path, args)
@@ -418,24 +383,33 @@ class FakeSlack:
                 self._answer(path.path, {**query, **args})
 
             def _answer(self, path: str, args: dict[str, Any]) -> None:
-                if path.startswith("/response_url/"):
-                    with fake._lock:
-                        fake.calls.append(RecordedCall("response_url", args, None, path=path))
-                    if path.startswith("/response_url/reset"):  # the connection drops after the request
-                        self.close_connection = True
-                        return
-                    if path.startswith("/response_url/expired"):  # past 30 minutes or 5 uses
-                        self._send(404, b"expired_url", "text/plain")
-                        return
-                    self._send(200, b"ok", "text/plain")
-                    return
-                method = path.removeprefix("/api/")
-                token = self._token(args)
-                args.pop("token", None)
+                to_response_url = path.startswith("/response_url/")
+                method = "response_url" if to_response_url else path.removeprefix("/api/")
+                token = None if to_response_url else self._token(args)
+                if not to_response_url:
+                    args.pop("token", None)
+                call = RecordedCall(method, args, token, path=path if to_response_url else "")
                 with fake._lock:
-                    fake.calls.append(RecordedCall(method, args, token))
-                    queued = fake._faults.get(method)
+                    fake.calls.append(call)
+                    queued = None if to_response_url else fake._faults.get(method)
                     fault = queued.pop(0) if queued else None
+                try:
+                    if to_response_url:
+                        self._answer_response_url(path)
+                    else:
+                        self._answer_api(method, args, token, fault)
+                finally:
+                    call.answered.set()
+
+            def _answer_response_url(self, path: str) -> None:
+                if path.startswith("/response_url/reset"):  # the connection drops after the request
+                    self.close_connection = True
+                elif path.startswith("/response_url/expired"):  # past 30 minutes or 5 uses
+                    self.send(404, b"expired_url", "text/plain")
+                else:
+                    self.send(200, b"ok", "text/plain")
+
+            def _answer_api(self, method: str, args: dict[str, Any], token: str | None, fault: Fault | None) -> None:
                 if fault and fault.delay:
                     time.sleep(fault.delay)
                 if fault and fault.reset:
@@ -443,20 +417,20 @@ class FakeSlack:
                     return
                 if fault and fault.status == 429:
                     body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-                    self._send(429, body, headers={"Retry-After": str(fault.retry_after or 1)})
+                    self.send(429, body, headers={"Retry-After": str(fault.retry_after or 1)})
                     return
                 if fault and fault.status >= 500:
-                    self._send(fault.status, b"upstream error", "text/plain")
+                    self.send(fault.status, b"upstream error", "text/plain")
                     return
                 if fault and fault.error:
-                    self._send(200, json.dumps({"ok": False, "error": fault.error}).encode())
+                    self.send(200, json.dumps({"ok": False, "error": fault.error}).encode())
                     return
                 if method != "auth.test" and token != fake.token:
-                    self._send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
+                    self.send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
                     return
                 with fake._lock:
                     response = fake._api(method, args)
-                self._send(200, json.dumps(response).encode())
+                self.send(200, json.dumps(response).encode())
 
         return Handler
 

@@ -1,9 +1,10 @@
-"""Small helpers shared by the end-to-end tests: the bot, the worker context, waiting."""
+"""Small helpers shared by the end-to-end tests: the bot, the worker context, the workspace, waiting."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from bot.metrics import BotMetrics
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
 from jobs.slack_client import slack_client
-from tests.conftest import SIGNING_SECRET, sign
-from tests.fake_slack import BOT_TOKEN, FakeSlack
+from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
+from tests.slack_requests import SIGNING_SECRET, event_body, sign
 from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
@@ -29,6 +30,7 @@ from worker.pipeline import AnswerPipeline
 from worker.queue_worker import run_worker
 
 QUEUE = "chatops-test"
+CHANNEL = "C1"
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
@@ -53,17 +55,30 @@ def dispatch(app: App, body: str, content_type: str = "application/json",
     return app.dispatch(BoltRequest(body=body, headers=all_headers))
 
 
+def drain_listeners(*apps: App) -> None:
+    """Wait until every listener the apps' requests started has returned. Bolt acks a request, then runs
+    its listener on the app's listener executor (the pool ``bot.app.build_app`` passes in): shutting the
+    pool down waits for them all. The apps take no more requests afterwards."""
+    for app in apps:
+        app.listener_runner.listener_executor.shutdown(wait=True)
+
+
 def thread_files(client: WebClient) -> ThreadFiles:
     """The question's and its thread's files, read with the default caps."""
     return ThreadFiles(SlackFileReader.from_settings(client, GatheringSettings()))
 
 
-def start_worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbooks: Path) -> WorkerContext:
+@contextmanager
+def worker_context(slack: FakeSlack, redis: Redis, engine: Engine, runbooks: Path) -> Iterator[WorkerContext]:
+    """This process set up as a worker (runbooks and thread files, ``engine``) while in the block."""
     client = slack_client(BOT_TOKEN, slack.api_url)
     gatherer = DocumentGatherer([RunbookFolder(runbooks), thread_files(client)])
     context = WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis)
     set_context(context)
-    return context
+    try:
+        yield context
+    finally:
+        set_context(None)
 
 
 def queued(redis: Redis) -> int:
@@ -72,3 +87,26 @@ def queued(redis: Redis) -> int:
 
 def run_worker_burst(redis: Redis) -> None:
     run_worker(redis, QUEUE, burst=True)
+
+
+def mention_event(slack: FakeSlack, text: str, channel: str = CHANNEL, **extra: str) -> dict[str, Any]:
+    """Post the user's message in the fake workspace and return the ``app_mention`` event Slack would send."""
+    message = slack.add_message(channel, text)
+    return {"type": "app_mention", "user": "U1", "text": text, "ts": message["ts"], "channel": channel,
+            "event_ts": message["ts"], **extra}
+
+
+def bot_messages(slack: FakeSlack, channel: str = CHANNEL, thread_ts: str | None = None) -> list[dict[str, Any]]:
+    """The bot's messages in a channel (or one thread of it), as the workspace holds them now."""
+    return [m for m in slack.state.messages.get(channel, []) if m.get("user") == BOT_USER_ID
+            and (thread_ts is None or m.get("thread_ts") == thread_ts)]
+
+
+def answered_mention(app: App, slack: FakeSlack, redis: Redis, question: str, event_id: str) -> dict[str, Any]:
+    """Ask by mentioning the bot and let a burst worker answer: returns the event, whose thread is now a
+    bot thread (follow-ups there are questions too)."""
+    event = mention_event(slack, f"<@{BOT_USER_ID}> {question}")
+    dispatch(app, event_body(event, event_id))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    run_worker_burst(redis)
+    return event

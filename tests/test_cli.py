@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_runbooks
+from tests.runbooks import write_runbooks
 from worker.cli import main
 
 

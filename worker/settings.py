@@ -22,6 +22,9 @@ ones, ``CHATOPS_RUNBOOK_DIR`` and the rest, are listed in worker/documents/setti
                                    unset: the default engine
 ``CLARA_BASE_MODEL``               a local Mistral-7B-Instruct-v0.2 folder (required with a checkpoint)
 ``CLARA_DEVICE``                   ``cuda`` (default) or ``cpu``
+``CLARA_WEIGHTS``                  ``bf16`` (default), ``int8`` or ``fp8``: the Mistral projections quantized
+                                   at load, per output channel (worker/clara/quantize.py); int8 on any
+                                   CUDA GPU, fp8 on compute capability 8.9+; both fit CLaRa-7B in ~10 GB
 ``CLARA_MAX_NEW_TOKENS``           longest generated answer, in tokens (default 256)
 ``CLARA_PROMPT_BUDGET``            prompt tokens: k documents and the question must fit (default 1024)
 ``CLARA_STORE_TTL``                seconds compressed documents stay in Redis (default 7 days)
@@ -38,6 +41,7 @@ from pathlib import Path
 
 from jobs import defaults
 from jobs.env import Env, SettingsError
+from worker.clara.config import WEIGHT_FORMATS
 from worker.documents.settings import GatheringSettings
 
 
@@ -48,6 +52,7 @@ class ClaraSettings:
     checkpoint_dir: Path | None = None  # e.g. /models/CLaRa-7B-E2E/compression-16
     base_model_dir: Path | None = None  # a local Mistral-7B-Instruct-v0.2
     device: str = "cuda"
+    weights: str = "bf16"  # bf16, int8 or fp8 (WEIGHT_FORMATS)
     max_new_tokens: int = 256
     prompt_budget: int = 1024  # tokens of prompt: k and the question must fit in it
     store_ttl_seconds: int = 7 * 86400  # compressed documents kept in Redis
@@ -63,11 +68,14 @@ class ClaraSettings:
             checkpoint_dir=env.path("CLARA_CHECKPOINT"),
             base_model_dir=env.path("CLARA_BASE_MODEL"),
             device=env.text("CLARA_DEVICE", cls.device),
+            weights=env.text("CLARA_WEIGHTS", cls.weights).lower(),
             max_new_tokens=env.number("CLARA_MAX_NEW_TOKENS", cls.max_new_tokens, minimum=1),
             prompt_budget=env.number("CLARA_PROMPT_BUDGET", cls.prompt_budget, minimum=1),
             store_ttl_seconds=env.number("CLARA_STORE_TTL", cls.store_ttl_seconds, minimum=1),
             store_max_bytes=env.size("CLARA_STORE_MAX_BYTES", cls.store_max_bytes),
         )
+        if settings.weights not in WEIGHT_FORMATS:
+            raise SettingsError(f"CLARA_WEIGHTS={settings.weights!r} is not one of {', '.join(WEIGHT_FORMATS)}")
         if settings.enabled and settings.base_model_dir is None:
             raise SettingsError("CLARA_CHECKPOINT is set: set CLARA_BASE_MODEL to a local "
                                 "Mistral-7B-Instruct-v0.2 folder too")

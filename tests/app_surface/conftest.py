@@ -16,9 +16,9 @@ from redis import Redis
 from slack_bolt import App, BoltResponse
 
 from bot.metrics import BotMetrics
-from tests.conftest import event_body
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
+from tests.slack_requests import event_body
 from worker.context import WorkerContext, set_context
 from worker.documents.settings import GatheringSettings
 from worker.engine.default import ExtractiveEngine

@@ -11,9 +11,9 @@ from bot.home import MAX_CHANNELS
 from jobs.activity import live_workers
 from jobs.answer_actions import VOTE_HELPFUL
 from tests.app_surface.conftest import ALICE, BOB, CHANNEL, Workspace, worker_settings
-from tests.conftest import event_body
 from tests.fake_slack import BOT_USER_ID
 from tests.helpers import dispatch, wait_for
+from tests.slack_requests import event_body
 from worker.activity import WorkerRegistration, worker_info
 from worker.documents.settings import GatheringSettings
 

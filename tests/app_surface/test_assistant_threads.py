@@ -14,9 +14,9 @@ from bot.assistant import LOG_PROMPT
 from bot.intake import WORKING_STATUS
 from jobs.payload import job_id_for
 from tests.app_surface.conftest import ALICE, CHANNEL, DM, Workspace
-from tests.conftest import event_body
 from tests.fake_slack import BOT_USER_ID
 from tests.helpers import dispatch, queued, run_worker_burst, wait_for
+from tests.slack_requests import event_body
 
 LOG = (b"2024-05-01 10:00:00 INFO checkout-api started\n"
        b"2024-05-01 10:02:13 ERROR checkout-api payment gateway timed out after 30s: upstream 10.2.3.4:443\n"

@@ -8,9 +8,9 @@ from pathlib import Path
 from bot.handoff import IN_A_DM
 from jobs.answer_actions import ASK_HUMAN
 from tests.app_surface.conftest import ALICE, BOB, CHANNEL, DM, Workspace
-from tests.conftest import event_body
 from tests.fake_slack import BOT_USER_ID
 from tests.helpers import dispatch, queued, run_worker_burst, wait_for
+from tests.slack_requests import event_body
 
 
 def channels_file(tmp_path: Path, text: str) -> Path:

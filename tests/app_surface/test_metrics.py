@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.metrics import MetricsServer, serve_metrics
 from tests.app_surface.conftest import CHANNEL, Workspace
-from tests.conftest import event_body
 from tests.fake_slack import BOT_USER_ID
 from tests.helpers import dispatch, queued, run_worker_burst, wait_for
+from tests.slack_requests import event_body
 
 
 def scrape(server: MetricsServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

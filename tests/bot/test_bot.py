@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -15,9 +14,9 @@ from rq.job import Job
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
 from jobs.payload import job_id_for
-from tests.conftest import command_body, event_body
 from tests.fake_slack import BOT_USER_ID, FakeSlack
-from tests.helpers import QUEUE, dispatch, make_bot, queued, wait_for
+from tests.helpers import QUEUE, dispatch, drain_listeners, make_bot, queued, wait_for
+from tests.slack_requests import command_body, event_body
 
 
 def test_bot_process_never_imports_torch() -> None:
@@ -104,6 +103,5 @@ def test_bot_messages_and_edits_are_not_questions(slack: FakeSlack, redis: Redis
     dispatch(app, event_body({**base, "ts": "1.2", "subtype": "message_changed"}, "Ev2"))
     dispatch(app, event_body({**base, "ts": "1.3", "user": BOT_USER_ID}, "Ev3"))
     dispatch(app, event_body({**base, "ts": "1.4"}, "Ev4"))
-    wait_for(lambda: queued(redis) == 1, what="the one real question")
-    time.sleep(0.2)
-    assert queued(redis) == 1
+    drain_listeners(app)
+    assert queued(redis) == 1, "the one real question"

@@ -228,6 +228,19 @@ def test_load_clara_engine_from_settings(tiny_paths: dict, redis_db: Redis) -> N
                                             base_model_dir=tiny_paths["base_model"], device="cuda"))
 
 
+def test_load_clara_engine_with_quantized_weights(tiny_paths: dict, redis_db: Redis) -> None:
+    from worker.clara.engine import load_clara_engine
+    from worker.settings import ClaraSettings
+
+    settings = ClaraSettings(checkpoint_dir=tiny_paths["e2e-16"], base_model_dir=tiny_paths["base_model"],
+                             device="cpu", weights="int8", max_new_tokens=4)
+    engine = load_clara_engine(settings, retriever=None, redis=redis_db)
+    assert engine.clara.weights == "int8"
+    assert isinstance(engine.store, RedisMemoryStore) and engine.store.prefix.endswith("-merged")
+    answer = engine.answer("disk alerts?", chunks(TEXTS))
+    assert len(answer.citations) == 5 and answer.engine == "clara-7b-e2e"
+
+
 def test_long_question_note_for_e2e_retrieval(e2e16: ClaraModel) -> None:
     engine = ClaraEngine(e2e16, max_new_tokens=2)
     question = "why is the backup failing " * 60  # > 256 tokens: fits the prompt, not the query encoder

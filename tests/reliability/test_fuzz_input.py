@@ -18,10 +18,21 @@ from rq.registry import FailedJobRegistry
 from bot.intake import WORKING
 from bot.questions import USAGE
 from jobs.slack_client import slack_client
-from tests.conftest import REDIS_URL, command_body, event_body, write_runbooks
+from tests.conftest import REDIS_URL
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack, Fault
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, thread_files, wait_for
-from tests.reliability.support import CHANNEL, bot_messages
+from tests.helpers import (
+    CHANNEL,
+    QUEUE,
+    bot_messages,
+    dispatch,
+    make_bot,
+    queued,
+    run_worker_burst,
+    thread_files,
+    wait_for,
+)
+from tests.runbooks import write_runbooks
+from tests.slack_requests import command_body, event_body
 from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder

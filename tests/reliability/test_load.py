@@ -3,33 +3,17 @@ Bolt app, a real Redis and two real ``python -m worker`` processes with the defa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
+import load_test  # bench/ is on the tests' path (pyproject.toml), as on mypy's
 from redis import Redis
 
 from tests.conftest import REDIS_URL
 
-LOAD_TEST = Path(__file__).resolve().parents[2] / "bench" / "load_test.py"
-
-
-def _load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load_test", LOAD_TEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_forty_questions_two_workers_each_answered_exactly_once(redis: Redis) -> None:
-    load = _load_module()
-    config = load.LoadConfig(questions=40, channels=4, workers=2, job_threads=4, rate=0, retry_every=5,
-                             timeout_s=120, redis_url=REDIS_URL)
-    result = load.run_load(config)
-    report = load.format_report(result)
+    config = load_test.LoadConfig(questions=40, channels=4, workers=2, job_threads=4, rate=0, retry_every=5,
+                                  timeout_s=120, redis_url=REDIS_URL)
+    result = load_test.run_load(config)
+    report = load_test.format_report(result)
     assert result.ok, report
     assert result.exactly_once == 40 and len(result.latencies) == 40
     assert result.unanswered == result.answered_twice == result.extra_messages == result.failures_shown == 0
