@@ -1,4 +1,5 @@
-"""``python -m bot``: run the Slack listener in Socket Mode (SLACK_APP_TOKEN) or HTTP mode."""
+"""``python -m bot``: run the Slack listener in Socket Mode (SLACK_APP_TOKEN) or HTTP mode (served by
+uvicorn with request limits: bot/http_server.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import sys
 
 from bot.app import build_app
+from bot.http_server import serve_http
 from bot.metrics import BotMetrics
 from bot.settings import BotSettings
 from jobs.env import SettingsError
@@ -30,7 +32,7 @@ def main() -> None:
 
         SocketModeHandler(app, settings.app_token).start()
     else:
-        app.start(port=settings.port)
+        serve_http(app, settings)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -22,10 +25,19 @@ from jobs.enqueue import question_queue
 from jobs.slack_client import slack_client
 
 
+def bot_redis(settings: BotSettings) -> Redis:
+    """The bot's Redis client: a command that gets no reply in ``redis_timeout_s`` fails (the user is told,
+    instead of waiting), and is not sent again (a stalled Redis would not answer it either); a connection
+    found closed (Redis restarted) is opened again and the command retried."""
+    reconnect = Retry(ExponentialBackoff(cap=0.5, base=0.05), 2, supported_errors=(RedisConnectionError,))
+    return Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
+                          socket_connect_timeout=settings.redis_timeout_s, retry=reconnect)
+
+
 def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None,
               metrics: BotMetrics | None = None) -> App:
     """Raises ``OSError`` or ``ValueError`` when the channel config is missing or malformed."""
-    redis = redis if redis is not None else Redis.from_url(settings.redis_url)
+    redis = redis if redis is not None else bot_redis(settings)
     client = client or slack_client(settings.bot_token, settings.slack_api_url)
     metrics = metrics or BotMetrics()
     channel_config = ChannelConfigFile(settings.channel_config_path) if settings.channel_config_path else None
@@ -45,6 +57,7 @@ def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClie
         queue=queue,
         job_timeout=settings.job_timeout,
         max_question_chars=settings.max_question_chars,
+        executor=ThreadPoolExecutor(max_workers=settings.intake_threads, thread_name_prefix="intake"),
         metrics=metrics,
     )
     app.assistant(build_assistant(intake))

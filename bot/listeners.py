@@ -10,7 +10,6 @@ from slack_sdk import WebClient
 from bot.intake import QuestionIntake
 from bot.questions import FILE_QUESTION, file_ids, mentions, message_question
 from jobs.payload import QuestionJob, job_id_for
-from jobs.threads import is_bot_thread
 
 FILE_SHORTCUT = "ask_about_file"
 LOG_SUFFIXES = (".log", ".log.gz", ".out", ".err")
@@ -38,20 +37,17 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         thread_ts = event.get("thread_ts")
         if channel_type == "im":
             source = "dm"
-        elif thread_ts and thread_ts != event["ts"] and is_bot_thread(
-            intake.redis, event["channel"], thread_ts
-        ):
-            source = "thread"
-        else:
+        elif thread_ts and thread_ts != event["ts"]:  # a follow-up: taken if the bot is in the thread
+            source = "mention" if mentions(event.get("text"), context.bot_user_id) else "thread"
+        else:  # its twin app_mention event carries the same job id
             return
-        if source == "thread" and mentions(event.get("text"), context.bot_user_id):
-            source = "mention"  # its twin app_mention event carries the same job id
         job = QuestionJob(
             question=message_question(event, context.bot_user_id), channel=event["channel"],
             user=event.get("user", ""), source=source, thread_ts=thread_ts or event["ts"],
             file_ids=file_ids(event),
         )
-        intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
+        intake.submit(client, job, job_id_for(event["channel"], event["ts"]),
+                      bot_thread_of=None if source == "dm" else context.bot_user_id or "")
 
     def on_command(mode: str) -> Any:
         def handle(command: dict[str, Any], ack: Ack, respond: Respond, client: WebClient) -> None:

@@ -9,12 +9,19 @@
 ``CHATOPS_JOB_TIMEOUT``        seconds a worker may spend on one question (default 600)
 ``CHATOPS_MAX_QUESTION_CHARS`` longer questions are refused with a hint to attach a file (default 2000)
 ``CHATOPS_LISTENER_THREADS``   Bolt listeners in flight at once (default 32)
+``CHATOPS_INTAKE_THREADS``     questions being claimed, announced and queued at once, after their ack
+                               (default 16)
+``CHATOPS_REDIS_TIMEOUT_S``    seconds one Redis command may take before the bot gives up on it (default 2)
 ``CHATOPS_CHANNEL_CONFIG``     the channels YAML (jobs/channel_config.py): each channel's on-call user group
                                for "Ask a human", and the sources App Home lists; unset: nobody on call
 ``CHATOPS_HANDOFF_COOLDOWN_S`` one "Ask a human" ping per thread in this many seconds (default 1800)
 ``CHATOPS_HANDOFF_PER_HOUR``   "Ask a human" pings per channel per hour, at most (default 6)
 ``CHATOPS_METRICS_PORT``       the port Prometheus scrapes ``/metrics`` on (default 9101; 0: none)
 ``PORT``                       HTTP mode's port (default 3000)
+``CHATOPS_HTTP_HOST``          HTTP mode's address to listen on (default ``0.0.0.0``)
+``CHATOPS_MAX_BODY_BYTES``     HTTP mode: longer requests are refused before they are read (default 1 MiB)
+``CHATOPS_REQUEST_TIMEOUT_S``  HTTP mode: seconds to receive a request's body (default 5)
+``CHATOPS_MAX_CONNECTIONS``    HTTP mode: connections served at once; more get 503 (default 500)
 ``SLACK_API_URL``              another Web API base URL (a proxy, the tests' fake Slack)
 ``LOG_LEVEL``                  DEBUG, INFO, WARNING or ERROR (default INFO)
 =============================  =========================================================================
@@ -41,11 +48,17 @@ class BotSettings:
     job_timeout: int = defaults.JOB_TIMEOUT_S  # seconds a worker may spend on one question
     max_question_chars: int = 2000
     listener_threads: int = 32  # Bolt listeners in flight; slash commands wait for one to ack
+    intake_threads: int = 16  # questions claimed and queued at once (after the ack, off Bolt's threads)
+    redis_timeout_s: float = 2.0  # one Redis command
     channel_config_path: Path | None = None  # on-call groups and App Home's source lists
     handoff_cooldown_s: int = 1800  # one "Ask a human" ping per thread in this long
     handoff_per_hour: int = 6  # "Ask a human" pings per channel per hour
     metrics_port: int = defaults.BOT_METRICS_PORT  # 0: no metrics server
     port: int = 3000  # HTTP mode
+    http_host: str = "0.0.0.0"  # HTTP mode: address to listen on
+    max_body_bytes: int = 1 << 20  # HTTP mode: refused before reading (Slack's requests are a few KB)
+    request_timeout_s: float = 5.0  # HTTP mode: to receive a request's body
+    max_connections: int = 500  # HTTP mode: at once; more are refused with 503
     slack_api_url: str | None = None  # another Web API base URL (tests, proxies)
     log_level: str = defaults.LOG_LEVEL
 
@@ -67,11 +80,17 @@ class BotSettings:
             "job_timeout": env.number("CHATOPS_JOB_TIMEOUT", cls.job_timeout, minimum=1),
             "max_question_chars": env.number("CHATOPS_MAX_QUESTION_CHARS", cls.max_question_chars, minimum=1),
             "listener_threads": env.number("CHATOPS_LISTENER_THREADS", cls.listener_threads, minimum=1),
+            "intake_threads": env.number("CHATOPS_INTAKE_THREADS", cls.intake_threads, minimum=1),
+            "redis_timeout_s": env.number("CHATOPS_REDIS_TIMEOUT_S", cls.redis_timeout_s, minimum=0.1),
             "channel_config_path": env.path("CHATOPS_CHANNEL_CONFIG"),
             "handoff_cooldown_s": env.number("CHATOPS_HANDOFF_COOLDOWN_S", cls.handoff_cooldown_s, minimum=1),
             "handoff_per_hour": env.number("CHATOPS_HANDOFF_PER_HOUR", cls.handoff_per_hour, minimum=1),
             "metrics_port": env.number("CHATOPS_METRICS_PORT", cls.metrics_port, minimum=0),
             "port": env.number("PORT", cls.port, minimum=0),
+            "http_host": env.text("CHATOPS_HTTP_HOST", cls.http_host),
+            "max_body_bytes": env.size("CHATOPS_MAX_BODY_BYTES", cls.max_body_bytes),
+            "request_timeout_s": env.number("CHATOPS_REQUEST_TIMEOUT_S", cls.request_timeout_s, minimum=0.1),
+            "max_connections": env.number("CHATOPS_MAX_CONNECTIONS", cls.max_connections, minimum=1),
             "slack_api_url": env.text("SLACK_API_URL"),
             "log_level": env.log_level(),
         }

@@ -26,6 +26,7 @@ class QuestionJob:
     response_url: str | None = None  # slash commands: where to answer when the bot cannot post
     file_ids: tuple[str, ...] = field(default=())
     context_channel: str | None = None  # "assistant" threads: the channel the user is viewing (its documents are read)
+    claim_token: str | None = None  # the bot's claim (jobs/enqueue.py): answered only once it says queued
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

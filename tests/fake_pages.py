@@ -6,7 +6,8 @@ Start with ``with FakePages() as pages:``; ``pages.url("/page.html")`` is a URL 
 (host header, path).
 
 Routes: ``/page.html`` (a normal HTML page), ``/notes.txt`` (plain text), ``/slow`` (answers after
-``slow_s`` seconds), ``/trickle`` (headers at once, then a byte every 0.1 s), ``/huge`` (``huge_bytes`` of
+``slow_s`` seconds), ``/slow-headers`` (the status line, then one header a second for two minutes),
+``/trickle`` (headers at once, then a byte every 0.1 s), ``/huge`` (``huge_bytes`` of
 HTML), ``/binary`` (a PNG), ``/nul.txt`` (says text/plain, is binary), ``/redirect-on`` (to
 ``/page.html``), ``/redirect-off`` (to ``localhost``, off the allowlist), ``/redirect-loop``; anything
 added to ``pages.extra`` (path -> (content type, body)); 404 otherwise.
@@ -90,6 +91,15 @@ class FakePages(LoopbackServer):
                 elif path == "/slow":
                     pages._stop.wait(pages.slow_s)
                     self.send(200, b"<p>finally</p>", "text/html")
+                elif path == "/slow-headers":  # every read gets data within a second: no socket timeout fires
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+                    self.wfile.flush()
+                    for n in range(120):
+                        if pages._stop.wait(1.0):
+                            return
+                        self.wfile.write(f"X-Slow-{n}: {n}\r\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"Content-Length: 5\r\n\r\nlate\n")
                 elif path == "/trickle":
                     self.send_response(200)
                     self.send_header("Content-Type", "text/plain")

@@ -251,9 +251,12 @@ class FakeSlack(LoopbackServer):
         if method == "conversations.members":
             return {"ok": True, "members": sorted(state.members.get(args["channel"], set())),
                     "response_metadata": {"next_cursor": ""}}
-        if method == "conversations.replies":
+        if method == "conversations.replies":  # pages of ``limit`` messages; the cursor is an offset
             messages = self.thread_messages(args["channel"], args["ts"])
-            return {"ok": True, "messages": messages, "has_more": False}
+            start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 1000)
+            following = start + limit if start + limit < len(messages) else None
+            return {"ok": True, "messages": messages[start:start + limit], "has_more": following is not None,
+                    "response_metadata": {"next_cursor": str(following or "")}}
         if method == "conversations.history":
             messages = [m for m in state.messages.get(args["channel"], []) if "thread_ts" not in m
                         or m["thread_ts"] == m["ts"]]

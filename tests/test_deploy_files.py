@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.listeners import FILE_SHORTCUT
 from bot.metrics import BotMetrics
+from bot.settings import BotSettings
 from worker.metrics import WorkerMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,3 +126,13 @@ def test_the_grafana_dashboard_plots_metrics_the_processes_export() -> None:
     exported = _metric_names(bot.registry) | _metric_names(worker.registry) | {
         "chatops_queue_depth", "chatops_store_size", "chatops_gpu_memory_bytes"}  # read at scrape time
     assert used and used <= exported, sorted(used - exported)
+
+
+def test_compose_serves_http_mode_through_the_production_server_with_its_limits() -> None:
+    bot = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["bot"]
+    assert bot["command"] == ["python", "-m", "bot"]  # HTTP mode: uvicorn (bot/http_server.py), not app.start()
+    settings = BotSettings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                                     **{k: str(v) for k, v in bot["environment"].items() if k.startswith(("CHATOPS_",
+                                                                                                       "PORT"))}})
+    assert (settings.http_host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 3000, 1 << 20)
+    assert "app.start(" not in (ROOT / "bot" / "__main__.py").read_text()

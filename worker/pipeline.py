@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from jobs.payload import QuestionJob
 from worker.batching import AnswerBatcher
+from worker.deadline import Deadline
 from worker.documents.base import GatherRequest
 from worker.documents.chunking import chunk_one, order_chunks
 from worker.documents.document import Chunk, Document, DocumentChunks
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 RUNBOOK_LOOKUP = "runbook lookup (no model needed)"
+GATHER_SHARE = 0.5  # of a job's time left, what gathering documents may take
 RUNBOOK_PREVIEW_LINES = 25
 GatheredHook = Callable[[QuestionJob, Gathered], None]
 
@@ -67,23 +69,27 @@ class AnswerPipeline:
         return len(self._chunks)
 
     def answer(self, job: QuestionJob, timeout: float | None = None, progress: Progress | None = None) -> Answer:
-        """``timeout``: seconds to wait for the shared model thread (with a batcher), so that a job
-        thread fails within its job's timeout instead of waiting on a hung engine for ever. ``progress``
-        is told what is happening ("reading 12 documents…", "answering…")."""
+        """``timeout``: seconds the job has left. Gathering may take ``GATHER_SHARE`` of it (less when the
+        worker is asked to stop: worker/deadline.py); the rest is for the engine (with a batcher, how long
+        to wait for the shared model thread, so that a job thread fails within its job's timeout instead
+        of waiting on a hung engine for ever) and the reply. ``progress`` is told what is happening
+        ("reading 12 documents…", "answering…")."""
+        deadline = Deadline.after(timeout * GATHER_SHARE) if timeout is not None else None
         progress = progress or NoProgress()
         if self.batcher is None:
-            return self.answer_batch([job], [progress])[0]
-        prepared = self.prepare(job, progress)
+            return self.answer_batch([job], deadline, [progress])[0]
+        prepared = self.prepare(job, deadline, progress)
         if prepared.answer is not None:
             return prepared.answer
         progress.update("answering…")
         answer = self.batcher.answer(prepared.question, timeout)
         return replace(answer, notes=(*prepared.notes, *answer.notes))
 
-    def answer_batch(self, jobs: Sequence[QuestionJob], progress: Sequence[Progress] | None = None) -> list[Answer]:
+    def answer_batch(self, jobs: Sequence[QuestionJob], deadline: Deadline | None = None,
+                     progress: Sequence[Progress] | None = None) -> list[Answer]:
         """Answer several questions with one engine call (the engine batches compression and decoding)."""
         progress = progress or [NoProgress()] * len(jobs)
-        prepared = [self.prepare(job, p) for job, p in zip(jobs, progress, strict=True)]
+        prepared = [self.prepare(job, deadline, p) for job, p in zip(jobs, progress, strict=True)]
         todo = [p for p in prepared if p.answer is None]
         for job_progress, p in zip(progress, prepared, strict=True):
             if p.answer is None:
@@ -95,13 +101,15 @@ class AnswerPipeline:
             answers.append(replace(answer, notes=(*p.notes, *answer.notes)))
         return answers
 
-    def prepare(self, job: QuestionJob, progress: Progress | None = None) -> PreparedQuestion:
-        """Gather and chunk; a ``/runbook`` question whose section matches well is answered right here."""
+    def prepare(self, job: QuestionJob, deadline: Deadline | None = None,
+                progress: Progress | None = None) -> PreparedQuestion:
+        """Gather (until ``deadline``) and chunk; a ``/runbook`` question whose section matches well is
+        answered right here."""
         question = job.question.strip()
         if not question:
             raise EmptyQuestionError("Your question is empty: write it after the mention or the command.")
         progress = progress or NoProgress()
-        gathered = self.gather(job)
+        gathered = self.gather(job, deadline)
         if self.on_gathered is not None:
             self.on_gathered(job, gathered)
         if job.mode == "runbook":
@@ -121,9 +129,9 @@ class AnswerPipeline:
         log.info("question in %s: %d documents, %d chunks", job.channel, len(gathered.documents), len(chunks))
         return PreparedQuestion(job, Question(question, chunks), list(dict.fromkeys(gathered.notes)))
 
-    def gather(self, job: QuestionJob) -> Gathered:
+    def gather(self, job: QuestionJob, deadline: Deadline | None = None) -> Gathered:
         request = GatherRequest(channel=job.channel, user=job.user, thread_ts=job.thread_ts, mode=job.mode,
-                                file_ids=job.file_ids, context_channel=job.context_channel)
+                                file_ids=job.file_ids, context_channel=job.context_channel, deadline=deadline)
         return self.gatherer.gather(request)
 
     def chunk(self, documents: Sequence[Document]) -> list[Chunk]:

@@ -36,15 +36,26 @@ def _split(text: str, limit: int) -> list[str]:
     return pieces
 
 
+def slack_link_url(url: str) -> str:
+    """``url`` made safe inside Slack's ``<url|label>``: the characters that would end or split the link,
+    or start a ping (``<``, ``>``, ``|``), whitespace and control characters are percent-encoded, and ``&``
+    is written ``&amp;`` as Slack expects. A bookmark link ``https://x/a> <!here> <b`` stays one link."""
+    escaped = "".join(f"%{ord(c):02X}" if c in "<>|" or c.isspace() or ord(c) < 32 or ord(c) == 127 else c
+                      for c in url)
+    return escaped.replace("&", "&amp;")
+
+
 def citation_label(citation: Citation) -> str:
-    """``<link|title>`` (or the title and path), the line range, and the score."""
+    """``<link|title>`` (or the title and path), the line range, and the score. A runbook link points at the
+    cited lines (``#L12-L30``) unless it already points somewhere in the file (a section's ``#anchor``)."""
     chunk = citation.chunk
     document = chunk.document
     title = escape_mrkdwn(document.title).replace("|", "¦")
     link = document.link
     if link and link.startswith(("http://", "https://")):
-        label = f"<{link}#L{chunk.line_start}-L{chunk.line_end}|{title}>" if document.kind == "runbook" \
-            else f"<{link}|{title}>"
+        if document.kind == "runbook" and "#" not in link:
+            link = f"{link}#L{chunk.line_start}-L{chunk.line_end}"
+        label = f"<{slack_link_url(link)}|{title}>"
     elif document.link:
         label = f"{title} (`{escape_mrkdwn(document.link)}`)"
     else:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+import time
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -8,7 +11,9 @@ from worker.documents.chunking import chunk_documents
 from worker.documents.document import Document
 from worker.documents.log_chunking import chunk_log, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import Severity
+from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
+from worker.engine.default import ExtractiveEngine
 from worker.slack_reply import citation_label
 
 # examples/logs/checkout-api.log: the incident
@@ -145,3 +150,41 @@ def test_chunks_partition_the_lines_within_budget(lines: list[tuple[str, int]], 
     blank = {first + i for i, line in enumerate(original) if not line.strip()}
     assert set(range(first, first + len(original))) - blank <= covered
     assert [c.index for c in chunks] == sorted({c.index for c in chunks}, key=[c.index for c in chunks].index)
+
+
+def _one_line_file(size: int) -> str:
+    rng = random.Random(5)
+    words = ["error", "timeout", "payments-api", "0x7f3a9c", "connection", "refused", "retrying", '{"k":1}', "a" * 30]
+    return " ".join(rng.choice(words) for _ in range(size // 9))[:size]
+
+
+def test_a_five_megabyte_one_line_file_chunks_in_seconds_counting_each_character_a_few_times(
+        engine: ExtractiveEngine) -> None:
+    """The old splitter re-counted a growing piece for every word: 486 s for 5 MB. The work is the text
+    given to the tokenizer; now each character goes to it about once (a piece that overshoots is counted
+    again), and none as part of the whole line."""
+    text = _one_line_file(5_000_000)
+    counted = 0
+
+    def count_tokens(piece: str) -> int:
+        nonlocal counted
+        counted += len(piece)
+        return engine.count_tokens(piece)
+
+    started = time.monotonic()
+    chunks = chunk_documents([Document("file:F1", "one-line.log", text, kind="log")], engine.max_chunk_tokens,
+                             count_tokens)
+    took = time.monotonic() - started
+    assert counted < 2 * len(text), counted
+    assert took < 60, f"{took:.1f} s"
+    assert all(chunk.line_start == chunk.line_end == 1 for chunk in chunks)
+    assert "".join(chunk.text for chunk in chunks).replace(" ", "") == text.replace(" ", "")
+    assert max(engine.count_tokens(chunk.text) for chunk in chunks[::50]) <= engine.max_chunk_tokens
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab \u00e9x", min_size=1, max_size=3000), st.integers(min_value=2, max_value=40))
+def test_long_lines_split_into_pieces_that_fit_and_lose_nothing(line: str, budget: int) -> None:
+    pieces = list(split_long_line(line, budget, lambda text: len(text.split()) + len(text) // 7))
+    assert all(len(piece.split()) + len(piece) // 7 <= budget or len(piece) == 1 for piece in pieces)
+    assert "".join(pieces).replace(" ", "") == line.replace(" ", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import time
 
+import pytest
 from slack_sdk import WebClient
 
 from tests.documents.conftest import EXAMPLE_LOG, PUBLIC
@@ -96,3 +97,84 @@ def test_recent_channel_logs_only_in_logs_mode(slack: FakeSlack, client: WebClie
         "slack-file:F13", "slack-file:F10"]
     files = ChannelFiles(_reader(client), window_s=7 * 86400, max_files=2)
     assert [d.doc_id for d in files.gather(GatherRequest(PUBLIC, "U1"))] == ["slack-file:F13", "slack-file:F12"]
+
+
+def _log_lines(count: int) -> list[str]:
+    return [f"2024-05-14 10:{n // 60 % 60:02d}:{n % 60:02d},000 INFO request {n} served in {n % 97} ms"
+            for n in range(1, count + 1)]
+
+
+def test_a_gz_log_past_the_scan_limit_says_it_stopped_and_where(slack: FakeSlack, client: WebClient) -> None:
+    """The file decompresses to 6 MB; reading stops after 2 MB: the note says so, the line range shown is
+    the lines read, and the last line read is a whole line of the file."""
+    lines = _log_lines(100_000)
+    slack.add_file("F30", "app.log.gz", gzip.compress(("\n".join(lines) + "\n").encode()), channel=PUBLIC,
+                   mimetype="application/gzip")
+    reader = SlackFileReader(client, max_file_bytes=500_000, max_scan_bytes=2_000_000, timeout_s=10)
+    head, tail = ThreadFiles(reader).gather(GatherRequest(PUBLIC, "U1", file_ids=("F30",)))
+    last = tail.first_line + tail.text.count("\n") - 1
+    assert tail.text.endswith("\n") and tail.text.split("\n")[-2] == lines[last - 1], "a whole line"
+    assert tail.text.split("\n")[0] == lines[tail.first_line - 1]
+    assert last < len(lines)
+    [note] = head.notes
+    assert f"read lines 1-{head.text.count(chr(10)) + 1} and {tail.first_line}-{last}" in note
+    assert "stopped reading after 2.0 MB; the rest of app.log.gz was not read" in note
+
+
+def test_a_truncated_gz_log_is_read_with_a_note_that_it_ends_early(slack: FakeSlack, client: WebClient) -> None:
+    lines = _log_lines(5000)
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    slack.add_file("F31", "app.log.gz", whole[: len(whole) // 2], channel=PUBLIC, mimetype="application/gzip")
+    [document] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F31",)))
+    read = document.text.split("\n")
+    assert 100 < len(read) < len(lines) and read[:-1] == lines[: len(read) - 1]
+    [note] = document.notes
+    assert note == f"read lines 1-{len(read)} of app.log.gz; app.log.gz ends early (its compressed data is cut " \
+                   f"short): lines after {len(read)} are missing"
+
+
+def test_a_complete_gz_log_has_no_note(slack: FakeSlack, client: WebClient) -> None:
+    lines = _log_lines(500)
+    slack.add_file("F32", "app.log.gz", gzip.compress("\n".join(lines).encode()), channel=PUBLIC)
+    [document] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F32",)))
+    assert document.text == "\n".join(lines) and not document.notes
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_logs_are_decoded_not_skipped_as_binary(slack: FakeSlack, client: WebClient,
+                                                                encoding: str) -> None:
+    """``utf-16``/``utf-32``: with a byte order mark (what Windows tools write); ``utf-16-le``/``-be``: none."""
+    text = "\n".join([*_log_lines(300), "2024-05-14 11:00:00,000 ERROR naïve café — payment 42 failed"]) + "\n"
+    slack.add_file("F33", "windows-service.log", text.encode(encoding), channel=PUBLIC)
+    head, tail = ThreadFiles(_reader(client, max_file_bytes=5_000)).gather(
+        GatherRequest(PUBLIC, "U1", file_ids=("F33",)))
+    assert not is_skipped(head), head.notes
+    assert head.kind == "log" and head.text.startswith(_log_lines(1)[0])
+    assert tail.text.endswith("ERROR naïve café — payment 42 failed\n") and tail.first_line > 200
+    [whole] = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", file_ids=("F33",)))
+    assert whole.text == text
+
+
+def test_files_of_a_thread_are_capped_newest_first_with_a_note(slack: FakeSlack, client: WebClient) -> None:
+    """A thread of 1,100 replies, 100 of them with a file, and a question with its own file: 20 files are
+    read (the question's, then the thread's newest), the thread is paged through up to 1,000 replies, and
+    the notes say what was left out."""
+    root = slack.add_message(PUBLIC, "incident thread")
+    asked = slack.add_file("F0", "asked.log", b"the file asked about\n", channel=PUBLIC)
+    for n in range(1, 1101):
+        files = [slack.add_file(f"F{n}", f"part-{n}.txt", f"part {n}\n".encode(), channel=PUBLIC)] \
+            if 900 <= n < 1000 else None
+        slack.add_message(PUBLIC, f"reply {n}", thread_ts=root["ts"], files=files)
+    documents = ThreadFiles(_reader(client)).gather(GatherRequest(PUBLIC, "U1", thread_ts=root["ts"],
+                                                                  file_ids=(asked["id"],)))
+    read = [d for d in documents if not is_skipped(d)]
+    assert [d.text for d in read] == ["the file asked about\n"] + [f"part {n}\n" for n in range(999, 980, -1)]
+    assert len(slack.calls_to("files.info")) == 20
+    assert len(slack.calls_to("conversations.replies")) == 5, "1,000 replies in pages of 200"
+    notes = [note for d in documents if is_skipped(d) for note in d.notes]
+    assert notes == [
+        "skipped 81 more files in this thread: 20 files are read per question (those asked about first, then "
+        "the thread's newest)",
+        "skipped the replies after the first 1000 of this thread: not searched for files",
+    ]
+    assert all(d.visible_in == (PUBLIC,) and d.restricted for d in documents)

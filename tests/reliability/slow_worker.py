@@ -2,11 +2,12 @@
 
     python -m tests.reliability.slow_worker --redis-url ... --queue ... --slack-api-url ... \
         --runbooks DIR --marker FILE [--seconds 60] [--release FILE] [--threads 1] [--heartbeat 20] \
-        [--maintenance 60]
+        [--maintenance 60] [--links-host HOST:PORT --fetch-timeout 120]
 
 The engine writes ``--marker`` when a question reaches it, then answers after ``--seconds``, or as soon
 as the file ``--release`` exists: the test SIGKILLs the process meanwhile, mid-job, or holds the job
-running until what it waits for has happened.
+running until what it waits for has happened. With ``--links-host``, pages on that host linked in the
+channel are gathered too (the deadline tests point it at a page that never finishes).
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from jobs.slack_client import slack_client
 from tests.fake_slack import BOT_TOKEN
 from worker.batching import AnswerBatcher
 from worker.context import WorkerContext, set_context
+from worker.documents.base import Source
 from worker.documents.document import Chunk
 from worker.documents.gather import DocumentGatherer
+from worker.documents.links import ChannelLinks
+from worker.documents.pages import PageFetcher
 from worker.documents.runbooks import RunbookFolder
 from worker.engine.base import Answer, Citation, Question
 from worker.pipeline import AnswerPipeline
@@ -69,13 +73,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--heartbeat", type=int, default=20, help="job heartbeat interval, seconds")
     parser.add_argument("--maintenance", type=int, default=60, help="registry maintenance interval, seconds")
+    parser.add_argument("--links-host", default=None, help="gather pages linked in the channel from this host")
+    parser.add_argument("--fetch-timeout", type=float, default=120.0, help="seconds for one linked page")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redis = Redis.from_url(args.redis_url)
     client = slack_client(BOT_TOKEN, args.slack_api_url)
     engine = SlowEngine(args.marker, args.seconds, args.release)
     batcher = AnswerBatcher(engine) if args.threads > 1 else None
-    pipeline = AnswerPipeline(DocumentGatherer([RunbookFolder(args.runbooks)]), engine, batcher=batcher)
+    sources: list[Source] = [RunbookFolder(args.runbooks)]
+    if args.links_host:
+        fetcher = PageFetcher((args.links_host,), timeout_s=args.fetch_timeout, max_bytes=100_000)
+        sources.append(ChannelLinks(client, fetcher, recent_messages=20, max_links=2, window_s=3600))
+    pipeline = AnswerPipeline(DocumentGatherer(sources, client=client), engine, batcher=batcher)
     set_context(WorkerContext(pipeline=pipeline, slack=client, redis=redis))
     run_worker(redis, args.queue, burst=False, threads=args.threads, heartbeat_interval=args.heartbeat,
                maintenance_interval=args.maintenance)

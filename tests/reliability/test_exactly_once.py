@@ -19,7 +19,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from jobs.enqueue import claim_question
+from jobs.enqueue import Claim, claim_question
 from jobs.threads import remember_bot_thread
 from tests.conftest import REDIS_URL
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
@@ -132,10 +132,10 @@ def test_concurrent_deliveries_to_two_apps_race_to_one_claim(
     claims: list[tuple[int, bool]] = []
     claim_lock = threading.Lock()
 
-    def recording_claim(connection: Redis, job_id: str) -> bool:
+    def recording_claim(connection: Redis, job_id: str) -> Claim | None:
         won = claim_question(connection, job_id)
         with claim_lock:
-            claims.append((connections.index(connection), won))
+            claims.append((connections.index(connection), won is not None))
         return won
 
     monkeypatch.setattr("bot.intake.claim_question", recording_claim)

@@ -201,3 +201,31 @@ def test_tokens_and_secrets_never_reach_logs_or_redis(
             assert not _is_pickle(plain), f"{key} holds a pickle"
             for secret in SECRETS:
                 assert secret.encode() not in plain, f"{key} holds a secret"
+
+
+def test_a_secret_in_a_question_is_redacted_before_it_is_echoed_stored_or_logged(
+        world: FakeSlack, redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """``/ask`` echoes the question publicly in its placeholder and the job payload keeps it for days: a
+    token or password pasted into a question must be in neither, nor in any log line."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("slack_sdk", "slack_bolt", "bot.bolt", "rq", "worker", "jobs", "bot"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    token = "xoxp-2222222222-3333333333-4444444444-0123456789abcdef0123456789abcdef"
+    question = f"why is {token} refused, and does DB_PASSWORD=hunter2-secret still work?"
+    body = command_body("/ask", question, trigger_id="redact-1")
+    dispatch(make_bot(world, redis), body, "application/x-www-form-urlencoded")
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    placeholder = world.calls_to("chat.postMessage")[0].args["text"]
+    expected = "why is [REDACTED] refused, and does DB_PASSWORD=[REDACTED] still work?"
+    assert placeholder.startswith(f"<@U1> asked (`/ask`): {expected}")
+    [job_key] = [k for k in redis.scan_iter("rq:job:*") if b":" not in k.removeprefix(b"rq:job:")]
+    data = redis.hget(job_key, "data")
+    assert isinstance(data, bytes)
+    assert json.loads(zlib.decompress(data))[2][0]["question"] == expected
+    run_worker_burst(redis)
+    assert "Answered by" in json.dumps(bot_messages(world)[0]["blocks"])
+    for secret in (token, "hunter2-secret"):
+        assert secret not in caplog.text
+        for values in _all_values(redis).values():
+            assert all(secret.encode() not in _maybe_unzip(value) for value in values)
+        assert all(secret not in json.dumps(call.args) for call in world.calls)

@@ -28,6 +28,8 @@ class ChannelBookmarks:
         listing = self.client.bookmarks_list(channel_id=channel)
         documents = []
         for bookmark in response_items(listing, "bookmarks"):
+            if request.out_of_time:
+                break
             link = str(bookmark.get("link") or "")
             title = str(bookmark.get("title") or link or "bookmark")
             if not link:
@@ -39,7 +41,8 @@ class ChannelBookmarks:
             if not self.fetcher.may_fetch(link):
                 documents.append(summary)
                 continue
-            page = self.fetcher.fetch(link, kind="bookmark", title=title, visible_in=visible_in)
+            page = self.fetcher.fetch(link, kind="bookmark", title=title, visible_in=visible_in,
+                                      deadline=request.deadline)
             if is_skipped(page):  # keep the title and link, and say why the page is missing
                 documents.append(replace(summary, notes=page.notes))
             else:

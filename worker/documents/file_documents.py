@@ -6,20 +6,27 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 
 from worker.documents.document import Document
-from worker.documents.file_content import GZIP_MAGIC, CappedText, capped_note, gunzip, read_capped
+from worker.documents.file_content import GZIP_MAGIC, CappedText, as_utf8, capped_note, gunzip, read_capped
 from worker.documents.log_format import looks_like_log_text
 
 
 def read_file_stream(chunks: Iterator[bytes], *, gzipped: bool, max_file_bytes: int,
                      max_scan_bytes: int) -> CappedText:
-    """``gzipped``: the name or type says so; the gzip magic bytes say so too. Raises UnreadableContent."""
+    """``gzipped``: the name or type says so; the gzip magic bytes say so too. UTF-16 and UTF-32 text is
+    read as UTF-8 (``as_utf8``). Raises UnreadableContent."""
     first = next(chunks, b"")
     stream: Iterator[bytes] = itertools.chain([first], chunks)
+    unzipped = None
     if gzipped or first.startswith(GZIP_MAGIC):
-        stream = gunzip(stream, max_scan_bytes)
-    return read_capped(stream, max_bytes=max_file_bytes, max_scan_bytes=max_scan_bytes)
+        # one byte past the scan limit, so that read_capped sees there is more and says it stopped
+        stream = unzipped = gunzip(stream, max_scan_bytes + 1)
+    capped = read_capped(as_utf8(stream), max_bytes=max_file_bytes, max_scan_bytes=max_scan_bytes)
+    if unzipped is not None and unzipped.ended_early:
+        capped = replace(capped, ended_early=True)
+    return capped
 
 
 def file_documents(capped: CappedText, *, doc_id: str, name: str, title: str, link: str | None,

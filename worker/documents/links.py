@@ -71,4 +71,5 @@ class ChannelLinks:
         if not urls:
             return []
         with ThreadPoolExecutor(max_workers=min(PARALLEL_FETCHES, len(urls))) as pool:
-            return list(pool.map(lambda link: self.fetcher.fetch(link[0], visible_in=(link[1],)), urls))
+            return list(pool.map(
+                lambda link: self.fetcher.fetch(link[0], visible_in=(link[1],), deadline=request.deadline), urls))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from worker.documents.document import Chunk, Document, TokenCounter
 
+CHARS_PER_TOKEN_AT_MOST = 16  # a line longer than this many characters per token of budget cannot fit
+
 
 @dataclass(frozen=True)
 class Line:
@@ -51,7 +53,9 @@ def pack_lines(document: Document, lines: Sequence[Line], max_tokens: int, count
         current, tokens = [], 0
 
     for line in lines:
-        cost = count_tokens(line.text) + 1  # +1 for the newline that joins lines
+        # a line far longer than a chunk is not counted whole (seconds for megabytes): it is split anyway
+        too_long = len(line.text) > max_tokens * CHARS_PER_TOKEN_AT_MOST
+        cost = max_tokens + 1 if too_long else count_tokens(line.text) + 1  # +1: the newline joining lines
         if cost > max_tokens:
             flush()
             for piece in split_long_line(line.text, max_tokens, count_tokens):
@@ -66,22 +70,28 @@ def pack_lines(document: Document, lines: Sequence[Line], max_tokens: int, count
 
 
 def split_long_line(line: str, max_tokens: int, count_tokens: TokenCounter) -> Iterator[str]:
-    """Cut one line that alone exceeds ``max_tokens`` into pieces that fit, on word boundaries."""
-    piece: list[str] = []
-    for word in line.split(" "):
-        candidate = " ".join([*piece, word])
-        if piece and count_tokens(candidate) > max_tokens:
-            yield " ".join(piece)
-            piece = [word]
-        else:
-            piece.append(word)
-        # a single word longer than the limit (a base64 blob, a minified line): cut by characters
-        while count_tokens(" ".join(piece)) > max_tokens and len(piece) == 1 and len(piece[0]) > 1:
-            word = piece[0]
-            cut = max(1, len(word) // 2)
-            while cut > 1 and count_tokens(word[:cut]) > max_tokens:
-                cut //= 2
-            yield word[:cut]
-            piece = [word[cut:]]
-    if piece and any(piece):
-        yield " ".join(piece)
+    """Cut one line that alone exceeds ``max_tokens`` into pieces that fit, on word boundaries where the
+    line has spaces (a word longer than a piece is cut by characters).
+
+    Linear in the line: a piece is guessed from the characters per token of the piece before, cut back to a
+    space, and counted; one that does not fit shrinks by the ratio it overshot (by a tenth at least) and is
+    counted again. So every character is counted a bounded number of times, never as part of a growing
+    prefix (which took minutes on a 5 MB one-line file)."""
+    position = 0
+    chars_per_token = 4.0
+    while position < len(line):
+        size = max(1, int(max_tokens * chars_per_token * 0.9))  # a little under: most pieces fit at once
+        while True:
+            end = min(len(line), position + size)
+            if end < len(line):
+                space = line.rfind(" ", position + 1, end + 1)
+                end = space if space > position else end
+            piece = line[position:end]
+            tokens = count_tokens(piece)
+            if tokens <= max_tokens or end - position <= 1:
+                break
+            size = max(1, min(int((end - position) * max_tokens / tokens), int((end - position) * 0.9)))
+        if piece.strip():
+            yield piece
+        chars_per_token = max(0.5, len(piece) / max(1, tokens))
+        position = end + 1 if line.startswith(" ", end) else end

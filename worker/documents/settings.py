@@ -21,8 +21,12 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_MAX_SCAN_BYTES``         bytes of one file read at most to find its end (default 200 MB)
 ``CHATOPS_RECENT_FILES_WINDOW_S``  how far back "recent channel uploads" go, in seconds (default 7 days)
 ``CHATOPS_MAX_CHANNEL_FILES``      recent channel uploads read per question (default 10)
+``CHATOPS_MAX_THREAD_FILES``       files of the question and its thread read per question (default 20;
+                                   the question's own first, then the thread's newest)
 ``CHATOPS_RECENT_MESSAGES``        recent channel messages searched for links (default 50)
 ``CHATOPS_MAX_RUNBOOK_BYTES``      runbooks bigger than this are skipped (default 2 MB)
+``CHATOPS_REDACT_BUDGET_S``        seconds spent finding secrets in one document; lines not checked by then
+                                   are left out, with a note (default 5)
 =================================  ==================================================================
 """
 
@@ -50,11 +54,13 @@ class GatheringSettings:
     max_scan_bytes: int = 200_000_000
     recent_files_window_s: int = 7 * 24 * 3600
     max_channel_files: int = 10
+    max_thread_files: int = 20
     recent_messages: int = 50
     max_runbook_bytes: int = 2_000_000
+    redact_budget_s: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("fetch_timeout_s", "download_timeout_s"):
+        for name in ("fetch_timeout_s", "download_timeout_s", "redact_budget_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes"):
@@ -63,7 +69,7 @@ class GatheringSettings:
         if self.max_scan_bytes < self.max_file_bytes:
             raise SettingsError("max_scan_bytes must be at least max_file_bytes")
         for name in ("max_links", "max_redirects", "recent_files_window_s", "max_channel_files",
-                     "recent_messages"):
+                     "max_thread_files", "recent_messages"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must not be negative")
 
@@ -91,6 +97,8 @@ class GatheringSettings:
             max_scan_bytes=env.number("CHATOPS_MAX_SCAN_BYTES", d.max_scan_bytes),
             recent_files_window_s=env.number("CHATOPS_RECENT_FILES_WINDOW_S", d.recent_files_window_s),
             max_channel_files=env.number("CHATOPS_MAX_CHANNEL_FILES", d.max_channel_files),
+            max_thread_files=env.number("CHATOPS_MAX_THREAD_FILES", d.max_thread_files),
             recent_messages=env.number("CHATOPS_RECENT_MESSAGES", d.recent_messages),
             max_runbook_bytes=env.number("CHATOPS_MAX_RUNBOOK_BYTES", d.max_runbook_bytes),
+            redact_budget_s=env.number("CHATOPS_REDACT_BUDGET_S", d.redact_budget_s),
         )

@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from worker.deadline import Deadline
 from worker.documents.base import GatherRequest
 from worker.documents.document import Document
 from worker.documents.file_content import CappedText, UnreadableContent, is_binary_mimetype
@@ -31,6 +32,8 @@ from worker.documents.slack_api import response_items
 
 log = logging.getLogger(__name__)
 
+MAX_THREAD_MESSAGES = 1000  # replies of one thread searched for files
+REPLIES_PAGE = 200  # conversations.replies page size
 SIGN_IN_PAGE_REASON = "Slack sent a sign-in page instead of the file (does the bot have the files:read scope?)"
 
 
@@ -63,7 +66,7 @@ class SlackFileReader:
         return cls(client, max_file_bytes=settings.max_file_bytes, max_scan_bytes=settings.max_scan_bytes,
                    timeout_s=settings.download_timeout_s)
 
-    def read_id(self, file_id: str, seen_in: str) -> list[Document]:
+    def read_id(self, file_id: str, seen_in: str, *, deadline: Deadline | None = None) -> list[Document]:
         """``files.info`` then :meth:`read`; a file Slack will not describe is skipped with a note that
         names only its id and is shown only in ``seen_in``, the conversation the id came from."""
         try:
@@ -73,11 +76,13 @@ class SlackFileReader:
             log.warning("files.info %s failed: %s", file_id, error)
             return [skipped_document(f"slack-file:{file_id}", f"file {file_id}", f"Slack said {error}",
                                      visible_in=(seen_in,), restricted=True)]
-        return self.read(info)
+        return self.read(info, deadline=deadline)
 
-    def read(self, info: Mapping[str, Any], *, shared_in: tuple[str, ...] = ()) -> list[Document]:
+    def read(self, info: Mapping[str, Any], *, shared_in: tuple[str, ...] = (),
+             deadline: Deadline | None = None) -> list[Document]:
         """The file's documents; ``shared_in``: conversations known to hold it beyond what ``info`` lists
-        (a file pinned in a channel is shared there)."""
+        (a file pinned in a channel is shared there); ``deadline``: the question's, which cuts the download
+        off sooner than the download timeout when it is nearer."""
         file_id = str(info["id"])
         name = str(info.get("name") or info.get("title") or file_id)
         visible_in = tuple(dict.fromkeys(file_visibility(info) + shared_in))
@@ -98,7 +103,7 @@ class SlackFileReader:
         if not url:
             return skip("Slack gave no download link")
         try:
-            capped = self._download(str(url), info, gzipped)
+            capped = self._download(str(url), info, gzipped, deadline)
         except FetchError as exc:
             log.warning("download of %s (%s) failed: %s", name, file_id, exc)
             return skip(f"download failed: {exc}")
@@ -112,9 +117,10 @@ class SlackFileReader:
                               link=info.get("permalink"), named_as_log=is_log_file(info),
                               max_file_bytes=self.max_file_bytes, visible_in=visible_in, restricted=True)
 
-    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool) -> CappedText:
+    def _download(self, url: str, info: Mapping[str, Any], gzipped: bool, deadline: Deadline | None) -> CappedText:
         headers = {"Authorization": f"Bearer {self.client.token}"}
-        with open_url(url, timeout_s=self.timeout_s, url_allowed=same_origin(url), headers=headers) as resp:
+        with open_url(url, timeout_s=self.timeout_s, url_allowed=same_origin(url), headers=headers,
+                      deadline=deadline) as resp:
             chunks = resp.chunks()
             first = next(chunks, b"")
             if resp.content_type == "text/html" and info.get("filetype") != "html" and (
@@ -126,25 +132,56 @@ class SlackFileReader:
 
 
 class ThreadFiles:
-    """Files attached to the question (``request.file_ids``) and files posted in its thread."""
+    """Files attached to the question (``request.file_ids``) and files posted in its thread: at most
+    ``max_files`` of them, the question's own first, then the thread's newest; a note says how many more
+    there were. The thread is read page by page, up to ``MAX_THREAD_MESSAGES`` replies (a note says so when
+    it has more)."""
 
     name = "thread_files"
 
-    def __init__(self, reader: SlackFileReader) -> None:
+    def __init__(self, reader: SlackFileReader, *, max_files: int = GatheringSettings.max_thread_files) -> None:
         self.reader = reader
+        self.max_files = max_files
 
-    def _file_ids(self, request: GatherRequest) -> list[str]:
-        ids = list(request.file_ids)
-        if request.thread_ts:
-            replies = self.reader.client.conversations_replies(channel=request.channel, ts=request.thread_ts,
-                                                               limit=200)
-            for message in response_items(replies, "messages"):
-                ids.extend(str(f["id"]) for f in message.get("files", []) if "id" in f)
-        return list(dict.fromkeys(ids))
+    def _thread_messages(self, request: GatherRequest) -> tuple[list[dict[str, Any]], bool]:
+        """The thread's messages, oldest first, and whether it has more than were read."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(messages) < MAX_THREAD_MESSAGES:
+            page = self.reader.client.conversations_replies(
+                channel=request.channel, ts=str(request.thread_ts), cursor=cursor,
+                limit=min(REPLIES_PAGE, MAX_THREAD_MESSAGES - len(messages)))
+            messages.extend(response_items(page, "messages"))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return messages, False
+        return messages, True
 
     def gather(self, request: GatherRequest) -> list[Document]:
-        return [document for file_id in self._file_ids(request)
-                for document in self.reader.read_id(file_id, request.channel)]
+        ids = list(dict.fromkeys(request.file_ids))
+        truncated = False
+        if request.thread_ts:
+            messages, truncated = self._thread_messages(request)
+            in_thread = [str(f["id"]) for message in messages for f in message.get("files", [])
+                         if isinstance(f, dict) and "id" in f]
+            ids = list(dict.fromkeys(ids + in_thread[::-1]))  # the thread's newest first
+        documents = []
+        for file_id in ids[: self.max_files]:
+            if request.out_of_time:
+                break
+            documents += self.reader.read_id(file_id, request.channel, deadline=request.deadline)
+        left_out = []  # (what, why): shown as "skipped WHAT: WHY"
+        if len(ids) > self.max_files:
+            left_out.append((f"{len(ids) - self.max_files} more files in this thread",
+                             f"{self.max_files} files are read per question (those asked about first, then "
+                             f"the thread's newest)"))
+        if truncated:
+            left_out.append((f"the replies after the first {MAX_THREAD_MESSAGES} of this thread",
+                             "not searched for files"))
+        documents += [skipped_document(f"thread-files:{request.channel}:{request.thread_ts}:{i}", what, why,
+                                       visible_in=(request.channel,), restricted=True)
+                      for i, (what, why) in enumerate(left_out)]
+        return documents
 
 
 class ChannelFiles:
@@ -171,7 +208,9 @@ class ChannelFiles:
         documents = []
         channel = request.documents_channel
         for info in self.recent_files(channel):
+            if request.out_of_time:
+                break
             if channel not in file_visibility(info):
                 continue  # listed for the channel but not shared there: leave it to the permission rule
-            documents.extend(self.reader.read(info))
+            documents.extend(self.reader.read(info, deadline=request.deadline))
         return documents
