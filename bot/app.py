@@ -12,9 +12,15 @@ from redis.retry import Retry
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.assistant import build_assistant
+from bot.feedback import register_feedback
+from bot.handoff import HandOff, register_handoff
+from bot.home import AppHome, register_home
 from bot.intake import QuestionIntake
 from bot.listeners import register_listeners
+from bot.metrics import BotMetrics
 from bot.settings import BotSettings
+from jobs.channel_config import ChannelConfigFile
 from jobs.enqueue import question_queue
 from jobs.slack_client import slack_client
 
@@ -29,10 +35,13 @@ def bot_redis(settings: BotSettings) -> Redis:
 
 
 def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClient | None = None,
-              intake_executor: Executor | None = None) -> App:
-    """``intake_executor``: where questions are taken (default: ``settings.intake_threads`` threads)."""
+              metrics: BotMetrics | None = None, intake_executor: Executor | None = None) -> App:
+    """``intake_executor``: where questions are taken (default: ``settings.intake_threads`` threads).
+    Raises ``OSError`` or ``ValueError`` when the channel config is missing or malformed."""
     redis = redis if redis is not None else bot_redis(settings)
     client = client or slack_client(settings.bot_token, settings.slack_api_url)
+    metrics = metrics or BotMetrics()
+    channel_config = ChannelConfigFile(settings.channel_config_path) if settings.channel_config_path else None
     app = App(
         client=client,
         signing_secret=settings.signing_secret or "",
@@ -42,13 +51,21 @@ def build_app(settings: BotSettings, redis: Redis | None = None, client: WebClie
         listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads,
                                              thread_name_prefix="bolt-listener"),
     )
+    queue = question_queue(redis, settings.queue_name)
+    metrics.watch_queue(redis, settings.queue_name)
     intake = QuestionIntake(
         redis=redis,
-        queue=question_queue(redis, settings.queue_name),
+        queue=queue,
         job_timeout=settings.job_timeout,
         max_question_chars=settings.max_question_chars,
         executor=intake_executor or ThreadPoolExecutor(max_workers=settings.intake_threads,
                                                        thread_name_prefix="intake"),
+        metrics=metrics,
     )
+    app.assistant(build_assistant(intake))
     register_listeners(app, intake)
+    register_feedback(app, redis, metrics)
+    register_handoff(app, HandOff(redis, channel_config, metrics, cooldown_s=settings.handoff_cooldown_s,
+                                  per_hour=settings.handoff_per_hour))
+    register_home(app, AppHome(redis, queue, channel_config))
     return app

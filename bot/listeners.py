@@ -8,23 +8,13 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.intake import QuestionIntake
-from bot.questions import mentions, question_text
+from bot.questions import FILE_QUESTION, file_ids, mentions, message_question
 from jobs.payload import QuestionJob, job_id_for
 
 FILE_SHORTCUT = "ask_about_file"
-FILE_QUESTION = "Summarise this file: what went wrong, where, and what should I check first?"
 LOG_SUFFIXES = (".log", ".log.gz", ".out", ".err")
 # message subtypes that are a person writing (None) or sharing a file; edits, joins, bots are not
 _PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
-
-
-def _file_ids(event: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(f["id"] for f in event.get("files", []) if isinstance(f, dict) and "id" in f)
-
-
-def _question(event: dict[str, Any], bot_user_id: str | None) -> str:
-    """The question in a message; a file shared with no words asks about the file."""
-    return question_text(event.get("text"), bot_user_id) or (FILE_QUESTION if _file_ids(event) else "")
 
 
 def register_listeners(app: App, intake: QuestionIntake) -> None:
@@ -33,8 +23,8 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         ack()
         thread = event.get("thread_ts") or event["ts"]
         job = QuestionJob(
-            question=_question(event, context.bot_user_id), channel=event["channel"],
-            user=event.get("user", ""), source="mention", thread_ts=thread, file_ids=_file_ids(event),
+            question=message_question(event, context.bot_user_id), channel=event["channel"],
+            user=event.get("user", ""), source="mention", thread_ts=thread, file_ids=file_ids(event),
         )
         intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
 
@@ -52,9 +42,9 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         else:  # its twin app_mention event carries the same job id
             return
         job = QuestionJob(
-            question=_question(event, context.bot_user_id), channel=event["channel"],
+            question=message_question(event, context.bot_user_id), channel=event["channel"],
             user=event.get("user", ""), source=source, thread_ts=thread_ts or event["ts"],
-            file_ids=_file_ids(event),
+            file_ids=file_ids(event),
         )
         intake.submit(client, job, job_id_for(event["channel"], event["ts"]),
                       bot_thread_of=None if source == "dm" else context.bot_user_id or "")
@@ -81,7 +71,7 @@ def register_listeners(app: App, intake: QuestionIntake) -> None:
         ack()
         message = shortcut.get("message", {})
         channel = shortcut.get("channel", {}).get("id", "")
-        files = _file_ids(message)
+        files = file_ids(message)
         if not files:
             client.chat_postEphemeral(channel=channel, user=shortcut["user"]["id"],
                                       text="That message has no file. Use this shortcut on a file message.")

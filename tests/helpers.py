@@ -16,6 +16,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.app import build_app
+from bot.metrics import BotMetrics
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
 from jobs.slack_client import slack_client
@@ -46,11 +47,12 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
 _INTAKE_EXECUTORS: weakref.WeakKeyDictionary[App, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
-def make_bot(slack: FakeSlack, redis: Redis) -> App:
-    settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
-                           queue_name=QUEUE)
-    intake = ThreadPoolExecutor(max_workers=settings.intake_threads, thread_name_prefix="intake")
-    app = build_app(settings, redis=redis, intake_executor=intake)
+def make_bot(slack: FakeSlack, redis: Redis, metrics: BotMetrics | None = None, **settings: Any) -> App:
+    """The bot app on the fake Slack; ``settings`` override BotSettings fields (e.g. channel_config_path)."""
+    bot_settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
+                               queue_name=QUEUE, **settings)
+    intake = ThreadPoolExecutor(max_workers=bot_settings.intake_threads, thread_name_prefix="intake")
+    app = build_app(bot_settings, redis=redis, metrics=metrics, intake_executor=intake)
     _INTAKE_EXECUTORS[app] = intake
     return app
 

@@ -1,18 +1,26 @@
-"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack or Redis.
+"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack or Redis; export the
+feedback people gave on answers in Slack (from the Redis at ``REDIS_URL``).
 
     chatops ask "How do I fail over the primary database?"            # examples/ by default
     chatops ask "What caused the 502s?" --docs runbooks/ --file app.log
+    chatops feedback export > feedback.jsonl                          # one JSON object per vote
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
+
+from redis import Redis
+from redis.exceptions import RedisError
 
 from jobs.env import SettingsError
+from jobs.feedback import export_votes
 from jobs.payload import QuestionJob
 from worker.documents.base import Source
 from worker.documents.gather import DocumentGatherer
@@ -50,15 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--file", type=Path, action="append", default=[], help="a log or text file (repeatable)")
     ask.add_argument("--mode", choices=["ask", "runbook", "logs"], default="ask")
     ask.add_argument("-v", "--verbose", action="store_true")
+    feedback = sub.add_parser("feedback", help="the votes on answers given in Slack")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser("export", help="write every vote as JSON Lines (question, cited chunk "
+                                                    "ids, engine, times, vote, reason)")
+    export.add_argument("--output", "-o", type=Path, help="a file to write (default: standard output)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    verbose = args.command == "ask" and args.verbose
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = WorkerSettings.from_env(os.environ)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.command == "feedback":
+        return export_feedback(Redis.from_url(settings.redis_url), args.output)
     engine = load_engine(settings)
     sources: list[Source] = [RunbookFolder(args.docs), LocalFiles(args.file, settings.gathering)]
     pipeline = AnswerPipeline(DocumentGatherer(sources), engine)
@@ -70,6 +86,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_answer(answer))
     return 0
+
+
+def export_feedback(redis: Redis, output: Path | None) -> int:
+    try:
+        if output is None:
+            written = _write_votes(redis, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                written = _write_votes(redis, handle)
+    except RedisError as error:
+        print(f"error: cannot read the feedback from Redis: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot write {output}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(f"{written} vote{'s' if written != 1 else ''} exported", file=sys.stderr)
+    return 0
+
+
+def _write_votes(redis: Redis, out: TextIO) -> int:
+    written = 0
+    for vote in export_votes(redis):
+        out.write(json.dumps(vote, ensure_ascii=False) + "\n")
+        written += 1
+    return written
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ once by ``python -m worker`` (or a test) before the first job runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 from slack_sdk import WebClient
 
+from worker.metrics import WorkerMetrics
 from worker.pipeline import AnswerPipeline
 
 
@@ -19,6 +20,7 @@ class WorkerContext:
     pipeline: AnswerPipeline
     slack: WebClient
     redis: Redis
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
 
 class WorkerNotStartedError(RuntimeError):

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from jobs.payload import QuestionJob
@@ -19,6 +19,7 @@ from worker.documents.gather import DocumentGatherer, Gathered
 from worker.documents.runbook_lookup import RunbookMatch, find_runbook_section
 from worker.engine.base import Answer, Citation, Engine, Question
 from worker.errors import EmptyQuestionError, NoDocumentsError
+from worker.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 RUNBOOK_LOOKUP = "runbook lookup (no model needed)"
 GATHER_SHARE = 0.5  # of a job's time left, what gathering documents may take
 RUNBOOK_PREVIEW_LINES = 25
+GatheredHook = Callable[[QuestionJob, Gathered], None]
 
 
 @dataclass
@@ -52,32 +54,46 @@ def runbook_answer(match: RunbookMatch) -> Answer:
 
 class AnswerPipeline:
     def __init__(self, gatherer: DocumentGatherer, engine: Engine, chunk_cache_size: int = 20_000,
-                 batcher: AnswerBatcher | None = None) -> None:
+                 batcher: AnswerBatcher | None = None, on_gathered: GatheredHook | None = None) -> None:
         self.gatherer = gatherer
         self.engine = engine
         self.batcher = batcher  # set when several job threads share the engine
+        self.on_gathered = on_gathered  # told what each question's gathering found (App Home's source counts)
         self._chunks: OrderedDict[tuple[str, str], DocumentChunks] = OrderedDict()
         self._chunk_cache_size = chunk_cache_size
         self._chunks_lock = threading.Lock()
 
-    def answer(self, job: QuestionJob, timeout: float | None = None) -> Answer:
+    @property
+    def chunked_documents(self) -> int:
+        """Documents whose chunks are cached in memory."""
+        return len(self._chunks)
+
+    def answer(self, job: QuestionJob, timeout: float | None = None, progress: Progress | None = None) -> Answer:
         """``timeout``: seconds the job has left. Gathering may take ``GATHER_SHARE`` of it (less when the
         worker is asked to stop: worker/deadline.py); the rest is for the engine (with a batcher, how long
         to wait for the shared model thread, so that a job thread fails within its job's timeout instead
-        of waiting on a hung engine for ever) and the reply."""
+        of waiting on a hung engine for ever) and the reply. ``progress`` is told what is happening
+        ("reading 12 documents…", "answering…")."""
         deadline = Deadline.after(timeout * GATHER_SHARE) if timeout is not None else None
+        progress = progress or NoProgress()
         if self.batcher is None:
-            return self.answer_batch([job], deadline)[0]
-        prepared = self.prepare(job, deadline)
+            return self.answer_batch([job], deadline, [progress])[0]
+        prepared = self.prepare(job, deadline, progress)
         if prepared.answer is not None:
             return prepared.answer
+        progress.update("answering…")
         answer = self.batcher.answer(prepared.question, timeout)
         return replace(answer, notes=(*prepared.notes, *answer.notes))
 
-    def answer_batch(self, jobs: Sequence[QuestionJob], deadline: Deadline | None = None) -> list[Answer]:
+    def answer_batch(self, jobs: Sequence[QuestionJob], deadline: Deadline | None = None,
+                     progress: Sequence[Progress] | None = None) -> list[Answer]:
         """Answer several questions with one engine call (the engine batches compression and decoding)."""
-        prepared = [self.prepare(job, deadline) for job in jobs]
+        progress = progress or [NoProgress()] * len(jobs)
+        prepared = [self.prepare(job, deadline, p) for job, p in zip(jobs, progress, strict=True)]
         todo = [p for p in prepared if p.answer is None]
+        for job_progress, p in zip(progress, prepared, strict=True):
+            if p.answer is None:
+                job_progress.update("answering…")
         generated = iter(self.engine.answer_batch([p.question for p in todo]) if todo else [])
         answers = []
         for p in prepared:
@@ -85,13 +101,17 @@ class AnswerPipeline:
             answers.append(replace(answer, notes=(*p.notes, *answer.notes)))
         return answers
 
-    def prepare(self, job: QuestionJob, deadline: Deadline | None = None) -> PreparedQuestion:
+    def prepare(self, job: QuestionJob, deadline: Deadline | None = None,
+                progress: Progress | None = None) -> PreparedQuestion:
         """Gather (until ``deadline``) and chunk; a ``/runbook`` question whose section matches well is
         answered right here."""
         question = job.question.strip()
         if not question:
             raise EmptyQuestionError("Your question is empty: write it after the mention or the command.")
+        progress = progress or NoProgress()
         gathered = self.gather(job, deadline)
+        if self.on_gathered is not None:
+            self.on_gathered(job, gathered)
         if job.mode == "runbook":
             match = find_runbook_section(question, gathered.documents)
             if match is not None:
@@ -103,13 +123,15 @@ class AnswerPipeline:
                 "files in this channel, or ask in a channel that has them."
                 + ("\n" + "\n".join(gathered.notes) if gathered.notes else "")
             )
+        count = len(gathered.documents)
+        progress.update(f"reading {count} document{'s' if count != 1 else ''}…")
         chunks = self.chunk(gathered.documents)
         log.info("question in %s: %d documents, %d chunks", job.channel, len(gathered.documents), len(chunks))
         return PreparedQuestion(job, Question(question, chunks), list(dict.fromkeys(gathered.notes)))
 
     def gather(self, job: QuestionJob, deadline: Deadline | None = None) -> Gathered:
         request = GatherRequest(channel=job.channel, user=job.user, thread_ts=job.thread_ts, mode=job.mode,
-                                file_ids=job.file_ids, deadline=deadline)
+                                file_ids=job.file_ids, context_channel=job.context_channel, deadline=deadline)
         return self.gatherer.gather(request)
 
     def chunk(self, documents: Sequence[Document]) -> list[Chunk]:
