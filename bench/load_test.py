@@ -49,6 +49,7 @@ from bot.app import build_app  # noqa: E402
 from bot.intake import WORKING  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
 from jobs.enqueue import question_queue  # noqa: E402
+from jobs.slack_text import PROGRESS_EMOJI  # noqa: E402
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack  # noqa: E402
 from tests.runbooks import write_runbooks  # noqa: E402
 from tests.slack_requests import SIGNING_SECRET, event_body, sign  # noqa: E402
@@ -92,7 +93,12 @@ class TimedFakeSlack(FakeSlack):
 
     def answered(self) -> int:
         with self._lock:
-            return len({(c, ts) for c, ts, _, text in self.edits if not text.startswith(":warning:")})
+            return len({(c, ts) for c, ts, _, text in self.edits if _is_answer(text)})
+
+
+def _is_answer(edit: str) -> bool:
+    """A placeholder edit that is the answer: not a failure, not a progress update ("Reading 12 documents…")."""
+    return not edit.startswith((":warning:", PROGRESS_EMOJI))
 
 
 @dataclass
@@ -144,7 +150,7 @@ def _start_workers(config: LoadConfig, run_id: str, queue: str, api_url: str, ru
            "SLACK_API_URL": api_url, "CHATOPS_QUEUE": queue, "CHATOPS_RUNBOOK_DIR": str(runbooks),
            "CHATOPS_JOB_THREADS": str(config.job_threads), "LOG_LEVEL": "WARNING",
            "OMP_NUM_THREADS": str(config.torch_threads), "MKL_NUM_THREADS": str(config.torch_threads),
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false", "CHATOPS_METRICS_PORT": "0"}
     env.pop("CLARA_CHECKPOINT", None)  # the default engine
     workers = []
     for i in range(config.workers):
@@ -285,8 +291,7 @@ def run_load(config: LoadConfig, out: Any = None) -> LoadResult:
             for (channel, ts), at in sent.items():
                 bot = [m for m in messages[channel] if m.get("user") == BOT_USER_ID and m.get("thread_ts") == ts]
                 placeholder = bot[0]["ts"] if bot else None
-                answers = [e for e in edits if e[0] == channel and e[1] == placeholder
-                           and not e[3].startswith(":warning:")]
+                answers = [e for e in edits if e[0] == channel and e[1] == placeholder and _is_answer(e[3])]
                 failures = [e for e in edits if e[0] == channel and e[1] == placeholder
                             and e[3].startswith(":warning:")]
                 result.extra_messages += max(0, len(bot) - 1)

@@ -8,8 +8,10 @@ import sys
 
 from bot.app import build_app
 from bot.http_server import serve_http
+from bot.metrics import BotMetrics
 from bot.settings import BotSettings
 from jobs.env import SettingsError
+from jobs.metrics import serve_metrics
 
 
 def main() -> None:
@@ -18,7 +20,13 @@ def main() -> None:
     except SettingsError as error:
         sys.exit(f"python -m bot: {error}")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = build_app(settings)
+    metrics = BotMetrics()
+    try:
+        app = build_app(settings, metrics=metrics)
+    except (OSError, ValueError) as error:
+        sys.exit(f"python -m bot: channel config: {error}")
+    if settings.metrics_port:
+        serve_metrics(metrics.registry, settings.metrics_port)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -21,16 +21,18 @@ from rq import Queue
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.metrics import BotMetrics
 from bot.questions import USAGE
 from jobs.enqueue import NOT_QUEUED, QueueUnavailableError, claim_question, queue_question
 from jobs.payload import QuestionJob
 from jobs.redact import redact_secrets
-from jobs.slack_text import escape_mrkdwn
+from jobs.slack_text import PROGRESS_EMOJI, escape_mrkdwn
 from jobs.threads import is_bot_thread, remember_bot_thread
 
 log = logging.getLogger(__name__)
 
-WORKING = ":hourglass_flowing_sand: Looking through the documents…"
+WORKING = f"{PROGRESS_EMOJI} Looking through the documents…"
+WORKING_STATUS = "is looking through the documents…"  # an assistant thread's status line
 QUEUE_DOWN = f":warning: {NOT_QUEUED}"
 
 
@@ -41,6 +43,7 @@ class QuestionIntake:
     job_timeout: int  # seconds
     max_question_chars: int
     executor: Executor  # where questions are taken: not Bolt's listener threads
+    metrics: BotMetrics = field(default_factory=BotMetrics)
 
     def submit(self, client: WebClient, job: QuestionJob, job_id: str,
                respond: Callable[..., object] | None = None, *, bot_thread_of: str | None = None) -> None:
@@ -71,11 +74,12 @@ class QuestionIntake:
         if claim is None:
             log.info("question %s already claimed: duplicate delivery", job_id)
             return None
+        self.metrics.received.labels(job.mode, job.source).inc()
         if problem:
             log.info("question %s not queued: %s", job_id, problem.splitlines()[0])
             self._tell(client, job, problem, respond)
             return None
-        job = replace(job, placeholder_ts=self._post_placeholder(client, job), claim_token=claim.token)
+        job = replace(job, placeholder_ts=self._show_progress(client, job), claim_token=claim.token)
         try:
             queue_question(self.queue, job, claim, timeout=self.job_timeout)
         except QueueUnavailableError as error:
@@ -111,6 +115,20 @@ class QuestionIntake:
             return (f":warning: That question is {len(job.question):,} characters long; I take up to "
                     f"{self.max_question_chars:,}. Put long text in a file in the thread and ask about it.")
         return None
+
+    def _show_progress(self, client: WebClient, job: QuestionJob) -> str | None:
+        """An assistant thread's status line where it takes one, else a placeholder message (its ts)."""
+        if job.source == "assistant" and job.thread_ts:
+            try:
+                client.assistant_threads_setStatus(channel_id=job.channel, thread_ts=job.thread_ts,
+                                                   status=WORKING_STATUS)
+                return None
+            except SlackApiError as error:  # not an assistant thread after all (a plain DM thread)
+                log.info("no assistant status in %s (%s): posting a placeholder", job.channel,
+                         error.response.get("error"))
+            except (SlackClientError, OSError) as error:
+                log.warning("could not set the assistant status in %s: %s", job.channel, type(error).__name__)
+        return self._post_placeholder(client, job)
 
     def _post_placeholder(self, client: WebClient, job: QuestionJob) -> str | None:
         text = WORKING

@@ -9,23 +9,13 @@ from slack_sdk import WebClient
 
 from bot.file_intake import FileIntake
 from bot.intake import QuestionIntake
-from bot.questions import mentions, question_text
+from bot.questions import FILE_QUESTION, file_ids, mentions, message_question
 from jobs.payload import QuestionJob, job_id_for
 
 FILE_SHORTCUT = "ask_about_file"
-FILE_QUESTION = "Summarise this file: what went wrong, where, and what should I check first?"
 LOG_SUFFIXES = (".log", ".log.gz", ".out", ".err")
 # message subtypes that are a person writing (None) or sharing a file; edits, joins, bots are not
 _PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
-
-
-def _file_ids(event: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(f["id"] for f in event.get("files", []) if isinstance(f, dict) and "id" in f)
-
-
-def _question(event: dict[str, Any], bot_user_id: str | None) -> str:
-    """The question in a message; a file shared with no words asks about the file."""
-    return question_text(event.get("text"), bot_user_id) or (FILE_QUESTION if _file_ids(event) else "")
 
 
 def register_listeners(app: App, intake: QuestionIntake, files: FileIntake) -> None:
@@ -39,8 +29,8 @@ def register_listeners(app: App, intake: QuestionIntake, files: FileIntake) -> N
         ack()
         thread = event.get("thread_ts") or event["ts"]
         job = QuestionJob(
-            question=_question(event, context.bot_user_id), channel=event["channel"],
-            user=event.get("user", ""), source="mention", thread_ts=thread, file_ids=_file_ids(event),
+            question=message_question(event, context.bot_user_id), channel=event["channel"],
+            user=event.get("user", ""), source="mention", thread_ts=thread, file_ids=file_ids(event),
         )
         intake.submit(client, job, job_id_for(event["channel"], event["ts"]))
 
@@ -49,8 +39,8 @@ def register_listeners(app: App, intake: QuestionIntake, files: FileIntake) -> N
         ack()
         if event.get("subtype") not in _PERSON_SUBTYPES or event.get("bot_id"):
             return
-        if _file_ids(event):  # read and index the files now, whether or not this message is a question
-            files.submit(_file_ids(event), event["channel"])
+        if file_ids(event):  # read and index the files now, whether or not this message is a question
+            files.submit(file_ids(event), event["channel"])
         channel_type = event.get("channel_type")
         thread_ts = event.get("thread_ts")
         if channel_type == "im":
@@ -60,9 +50,9 @@ def register_listeners(app: App, intake: QuestionIntake, files: FileIntake) -> N
         else:  # its twin app_mention event carries the same job id
             return
         job = QuestionJob(
-            question=_question(event, context.bot_user_id), channel=event["channel"],
+            question=message_question(event, context.bot_user_id), channel=event["channel"],
             user=event.get("user", ""), source=source, thread_ts=thread_ts or event["ts"],
-            file_ids=_file_ids(event),
+            file_ids=file_ids(event),
         )
         intake.submit(client, job, job_id_for(event["channel"], event["ts"]),
                       bot_thread_of=None if source == "dm" else context.bot_user_id or "")
@@ -89,7 +79,7 @@ def register_listeners(app: App, intake: QuestionIntake, files: FileIntake) -> N
         ack()
         message = shortcut.get("message", {})
         channel = shortcut.get("channel", {}).get("id", "")
-        files = _file_ids(message)
+        files = file_ids(message)
         if not files:
             client.chat_postEphemeral(channel=channel, user=shortcut["user"]["id"],
                                       text="That message has no file. Use this shortcut on a file message.")

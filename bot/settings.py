@@ -12,6 +12,11 @@
 ``CHATOPS_INTAKE_THREADS``     questions being claimed, announced and queued at once, after their ack
                                (default 16)
 ``CHATOPS_REDIS_TIMEOUT_S``    seconds one Redis command may take before the bot gives up on it (default 2)
+``CHATOPS_CHANNEL_CONFIG``     the channels YAML (jobs/channel_config.py): each channel's on-call user group
+                               for "Ask a human", and the sources App Home lists; unset: nobody on call
+``CHATOPS_HANDOFF_COOLDOWN_S`` one "Ask a human" ping per thread in this many seconds (default 1800)
+``CHATOPS_HANDOFF_PER_HOUR``   "Ask a human" pings per channel per hour, at most (default 6)
+``CHATOPS_METRICS_PORT``       the port Prometheus scrapes ``/metrics`` on (default 9101; 0: none)
 ``PORT``                       HTTP mode's port (default 3000)
 ``CHATOPS_HTTP_HOST``          HTTP mode's address to listen on (default ``0.0.0.0``)
 ``CHATOPS_MAX_BODY_BYTES``     HTTP mode: longer requests are refused before they are read (default 1 MiB)
@@ -27,6 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jobs import defaults
 from jobs.env import Env, SettingsError
@@ -44,6 +50,10 @@ class BotSettings:
     listener_threads: int = 32  # Bolt listeners in flight; slash commands wait for one to ack
     intake_threads: int = 16  # questions claimed and queued at once (after the ack, off Bolt's threads)
     redis_timeout_s: float = 2.0  # one Redis command
+    channel_config_path: Path | None = None  # on-call groups and App Home's source lists
+    handoff_cooldown_s: int = 1800  # one "Ask a human" ping per thread in this long
+    handoff_per_hour: int = 6  # "Ask a human" pings per channel per hour
+    metrics_port: int = defaults.BOT_METRICS_PORT  # 0: no metrics server
     port: int = 3000  # HTTP mode
     http_host: str = "0.0.0.0"  # HTTP mode: address to listen on
     max_body_bytes: int = 1 << 20  # HTTP mode: refused before reading (Slack's requests are a few KB)
@@ -72,6 +82,10 @@ class BotSettings:
             "listener_threads": env.number("CHATOPS_LISTENER_THREADS", cls.listener_threads, minimum=1),
             "intake_threads": env.number("CHATOPS_INTAKE_THREADS", cls.intake_threads, minimum=1),
             "redis_timeout_s": env.number("CHATOPS_REDIS_TIMEOUT_S", cls.redis_timeout_s, minimum=0.1),
+            "channel_config_path": env.path("CHATOPS_CHANNEL_CONFIG"),
+            "handoff_cooldown_s": env.number("CHATOPS_HANDOFF_COOLDOWN_S", cls.handoff_cooldown_s, minimum=1),
+            "handoff_per_hour": env.number("CHATOPS_HANDOFF_PER_HOUR", cls.handoff_per_hour, minimum=1),
+            "metrics_port": env.number("CHATOPS_METRICS_PORT", cls.metrics_port, minimum=0),
             "port": env.number("PORT", cls.port, minimum=0),
             "http_host": env.text("CHATOPS_HTTP_HOST", cls.http_host),
             "max_body_bytes": env.size("CHATOPS_MAX_BODY_BYTES", cls.max_body_bytes),

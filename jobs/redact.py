@@ -513,6 +513,13 @@ def _private_key_blocks(data: bytes) -> list[tuple[int, int]]:
 
 
 def _redact_private_keys(data: bytes) -> bytes:
+    """Two passes: a PEM key replaced by its marker can leave what followed its END marker at the start of
+    a line, where a PuTTY key's ``Private-Lines:`` is recognised; the second pass redacts that too, so that
+    redacting redacted text changes nothing."""
+    return _replace_private_keys(_replace_private_keys(data))
+
+
+def _replace_private_keys(data: bytes) -> bytes:
     blocks = _private_key_blocks(data)
     if not blocks:
         return data

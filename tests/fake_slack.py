@@ -38,6 +38,7 @@ class RecordedCall:
     at: float = field(default_factory=time.monotonic)  # when the request arrived (retry timing)
     # set once the fake has answered (a method's effect on the workspace is applied by then)
     answered: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    path: str = ""  # response_url calls: the URL path the reply went to
 
 
 @dataclass
@@ -60,6 +61,12 @@ class SlackState:
     bookmarks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> bookmarks
     pins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> pinned items
     members: dict[str, set[str]] = field(default_factory=dict)  # channel -> user ids
+    # AI-app assistant threads: (DM id, thread ts) -> their status line ("" once a reply cleared it)
+    assistant_threads: dict[tuple[str, str], str] = field(default_factory=dict)
+    suggested_prompts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # title, prompts
+    usergroups: list[dict[str, Any]] = field(default_factory=list)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> published Home tab
+    opened_views: list[dict[str, Any]] = field(default_factory=list)  # modals, in order
 
 
 class FakeSlack(LoopbackServer):
@@ -128,6 +135,21 @@ class FakeSlack(LoopbackServer):
         if is_im and members:  # a DM's info names the person the bot talks with
             self.state.channels[channel_id]["user"] = sorted(members)[0]
         self.state.members[channel_id] = set(members or ()) | {BOT_USER_ID}
+
+    def start_assistant_thread(self, dm: str, user: str) -> str:
+        """A user opens the assistant: Slack creates the thread's root message; returns its ts."""
+        root = self.add_message(dm, "New Assistant Thread", user=user)
+        root["subtype"] = "assistant_app_thread"
+        self.state.assistant_threads[(dm, root["ts"])] = ""
+        return str(root["ts"])
+
+    def add_usergroup(self, group_id: str, handle: str, name: str | None = None) -> None:
+        self.state.usergroups.append({
+            "id": group_id, "team_id": TEAM_ID, "is_usergroup": True, "is_subteam": True, "name": name or handle,
+            "description": "", "handle": handle, "is_external": False, "date_create": 1700000000,
+            "date_update": 1700000000, "date_delete": 0, "auto_type": None, "created_by": "U1",
+            "updated_by": "U1", "deleted_by": None, "prefs": {"channels": [], "groups": []}, "user_count": 2,
+        })
 
     def add_message(self, channel: str, text: str, *, user: str = "U1", thread_ts: str | None = None,
                     files: list[dict[str, Any]] | None = None, ts: str | None = None) -> dict[str, Any]:
@@ -211,6 +233,8 @@ class FakeSlack(LoopbackServer):
                        "text": args.get("text", ""), "blocks": _json_arg(args.get("blocks"))}
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
+                if (channel, args["thread_ts"]) in state.assistant_threads:  # a reply clears the status
+                    state.assistant_threads[(channel, args["thread_ts"])] = ""
             state.messages.setdefault(channel, []).append(message)
             return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
         if method == "chat.update":
@@ -257,9 +281,72 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "bookmarks": state.bookmarks.get(args["channel_id"], [])}
         if method == "pins.list":
             return {"ok": True, "items": state.pins.get(args["channel"], [])}
+        if method == "assistant.threads.setStatus":
+            thread = (args.get("channel_id", ""), args.get("thread_ts", ""))
+            if thread[0] not in state.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            if thread not in state.assistant_threads:
+                return {"ok": False, "error": "invalid_thread_ts"}
+            if "status" not in args:
+                return {"ok": False, "error": "invalid_arguments"}
+            state.assistant_threads[thread] = str(args["status"])
+            return {"ok": True}
+        if method == "assistant.threads.setSuggestedPrompts":
+            thread = (args.get("channel_id", ""), args.get("thread_ts", ""))
+            prompts = _json_arg(args.get("prompts"))
+            if thread not in state.assistant_threads:
+                return {"ok": False, "error": "invalid_thread_ts"}
+            if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4 or not all(
+                    isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+                return {"ok": False, "error": "invalid_arguments"}
+            state.suggested_prompts[thread] = {"title": args.get("title"), "prompts": prompts}
+            return {"ok": True}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [g for g in state.usergroups
+                                               if g["date_delete"] == 0 or args.get("include_disabled") == "true"]}
+        if method == "users.conversations":
+            return self._users_conversations(args)
+        if method == "views.publish":
+            view = _json_arg(args.get("view"))
+            problem = _view_problem(view, "home")
+            if problem:
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+            state.home_views[args["user_id"]] = view
+            return {"ok": True, "view": {"id": f"V{len(state.home_views):08d}", "team_id": TEAM_ID, **view}}
+        if method == "views.open":
+            view = _json_arg(args.get("view"))
+            if not args.get("trigger_id"):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            problem = _view_problem(view, "modal")
+            if problem:
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+            state.opened_views.append(view)
+            return {"ok": True, "view": {"id": f"VM{len(state.opened_views):07d}", "team_id": TEAM_ID, **view}}
         if method in self._extra:
             return self._extra[method](args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The bot's channels, or (``user``) the user's public channels and the private ones the bot shares
+        with them; paged by ``limit`` with a cursor (the offset, here)."""
+        user = args.get("user")
+        types = str(args.get("types") or "public_channel").split(",")
+        found = []
+        for channel_id, info in sorted(self.state.channels.items()):
+            kind = "im" if info["is_im"] else "private_channel" if info["is_private"] else "public_channel"
+            members = self.state.members.get(channel_id, set())
+            if kind not in types:
+                continue
+            if user is None and BOT_USER_ID not in members:
+                continue
+            if user is not None and (user not in members or (kind != "public_channel" and BOT_USER_ID not in members)):
+                continue
+            found.append(info)
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = found[start:start + limit]
+        next_cursor = str(start + limit) if start + limit < len(found) else ""
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
     def _download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
         if token != self.token:  # Slack serves an HTML login page to requests without the bot token
@@ -314,7 +401,7 @@ class FakeSlack(LoopbackServer):
                 token = None if to_response_url else self._token(args)
                 if not to_response_url:
                     args.pop("token", None)
-                call = RecordedCall(method, args, token)
+                call = RecordedCall(method, args, token, path=path if to_response_url else "")
                 with fake._lock:
                     fake.calls.append(call)
                     queued = None if to_response_url else fake._faults.get(method)
@@ -359,6 +446,26 @@ class FakeSlack(LoopbackServer):
                 self.send(200, json.dumps(response).encode())
 
         return Handler
+
+
+HOME_BLOCK_LIMIT = 100  # Block Kit: blocks in a Home tab or a modal
+SECTION_TEXT_LIMIT = 3000
+
+
+def _view_problem(view: Any, kind: str) -> str | None:
+    """Slack's refusal message for a view it would not take, or None."""
+    if not isinstance(view, dict) or view.get("type") != kind:
+        return f"[ERROR] must be a {kind} view [json-pointer:/view/type]"
+    blocks = view.get("blocks") or []
+    if len(blocks) > HOME_BLOCK_LIMIT:
+        return f"[ERROR] no more than {HOME_BLOCK_LIMIT} items allowed [json-pointer:/view/blocks]"
+    for i, block in enumerate(blocks):
+        text = (block.get("text") or {}).get("text", "")
+        if len(text) > SECTION_TEXT_LIMIT:
+            return f"[ERROR] must be less than {SECTION_TEXT_LIMIT + 1} characters [json-pointer:/view/blocks/{i}/text]"
+    if kind == "modal" and len((view.get("title") or {}).get("text", "")) > 24:
+        return "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    return None
 
 
 def _json_arg(value: Any) -> Any:

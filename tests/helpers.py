@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.app import build_app
+from bot.metrics import BotMetrics
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
 from jobs.slack_client import slack_client
@@ -46,10 +49,17 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def make_bot(slack: FakeSlack, redis: Redis) -> App:
-    settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
-                           queue_name=QUEUE)
-    return build_app(settings, redis=redis)
+_INTAKE_EXECUTORS: weakref.WeakKeyDictionary[App, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+
+
+def make_bot(slack: FakeSlack, redis: Redis, metrics: BotMetrics | None = None, **settings: Any) -> App:
+    """The bot app on the fake Slack; ``settings`` override BotSettings fields (e.g. channel_config_path)."""
+    bot_settings = BotSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
+                               queue_name=QUEUE, **settings)
+    intake = ThreadPoolExecutor(max_workers=bot_settings.intake_threads, thread_name_prefix="intake")
+    app = build_app(bot_settings, redis=redis, metrics=metrics, intake_executor=intake)
+    _INTAKE_EXECUTORS[app] = intake
+    return app
 
 
 def dispatch(app: App, body: str, content_type: str = "application/json",
@@ -59,11 +69,14 @@ def dispatch(app: App, body: str, content_type: str = "application/json",
 
 
 def drain_listeners(*apps: App) -> None:
-    """Wait until every listener the apps' requests started has returned. Bolt acks a request, then runs
-    its listener on the app's listener executor (the pool ``bot.app.build_app`` passes in): shutting the
-    pool down waits for them all. The apps take no more requests afterwards."""
+    """Wait until every listener the apps' requests started has returned and every question they handed
+    to the intake has been taken. Bolt acks a request, then runs its listener on the app's listener
+    executor (the pool ``bot.app.build_app`` passes in), which hands the question to the intake's own
+    threads: shutting both pools down, in that order, waits for them all. The apps take no more requests
+    afterwards."""
     for app in apps:
         app.listener_runner.listener_executor.shutdown(wait=True)
+        _INTAKE_EXECUTORS[app].shutdown(wait=True)
 
 
 def thread_files(client: WebClient) -> ThreadFiles:

@@ -1,8 +1,10 @@
-"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack; index a folder.
+"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack; index a folder;
+export the feedback people gave on answers in Slack (from the Redis at ``REDIS_URL``).
 
     chatops ask "How do I fail over the primary database?"            # examples/ by default
     chatops ask "What caused the 502s?" --docs runbooks/ --file app.log --mode logs
     chatops index runbooks/ --redis redis://127.0.0.1:6379/0            # what the workers will read
+    chatops feedback export > feedback.jsonl                          # one JSON object per vote
 
 Without ``--redis`` the index lives in this process only; with it, in the Redis the workers share (the
 same engine settings must be used, or the workers will not find the entries: they are keyed by model).
@@ -11,15 +13,19 @@ same engine settings must be used, or the workers will not find the entries: the
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from redis import Redis
+from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from jobs.env import SettingsError
+from jobs.feedback import export_votes
 from jobs.payload import QuestionJob
 from worker.documents.base import Source
 from worker.documents.gather import DocumentGatherer
@@ -86,15 +92,23 @@ def main(argv: list[str] | None = None) -> int:
     for command in (ask, index):
         command.add_argument("--redis", metavar="URL", help="keep the index in this Redis (the workers' one)")
         command.add_argument("-v", "--verbose", action="store_true")
+    feedback = sub.add_parser("feedback", help="the votes on answers given in Slack")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser("export", help="write every vote as JSON Lines (question, cited chunk "
+                                                    "ids, engine, times, vote, reason)")
+    export.add_argument("--output", "-o", type=Path, help="a file to write (default: standard output)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    verbose = args.command in ("ask", "index") and args.verbose
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = WorkerSettings.from_env(os.environ)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.command == "feedback":
+        return export_feedback(Redis.from_url(settings.redis_url), args.output)
     engine = load_engine(settings)
     redis = Redis.from_url(args.redis) if args.redis else None
     chunk_index = engine_index(engine, redis, settings.index)
@@ -103,14 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     sources: list[Source] = [RunbookFolder(args.docs), LocalFiles(args.file, settings.gathering)]
     pipeline = AnswerPipeline(DocumentGatherer(sources), engine, chunk_index)
     job = QuestionJob(question=args.question, channel="cli", user="cli", mode=args.mode, source="cli")
-    bar = ProgressBar("reading new documents")
     try:
-        answer = pipeline.answer(job, progress=bar)
+        answer = pipeline.answer(job)
     except ChatOpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    finally:
-        bar.close()
     print(format_answer(answer))
     return 0
 
@@ -127,6 +138,31 @@ def index_folder(folder: Path, chunk_index: ChunkIndex, settings: WorkerSettings
         bar.close()
     print(format_report(report, chunk_index.store.where))
     return 0
+
+
+def export_feedback(redis: Redis, output: Path | None) -> int:
+    try:
+        if output is None:
+            written = _write_votes(redis, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                written = _write_votes(redis, handle)
+    except RedisError as error:
+        print(f"error: cannot read the feedback from Redis: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot write {output}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(f"{written} vote{'s' if written != 1 else ''} exported", file=sys.stderr)
+    return 0
+
+
+def _write_votes(redis: Redis, out: TextIO) -> int:
+    written = 0
+    for vote in export_votes(redis):
+        out.write(json.dumps(vote, ensure_ascii=False) + "\n")
+        written += 1
+    return written
 
 
 if __name__ == "__main__":

@@ -14,21 +14,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from slack_sdk.errors import SlackClientError
 
+from jobs import activity
 from jobs.enqueue import CLAIM_TTL_SECONDS, NOT_QUEUED, wait_until_queued
+from jobs.feedback import AnswerRecord, record_answer
 from jobs.payload import QuestionJob
 from jobs.redis_outage import until_redis_answers
 from worker.context import WorkerContext, context_if_started, current_context
 from worker.deadline import STOP, STOP_GRACE_S
 from worker.engine.base import Answer
 from worker.errors import ChatOpsError
-from worker.progress import PlaceholderProgress
-from worker.slack_reply import deliver, render_answer, render_failure
+from worker.progress import progress_for
+from worker.slack_reply import deliver, render_answer, render_failure, source_labels
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +57,16 @@ def answer_question(payload: dict[str, Any]) -> dict[str, Any]:
         _tell_not_queued(context, job)
         return {"answered": False, "reason": "withdrawn"}
     try:
-        answer = context.pipeline.answer(job, timeout=_time_left(current),
-                                         progress=PlaceholderProgress(context.slack, job))
+        answer = context.pipeline.answer(job, timeout=_time_left(current), progress=progress_for(context.slack, job))
     except ChatOpsError as error:
         log.info("question %s not answered: %s", ref, error)
         deliver(context.slack, job, render_failure(str(error)))
         _record_reply(context.redis, ref)
+        _count_failure(context, type(error).__name__)
         return {"answered": False, "reason": type(error).__name__}
     # any other exception fails the job: RQ retries it or calls report_failure, which tells the user
-    result = post_answer(context, job, answer)
+    result = post_answer(context, job, answer, answer_id=current.id if current else None,
+                         asked_at=_created_at(current))
     _record_reply(context.redis, ref)
     return result
 
@@ -108,6 +112,22 @@ def _time_left(job: Job | None) -> float | None:
     return max(1.0, float(job.timeout) - elapsed - 10.0)
 
 
+def _created_at(job: Job | None) -> float | None:
+    """When the question's job was created (the bot enqueued it), as epoch seconds."""
+    created = job.created_at if job is not None else None
+    if created is None:
+        return None
+    return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+
+
+def _count_failure(context: WorkerContext, reason: str) -> None:
+    context.metrics.failures.labels(reason).inc()
+    try:
+        activity.count(context.redis, activity.FAILED)
+    except RedisError as error:
+        log.warning("could not count a failure: %s", error)
+
+
 def report_failure(rq_job: Job, connection: Redis, exc_type: type[BaseException] | None,
                    exc_value: BaseException | None, traceback: object) -> None:
     """RQ failure callback: tell the user, in the placeholder, that the answer failed or is retried.
@@ -132,10 +152,13 @@ def report_failure(rq_job: Job, connection: Redis, exc_type: type[BaseException]
     log.error("question %s failed (%s); retries left: %s", rq_job.id,
               "worker died mid-job" if abandoned else getattr(exc_type, "__name__", exc_type),
               rq_job.retries_left)
+    reason = "worker_died" if abandoned else "internal_error"
     if rq_job.retries_left:
         text = RETRYING_AFTER_CRASH if abandoned else RETRYING
+        context.metrics.retries.labels(reason).inc()
     else:
         text = INTERNAL_ERROR.format(ref=rq_job.id)
+        _count_failure(context, reason)
     deliver(context.slack, job, render_failure(text))
 
 
@@ -162,15 +185,40 @@ def report_unreported_failures(connection: Redis) -> int:
             connection.sadd(UNREPORTED_FAILURES, job_id)
             break
         log.info("reported failure %s found outside a worker", job_id)
+        _count_failure(context, "worker_died")
         reported += 1
     return reported
 
 
-def post_answer(context: WorkerContext, job: QuestionJob, answer: Answer) -> dict[str, Any]:
-    ts = deliver(context.slack, job, render_answer(answer))
+def post_answer(context: WorkerContext, job: QuestionJob, answer: Answer, answer_id: str | None = None,
+                asked_at: float | None = None) -> dict[str, Any]:
+    """Deliver the answer; with ``answer_id`` (the job id), record it for its feedback and hand-off
+    buttons first, so a click never finds it missing."""
+    if answer_id is not None:
+        _record_answer(context, job, answer, answer_id)
+    ts = deliver(context.slack, job, render_answer(answer, answer_id))
+    context.metrics.answered.labels(job.mode, job.source).inc()
+    if asked_at is not None:
+        context.metrics.latency.labels(job.mode).observe(max(0.0, time.time() - asked_at))
+    try:
+        activity.count(context.redis, activity.ANSWERED)
+    except RedisError as error:
+        log.warning("could not count an answer: %s", error)
     return {
         "answered": True,
         "ts": ts,
         "engine": answer.engine,
         "citations": [{"chunk": c.chunk.chunk_id, "score": round(c.score, 4)} for c in answer.citations],
     }
+
+
+def _record_answer(context: WorkerContext, job: QuestionJob, answer: Answer, answer_id: str) -> None:
+    record = AnswerRecord(
+        answer_id=answer_id, question=job.question, channel=job.channel, user=job.user, engine=answer.engine,
+        answered_at=time.time(), mode=job.mode, thread_ts=job.thread_ts,
+        chunks=tuple(c.chunk.chunk_id for c in answer.citations), sources=tuple(source_labels(answer)),
+    )
+    try:
+        record_answer(context.redis, record)
+    except RedisError as error:  # the answer matters more than its buttons: they will say it is unknown
+        log.warning("could not record answer %s for feedback: %s", answer_id, error)

@@ -7,11 +7,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import numpy as np
 from redis import Redis
 
 from jobs.slack_client import slack_client
+from worker.activity import ChannelSourceRecorder, worker_info
 from worker.batching import AnswerBatcher
 from worker.context import WorkerContext
 from worker.documents.gather import DocumentGatherer
@@ -25,8 +27,12 @@ from worker.index.file_ingest import FileIngest
 from worker.index.files import IndexedFiles
 from worker.index.runbook_sync import RunbookSync
 from worker.index.store import IndexStore, LocalIndexStore, RedisIndexStore
+from worker.metrics import TimedEngine, WorkerMetrics
 from worker.pipeline import AnswerPipeline
 from worker.settings import IndexSettings, WorkerSettings
+
+if TYPE_CHECKING:
+    from worker.clara.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -75,28 +81,53 @@ def engine_index(engine: Engine, redis: Redis | None = None, settings: IndexSett
                       encode_more=encode_more, model_lock=model_lock, cache_bytes=settings.cache_bytes)
 
 
-def build_context(settings: WorkerSettings, redis: Redis) -> WorkerContext:
+def build_context(settings: WorkerSettings, redis: Redis, engine: Engine | None = None) -> WorkerContext:
+    """Everything a job uses; ``engine``: one already loaded (tests share one), else loaded here."""
     slack = slack_client(settings.bot_token, settings.slack_api_url)
-    engine = load_engine(settings, redis)
+    metrics = WorkerMetrics()
+    loaded = engine if engine is not None else load_engine(settings, redis)
+    engine = TimedEngine(loaded, metrics.engine_seconds)
     model_lock = threading.Lock()
     encode_more = None
     if settings.clara.enabled:
         from worker.clara.engine import ClaraEngine
 
-        assert isinstance(engine, ClaraEngine)
-        encode_more = engine.memories  # CLaRa's memory embeddings, computed (and stored) when a chunk is indexed
-    index = engine_index(engine, redis, settings.index, encode_more=encode_more, model_lock=model_lock)
+        assert isinstance(loaded, ClaraEngine)
+        encode_more = loaded.memories  # CLaRa's memory embeddings, computed (and stored) when a chunk is indexed
+    index = engine_index(loaded, redis, settings.index, encode_more=encode_more, model_lock=model_lock)
     redactor = DocumentRedactor(budget_s=settings.gathering.redact_budget_s)  # gathering and ingestion share it
     read_before = IndexedFiles(index.store, redactor)
     gatherer = DocumentGatherer.from_settings(settings.gathering, slack, read_before=read_before, redactor=redactor)
     file_ingest = FileIngest(SlackFileReader.from_settings(slack, settings.gathering, read_before), index, redactor)
     batcher = (AnswerBatcher(engine, max_batch=settings.batch_size, model_lock=model_lock)
                if settings.job_threads > 1 else None)
+    pipeline = AnswerPipeline(gatherer, engine, index, batcher=batcher, on_gathered=ChannelSourceRecorder(redis))
+    watch(metrics, settings, redis, pipeline, loaded)
     sync = None
     if settings.gathering.runbook_dir is not None:
         folder = next((s for s in gatherer.sources if isinstance(s, RunbookFolder)), None)
         if folder is not None:
             sync = RunbookSync(folder, index, settings.index.rescan_interval_s, redactor)
             sync.start()
-    return WorkerContext(pipeline=AnswerPipeline(gatherer, engine, index, batcher=batcher), slack=slack,
-                         redis=redis, runbook_sync=sync, file_ingest=file_ingest)
+    return WorkerContext(pipeline=pipeline, slack=slack, redis=redis, metrics=metrics, runbook_sync=sync,
+                         file_ingest=file_ingest)
+def watch(metrics: WorkerMetrics, settings: WorkerSettings, redis: Redis, pipeline: AnswerPipeline,
+          engine: Engine) -> None:
+    """What the worker's metrics read at each scrape: the queue, the stores' sizes and, on a CLaRa worker,
+    the GPU's memory."""
+    info = worker_info(settings, engine.name)
+    metrics.engine_info.info({"engine": info.engine, "checkpoint": info.checkpoint or ""})
+    metrics.watch_queue(redis, settings.queue_name)
+    store: MemoryStore | None = None
+    if settings.clara.enabled:
+        from worker.clara.engine import ClaraEngine
+
+        store = engine.store if isinstance(engine, ClaraEngine) else None
+
+    def sizes() -> dict[str, int | None]:
+        return {"chunked_documents": pipeline.chunked_documents,
+                "compressed_documents": store.stored() if store is not None else None}
+
+    metrics.watch_sizes(sizes)
+    if settings.clara.enabled and settings.clara.device.startswith("cuda"):
+        metrics.watch_gpu_memory()

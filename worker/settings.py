@@ -16,6 +16,7 @@ ones, ``CHATOPS_RUNBOOK_DIR`` and the rest, are listed in worker/documents/setti
 ``CHATOPS_HEARTBEAT_INTERVAL``     seconds between a running job's heartbeats; three missed beats and
                                    the job counts as abandoned (default 20)
 ``CHATOPS_MAINTENANCE_INTERVAL``   seconds between looks for jobs abandoned by dead workers (default 60)
+``CHATOPS_METRICS_PORT``           the port Prometheus scrapes ``/metrics`` on (default 9102; 0: none)
 ``LOG_LEVEL``                      DEBUG, INFO, WARNING or ERROR (default INFO)
 ``CHATOPS_INDEX_MAX_BYTES``        cap on the document index in Redis, e.g. ``2G`` (default 2 GiB: about
                                    800,000 chunks of the default engine, see docs/performance.md); past
@@ -124,6 +125,7 @@ class WorkerSettings:
     batch_size: int = 8  # questions answered by one engine call when several are waiting
     heartbeat_interval_s: int = 20  # a running job's heartbeat; abandoned after three missed beats
     maintenance_interval_s: int = 60  # how often this worker looks for jobs abandoned by dead workers
+    metrics_port: int = defaults.WORKER_METRICS_PORT  # 0: no metrics server
     log_level: str = defaults.LOG_LEVEL
     clara: ClaraSettings = field(default_factory=ClaraSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
@@ -146,6 +148,7 @@ class WorkerSettings:
             heartbeat_interval_s=env.number("CHATOPS_HEARTBEAT_INTERVAL", cls.heartbeat_interval_s, minimum=1),
             maintenance_interval_s=env.number("CHATOPS_MAINTENANCE_INTERVAL", cls.maintenance_interval_s,
                                               minimum=1),
+            metrics_port=env.number("CHATOPS_METRICS_PORT", cls.metrics_port, minimum=0),
             log_level=env.log_level(),
             clara=ClaraSettings.from_env(env),
             index=IndexSettings.from_env(env),

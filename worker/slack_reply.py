@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from jobs.answer_actions import answer_actions
 from jobs.payload import QuestionJob
 from jobs.slack_text import escape_mrkdwn
 from worker.engine.base import Answer, Citation
@@ -72,7 +73,13 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-def render_answer(answer: Answer) -> SlackMessage:
+def source_labels(answer: Answer) -> list[str]:
+    """The numbered sources as listed under the answer."""
+    return [f"{i}. {citation_label(c)}" for i, c in enumerate(answer.citations[:MAX_SOURCES], start=1)]
+
+
+def render_answer(answer: Answer, answer_id: str | None = None) -> SlackMessage:
+    """The answer, its sources and notes; with ``answer_id``, the feedback and hand-off buttons."""
     body = answer.text.strip() or "(no answer)"
     if not answer.extractive:
         body = escape_mrkdwn(body)
@@ -83,17 +90,17 @@ def render_answer(answer: Answer) -> SlackMessage:
     blocks: list[dict[str, Any]] = []
     for piece in _split(header + body, SECTION_LIMIT):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-    blocks = blocks[: BLOCK_LIMIT - 4]
+    blocks = blocks[: BLOCK_LIMIT - 5]  # room for the sources, notes, footer and buttons
     if answer.citations:
-        sources = [f"{i}. {citation_label(c)}"
-                   for i, c in enumerate(answer.citations[:MAX_SOURCES], start=1)]
-        text = "*Sources*\n" + "\n".join(sources)
+        text = "*Sources*\n" + "\n".join(source_labels(answer))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}})
     notes = [escape_mrkdwn(n) for n in answer.notes]
     if notes:
         note_text = "\n".join(f":information_source: {n}" for n in notes)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note_text[:SECTION_LIMIT]}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Answered by {answer.engine}"}]})
+    if answer_id:
+        blocks.append(answer_actions(answer_id))
     return SlackMessage(text=(header + body)[:FALLBACK_LIMIT], blocks=blocks)
 
 

@@ -32,6 +32,13 @@ def test_settings_come_from_standard_env_names_and_explicit_arguments_win() -> N
     settings = BotSettings.from_env(env, queue_name="other")
     assert settings.socket_mode and settings.redis_url == "redis://r:6379/3" and settings.queue_name == "other"
     assert "xoxb-1" not in repr(settings) and "xapp-1" not in repr(settings)
+    assert (settings.metrics_port, settings.handoff_cooldown_s, settings.channel_config_path) == (9101, 1800, None)
+    hand_off = BotSettings.from_env({**env, "CHATOPS_HANDOFF_PER_HOUR": "2", "CHATOPS_METRICS_PORT": "0",
+                                     "CHATOPS_CHANNEL_CONFIG": "/etc/chatops/channels.yml"})
+    assert (hand_off.handoff_per_hour, hand_off.metrics_port) == (2, 0)
+    assert str(hand_off.channel_config_path) == "/etc/chatops/channels.yml"
+    with pytest.raises(ValueError, match="CHATOPS_HANDOFF_PER_HOUR='0' must be at least 1"):
+        BotSettings.from_env({**env, "CHATOPS_HANDOFF_PER_HOUR": "0"})
     with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
         BotSettings.from_env({})
     with pytest.raises(ValueError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):

@@ -78,7 +78,8 @@ class World:
 
     def settle(self) -> None:
         """Wait until the listener has either queued the question or answered without a job."""
-        wait_for(lambda: queued(self.redis) == 1 or any(m["text"] != WORKING for m in bot_messages(self.slack))
+        # a slash command's placeholder quotes the question before WORKING: it is not a reply either
+        wait_for(lambda: queued(self.redis) == 1 or any(WORKING not in m["text"] for m in bot_messages(self.slack))
                  or self.slack.calls_to("response_url"), what="the listener to finish")
         run_worker_burst(self.redis)
 

@@ -36,6 +36,10 @@ class DeviceMemoryCache:
             found.update(loaded)
         return found
 
+    def stored(self) -> int | None:
+        """What the store behind counts (the worker's metrics read it)."""
+        return self.backing.stored()
+
     def put_many(self, memories: Mapping[str, torch.Tensor]) -> None:
         self.backing.put_many(memories)
         self._keep({h: m.detach().to(self.device, torch.bfloat16).clone() for h, m in memories.items()})

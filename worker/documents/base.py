@@ -18,7 +18,15 @@ class GatherRequest:
     thread_ts: str | None = None
     mode: str = "ask"  # "ask" | "runbook" | "logs"
     file_ids: tuple[str, ...] = field(default=())  # files attached to the question or its thread
+    context_channel: str | None = None  # assistant threads: the channel the user is viewing
     deadline: Deadline | None = None  # when gathering must stop (the job's time, or a stop request)
+
+    @property
+    def documents_channel(self) -> str:
+        """The channel whose uploads, pins, bookmarks and links are read: the one the user is viewing when
+        asking in an assistant thread, else the asking conversation. Whether its documents may be used
+        in the answer is still decided for ``channel`` (permissions.py: rule 4 for an assistant's DM)."""
+        return self.context_channel or self.channel
 
     @property
     def out_of_time(self) -> bool:

@@ -24,7 +24,8 @@ class ChannelBookmarks:
     name: ClassVar[str] = "bookmarks"
 
     def gather(self, request: GatherRequest) -> list[Document]:
-        listing = self.client.bookmarks_list(channel_id=request.channel)
+        channel = request.documents_channel
+        listing = self.client.bookmarks_list(channel_id=channel)
         documents = []
         for bookmark in response_items(listing, "bookmarks"):
             if request.out_of_time:
@@ -33,8 +34,8 @@ class ChannelBookmarks:
             title = str(bookmark.get("title") or link or "bookmark")
             if not link:
                 continue
-            visible_in = (request.channel,)
-            summary = Document(doc_id=f"bookmark:{request.channel}:{bookmark.get('id') or link}", title=title,
+            visible_in = (channel,)
+            summary = Document(doc_id=f"bookmark:{channel}:{bookmark.get('id') or link}", title=title,
                                text=f"Bookmark in this channel: {title}\n{link}", kind="bookmark", link=link,
                                visible_in=visible_in, restricted=True)
             if not self.fetcher.may_fetch(link):

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from jobs.channel_config import ChannelConfig, ChannelConfigFile
 from worker.documents.base import GatherRequest, Source
 from worker.documents.bookmarks import ChannelBookmarks
-from worker.documents.channel_config import ChannelConfigFile, ChannelSources
 from worker.documents.document import Document
 from worker.documents.links import ChannelLinks
 from worker.documents.pages import PageFetcher
@@ -62,16 +62,16 @@ class Gathered:
 
 
 class DocumentGatherer:
-    """``sources``: every source there is, by its ``name``; ``channel_sources``: which apply in which
+    """``sources``: every source there is, by its ``name``; ``channel_config``: which apply in which
     channel for "ask" (None: all of them); ``client``: for the permission lookups (None: only
     unrestricted documents and documents shared in the asking conversation itself pass); ``redactor``:
     takes the secrets out of every document (one per gatherer: it remembers texts it redacted)."""
 
     def __init__(self, sources: Sequence[Source], *,
-                 channel_sources: ChannelSources | ChannelConfigFile | None = None,
+                 channel_config: ChannelConfig | ChannelConfigFile | None = None,
                  client: WebClient | None = None, redactor: DocumentRedactor | None = None) -> None:
         self.sources = list(sources)
-        self.channel_sources = channel_sources
+        self.channel_config = channel_config
         self.client = client
         self.redactor = redactor or DocumentRedactor()
 
@@ -102,7 +102,7 @@ class DocumentGatherer:
                              max_links=settings.max_links, window_s=settings.recent_files_window_s),
             ]
         config = ChannelConfigFile(settings.channel_config_path) if settings.channel_config_path else None
-        return cls(sources, channel_sources=config, client=client,
+        return cls(sources, channel_config=config, client=client,
                    redactor=redactor or DocumentRedactor(budget_s=settings.redact_budget_s))
 
     def sources_for(self, request: GatherRequest, directory: ConversationDirectory) -> list[Source]:
@@ -112,13 +112,13 @@ class DocumentGatherer:
             names: Sequence[str] = ("runbooks",)
         elif request.mode == "logs":
             names = LOG_MODE_SOURCES
-        elif self.channel_sources is None:
+        elif self.channel_config is None:
             return [s for s in self.sources if s.name != "channel_logs"]
         else:
-            config = self.channel_sources
+            config = self.channel_config
             if isinstance(config, ChannelConfigFile):
                 config = config.current()
-            names = config.sources_for(request.channel, directory.name)
+            names = config.sources_for(request.documents_channel, directory.name)
         return [s for s in self.sources if s.name in names]
 
     def gather(self, request: GatherRequest) -> Gathered:

@@ -6,7 +6,7 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_RUNBOOK_DIR``            runbook folder or git checkout (markdown, text); unset: no runbooks
 ``CHATOPS_RUNBOOK_BASE_URL``       prefix for runbook links, e.g. ``https://github.com/acme/runbooks/blob/main/``
                                    (unset: links are paths relative to the runbook folder)
-``CHATOPS_CHANNEL_CONFIG``         YAML file mapping channels to sources (see channel_config.py);
+``CHATOPS_CHANNEL_CONFIG``         YAML file mapping channels to sources (see jobs/channel_config.py);
                                    unset: every source in every channel
 ``CHATOPS_LINK_ALLOWLIST``         comma-separated hosts whose pages may be fetched: ``wiki.acme.io``,
                                    ``*.acme.io`` (any subdomain), ``10.0.0.5:8080`` (that port only);

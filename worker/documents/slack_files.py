@@ -236,10 +236,11 @@ class ChannelFiles:
         if self.max_files == 0:
             return []
         documents = []
-        for info in self.recent_files(request.channel):
+        channel = request.documents_channel
+        for info in self.recent_files(channel):
             if request.out_of_time:
                 break
-            if request.channel not in file_visibility(info):
+            if channel not in file_visibility(info):
                 continue  # listed for the channel but not shared there: leave it to the permission rule
             documents.extend(self.reader.read(info, deadline=request.deadline))
         return documents

@@ -92,6 +92,11 @@ class ChunkIndex:
         self._lock = threading.Lock()
         self.embedded = 0  # chunks embedded by this process (tests and benchmarks read it)
 
+    @property
+    def loaded_documents(self) -> int:
+        """Documents whose entries this process holds (the worker's metrics read it)."""
+        return len(self._entries)
+
     # ---- question time ---------------------------------------------------------------------------
     def candidates(self, documents: Sequence[Document], progress: Progress | None = None) -> Candidates:
         """The chunks of ``documents`` with their vectors and postings; indexes the documents not in the
