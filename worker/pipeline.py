@@ -128,7 +128,7 @@ class AnswerPipeline:
         told = progress
 
         def reading(done: int, total: int) -> None:
-            told.update(f"reading {total} new document{'s' if total != 1 else ''}… ({done} of {total} read)")
+            told.update(f"reading {total} new documents… ({done} of {total} read)")
 
         candidates = self.index.candidates(gathered.documents, reading)
         log.info("question in %s: %d documents, %d chunks", job.channel, len(gathered.documents),

@@ -35,7 +35,7 @@ from worker.index.store import IndexStore
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]  # (documents indexed so far, documents to index)
+Progress = Callable[[int, int], None]  # (documents indexed so far, documents to index), between model calls
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> [N, D] float32, unit norm
 EMBED_BATCH = 128  # chunks embedded per model call: a question waiting for the model waits at most one
 
@@ -136,7 +136,12 @@ class ChunkIndex:
             present = {k for k in keys if k in self._entries}
         present |= self.store.has(k for k in keys if k not in present)
         report.reused = len(present)
-        self._index_missing({k: d for k, d in keys.items() if k not in present}, report, progress)
+        todo = {k: d for k, d in keys.items() if k not in present}
+        if progress:
+            progress(0, len(todo))  # ingestion shows all of it (a bar): start and end too
+        self._index_missing(todo, report, progress)
+        if progress:
+            progress(len(todo), len(todo))
         report.seconds = time.perf_counter() - started
         return report
 
@@ -203,8 +208,6 @@ class ChunkIndex:
     def _build(self, documents: dict[str, Document], report: IndexReport, progress: Progress | None
                ) -> dict[str, IndexEntry]:
         total = len(documents)
-        if progress:
-            progress(0, total)
         built: dict[str, IndexEntry] = {}
         done = 0
         for group in self._groups(documents):
@@ -229,7 +232,7 @@ class ChunkIndex:
             report.indexed += len(entries)
             report.chunks += len(chunks)
             done += len(group)
-            if progress:
+            if progress and done < total:  # between groups only: a read done in one model call says nothing
                 progress(done, total)
         log.info("indexed %d documents (%d chunks)", len(built), sum(len(e) for e in built.values()))
         return built
