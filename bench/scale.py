@@ -221,8 +221,9 @@ def bench_runbooks(args: argparse.Namespace, redis_choice: RedisChoice) -> None:
         report = RunbookSync(RunbookFolder(workdir), index).sync()
         row("runbooks", f"indexing {report.documents} runbooks ({report.chunks} chunks)", report.seconds, "s",
             note=load())
-        if report.chunks:  # (a second run over the same Redis indexes nothing: it is a worker restart)
+        if report.chunks:
             row("runbooks", "indexing throughput", report.chunks_per_second, "chunks/s")
+        if report.chunks and not report.reused:  # (a run over an index already filled is a worker restart)
             stored = index.store.stored_bytes()  # type: ignore[attr-defined]
             row("runbooks", "index entries' bytes per 1,000 chunks", stored / report.chunks * 1000 / 1e6, "MB")
             if redis is not None:
