@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     if settings.metrics_port:
         serve_metrics(context.metrics.registry, settings.metrics_port)
     registration = WorkerRegistration(redis, worker_info(settings, context.pipeline.engine.name, args.name)).start()
+    if context.runbook_sync is not None:
+        context.runbook_sync.start()  # index the runbook folder (in the background) and keep it indexed
     log.info("engine loaded; waiting for questions on queue %r", settings.queue_name)
     try:
         run_worker(redis, settings.queue_name, burst=args.burst, name=args.name, threads=settings.job_threads,
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
                    maintenance_interval=settings.maintenance_interval_s)
     finally:
         registration.stop()
+        if context.runbook_sync is not None:
+            context.runbook_sync.stop()
 
 
 if __name__ == "__main__":

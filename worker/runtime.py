@@ -107,8 +107,7 @@ def build_context(settings: WorkerSettings, redis: Redis, engine: Engine | None 
     if settings.gathering.runbook_dir is not None:
         folder = next((s for s in gatherer.sources if isinstance(s, RunbookFolder)), None)
         if folder is not None:
-            sync = RunbookSync(folder, index, settings.index.rescan_interval_s, redactor)
-            sync.start()
+            sync = RunbookSync(folder, index, settings.index.rescan_interval_s, redactor)  # python -m worker starts it
     return WorkerContext(pipeline=pipeline, slack=slack, redis=redis, metrics=metrics, runbook_sync=sync,
                          file_ingest=file_ingest)
 def watch(metrics: WorkerMetrics, settings: WorkerSettings, redis: Redis, pipeline: AnswerPipeline,

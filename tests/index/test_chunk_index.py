@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +12,15 @@ from rank_bm25 import BM25Okapi
 from redis import Redis
 
 from tests.documents.conftest import EXAMPLE_LOG, words
+from tests.runbooks import write_runbooks
 from worker.documents.chunking import chunk_documents
 from worker.documents.document import Chunk, Document
+from worker.documents.runbooks import RunbookFolder
 from worker.engine.base import Answer, Question
 from worker.engine.default import ExtractiveEngine
 from worker.index.entry import IndexEntry
 from worker.index.lexical import Postings, TermCounts
+from worker.index.runbook_sync import RunbookSync
 from worker.index.store import RedisIndexStore
 from worker.runtime import engine_index
 
@@ -139,3 +143,18 @@ def test_an_entry_round_trips_through_its_bytes(texts: list[str]) -> None:
     assert back.texts == entry.texts and (back.lines == entry.lines).all()
     assert (back.severities == entry.severities).all() and back.vectors.shape == (len(texts), 4)
     assert (back.terms.ids == entry.terms.ids).all() and (back.terms.offsets == entry.terms.offsets).all()
+
+
+def test_the_runbook_sync_indexes_the_folder_in_the_background_and_stops(redis: Redis, tmp_path: Path) -> None:
+    folder = write_runbooks(tmp_path / "rb")
+    index = engine_index(CountingEngine(), redis)
+    sync = RunbookSync(RunbookFolder(folder), index, interval_s=3600)
+    sync.start()
+    try:
+        assert sync.synced.wait(30), "the first sync ran"
+    finally:
+        sync.stop()
+    assert index.loaded_documents == 3
+    restarted = RunbookSync(RunbookFolder(folder), engine_index(CountingEngine(), redis))
+    report = restarted.sync()
+    assert (report.indexed, report.reused) == (0, 3), "a restarted worker finds them in Redis"

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 SYNC_REQUEST = GatherRequest(channel="", user="", mode="runbook")
 
 
+class SyncStopped(Exception):
+    """The worker is stopping: the sync ends between two model calls (what was indexed is kept)."""
+
+
 class RunbookSync:
     def __init__(self, folder: RunbookFolder, index: ChunkIndex, interval_s: int = 60,
                  redactor: DocumentRedactor | None = None) -> None:
@@ -47,16 +51,24 @@ class RunbookSync:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop after the model call in progress, if any (a sync in progress ends between two)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def _stop_between_calls(self, done: int, total: int) -> None:
+        if self._stop.is_set():
+            raise SyncStopped(f"stopped after indexing {done} of {total} runbooks")
 
     def _run(self) -> None:
         load = True
         while not self._stop.is_set():
             try:
-                self.sync(load=load)
+                self.sync(self._stop_between_calls, load=load)
                 load = False
+            except SyncStopped as stopped:
+                log.info("runbook sync: %s", stopped)
+                return
             except Exception:  # a bad rescan must not end the rescans; the next one tries again
                 log.exception("runbook sync failed")
             self.synced.set()
