@@ -1,10 +1,17 @@
 #!/usr/bin/env python
-"""Issue 5: CLaRa engine speed on a GPU with random weights of the real CLaRa-7B shapes, beside a
-plain-transformers baseline (MistralForCausalLM + generate(), LoRA via peft or a per-layer wrapper)
-measured in the same run. Prints a table last; ``--out DIR`` also writes clara_perf.json there.
+"""CLaRa engine speed on a GPU with random weights of the real CLaRa-7B shapes. Prints a table last;
+``--out DIR`` also writes clara_perf.json there.
 
-    python bench/clara_perf.py --out "$OUT"           # on the GPU machine
-    python bench/clara_perf.py --tiny                 # a 2-layer model on the CPU: checks the script
+Issue 5 (the default): each fast path step by step, beside a plain-transformers baseline
+(MistralForCausalLM + generate(), LoRA via peft or a per-layer wrapper) measured in the same run.
+Issue 15 (``--formats bf16,int8,fp8``): the engine as the worker runs it, once per weight format in one
+process (same random weights): compression, decoding, end to end, peak memory, a profile of the decode
+step, and the quantized formats' distance to bf16 (memory embeddings, ranking, logits); bf16 also
+without this issue's decode and compression changes, for the ratios.
+
+    python bench/clara_perf.py --out "$OUT"                          # on the GPU machine
+    python bench/clara_perf.py --out "$OUT" --formats bf16,int8,fp8  # issue 15
+    python bench/clara_perf.py --tiny [--formats bf16,int8]          # a 2-layer model on the CPU: checks the script
 """
 
 from __future__ import annotations
@@ -29,9 +36,10 @@ from worker.clara.checkpoint import ClaraModel
 from worker.clara.config import DECODER_ADAPTER, ENCODER_ADAPTER
 from worker.clara.decode import StaticDecoder
 from worker.clara.engine import ClaraEngine
-from worker.clara.model import ModelConfig, positions_from_valid
+from worker.clara.model import ModelConfig, attention_mask, positions_from_valid
 from worker.clara.store import LocalMemoryStore
-from worker.engine.base import Chunk, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Question
 
 TINY = ModelConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                    intermediate_size=128, vocab_size=32000, head_dim=16)
@@ -105,14 +113,18 @@ def chunks_of(texts: list[str], name: str) -> list[Chunk]:
 
 
 # ---- ours ----------------------------------------------------------------------------------------
-def bench_compress(clara: ClaraModel, label: str, sizes: tuple[int, ...], micro: int = 64) -> None:
+def bench_compress(clara: ClaraModel, label: str, sizes: tuple[int, ...], micro: int = 64, packed: bool = False,
+                   adapter: str = ENCODER_ADAPTER, target: str = ">= 30000") -> float:
+    rate = float("nan")
     for n in sizes:
         if not time_left(30):
-            return
+            return rate
         seqs = doc_seqs(clara, n, n)
-        t = timed(functools.partial(steps.encode_ids, clara, seqs, ENCODER_ADAPTER, micro), repeat=3)
-        row("compress", f"{label} {n} chunks x 256 tok (micro-batch {micro})", n * 256 / t, "tok/s",
-            ">= 30000", f"{n / t:.1f} chunks/s")
+        t = timed(functools.partial(steps.encode_ids, clara, seqs, adapter, micro, packed), repeat=3)
+        rate = n * 256 / t
+        row("compress", f"{label} {n} chunks x 256 tok (micro-batch {micro})", rate, "tok/s", target,
+            f"{n / t:.1f} chunks/s")
+    return rate
 
 
 def prompt_batch(clara: ClaraModel, rows: int, k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,10 +137,11 @@ def prompt_batch(clara: ClaraModel, rows: int, k: int = 5) -> tuple[torch.Tensor
 
 
 def bench_decode(clara: ClaraModel, label: str, generate: Callable[[torch.Tensor, torch.Tensor, int], list],
-                 batches: tuple[int, ...] = (1, 8), new: int = 128, repeat: int = 3) -> None:
+                 batches: tuple[int, ...] = (1, 8), new: int = 128, repeat: int = 3) -> dict[int, float]:
+    rates: dict[int, float] = {}
     for rows in batches:
-        if not time_left(60):
-            return
+        if not time_left(15):
+            return rates
         embeds, valid = prompt_batch(clara, rows)
         produced: list[list[int]] = []
 
@@ -140,8 +153,10 @@ def bench_decode(clara: ClaraModel, label: str, generate: Callable[[torch.Tensor
         t_prefill = timed(functools.partial(generate, embeds, valid, 1), repeat=repeat)
         steps_run = max(len(r) for r in produced)
         rate = rows * (steps_run - 1) / max(t_full - t_prefill, 1e-9)
+        rates[rows] = rate
         row("decode", f"{label} batch {rows}", rate, "tok/s", ">= 120 (b1)" if rows == 1 else "",
             f"{steps_run} steps, prefill {t_prefill * 1e3:.0f} ms, total {t_full:.2f} s")
+    return rates
 
 
 def bench_retrieval(clara: ClaraModel) -> None:
@@ -155,15 +170,18 @@ def bench_retrieval(clara: ClaraModel) -> None:
         row("retrieve", f"encode question + top-5 over {n} stored", timed(one, repeat=5) * 1e3, "ms")
 
 
-def bench_engine(clara: ClaraModel, tiny: bool, label: str = "", compile_ops: bool = False) -> None:
+def bench_engine(clara: ClaraModel, tiny: bool, label: str = "", compile_ops: bool = False,
+                 engine: ClaraEngine | None = None, repeat: int = 3) -> float:
+    """Cold / warm answers, 8 questions vs 1, and the peak memory of the engine in use -> the peak (GB)."""
     reset_peak()
-    engine = ClaraEngine(clara, LocalMemoryStore(), max_new_tokens=128, fast=True, compile_ops=compile_ops)
+    if engine is None:
+        engine = ClaraEngine(clara, LocalMemoryStore(), max_new_tokens=128, fast=True, compile_ops=compile_ops)
     tok = clara.tokenizer
     sets = [[words_text(240 if not tiny else 60, tok, 100 * s + i) for i in range(20)] for s in range(6)]
     question = "how do I fail over the primary database and who restarts the billing workers?"
     engine.answer(question, chunks_of(sets[0], "warmup"))  # captures the decode graph of this shape
     cold, warm, cold_steps = [], [], []
-    for s in range(1, 4):
+    for s in range(1, 1 + repeat):
         sync()
         start = time.perf_counter()
         answer = engine.answer(question, chunks_of(sets[s], f"set{s}"))
@@ -177,22 +195,24 @@ def bench_engine(clara: ClaraModel, tiny: bool, label: str = "", compile_ops: bo
         sync()
         warm.append(time.perf_counter() - start)
         assert engine.compressed == before
-    n_tokens = len(tok.sp.encode(answer.text))
+    n_tokens = tok.count_tokens(answer.text)
     row("e2e", f"{label}cold: 1 question, 20 new chunks, 128 new tok", statistics.median(cold), "s", "< 2",
         "steps " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in cold_steps[-1].items()) + f"; ~{n_tokens} tok")
     row("e2e", f"{label}warm: 1 question, 20 stored chunks, 128 new tok", statistics.median(warm), "s", "< 1.5")
-    if not time_left(60):
-        return
+    if not time_left(20):
+        return float("nan")
     questions = [Question(f"{question} (variant {i})", chunks_of(sets[1 + i % 3], f"set{1 + i % 3}"))
                  for i in range(8)]
-    one = timed(lambda: engine.answer_batch(questions[:1]), repeat=3)
-    eight = timed(lambda: engine.answer_batch(questions), repeat=3)
+    one = timed(lambda: engine.answer_batch(questions[:1]), repeat=repeat)
+    eight = timed(lambda: engine.answer_batch(questions), repeat=repeat)
     row("e2e", f"{label}answer_batch of 8 (warm) vs 1: throughput ratio", 8 * one / eight, "x", ">= 5",
         f"1: {one:.2f} s, 8: {eight:.2f} s")
     big = [words_text(250 if not tiny else 60, tok, 9000 + i) for i in range(64)]
     engine.memories(big)  # a full compression micro-batch of 64 new chunks, as a busy worker sees
+    peak = peak_gb()
     row("memory", f"{label}peak GPU memory, engine in use (64-chunk compression, batch-8 answers)",
-        peak_gb(), "GB", "< 20")
+        peak, "GB", "< 20 (bf16), < 10 (int8, fp8)")
+    return peak
 
 
 # ---- baseline: transformers ----------------------------------------------------------------------
@@ -322,6 +342,191 @@ def _wrap_lora(model: torch.nn.Module, targets: list[str], device: torch.device,
     return set_adapter
 
 
+# ---- issue 15: weight formats ---------------------------------------------------------------------
+QUALITY_DOCS, QUALITY_QUESTIONS, QUALITY_PROMPTS = 64, 16, 8
+
+
+def quality_outputs(clara: ClaraModel, docs: list[str], questions: list[str],
+                    memories: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """What the formats are compared on (host copies, float32): memory embeddings of ``docs`` and query
+    embeddings (the engine's packed path), and the generator's next-token logits for prompts holding
+    ``memories`` (the bf16 model's, so the generator alone is compared)."""
+    out = {"memories": steps.compress(clara, docs, 64, packed=True).float().cpu(),
+           "queries": steps.encode_questions(clara, questions, packed=True).float().cpu()}
+    memories = out["memories"] if memories is None else memories
+    k = 5
+    asks = [f"question {i}: how do I fail over the primary database without losing writes?"
+            for i in range(QUALITY_PROMPTS)]
+    ids, valid = steps.build_prompts(clara, asks, [k] * QUALITY_PROMPTS)
+    embeds = steps.insert_memory(clara, ids, [memories[k * i: k * i + k].to(clara.device) for i in range(len(asks))])
+    model = clara.model
+    model.set_adapter(DECODER_ADAPTER)
+    model.use_fused(True)
+    slots = torch.arange(ids.shape[1], device=clara.device)
+    with torch.inference_mode():
+        hidden = model(embeds, positions_from_valid(valid), attention_mask(valid, slots), None)
+        out["logits"] = model.logits(hidden[:, -1]).cpu()
+    return out
+
+
+def compare_quality(label: str, got: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -> dict[str, float]:
+    cos = torch.nn.functional.cosine_similarity(got["memories"].flatten(1), ref["memories"].flatten(1), dim=-1)
+    overlap, exact = [], []
+    for q, q_ref in zip(got["queries"], ref["queries"], strict=True):
+        top = steps.top_k(steps.score(q, got["memories"]), 5)[0]
+        top_ref = steps.top_k(steps.score(q_ref, ref["memories"]), 5)[0]
+        overlap.append(len(set(top) & set(top_ref)) / 5)
+        exact.append(float(top == top_ref))
+    logits, logits_ref = got["logits"], ref["logits"]
+    relative = ((logits - logits_ref).norm(dim=-1) / logits_ref.norm(dim=-1)).mean()
+    top1 = (logits.argmax(-1) == logits_ref.argmax(-1)).float().mean()
+    top5 = statistics.mean(len(set(a.tolist()) & set(b.tolist())) / 5
+                           for a, b in zip(logits.topk(5).indices, logits_ref.topk(5).indices, strict=True))
+    result = {"cos_min": float(cos.min()), "cos_mean": float(cos.mean()), "top5_overlap": statistics.mean(overlap),
+              "top5_exact": statistics.mean(exact), "logits_rel": float(relative), "logits_top1": float(top1),
+              "logits_top5": top5}
+    row("quality", f"{label}: memory-embedding cosine to bf16, min / mean over {len(cos)} chunks",
+        result["cos_min"], "", ">= 0.995", f"mean {result['cos_mean']:.5f}")
+    row("quality", f"{label}: retrieval top-5 vs bf16 ({len(overlap)} questions), overlap", result["top5_overlap"],
+        "", "", f"same order {result['top5_exact']:.2f} (random weights: near-flat scores, fragile)")
+    row("quality", f"{label}: next-token logits vs bf16, relative L2 error", result["logits_rel"], "", "",
+        f"top-1 agreement {result['logits_top1']:.2f}, top-5 overlap {result['logits_top5']:.2f}")
+    return result
+
+
+def profile_decode(clara: ClaraModel, label: str, generate: Callable[[torch.Tensor, torch.Tensor, int], list]
+                   ) -> None:
+    """GPU kernels of one batch-1 decode step (as its CUDA graph replays them): count and time by kind,
+    from the difference of two generations of different lengths (the prefill cancels out)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    if not torch.cuda.is_available():
+        return
+    embeds, valid = prompt_batch(clara, 1)
+    generate(embeds, valid, 48)
+    totals, counts = [], []
+    for new in (16, 48):
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            generate(embeds, valid, new)
+            sync()
+        kinds: dict[str, list[float]] = {"matmul": [0, 0.0], "attention": [0, 0.0], "other": [0, 0.0]}
+        names: dict[str, list[float]] = {}
+        for event in prof.events():
+            if event.device_type != torch.autograd.DeviceType.CUDA:
+                continue
+            spent = getattr(event, "device_time", 0.0) or getattr(event, "cuda_time", 0.0)
+            entry = names.setdefault(event.name[:60], [0, 0.0])
+            entry[0] += 1
+            entry[1] += spent
+            name = event.name.lower()
+            kind = ("matmul" if any(k in name for k in ("gemm", "gemv", "cutlass", "nvjet", "xmma", "weight_only"))
+                    else "attention" if any(k in name for k in ("fmha", "flash", "attention"))
+                    else "other")
+            kinds[kind][0] += 1
+            kinds[kind][1] += spent
+        totals.append(kinds)
+        counts.append(names)
+    steps_between = 32
+    count = sum(totals[1][k][0] - totals[0][k][0] for k in totals[0]) / steps_between
+    parts = ", ".join(f"{k} {(totals[1][k][0] - totals[0][k][0]) / steps_between:.0f} kernels "
+                      f"{(totals[1][k][1] - totals[0][k][1]) / steps_between:.0f} us" for k in totals[0])
+    busy = sum(totals[1][k][1] - totals[0][k][1] for k in totals[0]) / steps_between
+    row("profile", f"{label}: GPU kernels per batch-1 decode step", count, "kernels", "",
+        f"GPU busy {busy:.0f} us/step; {parts}")
+    per_step = {name: ((n - counts[0].get(name, [0, 0.0])[0]) / steps_between,
+                       (t - counts[0].get(name, [0, 0.0])[1]) / steps_between) for name, (n, t) in counts[1].items()}
+    for name, (n, spent) in sorted(per_step.items(), key=lambda item: -item[1][1])[:14]:
+        log(f"    {label} kernel per step: {n:5.1f} x {name}: {spent:7.1f} us")
+
+
+def formats(names: list[str], device: torch.device, dtype: torch.dtype, model_config: ModelConfig,
+            tiny: bool, reference_path: Path) -> None:
+    """The engine as the worker runs it, once per weight format (module docstring). bf16 writes its
+    outputs and figures to ``reference_path``; the other formats compare with them, so each format may
+    run in a process of its own (clean peak-memory figures) within one machine session."""
+    torch._dynamo.config.recompile_limit = 32  # the decode layer compiles twice per format
+    for name in names:
+        if not time_left(30):
+            break
+        reference = torch.load(reference_path) if name != "bf16" and reference_path.is_file() else None
+        try:
+            result = one_format(name, device, dtype, model_config, tiny,
+                                None if reference is None else reference["outputs"])
+        except Exception as error:  # a format that fails must not hide the others
+            log(f"{name} failed: {type(error).__name__}: {error}")
+            continue
+        finally:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        if name == "bf16":
+            reference_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"outputs": result.pop("reference"), "figures": result}, reference_path)
+        elif reference is not None:
+            base = reference["figures"]
+            for key, label in (("decode1", "decode batch 1"), ("decode8", "decode batch 8"),
+                               ("compress", "compression 256 chunks"), ("peak", "engine peak memory")):
+                if key in result and key in base:
+                    row("ratio", f"{name} / bf16: {label}", result[key] / base[key], "x",
+                        ">= 1.5" if key == "decode1" else "")
+
+
+def one_format(name: str, device: torch.device, dtype: torch.dtype, model_config: ModelConfig, tiny: bool,
+               reference: dict[str, torch.Tensor] | None) -> dict:
+    result: dict = {}
+    reset_peak()
+    clara, build_s = random_clara(device, dtype, "e2e", 16, model_config, weight_format=name)
+    row("load", f"{name}: build random CLaRa-7B-E2E c16 (quantized on the way to the device)", build_s, "s")
+    row("load", f"{name}: GPU memory after build (peak during build)", torch.cuda.memory_allocated() / 1e9
+        if torch.cuda.is_available() else float("nan"), "GB", "", f"peak {peak_gb():.2f} GB")
+    started = time.perf_counter()
+    # the worker's defaults on CUDA; the CPU has no CUDA graphs or compile: the same fast path, eagerly
+    engine = ClaraEngine(clara, LocalMemoryStore(), max_new_tokens=128, fast=True)
+    engine.warm_up()
+    row("load", f"{name}: engine warm-up (compiles, decode graphs)", time.perf_counter() - started, "s")
+    assert engine.decoder is not None
+    sizes = (20,) if tiny else (64, 256) if name == "bf16" else (256,)
+    micro = engine.compress_batch_size
+    result["compress"] = bench_compress(clara, f"{name} packed", sizes, micro, packed=True, target=">= 45000 (bf16)")
+    if name == "int8" or tiny:
+        # what the encoder's low-rank correction (rank 2r: -ΔD + ΔE, bf16) costs: the decoder role, merged, has none
+        plain = bench_compress(clara, f"{name} packed, decoder role (no correction)", sizes[-1:], micro,
+                               packed=True, adapter=DECODER_ADAPTER, target="")
+        row("compress", f"{name}: cost of the encoder's rank-2r correction", 100 * (plain / result["compress"] - 1),
+            "%", "", "decoder-role rate / encoder-role rate - 1")
+    rates = bench_decode(clara, f"{name} engine decoder", engine.decoder.generate)
+    result.update({f"decode{k}": v for k, v in rates.items()})
+    profile_decode(clara, name, engine.decoder.generate)
+    if name == "bf16":  # the same engine without this issue's decode and compression changes
+        bench_compress(clara, "bf16 padded (before issue 15)", sizes[-1:], 64, packed=False)
+        bench_compress(clara, "bf16 packed, micro-batch 64", sizes[-1:], 64, packed=True, target="")
+        clara.model.compile_decode(None)
+        before = StaticDecoder(clara)
+        old = bench_decode(clara, "bf16 decoder before issue 15 (eager layers in the graph)", before.generate)
+        profile_decode(clara, "bf16 before issue 15", before.generate)
+        del before
+        if engine.compile_ops:
+            clara.model.compile_decode()
+        for rows in old:
+            if rows in rates:
+                row("ratio", f"bf16 decode batch {rows}: this issue / before", rates[rows] / old[rows], "x")
+    docs = [words_text(250 if not tiny else 60, clara.tokenizer, 9000 + i) for i in range(QUALITY_DOCS)]
+    questions = [words_text(24, clara.tokenizer, 700 + i) for i in range(QUALITY_QUESTIONS)]
+    outputs = quality_outputs(clara, docs, questions, None if reference is None else reference["memories"])
+    if reference is None:
+        result["reference"] = outputs
+        padded = steps.compress(clara, docs, engine.compress_batch_size, packed=False).float().cpu()
+        cos = torch.nn.functional.cosine_similarity(padded.flatten(1), outputs["memories"].flatten(1), dim=-1)
+        row("quality", "bf16 noise floor: padded vs packed compression (same weights), cosine min",
+            float(cos.min()), "", "", f"mean {float(cos.mean()):.5f}: what bf16 rounding order alone moves")
+    else:
+        result.update(compare_quality(name, outputs, reference))
+    if time_left(25):
+        result["peak"] = bench_engine(clara, tiny, f"{name}: ", engine=engine, repeat=2)
+    del engine, clara
+    return result
+
+
 # ---- main ----------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -330,8 +535,11 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=520.0, help="seconds; later sections are skipped")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--compile", action="store_true", help="also try compile_elementwise()")
-    parser.add_argument("--compile-stack", action="store_true", help="also try compile_prefill() (slow)")
+    parser.add_argument("--compile-stack", action="store_true", help="also torch.compile the whole layer stack (slow)")
     parser.add_argument("--ablation", action="store_true", help="only: each fast path on/off (decode, compress)")
+    parser.add_argument("--formats", help="issue 15: e.g. bf16,int8,fp8 (the engine in each weight format)")
+    parser.add_argument("--reference", type=Path, default=Path("/tmp/clara_perf_bf16_reference.pt"),
+                        help="--formats: where bf16 leaves its outputs for the other formats")
     args = parser.parse_args()
     DEADLINE[0] = time.monotonic() + args.budget
     device = torch.device("cpu" if args.tiny or not torch.cuda.is_available() else "cuda")
@@ -340,6 +548,10 @@ def main() -> int:
     if device.type == "cuda":
         log(f"{torch.cuda.get_device_name()} torch {torch.__version__}")
     torch.backends.cuda.matmul.allow_tf32 = True
+    if args.formats:
+        formats(args.formats.split(","), device, dtype, model_config, args.tiny, args.reference)
+        write_table(args.out, f"clara_perf_{args.formats.replace(',', '_')}.json")
+        return 0
 
     clara, build_s = random_clara(device, dtype, "e2e", 16, model_config)
     row("load", "build random CLaRa-7B-E2E c16 via assemble()", build_s, "s")
@@ -396,7 +608,7 @@ def main() -> int:
     if device.type == "cuda" and args.compile_stack and time_left(240):
         try:  # experimental: inductor-fused elementwise work in the cache-less passes
             start = time.perf_counter()
-            clara.model.compile_prefill()
+            compile_stack(clara)
             steps.encode_ids(clara, doc_seqs(clara, 64, 7), ENCODER_ADAPTER, 64)
             sync()
             row("compile", "torch.compile layer stack: first call (compiles)", time.perf_counter() - start, "s")
@@ -422,9 +634,16 @@ def main() -> int:
     return 0
 
 
-def write_table(out: Path) -> None:
+def compile_stack(clara: ClaraModel) -> None:
+    """Experiment (not kept: 142 s of compile per role for +2 % compression, docs/performance.md):
+    torch.compile of every layer forward of the cache-less passes."""
+    for layer in clara.model.model.layers:
+        layer.forward = torch.compile(layer.forward, dynamic=True)
+
+
+def write_table(out: Path, name: str = "clara_perf.json") -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "clara_perf.json").write_text(json.dumps(ROWS, indent=1))
+    (out / name).write_text(json.dumps(ROWS, indent=1))
     print("\n| section | metric | value | unit | target | note |\n|---|---|---|---|---|---|")
     for r in ROWS:
         print(f"| {r['section']} | {r['metric']} | {r['value']:.3f} | {r['unit']} | {r['target']} | {r['note']} |")

@@ -1,6 +1,8 @@
-"""A CLaRa model of the real CLaRa-7B shapes with random weights, built directly on the device through
-the loader's own ``assemble`` (the same checks and assignment as ``load_clara``), with no 14 GB of
-file writes. Shared by ``clara_smoke.py`` and ``clara_perf.py``."""
+"""A CLaRa model of the real CLaRa-7B shapes with random weights, built through the loader's own
+``assemble`` (the same checks and assignment as ``load_clara``), with no 14 GB of file writes. Shared by
+``clara_smoke.py`` and ``clara_perf.py``. bf16: drawn on the device; int8 / fp8: drawn on the device,
+kept in host memory and quantized on the way back, as ``load_clara`` does with the files, so the device
+never holds the bf16 model. The same seed gives the same weights in every format."""
 
 from __future__ import annotations
 
@@ -33,6 +35,16 @@ def tokenizer_model() -> Path:
     return Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1"
 
 
+def base_tokenizer(n_mem: int) -> ClaraTokenizer:
+    """The ``tokenizer.json`` beside that ``tokenizer.model`` when there is one (what the loader reads),
+    else sentencepiece on the model file (the ids of a legacy tokenizer.json)."""
+    model_file = tokenizer_model()
+    json_file = model_file.with_name("tokenizer.json")
+    if json_file.is_file():
+        return ClaraTokenizer.from_tokenizer_json(json_file, n_mem)
+    return ClaraTokenizer.from_sentencepiece(model_file, n_mem)
+
+
 def clara_config(kind: str = "e2e", compr_rate: int = 16) -> ClaraConfig:
     return ClaraConfig.from_dict({
         "compr_rate": compr_rate, "doc_max_length": 256, "generation_top_k": 1 if kind == "base" else 5,
@@ -42,19 +54,21 @@ def clara_config(kind: str = "e2e", compr_rate: int = 16) -> ClaraConfig:
 
 def random_clara(device: torch.device, dtype: torch.dtype = torch.bfloat16, kind: str = "e2e",
                  compr_rate: int = 16, model_config: ModelConfig = MISTRAL_7B, seed: int = 0,
-                 std: float = 0.02) -> tuple[ClaraModel, float]:
+                 std: float = 0.02, weight_format: str = "bf16") -> tuple[ClaraModel, float]:
     """-> (model, seconds to build). Weights ~ N(0, std), norms 1, LoRA A and B ~ N(0, 0.01)."""
     started = time.perf_counter()
     torch.manual_seed(seed)
     config = clara_config(kind, compr_rate)
-    tokenizer = ClaraTokenizer(tokenizer_model(), config.n_mem)
+    tokenizer = base_tokenizer(config.n_mem)
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in Mistral(model_config, tokenizer.vocab_size).state_dict().items()}
 
-    def rnd(shape: tuple[int, ...], scale: float = std) -> torch.Tensor:
-        return torch.randn(shape, device=device, dtype=dtype) * scale
+    keep = device if weight_format == "bf16" else torch.device("cpu")
 
-    base = {k: (torch.ones(s, device=device, dtype=dtype) if k.endswith("norm.weight") else rnd(s))
+    def rnd(shape: tuple[int, ...], scale: float = std) -> torch.Tensor:
+        return (torch.randn(shape, device=device, dtype=dtype) * scale).to(keep)
+
+    base = {k: (torch.ones(s, device=keep, dtype=dtype) if k.endswith("norm.weight") else rnd(s))
             for k, s in shapes.items() if k not in (EMBED_KEY, HEAD_KEY)}
     first_last = {EMBED_KEY: rnd(shapes[EMBED_KEY]), HEAD_KEY: rnd(shapes[HEAD_KEY])}
     r = config.lora_r
@@ -68,7 +82,8 @@ def random_clara(device: torch.device, dtype: torch.dtype = torch.bfloat16, kind
                 weights[f"{stem}.lora_B.weight"] = rnd((shape[0], r), 0.01)
         adapters[name] = weights
     clara = assemble(config, model_config, tokenizer, base, first_last, adapters, device, dtype,
-                     fingerprint=f"random-{kind}-{compr_rate}-{seed}")
+                     fingerprint=f"random-{kind}-{compr_rate}-{seed}-{weight_format}",
+                     weight_format=weight_format)
     del base, first_last, adapters
     if device.type == "cuda":
         torch.cuda.synchronize()

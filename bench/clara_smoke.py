@@ -1,28 +1,38 @@
 #!/usr/bin/env python
-"""Issue 3 smoke run on a GPU: the real loader on tiny files (bf16 on the device), then an engine over
-a randomly initialised model of the real CLaRa-7B shapes built on the device through the loader's
-``assemble``; it answers a question over some chunks and prints load time, peak GPU memory and the
-compress / answer timings.
+"""Issue 3 smoke run on a GPU: the real loader on tiny files (on the device), then an engine over a
+randomly initialised model of the real CLaRa-7B shapes built through the loader's ``assemble``; it
+answers questions over some chunks, then a burst of concurrent questions through the worker's
+``AnswerBatcher`` (engine + store + batcher, as ``worker/runtime.py`` wires them), and prints load
+time, peak GPU memory and the compress / answer timings.
 
-    python bench/clara_smoke.py            # CUDA if available, else a tiny model on the CPU
+Issue 15: ``--weights int8`` (or fp8) quantizes the projections at load; ``--memory-cap-gib 15``
+simulates a 16 GB card (``torch.cuda.set_per_process_memory_fraction``: the caching allocator may hold
+at most that much, which is about what a 16 GB card leaves after the CUDA context).
+
+    python bench/clara_smoke.py                                      # CUDA if available, else a tiny model on the CPU
+    python bench/clara_smoke.py --weights int8 --memory-cap-gib 15   # CLaRa-7B on a simulated 16 GB card
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 from clara_random import MISTRAL_7B, random_clara, words_text
 
+from worker.batching import AnswerBatcher
 from worker.clara import steps
 from worker.clara.checkpoint import load_clara
 from worker.clara.engine import ClaraEngine
 from worker.clara.model import ModelConfig
 from worker.clara.store import LocalMemoryStore
-from worker.engine.base import Chunk, Document
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Question
 
 TINY = ModelConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                    intermediate_size=128, vocab_size=32000, head_dim=16)
@@ -31,15 +41,24 @@ TINY = ModelConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, n
 def main() -> int:
     import tiny_checkpoint  # tests/clara, put on sys.path by clara_random
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default="bf16", choices=("bf16", "int8", "fp8"))
+    parser.add_argument("--memory-cap-gib", type=float, help="cap the process's GPU memory (a smaller card)")
+    args = parser.parse_args()
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    rows: list[tuple[str, str]] = [("device", torch.cuda.get_device_name() if cuda else "cpu (tiny model)")]
+    rows: list[tuple[str, str]] = [("device", torch.cuda.get_device_name() if cuda else "cpu (tiny model)"),
+                                   ("weights", args.weights)]
+    if cuda and args.memory_cap_gib:
+        card = torch.cuda.get_device_properties(device).total_memory
+        torch.cuda.set_per_process_memory_fraction(args.memory_cap_gib * (1 << 30) / card, torch.cuda.current_device())
+        rows.append(("GPU memory cap", f"{args.memory_cap_gib:.1f} GiB of {card / (1 << 30):.1f} GiB"))
 
     with tempfile.TemporaryDirectory() as tmp:
         base = tiny_checkpoint.make_base(Path(tmp) / "base")
         checkpoint = tiny_checkpoint.make_checkpoint(Path(tmp) / "e2e-16", base, "e2e", 16)
         start = time.perf_counter()
-        tiny = load_clara(checkpoint, base, device)
+        tiny = load_clara(checkpoint, base, device, weights=args.weights)
         rows.append(("loader on tiny files (real layout)", f"{time.perf_counter() - start:.2f} s, {tiny.dtype}"))
         rows.append(("tiny compress shape", str(tuple(steps.compress(tiny, ["hello"]).shape))))
         del tiny
@@ -47,8 +66,11 @@ def main() -> int:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     clara, build = random_clara(device, torch.bfloat16 if cuda else torch.float32, "e2e", 16,
-                                MISTRAL_7B if cuda else TINY)
-    rows.append(("build CLaRa-7B shapes (random, on device)", f"{build:.2f} s"))
+                                MISTRAL_7B if cuda else TINY, weight_format=args.weights)
+    rows.append(("build CLaRa-7B shapes (random)", f"{build:.2f} s"))
+    if cuda:
+        rows.append(("GPU memory after build (peak)", f"{torch.cuda.memory_allocated() / 1e9:.2f} GB "
+                     f"({torch.cuda.max_memory_allocated() / 1e9:.2f} GB)"))
     engine = ClaraEngine(clara, LocalMemoryStore(), max_new_tokens=64)  # fast paths on CUDA
     start = time.perf_counter()
     engine.warm_up()
@@ -78,11 +100,23 @@ def main() -> int:
             torch.cuda.synchronize()
         parts = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in engine.timings.items())
         rows.append((f"answer over {n} new chunks", f"{time.perf_counter() - start:.2f} s ({parts})"))
+    # the worker's path: concurrent job threads -> AnswerBatcher -> one engine call per batch
+    batcher = AnswerBatcher(engine, max_batch=8)
+    burst = [Question(f"{question} ({i})", [Chunk(document, words_text(230, clara.tokenizer, 300 + 20 * i + j), j,
+                                                   j, j) for j in range(12)])
+             for i, question in enumerate(["How do I fail over the primary database?", "Why is checkout slow?"] * 4)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(burst)) as pool:
+        answers = list(pool.map(lambda q: batcher.answer(q, timeout=300), burst))
+    rows.append((f"{len(burst)} concurrent questions via AnswerBatcher",
+                 f"{time.perf_counter() - start:.2f} s, batches {batcher.batch_sizes}, "
+                 f"{sum(bool(a.text) for a in answers)} answered"))
     rows.append(("citations (second answer)", citations))
     rows.append(("answer (random weights: gibberish)", repr(answer.text[:60])))
     rows.append(("chunks compressed", str(engine.compressed)))
     if cuda:
-        rows.append(("peak GPU memory", f"{torch.cuda.max_memory_allocated() / 1e9:.2f} GB"))
+        rows.append(("peak GPU memory (allocated / reserved)", f"{torch.cuda.max_memory_allocated() / 1e9:.2f} GB / "
+                     f"{torch.cuda.max_memory_reserved() / 1e9:.2f} GB"))
     width = max(len(k) for k, _ in rows)
     print()
     for key, value in rows:

@@ -49,8 +49,10 @@ from bot.app import build_app  # noqa: E402
 from bot.intake import WORKING  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
 from jobs.enqueue import question_queue  # noqa: E402
-from tests.conftest import SIGNING_SECRET, event_body, sign, write_runbooks  # noqa: E402
+from jobs.slack_text import PROGRESS_EMOJI  # noqa: E402
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack  # noqa: E402
+from tests.runbooks import write_runbooks  # noqa: E402
+from tests.slack_requests import SIGNING_SECRET, event_body, sign  # noqa: E402
 
 QUESTIONS = [
     "how do I fail over the primary postgres database?",
@@ -91,7 +93,12 @@ class TimedFakeSlack(FakeSlack):
 
     def answered(self) -> int:
         with self._lock:
-            return len({(c, ts) for c, ts, _, text in self.edits if not text.startswith(":warning:")})
+            return len({(c, ts) for c, ts, _, text in self.edits if _is_answer(text)})
+
+
+def _is_answer(edit: str) -> bool:
+    """A placeholder edit that is the answer: not a failure, not a progress update ("Reading 12 documents…")."""
+    return not edit.startswith((":warning:", PROGRESS_EMOJI))
 
 
 @dataclass
@@ -143,7 +150,7 @@ def _start_workers(config: LoadConfig, run_id: str, queue: str, api_url: str, ru
            "SLACK_API_URL": api_url, "CHATOPS_QUEUE": queue, "CHATOPS_RUNBOOK_DIR": str(runbooks),
            "CHATOPS_JOB_THREADS": str(config.job_threads), "LOG_LEVEL": "WARNING",
            "OMP_NUM_THREADS": str(config.torch_threads), "MKL_NUM_THREADS": str(config.torch_threads),
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false", "CHATOPS_METRICS_PORT": "0"}
     env.pop("CLARA_CHECKPOINT", None)  # the default engine
     workers = []
     for i in range(config.workers):
@@ -218,12 +225,15 @@ def run_load(config: LoadConfig, out: Any = None) -> LoadResult:
             t0 = time.monotonic()
 
             def sample() -> None:
-                registry = queue.started_job_registry
+                result.depth.append((time.monotonic() - t0, queue.count, queue.started_job_registry.count,
+                                     slack.answered()))
+
+            def sample_until_stopped() -> None:
                 while not stop_sampling.is_set():
-                    result.depth.append((time.monotonic() - t0, queue.count, registry.count, slack.answered()))
+                    sample()
                     stop_sampling.wait(config.sample_every_s)
 
-            sampler = threading.Thread(target=sample, name="depth-sampler", daemon=True)
+            sampler = threading.Thread(target=sample_until_stopped, name="depth-sampler", daemon=True)
             sampler.start()
             say(f"workers ready after {result.workers_ready_s:.1f} s; sending {config.questions} questions "
                 f"across {config.channels} channels" + (f" at {config.rate:g}/s" if config.rate else " at once"))
@@ -266,11 +276,14 @@ def run_load(config: LoadConfig, out: Any = None) -> LoadResult:
                     break
                 time.sleep(0.1)
             result.timed_out = slack.answered() < config.questions
-            time.sleep(0.5)  # a duplicate would show up now
+            result.total_s = time.monotonic() - t0
             stop_sampling.set()
             sampler.join()
-            result.total_s = time.monotonic() - t0
+            # nothing posts any more once the bot's listeners have returned and the workers have exited (a
+            # warm shutdown: each finishes the job in hand): a duplicate answer would be in by now
+            app.listener_runner.listener_executor.shutdown(wait=True)
             _stop_workers(workers)
+            sample()
 
             with slack._lock:
                 edits = list(slack.edits)
@@ -278,8 +291,7 @@ def run_load(config: LoadConfig, out: Any = None) -> LoadResult:
             for (channel, ts), at in sent.items():
                 bot = [m for m in messages[channel] if m.get("user") == BOT_USER_ID and m.get("thread_ts") == ts]
                 placeholder = bot[0]["ts"] if bot else None
-                answers = [e for e in edits if e[0] == channel and e[1] == placeholder
-                           and not e[3].startswith(":warning:")]
+                answers = [e for e in edits if e[0] == channel and e[1] == placeholder and _is_answer(e[3])]
                 failures = [e for e in edits if e[0] == channel and e[1] == placeholder
                             and e[3].startswith(":warning:")]
                 result.extra_messages += max(0, len(bot) - 1)

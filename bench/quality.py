@@ -67,9 +67,10 @@ from jobs.payload import QuestionJob  # noqa: E402
 from worker.cli import ask, local_pipeline  # noqa: E402
 from worker.documents.runbook_lookup import runbook_sections  # noqa: E402
 from worker.engine.base import Engine  # noqa: E402
-from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, chunk_text, load_minilm  # noqa: E402
-from worker.engine.factory import load_engine  # noqa: E402
+from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, load_minilm  # noqa: E402
+from worker.index.chunk_index import ChunkIndex, embedding_text  # noqa: E402
 from worker.pipeline import AnswerPipeline  # noqa: E402
+from worker.runtime import engine_index, load_engine  # noqa: E402
 from worker.settings import WorkerSettings  # noqa: E402
 
 SETS = REPO / "bench" / "quality_sets"
@@ -294,10 +295,10 @@ class Baseline:
         documents = pipeline.gather(job).documents
         question = self.cache.embed([case.question])[0]
         if case.mode == "logs":
-            chunks = pipeline.chunk(documents)
+            chunks = pipeline.index.candidates(documents).chunks
             if not chunks:
                 return
-            best = chunks[int(np.argmax(self.cache.embed([chunk_text(c) for c in chunks]) @ question))]
+            best = chunks[int(np.argmax(self.cache.embed([embedding_text(c) for c in chunks]) @ question))]
             outcome.baseline_document_first = best.document.doc_id in case.documents
             outcome.baseline_fact = has_fact(best.text, case.facts) if case.facts else None
             if case.incident_question:
@@ -314,15 +315,18 @@ Pipelines = dict[tuple[Path, tuple[Path, ...]], AnswerPipeline]
 
 
 def run(cases: Sequence[Case], engine: Engine, engine_label: str, baseline: Baseline | None,
-        progress: bool = False, pipelines: Pipelines | None = None) -> list[Outcome]:
+        progress: bool = False, pipelines: Pipelines | None = None, index: ChunkIndex | None = None
+        ) -> list[Outcome]:
     """Ask every case through ``worker.cli.ask`` and judge the answers (one pipeline per set of documents,
-    kept in ``pipelines`` so that a later run reuses its chunks)."""
+    kept in ``pipelines`` so that a later run reuses its chunks; one index, in this process, for all)."""
     pipelines = {} if pipelines is None else pipelines
+    settings = WorkerSettings.from_env(os.environ)
+    index = index or engine_index(engine, None, settings.index)
     outcomes = []
     for number, case in enumerate(cases, start=1):
         key = (case.docs, case.files)
         if key not in pipelines:
-            pipelines[key] = local_pipeline(engine, case.docs, list(case.files))
+            pipelines[key] = local_pipeline(engine, index, settings, case.docs, list(case.files))
         record = ask(pipelines[key], case.question, case.mode)
         outcome = Outcome(case, record, engine=engine_label)
         citations = record.get("citations") or []

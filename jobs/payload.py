@@ -18,14 +18,15 @@ class QuestionJob:
     channel: str
     user: str
     mode: str = "ask"  # "ask" | "runbook" | "logs"
-    source: str = "mention"  # "mention" | "dm" | "thread" | "command" | "shortcut" | "cli"
+    # "mention" | "dm" | "thread" | "command" | "shortcut" | "cli", or "assistant": asked in an AI-app assistant
+    # thread, where progress shows in the thread's status line instead of a placeholder message
+    source: str = "mention"
     thread_ts: str | None = None  # thread to answer in (None: answer in the channel, e.g. /ask)
-    message_ts: str | None = None  # the user's message, for the progress reaction
     placeholder_ts: str | None = None  # the bot's "working on it" message, edited into the answer
     response_url: str | None = None  # slash commands: where to answer when the bot cannot post
     file_ids: tuple[str, ...] = field(default=())
-    team: str | None = None
-    channel_type: str | None = None  # "channel" | "group" | "im" | "mpim"
+    context_channel: str | None = None  # "assistant" threads: the channel the user is viewing (its documents are read)
+    claim_token: str | None = None  # the bot's claim (jobs/enqueue.py): answered only once it says queued
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

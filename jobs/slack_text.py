@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+PROGRESS_EMOJI = ":hourglass_flowing_sand:"  # starts every "working on it" text: the placeholder and its updates
+
 
 def escape_mrkdwn(text: str) -> str:
     """Escape Slack's control characters, so user or document text cannot ping @channel or fake links."""

@@ -6,7 +6,8 @@ Start with ``with FakePages() as pages:``; ``pages.url("/page.html")`` is a URL 
 (host header, path).
 
 Routes: ``/page.html`` (a normal HTML page), ``/notes.txt`` (plain text), ``/slow`` (answers after
-``slow_s`` seconds), ``/trickle`` (headers at once, then a byte every 0.1 s), ``/huge`` (``huge_bytes`` of
+``slow_s`` seconds), ``/slow-headers`` (the status line, then one header a second for two minutes),
+``/trickle`` (headers at once, then a byte every 0.1 s), ``/huge`` (``huge_bytes`` of
 HTML), ``/binary`` (a PNG), ``/nul.txt`` (says text/plain, is binary), ``/redirect-on`` (to
 ``/page.html``), ``/redirect-off`` (to ``localhost``, off the allowlist), ``/redirect-loop``; anything
 added to ``pages.extra`` (path -> (content type, body)); 404 otherwise.
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 PAGE_HTML = b"""<!DOCTYPE html>
 <html><head><title>Payments dashboard guide</title>
@@ -34,7 +36,7 @@ PAGE_HTML = b"""<!DOCTYPE html>
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
 
 
-class FakePages:
+class FakePages(LoopbackServer):
     def __init__(self, *, slow_s: float = 5.0, huge_bytes: int = 20_000_000) -> None:
         self.slow_s = slow_s
         self.huge_bytes = huge_bytes
@@ -42,23 +44,11 @@ class FakePages:
         self.extra: dict[str, tuple[str, bytes]] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    def __enter__(self) -> FakePages:
-        self._thread.start()
-        return self
+        super().__init__(self._handler_class())
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()  # releases /slow and /trickle handlers
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__exit__(*exc)
 
     @property
     def host(self) -> str:
@@ -78,24 +68,9 @@ class FakePages:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         pages = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, content_type: str, body: bytes,
-                      headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(QuietHandler):
             def _redirect(self, location: str) -> None:
-                self._send(302, "text/plain", b"moved", {"Location": location})
+                self.send(302, b"moved", "text/plain", {"Location": location})
 
             def do_GET(self) -> None:
                 with pages._lock:
@@ -108,14 +83,23 @@ class FakePages:
             def _route(self, path: str) -> None:
                 if path in pages.extra:
                     content_type, body = pages.extra[path]
-                    self._send(200, content_type, body)
+                    self.send(200, body, content_type)
                 elif path == "/page.html":
-                    self._send(200, "text/html; charset=utf-8", PAGE_HTML)
+                    self.send(200, PAGE_HTML, "text/html; charset=utf-8")
                 elif path == "/notes.txt":
-                    self._send(200, "text/plain; charset=utf-8", b"Deploys freeze on Fridays after 15:00.\n")
+                    self.send(200, b"Deploys freeze on Fridays after 15:00.\n", "text/plain; charset=utf-8")
                 elif path == "/slow":
                     pages._stop.wait(pages.slow_s)
-                    self._send(200, "text/html", b"<p>finally</p>")
+                    self.send(200, b"<p>finally</p>", "text/html")
+                elif path == "/slow-headers":  # every read gets data within a second: no socket timeout fires
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+                    self.wfile.flush()
+                    for n in range(120):
+                        if pages._stop.wait(1.0):
+                            return
+                        self.wfile.write(f"X-Slow-{n}: {n}\r\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"Content-Length: 5\r\n\r\nlate\n")
                 elif path == "/trickle":
                     self.send_response(200)
                     self.send_header("Content-Type", "text/plain")
@@ -138,9 +122,9 @@ class FakePages:
                         self.wfile.write(piece)
                         sent += len(piece)
                 elif path == "/binary":
-                    self._send(200, "image/png", PNG_BYTES)
+                    self.send(200, PNG_BYTES, "image/png")
                 elif path == "/nul.txt":
-                    self._send(200, "text/plain", b"looks like text\x00\x00\x00" + PNG_BYTES)
+                    self.send(200, b"looks like text\x00\x00\x00" + PNG_BYTES, "text/plain")
                 elif path == "/redirect-on":
                     self._redirect("/page.html")
                 elif path == "/redirect-off":
@@ -148,6 +132,6 @@ class FakePages:
                 elif path == "/redirect-loop":
                     self._redirect("/redirect-loop")
                 else:
-                    self._send(404, "text/plain", b"not found")
+                    self.send(404, b"not found", "text/plain")
 
         return Handler

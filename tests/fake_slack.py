@@ -3,7 +3,9 @@
 Like bolt-python's own ``mock_web_api_server``: a real HTTP server on 127.0.0.1 that answers the Web API
 methods the bot and worker use, keeps a little state (channels, messages, files, bookmarks, pins) and
 records every call so tests can assert on what was sent. Faults can be queued per method
-(``fail_next``): a 429 with ``Retry-After``, a 5xx, or a Slack error such as ``message_not_found``.
+(``fail_next``): a 429 with ``Retry-After``, a 5xx, a Slack error such as ``message_not_found``, a delay
+or a dropped connection. ``wait_for_answers`` waits until the fake has answered every call it received,
+including calls their client gave up on.
 
 Point a client at it with ``WebClient(token=..., base_url=fake.api_url)``.
 """
@@ -16,9 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 BOT_TOKEN = "xoxb-test-bot-token"
 BOT_USER_ID = "UBOT"
@@ -32,6 +36,9 @@ class RecordedCall:
     args: dict[str, Any]
     token: str | None
     at: float = field(default_factory=time.monotonic)  # when the request arrived (retry timing)
+    # set once the fake has answered (a method's effect on the workspace is applied by then)
+    answered: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    path: str = ""  # response_url calls: the URL path the reply went to
 
 
 @dataclass
@@ -54,10 +61,15 @@ class SlackState:
     bookmarks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> bookmarks
     pins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> pinned items
     members: dict[str, set[str]] = field(default_factory=dict)  # channel -> user ids
-    reactions: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (channel, ts) -> names
+    # AI-app assistant threads: (DM id, thread ts) -> their status line ("" once a reply cleared it)
+    assistant_threads: dict[tuple[str, str], str] = field(default_factory=dict)
+    suggested_prompts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # title, prompts
+    usergroups: list[dict[str, Any]] = field(default_factory=list)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> published Home tab
+    opened_views: list[dict[str, Any]] = field(default_factory=list)  # modals, in order
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Start with ``with FakeSlack() as slack:``; ``slack.api_url`` is the WebClient base_url."""
 
     def __init__(self, token: str = BOT_TOKEN) -> None:
@@ -68,23 +80,10 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
         self._extra: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    # -- lifecycle ------------------------------------------------------------------------------------
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self.downloads: list[str] = []  # file ids whose content was served, in order
+        # downloads of these file ids wait until the event is set (a slow upload, held by a test)
+        self.held_downloads: dict[str, threading.Event] = {}
+        super().__init__(self._handler_class())
 
     @property
     def api_url(self) -> str:
@@ -107,10 +106,22 @@ class FakeSlack:
             self.calls.clear()
             self._faults.clear()
             self._extra.clear()
+            self.downloads.clear()
+            self.held_downloads.clear()
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
+
+    def wait_for_answers(self, timeout: float = 10.0) -> None:
+        """Wait until every call received so far is answered: a call its client gave up on (a timeout)
+        still changes the workspace when the fake gets to it."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            calls = list(self.calls)
+        for call in calls:
+            if not call.answered.wait(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"the fake did not answer {call.method} within {timeout}s")
 
     def add_channel(
         self, channel_id: str, name: str, *, private: bool = False, is_im: bool = False,
@@ -124,6 +135,21 @@ class FakeSlack:
         if is_im and members:  # a DM's info names the person the bot talks with
             self.state.channels[channel_id]["user"] = sorted(members)[0]
         self.state.members[channel_id] = set(members or ()) | {BOT_USER_ID}
+
+    def start_assistant_thread(self, dm: str, user: str) -> str:
+        """A user opens the assistant: Slack creates the thread's root message; returns its ts."""
+        root = self.add_message(dm, "New Assistant Thread", user=user)
+        root["subtype"] = "assistant_app_thread"
+        self.state.assistant_threads[(dm, root["ts"])] = ""
+        return str(root["ts"])
+
+    def add_usergroup(self, group_id: str, handle: str, name: str | None = None) -> None:
+        self.state.usergroups.append({
+            "id": group_id, "team_id": TEAM_ID, "is_usergroup": True, "is_subteam": True, "name": name or handle,
+            "description": "", "handle": handle, "is_external": False, "date_create": 1700000000,
+            "date_update": 1700000000, "date_delete": 0, "auto_type": None, "created_by": "U1",
+            "updated_by": "U1", "deleted_by": None, "prefs": {"channels": [], "groups": []}, "user_count": 2,
+        })
 
     def add_message(self, channel: str, text: str, *, user: str = "U1", thread_ts: str | None = None,
                     files: list[dict[str, Any]] | None = None, ts: str | None = None) -> dict[str, Any]:
@@ -207,6 +233,8 @@ class FakeSlack:
                        "text": args.get("text", ""), "blocks": _json_arg(args.get("blocks"))}
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
+                if (channel, args["thread_ts"]) in state.assistant_threads:  # a reply clears the status
+                    state.assistant_threads[(channel, args["thread_ts"])] = ""
             state.messages.setdefault(channel, []).append(message)
             return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
         if method == "chat.update":
@@ -222,26 +250,18 @@ class FakeSlack:
             return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}
-        if method in ("reactions.add", "reactions.remove"):
-            names = state.reactions.setdefault((args["channel"], args["timestamp"]), set())
-            if method == "reactions.add":
-                if args["name"] in names:
-                    return {"ok": False, "error": "already_reacted"}
-                names.add(args["name"])
-            else:
-                if args["name"] not in names:
-                    return {"ok": False, "error": "no_reaction"}
-                names.discard(args["name"])
-            return {"ok": True}
         if method == "conversations.info":
             channel = state.channels.get(args["channel"])
             return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
         if method == "conversations.members":
             return {"ok": True, "members": sorted(state.members.get(args["channel"], set())),
                     "response_metadata": {"next_cursor": ""}}
-        if method == "conversations.replies":
+        if method == "conversations.replies":  # pages of ``limit`` messages; the cursor is an offset
             messages = self.thread_messages(args["channel"], args["ts"])
-            return {"ok": True, "messages": messages, "has_more": False}
+            start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 1000)
+            following = start + limit if start + limit < len(messages) else None
+            return {"ok": True, "messages": messages[start:start + limit], "has_more": following is not None,
+                    "response_metadata": {"next_cursor": str(following or "")}}
         if method == "conversations.history":
             messages = [m for m in state.messages.get(args["channel"], []) if "thread_ts" not in m
                         or m["thread_ts"] == m["ts"]]
@@ -261,9 +281,72 @@ class FakeSlack:
             return {"ok": True, "bookmarks": state.bookmarks.get(args["channel_id"], [])}
         if method == "pins.list":
             return {"ok": True, "items": state.pins.get(args["channel"], [])}
+        if method == "assistant.threads.setStatus":
+            thread = (args.get("channel_id", ""), args.get("thread_ts", ""))
+            if thread[0] not in state.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            if thread not in state.assistant_threads:
+                return {"ok": False, "error": "invalid_thread_ts"}
+            if "status" not in args:
+                return {"ok": False, "error": "invalid_arguments"}
+            state.assistant_threads[thread] = str(args["status"])
+            return {"ok": True}
+        if method == "assistant.threads.setSuggestedPrompts":
+            thread = (args.get("channel_id", ""), args.get("thread_ts", ""))
+            prompts = _json_arg(args.get("prompts"))
+            if thread not in state.assistant_threads:
+                return {"ok": False, "error": "invalid_thread_ts"}
+            if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4 or not all(
+                    isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+                return {"ok": False, "error": "invalid_arguments"}
+            state.suggested_prompts[thread] = {"title": args.get("title"), "prompts": prompts}
+            return {"ok": True}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [g for g in state.usergroups
+                                               if g["date_delete"] == 0 or args.get("include_disabled") == "true"]}
+        if method == "users.conversations":
+            return self._users_conversations(args)
+        if method == "views.publish":
+            view = _json_arg(args.get("view"))
+            problem = _view_problem(view, "home")
+            if problem:
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+            state.home_views[args["user_id"]] = view
+            return {"ok": True, "view": {"id": f"V{len(state.home_views):08d}", "team_id": TEAM_ID, **view}}
+        if method == "views.open":
+            view = _json_arg(args.get("view"))
+            if not args.get("trigger_id"):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            problem = _view_problem(view, "modal")
+            if problem:
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+            state.opened_views.append(view)
+            return {"ok": True, "view": {"id": f"VM{len(state.opened_views):07d}", "team_id": TEAM_ID, **view}}
         if method in self._extra:
             return self._extra[method](args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The bot's channels, or (``user``) the user's public channels and the private ones the bot shares
+        with them; paged by ``limit`` with a cursor (the offset, here)."""
+        user = args.get("user")
+        types = str(args.get("types") or "public_channel").split(",")
+        found = []
+        for channel_id, info in sorted(self.state.channels.items()):
+            kind = "im" if info["is_im"] else "private_channel" if info["is_private"] else "public_channel"
+            members = self.state.members.get(channel_id, set())
+            if kind not in types:
+                continue
+            if user is None and BOT_USER_ID not in members:
+                continue
+            if user is not None and (user not in members or (kind != "public_channel" and BOT_USER_ID not in members)):
+                continue
+            found.append(info)
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = found[start:start + limit]
+        next_cursor = str(start + limit) if start + limit < len(found) else ""
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
     def _download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
         if token != self.token:  # Slack serves an HTML login page to requests without the bot token
@@ -272,18 +355,18 @@ class FakeSlack:
         file_id = parts[2].split("-", 1)[1] if len(parts) > 2 and "-" in parts[2] else ""
         if file_id not in self.state.file_contents:
             return 404, "text/plain", b"not found"
+        held = self.held_downloads.get(file_id)
+        if held is not None:
+            held.wait(30)
+        with self._lock:
+            self.downloads.append(file_id)
         return 200, self.state.files[file_id]["mimetype"], self.state.file_contents[file_id]
 
     # -- HTTP plumbing ---------------------------------------------------------------------------------
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(QuietHandler):
             def _token(self, args: dict[str, Any]) -> str | None:
                 auth = self.headers.get("Authorization", "")
                 if auth.startswith("Bearer "):
@@ -291,21 +374,11 @@ class FakeSlack:
                 token = args.get("token")
                 return str(token) if token else None
 
-            def _send(self, status: int, body: bytes, content_type: str = "application/json",
-                      headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 if parsed.path.startswith("/files-pri/"):
                     status, ctype, body = fake._download(parsed.path, self._token({}))
-                    self._send(status, body, ctype)
+                    self.send(status, body, ctype)
                     return
                 args = {k: v[0] for k, v in parse_qs(parsed.query).items()}
                 self._answer(parsed.path, args)
@@ -323,24 +396,33 @@ class FakeSlack:
                 self._answer(path.path, {**query, **args})
 
             def _answer(self, path: str, args: dict[str, Any]) -> None:
-                if path.startswith("/response_url/"):
-                    with fake._lock:
-                        fake.calls.append(RecordedCall("response_url", args, None))
-                    if path.startswith("/response_url/reset"):  # the connection drops after the request
-                        self.close_connection = True
-                        return
-                    if path.startswith("/response_url/expired"):  # past 30 minutes or 5 uses
-                        self._send(404, b"expired_url", "text/plain")
-                        return
-                    self._send(200, b"ok", "text/plain")
-                    return
-                method = path.removeprefix("/api/")
-                token = self._token(args)
-                args.pop("token", None)
+                to_response_url = path.startswith("/response_url/")
+                method = "response_url" if to_response_url else path.removeprefix("/api/")
+                token = None if to_response_url else self._token(args)
+                if not to_response_url:
+                    args.pop("token", None)
+                call = RecordedCall(method, args, token, path=path if to_response_url else "")
                 with fake._lock:
-                    fake.calls.append(RecordedCall(method, args, token))
-                    queued = fake._faults.get(method)
+                    fake.calls.append(call)
+                    queued = None if to_response_url else fake._faults.get(method)
                     fault = queued.pop(0) if queued else None
+                try:
+                    if to_response_url:
+                        self._answer_response_url(path)
+                    else:
+                        self._answer_api(method, args, token, fault)
+                finally:
+                    call.answered.set()
+
+            def _answer_response_url(self, path: str) -> None:
+                if path.startswith("/response_url/reset"):  # the connection drops after the request
+                    self.close_connection = True
+                elif path.startswith("/response_url/expired"):  # past 30 minutes or 5 uses
+                    self.send(404, b"expired_url", "text/plain")
+                else:
+                    self.send(200, b"ok", "text/plain")
+
+            def _answer_api(self, method: str, args: dict[str, Any], token: str | None, fault: Fault | None) -> None:
                 if fault and fault.delay:
                     time.sleep(fault.delay)
                 if fault and fault.reset:
@@ -348,22 +430,42 @@ class FakeSlack:
                     return
                 if fault and fault.status == 429:
                     body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-                    self._send(429, body, headers={"Retry-After": str(fault.retry_after or 1)})
+                    self.send(429, body, headers={"Retry-After": str(fault.retry_after or 1)})
                     return
                 if fault and fault.status >= 500:
-                    self._send(fault.status, b"upstream error", "text/plain")
+                    self.send(fault.status, b"upstream error", "text/plain")
                     return
                 if fault and fault.error:
-                    self._send(200, json.dumps({"ok": False, "error": fault.error}).encode())
+                    self.send(200, json.dumps({"ok": False, "error": fault.error}).encode())
                     return
                 if method != "auth.test" and token != fake.token:
-                    self._send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
+                    self.send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
                     return
                 with fake._lock:
                     response = fake._api(method, args)
-                self._send(200, json.dumps(response).encode())
+                self.send(200, json.dumps(response).encode())
 
         return Handler
+
+
+HOME_BLOCK_LIMIT = 100  # Block Kit: blocks in a Home tab or a modal
+SECTION_TEXT_LIMIT = 3000
+
+
+def _view_problem(view: Any, kind: str) -> str | None:
+    """Slack's refusal message for a view it would not take, or None."""
+    if not isinstance(view, dict) or view.get("type") != kind:
+        return f"[ERROR] must be a {kind} view [json-pointer:/view/type]"
+    blocks = view.get("blocks") or []
+    if len(blocks) > HOME_BLOCK_LIMIT:
+        return f"[ERROR] no more than {HOME_BLOCK_LIMIT} items allowed [json-pointer:/view/blocks]"
+    for i, block in enumerate(blocks):
+        text = (block.get("text") or {}).get("text", "")
+        if len(text) > SECTION_TEXT_LIMIT:
+            return f"[ERROR] must be less than {SECTION_TEXT_LIMIT + 1} characters [json-pointer:/view/blocks/{i}/text]"
+    if kind == "modal" and len((view.get("title") or {}).get("text", "")) > 24:
+        return "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    return None
 
 
 def _json_arg(value: Any) -> Any:

@@ -12,12 +12,12 @@ from redis import Redis
 
 from jobs.enqueue import enqueue_question, question_queue
 from jobs.payload import QuestionJob
-from tests.conftest import write_runbooks
 from tests.fake_slack import BOT_USER_ID, FakeSlack
-from tests.helpers import QUEUE, start_worker_context
+from tests.helpers import QUEUE, worker_context
+from tests.runbooks import write_runbooks
 from worker.batching import AnswerBatcher
-from worker.context import set_context
-from worker.engine.base import Answer, Chunk, Citation, Question
+from worker.documents.document import Chunk
+from worker.engine.base import Answer, Citation, Question
 from worker.queue_worker import run_worker
 
 
@@ -50,10 +50,9 @@ def test_concurrent_questions_share_engine_calls_and_each_is_answered_once(
 ) -> None:
     slack.add_channel("C1", "ops")
     engine = RecordingEngine()
-    context = start_worker_context(slack, redis, engine, write_runbooks(tmp_path / "rb"))
-    context.pipeline.batcher = AnswerBatcher(engine, max_batch=8, window=0.02)
     queue = question_queue(redis, QUEUE)
-    try:
+    with worker_context(slack, redis, engine, write_runbooks(tmp_path / "rb")) as context:
+        context.pipeline.batcher = AnswerBatcher(engine, max_batch=8, window=0.02)
         for i in range(16):
             message = slack.add_message("C1", f"question {i}")
             placeholder = slack.add_message("C1", "working", user=BOT_USER_ID, thread_ts=message["ts"])
@@ -61,8 +60,6 @@ def test_concurrent_questions_share_engine_calls_and_each_is_answered_once(
                               thread_ts=message["ts"], placeholder_ts=placeholder["ts"])
             enqueue_question(queue, job, f"q-{i}")
         run_worker(redis, QUEUE, burst=True, threads=8)
-    finally:
-        set_context(None)
 
     assert sum(engine.batches) == 16
     assert max(engine.batches) > 1, f"no batching happened: {engine.batches}"
@@ -92,7 +89,7 @@ class FaultyEngine(RecordingEngine):
 
 
 def _question(text: str) -> Question:
-    from worker.engine.base import Document
+    from worker.documents.document import Document
 
     document = Document("d", "d", "text")
     return Question(text, [Chunk(document, "text", 1, 1, 0)])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
-from tests.conftest import write_runbooks
+from tests.runbooks import write_runbooks
 from worker.cli import main
 
 EXAMPLE_LOG = Path(__file__).parent.parent / "examples" / "logs" / "checkout-api.log"
@@ -69,3 +71,41 @@ def test_cli_question_file_problems_are_reported_per_line_or_clearly(
     assert "cannot read the questions file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["ask"])
+
+
+def test_cli_logs_mode_reads_a_gzipped_log_like_a_slack_upload(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``--file`` files are the question's own files: ``--mode logs`` reads them, through the same reader as
+    Slack uploads (gunzip, log detection, line numbers of the original file)."""
+    log = tmp_path / "api.log.gz"
+    lines = [f"2024-05-01 10:00:{i % 60:02d} INFO request {i} ok" for i in range(300)]
+    lines[150] = "2024-05-01 10:02:30 ERROR PoolTimeoutError: connection pool exhausted after 30s"
+    log.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    assert main(["ask", "why did requests fail?", "--mode", "logs", "--file", str(log),
+                 "--docs", str(tmp_path / "no-runbooks")]) == 0
+    out = capsys.readouterr().out
+    sources = out.split("Sources:")[1]
+    assert f"api.log.gz ({log}:151)" in sources.splitlines()[1], sources
+
+
+def test_cli_names_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = tmp_path / "core.log"
+    binary.write_bytes(b"\x7fELF\x00\x00" * 100)
+    assert main(["ask", "what failed?", "--mode", "logs", "--file", str(binary)]) == 1
+    assert "skipped core.log: binary file" in capsys.readouterr().err
+
+
+def test_cli_index_indexes_a_folder_once_and_says_what_it_did(tmp_path: Path, redis: Redis,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    docs = write_runbooks(tmp_path / "rb")
+    url = redis.connection_pool.connection_kwargs
+    redis_url = f"redis://{url['host']}:{url['port']}/{url['db']}"
+    assert main(["index", str(docs), "--redis", redis_url]) == 0
+    first = capsys.readouterr()
+    assert "3 documents: 3 indexed now" in first.out and "index in redis" in first.out
+    assert "indexing" in first.err, "a progress bar on stderr"
+    (docs / "tls-expiry.md").write_text("# TLS certificate expiry\n\nRenew with `certbot renew`.\n")
+    assert main(["index", str(docs), "--redis", redis_url]) == 0
+    assert "3 documents: 1 indexed now" in capsys.readouterr().out, "only the changed runbook"
+    assert main(["index", str(tmp_path / "missing")]) == 1
+    assert "is not a folder" in capsys.readouterr().err

@@ -14,50 +14,40 @@ from rq.registry import FailedJobRegistry
 from bot.questions import USAGE
 from jobs.enqueue import question_queue
 from jobs.payload import job_id_for
-from tests.conftest import command_body, event_body
 from tests.fake_slack import BOT_USER_ID, FakeSlack
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
-from worker.context import set_context
-from worker.engine.base import Answer, Chunk, Question
-from worker.engine.default import ExtractiveEngine
-
-CHANNEL = "C1"
-
-
-@pytest.fixture
-def world(slack: FakeSlack, redis: Redis, engine: ExtractiveEngine, runbooks: Path) -> Iterator[FakeSlack]:
-    slack.add_channel(CHANNEL, "ops", members={"U1"})
-    slack.add_channel("D1", "dm", is_im=True, members={"U1"})
-    start_worker_context(slack, redis, engine, runbooks)
-    yield slack
-    set_context(None)
-
-
-def mention(slack: FakeSlack, text: str, **extra: str) -> dict:
-    message = slack.add_message(CHANNEL, text)
-    return {"type": "app_mention", "user": "U1", "text": text, "ts": message["ts"], "channel": CHANNEL,
-            "event_ts": message["ts"], **extra}
-
-
-def bot_replies(slack: FakeSlack, channel: str = CHANNEL) -> list[dict]:
-    return [m for m in slack.state.messages.get(channel, []) if m.get("user") == BOT_USER_ID]
+from tests.helpers import (
+    CHANNEL,
+    QUEUE,
+    answered_mention,
+    bot_messages,
+    dispatch,
+    make_bot,
+    mention_event,
+    queued,
+    run_worker_burst,
+    wait_for,
+    worker_context,
+)
+from tests.slack_requests import command_body, event_body
+from worker.documents.document import Chunk
+from worker.engine.base import Answer, Question
 
 
 def test_mention_is_answered_once_in_thread_citing_the_right_runbook(world: FakeSlack, redis: Redis) -> None:
     app = make_bot(world, redis)
-    event = mention(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
     response = dispatch(app, event_body(event))
     assert response.status == 200
     wait_for(lambda: queued(redis) == 1, what="the job to be queued")
 
     # the bot showed progress in the thread before any worker ran
-    replies = bot_replies(world)
+    replies = bot_messages(world)
     assert len(replies) == 1 and replies[0]["thread_ts"] == event["ts"]
     assert "Looking through" in replies[0]["text"]
 
     run_worker_burst(redis)
 
-    replies = bot_replies(world)
+    replies = bot_messages(world)
     assert len(replies) == 1, "the placeholder is edited into the answer, not a second message"
     blocks = json.dumps(replies[0]["blocks"])
     assert "Database failover" in blocks
@@ -77,7 +67,7 @@ def test_mention_is_answered_once_in_thread_citing_the_right_runbook(world: Fake
 
 def test_twin_events_and_retries_are_answered_once(world: FakeSlack, redis: Redis) -> None:
     app = make_bot(world, redis)
-    event = mention(world, f"<@{BOT_USER_ID}> what do I check when payments latency is high?")
+    event = mention_event(world, f"<@{BOT_USER_ID}> what do I check when payments latency is high?")
     twin = {**event, "type": "message", "channel_type": "channel"}
     dispatch(app, event_body(event, "Ev1"))
     dispatch(app, event_body(event, "Ev1"), headers={"x-slack-retry-num": "1",
@@ -85,7 +75,7 @@ def test_twin_events_and_retries_are_answered_once(world: FakeSlack, redis: Redi
     dispatch(app, event_body(twin, "Ev2"))
     wait_for(lambda: queued(redis) == 1, what="one job")
     run_worker_burst(redis)
-    replies = bot_replies(world)
+    replies = bot_messages(world)
     assert len(replies) == 1
     assert "Payments API latency" in json.dumps(replies[0]["blocks"])
     assert queued(redis) == 0
@@ -98,7 +88,7 @@ def test_slash_command_posts_question_and_answer_in_channel(world: FakeSlack, re
     assert response.status == 200
     wait_for(lambda: queued(redis) == 1, what="the job")
     run_worker_burst(redis)
-    replies = bot_replies(world)
+    replies = bot_messages(world)
     assert len(replies) == 1
     assert "TLS certificate expiry" in json.dumps(replies[0]["blocks"])
     assert "thread_ts" not in replies[0]
@@ -112,7 +102,7 @@ def test_direct_message_is_answered(world: FakeSlack, redis: Redis) -> None:
     dispatch(app, event_body(event))
     wait_for(lambda: queued(redis) == 1, what="the job")
     run_worker_burst(redis)
-    replies = bot_replies(world, "D1")
+    replies = bot_messages(world, "D1")
     assert len(replies) == 1
     assert "Database failover" in json.dumps(replies[0]["blocks"])
 
@@ -121,10 +111,7 @@ def test_follow_up_in_a_bot_thread_is_answered_and_other_threads_are_ignored(
     world: FakeSlack, redis: Redis
 ) -> None:
     app = make_bot(world, redis)
-    first = mention(world, f"<@{BOT_USER_ID}> how do I fail over the database?")
-    dispatch(app, event_body(first, "Ev10"))
-    wait_for(lambda: queued(redis) == 1, what="the first job")
-    run_worker_burst(redis)
+    first = answered_mention(app, world, redis, "how do I fail over the database?", "Ev10")
 
     follow = world.add_message(CHANNEL, "and how do I roll back payments-api?", thread_ts=first["ts"])
     dispatch(app, event_body({"type": "message", "channel_type": "channel", "user": "U1",
@@ -136,19 +123,19 @@ def test_follow_up_in_a_bot_thread_is_answered_and_other_threads_are_ignored(
                               "channel": CHANNEL}, "Ev12"))
     wait_for(lambda: queued(redis) == 1, what="the follow-up job")
     run_worker_burst(redis)
-    replies = [m for m in bot_replies(world) if m.get("thread_ts") == first["ts"]]
+    replies = [m for m in bot_messages(world) if m.get("thread_ts") == first["ts"]]
     assert len(replies) == 2
     assert "Payments API latency" in json.dumps(replies[1]["blocks"])
-    assert len(bot_replies(world)) == 2
+    assert len(bot_messages(world)) == 2
 
 
 def test_empty_question_gets_a_usage_hint_and_no_job(world: FakeSlack, redis: Redis) -> None:
     app = make_bot(world, redis)
-    event = mention(world, f"<@{BOT_USER_ID}>   ")
+    event = mention_event(world, f"<@{BOT_USER_ID}>   ")
     dispatch(app, event_body(event))
-    wait_for(lambda: bot_replies(world), what="the usage hint")
+    wait_for(lambda: bot_messages(world), what="the usage hint")
     assert queued(redis) == 0
-    assert bot_replies(world)[0]["text"] == USAGE
+    assert bot_messages(world)[0]["text"] == USAGE
 
 
 def test_empty_slash_command_answers_privately(world: FakeSlack, redis: Redis) -> None:
@@ -159,7 +146,7 @@ def test_empty_slash_command_answers_privately(world: FakeSlack, redis: Redis) -
     wait_for(lambda: world.calls_to("response_url"), what="the ephemeral hint")
     hint = world.calls_to("response_url")[0].args
     assert hint["response_type"] == "ephemeral" and "/runbook" in hint["text"]
-    assert queued(redis) == 0 and not bot_replies(world)
+    assert queued(redis) == 0 and not bot_messages(world)
 
 
 class ExplodingEngine:
@@ -176,20 +163,21 @@ class ExplodingEngine:
         return [self.answer(q.text, list(q.chunks)) for q in questions]
 
 
-def test_worker_exception_turns_placeholder_into_a_clear_failure(
-    slack: FakeSlack, redis: Redis, runbooks: Path
-) -> None:
+@pytest.fixture
+def exploding_world(slack: FakeSlack, redis: Redis, runbooks: Path) -> Iterator[FakeSlack]:
+    """The fake workspace with channel C1; this process a worker whose engine fails every call."""
     slack.add_channel(CHANNEL, "ops", members={"U1"})
-    start_worker_context(slack, redis, ExplodingEngine(), runbooks)
-    try:
-        app = make_bot(slack, redis)
-        event = mention(slack, f"<@{BOT_USER_ID}> how do I fail over?")
-        dispatch(app, event_body(event))
-        wait_for(lambda: queued(redis) == 1, what="the job")
-        run_worker_burst(redis)
-    finally:
-        set_context(None)
-    replies = bot_replies(slack)
+    with worker_context(slack, redis, ExplodingEngine(), runbooks):
+        yield slack
+
+
+def test_worker_exception_turns_placeholder_into_a_clear_failure(exploding_world: FakeSlack, redis: Redis) -> None:
+    slack = exploding_world
+    event = mention_event(slack, f"<@{BOT_USER_ID}> how do I fail over?")
+    dispatch(make_bot(slack, redis), event_body(event))
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    run_worker_burst(redis)
+    replies = bot_messages(slack)
     assert len(replies) == 1
     assert "Something went wrong" in replies[0]["text"]
     assert "CUDA" not in replies[0]["text"], "internal errors are not shown to users"
@@ -197,18 +185,14 @@ def test_worker_exception_turns_placeholder_into_a_clear_failure(
 
 
 def test_runbook_command_answers_from_the_matching_section_without_the_engine(
-    slack: FakeSlack, redis: Redis, runbooks: Path
+    exploding_world: FakeSlack, redis: Redis
 ) -> None:
-    slack.add_channel(CHANNEL, "ops", members={"U1"})
-    start_worker_context(slack, redis, ExplodingEngine(), runbooks)  # any engine call would fail the job
-    try:
-        dispatch(make_bot(slack, redis), command_body("/runbook", "database failover"),
-                 content_type="application/x-www-form-urlencoded")
-        wait_for(lambda: queued(redis) == 1, what="the job")
-        run_worker_burst(redis)
-    finally:
-        set_context(None)
-    replies = bot_replies(slack)
+    slack = exploding_world  # any engine call would fail the job
+    dispatch(make_bot(slack, redis), command_body("/runbook", "database failover"),
+             content_type="application/x-www-form-urlencoded")
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    run_worker_burst(redis)
+    replies = bot_messages(slack)
     assert len(replies) == 1
     blocks = json.dumps(replies[0]["blocks"])
     assert "runbook lookup" in blocks and "patronictl switchover" in replies[0]["text"]

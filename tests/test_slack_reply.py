@@ -7,7 +7,8 @@ import pytest
 from jobs.payload import QuestionJob
 from jobs.slack_client import slack_client
 from tests.fake_slack import BOT_TOKEN, FakeSlack, Fault
-from worker.engine.base import Answer, Chunk, Citation, Document
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Answer, Citation
 from worker.slack_reply import (
     BLOCK_LIMIT,
     SECTION_LIMIT,
@@ -73,3 +74,28 @@ def test_a_reply_through_a_dropped_response_url_connection_is_not_sent_twice(sla
     with pytest.raises(OSError):
         deliver(client, job, render_failure("boom"))
     assert len(slack.calls_to("response_url")) == 1
+
+
+@pytest.mark.parametrize("link", [
+    "https://wiki.example.com/a> <!here> <b",
+    "https://wiki.example.com/x|<!channel>",
+    "https://git.example.com/runbooks/blob/main/db>fail<!everyone>.md",
+    "https://wiki.example.com/p\n<!here>",
+])
+def test_a_link_cannot_ping_the_channel_or_split_its_citation(link: str) -> None:
+    for kind in ("runbook", "bookmark"):
+        label = citation_label(_citation(kind=kind, link=link))
+        assert "<!" not in label and label.count("<") == 1 and label.count(">") == 1, label
+        assert label.count("|") == 1 and "\n" not in label
+        assert label.startswith("<https://") and label.split("|")[1].startswith("DB failover>")
+
+
+def test_a_runbook_section_link_keeps_its_one_fragment() -> None:
+    label = citation_label(_citation(link="https://git.example.com/runbooks/blob/main/db.md#steps"))
+    assert label.startswith("<https://git.example.com/runbooks/blob/main/db.md#steps|DB failover>"), label
+    assert label.count("#") == 1
+
+
+def test_ampersands_in_a_link_are_escaped_for_slack() -> None:
+    label = citation_label(_citation(kind="link", link="https://wiki.example.com/page?a=1&b=2"))
+    assert label.startswith("<https://wiki.example.com/page?a=1&amp;b=2|DB failover>")

@@ -39,3 +39,11 @@ def test_a_checkpoint_without_a_base_model_is_refused() -> None:
                                                 ("123456", 123_456)])
 def test_store_cap_accepts_units(text: str, expected: int) -> None:
     assert WorkerSettings.from_env({"CLARA_STORE_MAX_BYTES": text}).clara.store_max_bytes == expected
+
+
+def test_weight_format_is_read_and_checked() -> None:
+    assert WorkerSettings.from_env({}).clara.weights == "bf16"
+    assert WorkerSettings.from_env({"CLARA_WEIGHTS": " INT8 "}).clara.weights == "int8"
+    assert WorkerSettings.from_env({"CLARA_WEIGHTS": "fp8"}).clara.weights == "fp8"
+    with pytest.raises(ValueError, match=r"CLARA_WEIGHTS='int4' is not one of bf16, int8, fp8"):
+        WorkerSettings.from_env({"CLARA_WEIGHTS": "int4"})

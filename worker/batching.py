@@ -3,7 +3,8 @@
 Job threads (one RQ worker each) gather documents concurrently and submit their prepared question
 here; a single model thread takes what is waiting (up to ``max_batch``, waiting at most ``window``
 seconds for more after the first) and calls ``engine.answer_batch`` once, so compression and decoding
-run batched on the GPU while only this thread ever touches the model.
+run batched on the GPU; indexing (worker/index/) takes the same ``model_lock`` between its batches, so
+only one thread at a time touches the model.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import time
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from contextlib import AbstractContextManager, nullcontext
 
 from worker.engine.base import Answer, Engine, Question
 
@@ -25,8 +27,10 @@ class AnswerTimeoutError(Exception):
 
 
 class AnswerBatcher:
-    def __init__(self, engine: Engine, max_batch: int = 8, window: float = 0.005) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 8, window: float = 0.005,
+                 model_lock: AbstractContextManager[object] | None = None) -> None:
         self.engine = engine
+        self.model_lock: AbstractContextManager[object] = model_lock or nullcontext()  # shared with indexing
         self.max_batch = max_batch
         self.window = window
         self._waiting: queue.Queue[tuple[Question, Future[Answer]]] = queue.Queue()
@@ -69,7 +73,8 @@ class AnswerBatcher:
 
     def _answer(self, batch: list[tuple[Question, Future[Answer]]]) -> None:
         try:
-            answers = self.engine.answer_batch([q for q, _ in batch])
+            with self.model_lock:
+                answers = self.engine.answer_batch([q for q, _ in batch])
             if len(answers) != len(batch):
                 raise RuntimeError(f"engine gave {len(answers)} answers to {len(batch)} questions")
         except Exception as error:

@@ -1,15 +1,21 @@
-"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack or Redis.
+"""``chatops``: ask the same pipeline the worker runs, from a terminal, without Slack; index a folder;
+export the feedback people gave on answers in Slack (from the Redis at ``REDIS_URL``).
 
     chatops ask "How do I fail over the primary database?"            # examples/ by default
-    chatops ask "What caused the 502s?" --docs runbooks/ --file app.log
+    chatops ask "What caused the 502s?" --docs runbooks/ --file app.log --mode logs
     chatops ask "Why did checkout fail?" --file app.log --mode logs --json
     chatops ask --questions questions.txt --docs runbooks/ > answers.jsonl
+    chatops index runbooks/ --redis redis://127.0.0.1:6379/0            # what the workers will read
+    chatops feedback export > feedback.jsonl                          # one JSON object per vote
 
 ``--json`` prints the answer as one JSON object: the question, the answer text, the engine, notes, the
 seconds it took, and every citation (title, document id, ``path`` for a local file or ``link`` for a URL,
 ``line_start``, ``line_end``, ``score``). ``--questions FILE`` answers every line of FILE (blank lines
 and lines starting with ``#`` skipped) in one process, one JSON object per line (JSON Lines); a question
 that fails gets ``"error"`` instead of an answer, and the exit status is 1 if any failed.
+
+Without ``--redis`` the index lives in this process only; with it, in the Redis the workers share (the
+same engine settings must be used, or the workers will not find the entries: they are keyed by model).
 """
 
 from __future__ import annotations
@@ -21,41 +27,28 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from jobs.errors import ChatOpsError
+from redis import Redis
+from redis.exceptions import RedisError
+from tqdm import tqdm
+
+from jobs.env import SettingsError
+from jobs.feedback import export_votes
 from jobs.payload import QuestionJob
-from worker.documents.base import GatherRequest, Source
+from worker.documents.base import Source
 from worker.documents.gather import DocumentGatherer
+from worker.documents.local_files import LocalFiles
 from worker.documents.runbooks import RunbookFolder
-from worker.engine.base import Answer, Citation, Document, Engine
-from worker.engine.factory import load_engine
+from worker.engine.base import Answer, Citation, Engine
+from worker.errors import ChatOpsError
+from worker.index.chunk_index import ChunkIndex, IndexReport
+from worker.index.runbook_sync import RunbookSync
 from worker.pipeline import AnswerPipeline
+from worker.runtime import engine_index, load_engine
 from worker.settings import WorkerSettings
 
 DEFAULT_DOCS = Path(__file__).resolve().parent.parent / "examples" / "runbooks"
-
-
-class LocalFiles:
-    """Files named on the command line (``--file``), read as logs or text."""
-
-    name = "thread_files"  # files given with the question, as files attached in Slack: read in every mode
-
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
-
-    def gather(self, request: GatherRequest) -> list[Document]:
-        documents = []
-        for path in self.paths:
-            raw = path.read_bytes()
-            if path.suffix == ".gz":
-                import gzip
-
-                raw = gzip.decompress(raw)
-            kind = "log" if ".log" in path.name else "file"
-            documents.append(Document(doc_id=f"file:{path}", title=path.name, kind=kind, link=str(path),
-                                      text=raw.decode("utf-8", errors="replace")))
-        return documents
 
 
 def citation_record(citation: Citation) -> dict[str, Any]:
@@ -110,11 +103,34 @@ def format_answer(answer: Answer) -> str:
         for i, citation in enumerate(answer.citations, start=1):
             chunk = citation.chunk
             where = chunk.document.link or chunk.document.doc_id
-            lines.append(f"  {i}. {chunk.document.title} ({where}:{chunk.line_start}-{chunk.line_end})"
+            lines.append(f"  {i}. {chunk.document.title} ({where}:{chunk.lines})"
                          f"  score {citation.score:.2f}")
     lines.extend(f"Note: {note}" for note in answer.notes)
     lines.append(f"[{answer.engine}]")
     return "\n".join(lines)
+
+
+def format_report(report: IndexReport, where: str) -> str:
+    return (f"{report.documents} documents: {report.indexed} indexed now ({report.chunks} chunks in "
+            f"{report.seconds:.1f} s, {report.chunks_per_second:.0f} chunks/s), {report.reused} already "
+            f"indexed; index in {where}")
+
+
+class ProgressBar:
+    """A ``Progress`` callback drawing a terminal bar of the documents indexed (to stderr)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.what, unit="doc", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,20 +145,41 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--file", type=Path, action="append", default=[],
                             help="a log or text file (repeatable)")
     ask_parser.add_argument("--mode", choices=["ask", "runbook", "logs"], default="ask")
-    ask_parser.add_argument("-v", "--verbose", action="store_true")
+    index = sub.add_parser("index", help="index a runbook folder (progress bar; prints what it did)")
+    index.add_argument("folder", type=Path)
+    for command in (ask_parser, index):
+        command.add_argument("--redis", metavar="URL", help="keep the index in this Redis (the workers' one)")
+        command.add_argument("-v", "--verbose", action="store_true")
+    feedback = sub.add_parser("feedback", help="the votes on answers given in Slack")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser("export", help="write every vote as JSON Lines (question, cited chunk "
+                                                    "ids, engine, times, vote, reason)")
+    export.add_argument("--output", "-o", type=Path, help="a file to write (default: standard output)")
     args = parser.parse_args(argv)
-    if (args.question is None) == (args.questions is None):
+    if args.command == "ask" and (args.question is None) == (args.questions is None):
         parser.error("give either a question or --questions FILE")
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    verbose = args.command in ("ask", "index") and args.verbose
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        questions = read_questions(args.questions) if args.questions else [args.question]
+        settings = WorkerSettings.from_env(os.environ)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "feedback":
+        return export_feedback(Redis.from_url(settings.redis_url), args.output)
+    try:
+        questions = read_questions(args.questions) if args.command == "ask" and args.questions else []
     except ChatOpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    settings = WorkerSettings.from_env(os.environ)
-    pipeline = local_pipeline(load_engine(settings), args.docs, args.file)
+    engine = load_engine(settings)
+    redis = Redis.from_url(args.redis) if args.redis else None
+    chunk_index = engine_index(engine, redis, settings.index)
+    if args.command == "index":
+        return index_folder(args.folder, chunk_index, settings)
+    pipeline = local_pipeline(engine, chunk_index, settings, args.docs, args.file)
     if args.questions:
         failed = 0
         for question in questions:
@@ -150,21 +187,61 @@ def main(argv: list[str] | None = None) -> int:
             failed += "error" in record
             print(json.dumps(record, ensure_ascii=False), flush=True)
         return 1 if failed else 0
-    result, seconds = answer_one(pipeline, questions[0], args.mode)
+    result, seconds = answer_one(pipeline, args.question, args.mode)
     if isinstance(result, ChatOpsError):
         print(f"error: {result}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(answer_record(questions[0], result, seconds), ensure_ascii=False, indent=2))
+        print(json.dumps(answer_record(args.question, result, seconds), ensure_ascii=False, indent=2))
     else:
         print(format_answer(result))
     return 0
 
 
-def local_pipeline(engine: Engine, docs: Path, files: list[Path]) -> AnswerPipeline:
+def local_pipeline(engine: Engine, chunk_index: ChunkIndex, settings: WorkerSettings, docs: Path,
+                   files: list[Path]) -> AnswerPipeline:
     """The worker's pipeline over a runbook folder and local files instead of Slack."""
-    sources: list[Source] = [RunbookFolder(docs), LocalFiles(files)]
-    return AnswerPipeline(DocumentGatherer(sources), engine)
+    sources: list[Source] = [RunbookFolder(docs), LocalFiles(files, settings.gathering)]
+    return AnswerPipeline(DocumentGatherer(sources), engine, chunk_index)
+
+
+def index_folder(folder: Path, chunk_index: ChunkIndex, settings: WorkerSettings) -> int:
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 1
+    sync = RunbookSync(RunbookFolder(folder, max_bytes=settings.gathering.max_runbook_bytes), chunk_index)
+    bar = ProgressBar(f"indexing {folder}")
+    try:
+        report = sync.sync(bar)
+    finally:
+        bar.close()
+    print(format_report(report, chunk_index.store.where))
+    return 0
+
+
+def export_feedback(redis: Redis, output: Path | None) -> int:
+    try:
+        if output is None:
+            written = _write_votes(redis, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                written = _write_votes(redis, handle)
+    except RedisError as error:
+        print(f"error: cannot read the feedback from Redis: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot write {output}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(f"{written} vote{'s' if written != 1 else ''} exported", file=sys.stderr)
+    return 0
+
+
+def _write_votes(redis: Redis, out: TextIO) -> int:
+    written = 0
+    for vote in export_votes(redis):
+        out.write(json.dumps(vote, ensure_ascii=False) + "\n")
+        written += 1
+    return written
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ once by ``python -m worker`` (or a test) before the first job runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 from slack_sdk import WebClient
 
+from worker.index.file_ingest import FileIngest
+from worker.index.runbook_sync import RunbookSync
+from worker.metrics import WorkerMetrics
 from worker.pipeline import AnswerPipeline
 
 
@@ -19,6 +22,9 @@ class WorkerContext:
     pipeline: AnswerPipeline
     slack: WebClient
     redis: Redis
+    runbook_sync: RunbookSync | None = None  # keeps the runbook folder indexed (None: no runbook folder)
+    file_ingest: FileIngest | None = None  # reads and indexes files shared in Slack (ingest jobs)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
 
 class WorkerNotStartedError(RuntimeError):

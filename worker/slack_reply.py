@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from jobs.answer_actions import answer_actions
 from jobs.payload import QuestionJob
 from jobs.slack_text import escape_mrkdwn
 from worker.engine.base import Answer, Citation
@@ -35,24 +36,34 @@ def _split(text: str, limit: int) -> list[str]:
     return pieces
 
 
+def slack_link_url(url: str) -> str:
+    """``url`` made safe inside Slack's ``<url|label>``: the characters that would end or split the link,
+    or start a ping (``<``, ``>``, ``|``), whitespace and control characters are percent-encoded, and ``&``
+    is written ``&amp;`` as Slack expects. A bookmark link ``https://x/a> <!here> <b`` stays one link."""
+    escaped = "".join(f"%{ord(c):02X}" if c in "<>|" or c.isspace() or ord(c) < 32 or ord(c) == 127 else c
+                      for c in url)
+    return escaped.replace("&", "&amp;")
+
+
 def citation_label(citation: Citation) -> str:
-    """``<link|title>`` (or the title and path), the line range, and the score."""
+    """``<link|title>`` (or the title and path), the line range, and the score. A runbook link points at the
+    cited lines (``#L12-L30``) unless it already points somewhere in the file (a section's ``#anchor``)."""
     chunk = citation.chunk
     document = chunk.document
     title = escape_mrkdwn(document.title).replace("|", "¦")
     link = document.link
     if link and link.startswith(("http://", "https://")):
-        label = f"<{link}#L{chunk.line_start}-L{chunk.line_end}|{title}>" if document.kind == "runbook" \
-            else f"<{link}|{title}>"
+        if document.kind == "runbook" and "#" not in link:
+            link = f"{link}#L{chunk.line_start}-L{chunk.line_end}"
+        label = f"<{slack_link_url(link)}|{title}>"
     elif document.link:
         label = f"{title} (`{escape_mrkdwn(document.link)}`)"
     else:
         label = title
-    lines = f"line {chunk.line_start}" if chunk.line_start == chunk.line_end \
-        else f"lines {chunk.line_start}-{chunk.line_end}"
     if document.kind == "log":
-        name = escape_mrkdwn(document.title)
-        lines = f"`{name}:{chunk.line_start}-{chunk.line_end}`"
+        lines = f"`{escape_mrkdwn(document.title)}:{chunk.lines}`"
+    else:
+        lines = f"{'line' if chunk.line_start == chunk.line_end else 'lines'} {chunk.lines}"
     return f"{label} · {lines} · score {citation.score:.2f}"
 
 
@@ -62,7 +73,13 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-def render_answer(answer: Answer) -> SlackMessage:
+def source_labels(answer: Answer) -> list[str]:
+    """The numbered sources as listed under the answer."""
+    return [f"{i}. {citation_label(c)}" for i, c in enumerate(answer.citations[:MAX_SOURCES], start=1)]
+
+
+def render_answer(answer: Answer, answer_id: str | None = None) -> SlackMessage:
+    """The answer, its sources and notes; with ``answer_id``, the feedback and hand-off buttons."""
     body = answer.text.strip() or "(no answer)"
     if not answer.extractive:
         body = escape_mrkdwn(body)
@@ -73,17 +90,17 @@ def render_answer(answer: Answer) -> SlackMessage:
     blocks: list[dict[str, Any]] = []
     for piece in _split(header + body, SECTION_LIMIT):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-    blocks = blocks[: BLOCK_LIMIT - 4]
+    blocks = blocks[: BLOCK_LIMIT - 5]  # room for the sources, notes, footer and buttons
     if answer.citations:
-        sources = [f"{i}. {citation_label(c)}"
-                   for i, c in enumerate(answer.citations[:MAX_SOURCES], start=1)]
-        text = "*Sources*\n" + "\n".join(sources)
+        text = "*Sources*\n" + "\n".join(source_labels(answer))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}})
     notes = [escape_mrkdwn(n) for n in answer.notes]
     if notes:
         note_text = "\n".join(f":information_source: {n}" for n in notes)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note_text[:SECTION_LIMIT]}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Answered by {answer.engine}"}]})
+    if answer_id:
+        blocks.append(answer_actions(answer_id))
     return SlackMessage(text=(header + body)[:FALLBACK_LIMIT], blocks=blocks)
 
 

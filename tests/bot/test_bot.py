@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -15,9 +14,9 @@ from rq.job import Job
 from bot.settings import BotSettings
 from jobs.enqueue import question_queue
 from jobs.payload import job_id_for
-from tests.conftest import command_body, event_body
 from tests.fake_slack import BOT_USER_ID, FakeSlack
-from tests.helpers import QUEUE, dispatch, make_bot, queued, wait_for
+from tests.helpers import QUEUE, dispatch, drain_listeners, make_bot, queued, wait_for
+from tests.slack_requests import command_body, event_body
 
 
 def test_bot_process_never_imports_torch() -> None:
@@ -33,6 +32,13 @@ def test_settings_come_from_standard_env_names_and_explicit_arguments_win() -> N
     settings = BotSettings.from_env(env, queue_name="other")
     assert settings.socket_mode and settings.redis_url == "redis://r:6379/3" and settings.queue_name == "other"
     assert "xoxb-1" not in repr(settings) and "xapp-1" not in repr(settings)
+    assert (settings.metrics_port, settings.handoff_cooldown_s, settings.channel_config_path) == (9101, 1800, None)
+    hand_off = BotSettings.from_env({**env, "CHATOPS_HANDOFF_PER_HOUR": "2", "CHATOPS_METRICS_PORT": "0",
+                                     "CHATOPS_CHANNEL_CONFIG": "/etc/chatops/channels.yml"})
+    assert (hand_off.handoff_per_hour, hand_off.metrics_port) == (2, 0)
+    assert str(hand_off.channel_config_path) == "/etc/chatops/channels.yml"
+    with pytest.raises(ValueError, match="CHATOPS_HANDOFF_PER_HOUR='0' must be at least 1"):
+        BotSettings.from_env({**env, "CHATOPS_HANDOFF_PER_HOUR": "0"})
     with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
         BotSettings.from_env({})
     with pytest.raises(ValueError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
@@ -97,6 +103,5 @@ def test_bot_messages_and_edits_are_not_questions(slack: FakeSlack, redis: Redis
     dispatch(app, event_body({**base, "ts": "1.2", "subtype": "message_changed"}, "Ev2"))
     dispatch(app, event_body({**base, "ts": "1.3", "user": BOT_USER_ID}, "Ev3"))
     dispatch(app, event_body({**base, "ts": "1.4"}, "Ev4"))
-    wait_for(lambda: queued(redis) == 1, what="the one real question")
-    time.sleep(0.2)
-    assert queued(redis) == 1
+    drain_listeners(app)
+    assert queued(redis) == 1, "the one real question"

@@ -11,12 +11,14 @@ import pytest
 import torch
 from redis import Redis
 
-from jobs.errors import CheckpointError
 from worker.clara.checkpoint import ClaraModel
 from worker.clara.engine import NO_DOCUMENTS, QUESTION_TOO_LONG, ClaraEngine
+from worker.clara.errors import CheckpointError
 from worker.clara.store import LocalMemoryStore, RedisMemoryStore, content_hash, from_bytes
 from worker.documents.chunking import chunk_document
-from worker.engine.base import Chunk, Citation, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Citation, Question
+from worker.index.candidates import Candidates
 
 TEXTS = [
     "To fail over the primary database, run make failover from the ops host, then check replication.",
@@ -40,7 +42,8 @@ class WordOverlap:
     def __init__(self) -> None:
         self.calls = 0
 
-    def rank(self, question: str, chunks: Sequence[Chunk], k: int) -> list[Citation]:
+    def rank(self, question: str, chunks: Sequence[Chunk], k: int, candidates: Candidates | None = None
+             ) -> list[Citation]:
         self.calls += 1
         words = set(re.findall(r"\w+", question.lower()))
         scores = [len(words & set(re.findall(r"\w+", c.text.lower()))) / 10 for c in chunks]
@@ -225,6 +228,19 @@ def test_load_clara_engine_from_settings(tiny_paths: dict, redis_db: Redis) -> N
         with pytest.raises(CheckpointError, match="no CUDA device"):
             load_clara_engine(ClaraSettings(checkpoint_dir=tiny_paths["e2e-128"],
                                             base_model_dir=tiny_paths["base_model"], device="cuda"))
+
+
+def test_load_clara_engine_with_quantized_weights(tiny_paths: dict, redis_db: Redis) -> None:
+    from worker.clara.engine import load_clara_engine
+    from worker.settings import ClaraSettings
+
+    settings = ClaraSettings(checkpoint_dir=tiny_paths["e2e-16"], base_model_dir=tiny_paths["base_model"],
+                             device="cpu", weights="int8", max_new_tokens=4)
+    engine = load_clara_engine(settings, retriever=None, redis=redis_db)
+    assert engine.clara.weights == "int8"
+    assert isinstance(engine.store, RedisMemoryStore) and engine.store.prefix.endswith("-merged")
+    answer = engine.answer("disk alerts?", chunks(TEXTS))
+    assert len(answer.citations) == 5 and answer.engine == "clara-7b-e2e"
 
 
 def test_long_question_note_for_e2e_retrieval(e2e16: ClaraModel) -> None:

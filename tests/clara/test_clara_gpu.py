@@ -15,7 +15,8 @@ from worker.clara import steps
 from worker.clara.checkpoint import load_clara
 from worker.clara.decode import StaticDecoder
 from worker.clara.engine import ClaraEngine
-from worker.engine.base import Chunk, Document, Question
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Question
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -77,3 +78,39 @@ def test_compiled_engine_on_gpu(folders: tuple[Path, Path]) -> None:
         assert [a.text for a in fast.answer_batch(questions)] == expected
     finally:
         plain_elementwise()
+
+
+@pytest.mark.parametrize("weights", ["int8", "fp8"])
+def test_decoding_kernel_matches_the_dequantised_matmul(weights: str) -> None:
+    from worker.clara.kernels import weight_only_mm
+    from worker.clara.quantize import dequantize, quantize_weight
+
+    if weights == "fp8" and torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("fp8 needs compute capability 8.9")
+    torch.manual_seed(0)
+    q, scale = quantize_weight(torch.randn(200, 1024, device="cuda") * 0.02, weights)  # N not a block multiple
+    for rows in (1, 5, 16):
+        x = torch.randn(rows, 1024, device="cuda", dtype=torch.bfloat16)
+        expected = x.float() @ dequantize(q, scale, torch.float32).t()
+        got = weight_only_mm(x, q, scale)
+        assert got.shape == (rows, 200) and got.dtype == torch.bfloat16
+        assert float((got.float() - expected).norm() / expected.norm()) < 5e-3
+
+
+def test_packed_compression_on_gpu(folders: tuple[Path, Path]) -> None:
+    clara = load_clara(folders[0], folders[1], "cuda")
+    texts = [*TEXTS, "short", " ".join(TEXTS) * 4]  # 7 to 259 tokens
+    padded, packed = steps.compress(clara, texts), steps.compress(clara, texts, packed=True)  # flash attention
+    cosine = torch.nn.functional.cosine_similarity(packed.float().flatten(1), padded.float().flatten(1), dim=-1)
+    assert float(cosine.min()) > 0.999
+
+
+def test_quantized_fast_engine_on_gpu(folders: tuple[Path, Path]) -> None:
+    questions = [Question("database failover?", _chunks(TEXTS)), Question("kafka?", _chunks(TEXTS[2:]))]
+    plain = ClaraEngine(load_clara(folders[0], folders[1], "cuda", torch.float32, weights="int8"),
+                        max_new_tokens=10, fast=False)
+    fast = ClaraEngine(load_clara(folders[0], folders[1], "cuda", torch.float32, weights="int8"),
+                       max_new_tokens=10, fast=True, compile_ops=False)
+    assert fast.clara.model.lm_head.weight.is_cuda
+    expected = [a.text for a in plain.answer_batch(questions)]
+    assert [a.text for a in fast.answer_batch(questions)] == expected

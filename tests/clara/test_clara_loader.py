@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 import tiny_checkpoint
 import torch
 
-from jobs.errors import CheckpointError
 from worker.clara.checkpoint import ClaraModel, load_clara
+from worker.clara.errors import CheckpointError
 
 
 @pytest.mark.parametrize("kind", ["e2e", "instruct", "base"])
@@ -79,11 +80,108 @@ def test_missing_checkpoint_file(tiny_paths: dict[str, Path], tmp_path: Path, na
     _fails(checkpoint, base, name, "checkpoint")
 
 
-@pytest.mark.parametrize("name", ["config.json", "tokenizer.model", "model-00002-of-00002.safetensors"])
+@pytest.mark.parametrize("name", ["config.json", "model-00002-of-00002.safetensors"])
 def test_missing_base_file(tiny_paths: dict[str, Path], tmp_path: Path, name: str) -> None:
     checkpoint, base = _copy(tiny_paths, tmp_path)
     (base / name).unlink()
     _fails(checkpoint, base, name, "base model")
+
+
+def test_no_tokenizer_at_all(tiny_paths: dict[str, Path], tmp_path: Path) -> None:
+    checkpoint, base = _copy(tiny_paths, tmp_path)
+    (base / "tokenizer.json").unlink()
+    (base / "tokenizer.model").unlink()
+    _fails(checkpoint, base, "neither tokenizer.json nor tokenizer.model", "base model")
+
+
+def test_sentencepiece_fallback_warns_and_matches_a_legacy_file(
+        tiny_paths: dict[str, Path], tmp_path: Path, e2e16: ClaraModel, caplog: pytest.LogCaptureFixture) -> None:
+    checkpoint, base = _copy(tiny_paths, tmp_path)
+    (base / "tokenizer.json").unlink()
+    with caplog.at_level(logging.WARNING, logger="worker.clara.tokenizer"):
+        clara = load_clara(checkpoint, base, "cpu")
+    assert "no tokenizer.json" in caplog.text and "legacy" in caplog.text
+    assert clara.tokenizer.source.name == "tokenizer.model"
+    assert clara.fingerprint != e2e16.fingerprint  # another tokenizer file: another store key
+    legacy = e2e16.tokenizer  # the conftest base folder has a legacy tokenizer.json
+    for text in ["Welcome to the on-call handbook.", "  two  spaces\tand\nlines ", "émoji 🙂 中文", ""]:
+        assert clara.tokenizer.encoder_ids(text, 256) == legacy.encoder_ids(text, 256)
+        assert clara.tokenizer.prompt_ids(text, 2) == legacy.prompt_ids(text, 2)
+        assert clara.tokenizer.decode(legacy.encode_text(text)) == legacy.decode(legacy.encode_text(text))
+
+
+def test_non_legacy_tokenizer_changes_ids_and_store_key(tiny_paths: dict[str, Path], tmp_path: Path,
+                                                         e2e16: ClaraModel) -> None:
+    checkpoint, base = _copy(tiny_paths, tmp_path)
+    tiny_checkpoint.write_tokenizer(base, "non-legacy")
+    clara = load_clara(checkpoint, base, "cpu")
+    assert clara.fingerprint != e2e16.fingerprint
+    assert clara.tokenizer.prompt_ids("Why?", 1)[:3] == [1, 733, 16289]  # no lone "▁" after <s>
+    assert e2e16.tokenizer.prompt_ids("Why?", 1)[:3] == [1, 28705, 733]
+    ours, legacy = clara.tokenizer.encoder_ids("Welcome", 256), e2e16.tokenizer.encoder_ids("Welcome", 256)
+    assert ours[2:4] == [28780, 23079] and legacy[2] == 19417  # "W" "elcome" vs "▁Welcome"
+
+
+def test_tokenizer_json_with_other_added_tokens_is_refused(tiny_paths: dict[str, Path], tmp_path: Path) -> None:
+    checkpoint, base = _copy(tiny_paths, tmp_path)
+    spec = json.loads((base / "tokenizer.json").read_text())
+    spec["added_tokens"].append({"id": 32000, "content": "<|tool|>", "single_word": False, "lstrip": False,
+                                 "rstrip": False, "normalized": False, "special": True})
+    (base / "tokenizer.json").write_text(json.dumps(spec))
+    _fails(checkpoint, base, "tokenizer.json", "<|tool|>")
+
+
+def test_unreadable_tokenizer_json(tiny_paths: dict[str, Path], tmp_path: Path) -> None:
+    checkpoint, base = _copy(tiny_paths, tmp_path)
+    (base / "tokenizer.json").write_text("{not json")
+    _fails(checkpoint, base, "tokenizer.json could not be read")
+
+
+def _embedding_copies(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]]:
+    first_last = torch.load(checkpoint / "decoder_first_last_layers.pth", weights_only=True)
+    return first_last, torch.load(checkpoint / "adapters.pth", weights_only=True)
+
+
+def test_differing_adapter_copies_are_logged_and_the_last_wins(
+        tiny_paths: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    checkpoint = tiny_checkpoint.make_checkpoint(tmp_path / "e2e", tiny_paths["base_model"], "e2e", 16,
+                                                 distinct_copies=True)
+    with caplog.at_level(logging.WARNING, logger="worker.clara.checkpoint"):
+        clara = load_clara(checkpoint, tiny_paths["base_model"], "cpu")
+    first_last, adapters = _embedding_copies(checkpoint)
+    assert list(adapters)[-1] == "query_reasoner_adapter"
+    for key, weight in (("model.embed_tokens.weight", clara.model.model.embed_tokens.weight),
+                        ("lm_head.weight", clara.model.lm_head.weight)):
+        assert torch.equal(weight, adapters["query_reasoner_adapter"][key].float())
+        assert not torch.equal(weight, first_last[key].float())
+    message = caplog.text
+    assert "adapters.pth" in message and "decoder_first_last_layers.pth" in message
+    for name in adapters:
+        assert name in message
+    assert "from adapters.pth (query_reasoner_adapter)" in message
+
+
+def test_the_order_in_the_file_decides(tiny_paths: dict[str, Path], tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint.make_checkpoint(tmp_path / "instruct", tiny_paths["base_model"], "instruct", 16,
+                                                 distinct_copies=True)
+    first_last, adapters = _embedding_copies(checkpoint)
+    torch.save({"decoder_adapter": adapters["decoder_adapter"], "encoder_adapter": adapters["encoder_adapter"]},
+               checkpoint / "adapters.pth")
+    clara = load_clara(checkpoint, tiny_paths["base_model"], "cpu")
+    assert torch.equal(clara.model.model.embed_tokens.weight,
+                       adapters["encoder_adapter"]["model.embed_tokens.weight"].float())
+    # without copies in the adapters, decoder_first_last_layers.pth is what is used
+    for weights in adapters.values():
+        del weights["model.embed_tokens.weight"], weights["lm_head.weight"]
+    torch.save(adapters, checkpoint / "adapters.pth")
+    clara = load_clara(checkpoint, tiny_paths["base_model"], "cpu")
+    assert torch.equal(clara.model.lm_head.weight, first_last["lm_head.weight"].float())
+
+
+def test_equal_copies_say_nothing(tiny_paths: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="worker.clara.checkpoint"):
+        load_clara(tiny_paths["e2e-16"], tiny_paths["base_model"], "cpu")
+    assert "differ" not in caplog.text
 
 
 def test_no_safetensors_at_all(tiny_paths: dict[str, Path], tmp_path: Path) -> None:

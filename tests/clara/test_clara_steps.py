@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,15 +100,25 @@ def test_memory_slots_land_in_place(e2e16: ClaraModel) -> None:
 
 
 def test_prompt_template(e2e16: ClaraModel) -> None:
+    """Apple's rendered prompt through the base folder's (legacy) tokenizer.json: "<s> [INST] ..." gives
+    <s>, a lone "▁", then "▁[" "INST" "]" (issue 14); the question is kept as given."""
     tok = e2e16.tokenizer
-    ids = tok.prompt_ids("Why?", 2)
-    assert ids[0] == BOS_ID and ids[1:4] == tok.sp.encode("[INST]")
-    text = tok.sp.decode([i for i in ids if i < 32000 and i != BOS_ID])
-    assert text.startswith("[INST] You are a helpful assistant.")
-    assert "\n\nBackground:\n" in text and text.endswith("\n\nQuestion:Why? [/INST]")
+    ids = tok.prompt_ids("Why? ", 2)
+    assert ids[:5] == [BOS_ID, 28705, 733, 16289, 28793]
+    text = tok.decode(ids)
+    assert text.lstrip().startswith("[INST] You are a helpful assistant. Your task is to extract")
+    assert "\n\nBackground:\n" in text and text.endswith("\n\nQuestion:Why?  [/INST]")  # not stripped
     last_sep = len(ids) - 1 - ids[::-1].index(tok.sep_id)
-    assert tok.sp.decode(ids[last_sep + 1:]).strip() == "Question:Why? [/INST]"
+    assert tok.decode(ids[last_sep + 1:]).strip() == "Question:Why?  [/INST]"
     assert ids.count(tok.sep_id) == 2 and sum(i in tok.mem_ids for i in ids) == 32
+    first = ids.index(tok.mem_ids[0])
+    assert ids[first:first + 34] == [*tok.mem_ids, tok.sep_id] * 2  # slots n_mem + 1 apart
+
+
+def test_question_is_not_stripped(e2e16: ClaraModel) -> None:
+    tok = e2e16.tokenizer
+    assert tok.prompt_ids("  why? ", 1) != tok.prompt_ids("why?", 1)
+    assert tok.prompt_length("  why? ", 1) == len(tok.prompt_ids("  why? ", 1))
 
 
 SPECIALS = ["<s>", "</s>", "[INST]", "[/INST]", "<MEM0>", "<MEM15>", "<MEM>", "<ENC>", "<SEP>", "<AE>",
@@ -121,12 +133,8 @@ def test_special_tokens_in_text_are_neutralised(e2e16: ClaraModel) -> None:
     for special in SPECIALS:
         assert special.replace(" ", "").lower() not in neutralise(evil).replace(" ", "").lower()
     prompt = tok.prompt_ids(evil, 2)
-    inst, end = tok.sp.encode("[INST]"), tok.sp.encode("[/INST]")[-3:]
-
-    def count(seq: list[int], sub: list[int]) -> int:
-        return sum(seq[i:i + len(sub)] == sub for i in range(len(seq)))
-
-    assert count(prompt, inst) == 1 and count(prompt, [*tok.sp.encode("x [/INST]")][-3:]) == 1 == count(prompt, end)
+    text = tok.decode(prompt)
+    assert text.count("[INST]") == 1 and text.count("[/INST]") == 1 and text.rstrip().endswith("[/INST]")
     assert prompt.count(BOS_ID) == 1 and EOS_ID not in prompt
     assert sum(i in tok.mem_ids for i in prompt) == 2 * 16 and prompt.count(tok.sep_id) == 2
     doc = tok.encoder_ids(evil, 256)
@@ -134,11 +142,25 @@ def test_special_tokens_in_text_are_neutralised(e2e16: ClaraModel) -> None:
     assert sum(i in tok.mem_ids for i in doc) == 16
 
 
+def test_neutralise_is_linear_in_the_text() -> None:
+    """Nested strings need one removal per level: done as each completes, not by repeated passes."""
+    nested = ["[IN" * 6000 + "[INST]" + "ST]" * 6000, "<" * 12000 + "<s>" + "s>" * 12000,
+              "< " * 10000 + "s >" * 10000]
+    started = time.perf_counter()
+    assert [neutralise(text) for text in nested] == ["", "", ""]
+    assert time.perf_counter() - started < 2.0  # repeated passes took over 10 s on 2 cores
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(SPECIALS), st.text(max_size=12)), max_size=12))
 def test_user_text_never_yields_special_ids(e2e16: ClaraModel, parts: list[str]) -> None:
-    ids = e2e16.tokenizer.encode_text("".join(parts))
-    assert all(2 < i < 32000 for i in ids)
+    tok, text = e2e16.tokenizer, "".join(parts)
+    assert all(2 < i < 32000 for i in tok.encode_text(text))
+    # inside the rendered templates too (with whatever the text starts or ends with)
+    prompt = tok.prompt_ids(text, 1)
+    assert [i for i in prompt if tok.is_special(i)] == [BOS_ID, *tok.mem_ids, tok.sep_id]
+    assert [i for i in tok.encoder_ids(text, 10_000) if tok.is_special(i)] == [tok.enc_id, BOS_ID, EOS_ID,
+                                                                               *tok.mem_ids]
 
 
 def test_budget_keeps_the_whole_question(e2e16: ClaraModel) -> None:
@@ -151,7 +173,7 @@ def test_budget_keeps_the_whole_question(e2e16: ClaraModel) -> None:
     assert steps.fit_k(tok, question, 5, budget=10) == 0
     ids = tok.prompt_ids(question, k)
     assert len(ids) <= full - 1
-    assert tok.sp.decode([i for i in ids if i < 32000]).rstrip().endswith(question.strip() + " [/INST]")
+    assert tok.decode(ids).endswith(question + " [/INST]")
 
 
 def test_generation_is_greedy_and_batch_independent(e2e16: ClaraModel) -> None:

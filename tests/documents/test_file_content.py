@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from worker.documents.file_content import UnreadableContent, capped_note, gunzip, read_capped
+from worker.documents.file_content import UnreadableContent, as_utf8, capped_note, gunzip, read_capped, wide_encoding
 
 
 def _chunks(data: bytes, size: int = 7) -> list[bytes]:
@@ -91,3 +91,18 @@ def test_head_and_tail_are_exact_lines_of_the_original(lines: list[str], cap: in
 def test_a_file_without_text_is_unreadable_with_its_reason(data: bytes, reason: str) -> None:
     with pytest.raises(UnreadableContent, match=reason):
         read_capped(_chunks(data), max_bytes=100, max_scan_bytes=1000)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(min_size=1, max_size=400).filter(lambda t: "\x00" not in t),
+       st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32"]), st.integers(min_value=1, max_value=13))
+def test_wide_text_is_re_encoded_as_utf8_whatever_the_chunking(text: str, encoding: str, chunk: int) -> None:
+    data = text.encode(encoding)
+    if encoding in ("utf-16", "utf-32") or wide_encoding(data) == encoding:  # BOM-less: only mostly-ASCII text
+        assert b"".join(as_utf8(_chunks(data, chunk))).decode("utf-8").removeprefix("\ufeff") == text
+
+
+def test_binary_with_nul_bytes_is_not_taken_for_utf16() -> None:
+    assert wide_encoding(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4) is None
+    assert wide_encoding(b"plain ascii text, sixteen+ bytes") is None
+    assert wide_encoding("2024-05-14 INFO started\r\n".encode("utf-16-le")) == "utf-16-le"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from jobs.errors import DocumentUnreadableError
 from tests.documents.conftest import EXAMPLE_LOG, OTHER_PUBLIC, PRIVATE, PUBLIC, now_ts
 from tests.fake_pages import FakePages
 from tests.fake_slack import FakeSlack, Fault
 from worker.documents.base import GatherRequest
 from worker.documents.gather import DocumentGatherer
 from worker.documents.settings import GatheringSettings
+from worker.errors import DocumentUnreadableError
 
 
 def _fill_channel(slack: FakeSlack, pages: FakePages) -> None:

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import random
+import time
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.documents.conftest import EXAMPLE_LOG, words
-from worker.documents.chunking import chunk_documents, line_citation
+from worker.documents.chunking import chunk_documents
+from worker.documents.document import Document
 from worker.documents.log_chunking import chunk_log, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import Severity
-from worker.engine.base import Document
+from worker.documents.packing import split_long_line
+from worker.engine.base import Citation
+from worker.engine.default import ExtractiveEngine
+from worker.slack_reply import citation_label
 
 # examples/logs/checkout-api.log: the incident
 POOL_WARNINGS = (164, 203)  # the same pool warning 40 times
@@ -47,12 +54,12 @@ def test_stack_trace_is_one_region_with_its_error_line() -> None:
 
 def test_incidents_come_first_trace_then_errors_then_warnings() -> None:
     chunks = chunk_documents([_example()], 256, words)
-    cited = [line_citation(c) for c in chunks[:4]]
+    cited = [citation_label(Citation(c, 0.5)).split(" · ")[1] for c in chunks[:4]]  # as the answer shows them
     assert cited == [
-        f"checkout-api.log:{TRACE[0]}-{TRACE[1]}",
-        f"checkout-api.log:{PAYMENTS_ERROR}",
-        f"checkout-api.log:{SLOW_REQUEST_WARNING}",
-        f"checkout-api.log:{POOL_WARNINGS[0]}-{POOL_WARNINGS[1]}",
+        f"`checkout-api.log:{TRACE[0]}-{TRACE[1]}`",
+        f"`checkout-api.log:{PAYMENTS_ERROR}`",
+        f"`checkout-api.log:{SLOW_REQUEST_WARNING}`",
+        f"`checkout-api.log:{POOL_WARNINGS[0]}-{POOL_WARNINGS[1]}`",
     ]
     rest = chunks[4:]
     assert [c.index for c in rest] == sorted(c.index for c in rest)  # the rest in file order
@@ -143,3 +150,41 @@ def test_chunks_partition_the_lines_within_budget(lines: list[tuple[str, int]], 
     blank = {first + i for i, line in enumerate(original) if not line.strip()}
     assert set(range(first, first + len(original))) - blank <= covered
     assert [c.index for c in chunks] == sorted({c.index for c in chunks}, key=[c.index for c in chunks].index)
+
+
+def _one_line_file(size: int) -> str:
+    rng = random.Random(5)
+    words = ["error", "timeout", "payments-api", "0x7f3a9c", "connection", "refused", "retrying", '{"k":1}', "a" * 30]
+    return " ".join(rng.choice(words) for _ in range(size // 9))[:size]
+
+
+def test_a_five_megabyte_one_line_file_chunks_in_seconds_counting_each_character_a_few_times(
+        engine: ExtractiveEngine) -> None:
+    """The old splitter re-counted a growing piece for every word: 486 s for 5 MB. The work is the text
+    given to the tokenizer; now each character goes to it about once (a piece that overshoots is counted
+    again), and none as part of the whole line."""
+    text = _one_line_file(5_000_000)
+    counted = 0
+
+    def count_tokens(piece: str) -> int:
+        nonlocal counted
+        counted += len(piece)
+        return engine.count_tokens(piece)
+
+    started = time.monotonic()
+    chunks = chunk_documents([Document("file:F1", "one-line.log", text, kind="log")], engine.max_chunk_tokens,
+                             count_tokens)
+    took = time.monotonic() - started
+    assert counted < 2 * len(text), counted
+    assert took < 60, f"{took:.1f} s"
+    assert all(chunk.line_start == chunk.line_end == 1 for chunk in chunks)
+    assert "".join(chunk.text for chunk in chunks).replace(" ", "") == text.replace(" ", "")
+    assert max(engine.count_tokens(chunk.text) for chunk in chunks[::50]) <= engine.max_chunk_tokens
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab \u00e9x", min_size=1, max_size=3000), st.integers(min_value=2, max_value=40))
+def test_long_lines_split_into_pieces_that_fit_and_lose_nothing(line: str, budget: int) -> None:
+    pieces = list(split_long_line(line, budget, lambda text: len(text.split()) + len(text) // 7))
+    assert all(len(piece.split()) + len(piece) // 7 <= budget or len(piece) == 1 for piece in pieces)
+    assert "".join(pieces).replace(" ", "") == line.replace(" ", "")

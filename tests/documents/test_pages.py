@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from tests.fake_pages import FakePages
+from worker.deadline import STOP_GRACE_S, Deadline, StopRequest
 from worker.documents.html_text import html_to_text
 from worker.documents.http_fetch import HostAllowlist
 from worker.documents.pages import PageFetcher
@@ -90,3 +92,29 @@ def test_allowlist_entries() -> None:
 def test_html_to_text_keeps_preformatted_text_and_entities() -> None:
     text, title = html_to_text("<title>T</title><p>a &amp; b</p><pre>  x = 1\n  y = 2</pre>")
     assert title == "T" and "a & b" in text and "  x = 1\n  y = 2" in text
+
+
+def test_a_page_sending_one_header_a_second_is_cut_off_at_its_timeout(pages: FakePages) -> None:
+    """Each read gets a byte within the socket timeout, so only one deadline for connect, headers and body
+    stops it: the page would otherwise hold the fetch for two minutes."""
+    started = time.monotonic()
+    document = _fetcher(pages, timeout_s=2.0).fetch(pages.url("/slow-headers"))
+    assert time.monotonic() - started < 3.5
+    assert is_skipped(document) and document.notes == (f"skipped {pages.url('/slow-headers')}: timed out after 2 s",)
+
+
+def test_a_fetch_ends_at_the_question_deadline_when_that_is_nearer(pages: FakePages) -> None:
+    started = time.monotonic()
+    document = _fetcher(pages, timeout_s=60.0).fetch(pages.url("/slow-headers"),
+                                                     deadline=Deadline.after(1.0, stop=None))
+    assert time.monotonic() - started < 2.5
+    assert is_skipped(document) and "out of time for this question" in document.notes[0]
+
+
+def test_a_stop_request_cuts_a_fetch_off_after_the_grace(pages: FakePages) -> None:
+    stop = StopRequest()
+    threading.Timer(0.2, stop.request).start()
+    started = time.monotonic()
+    document = _fetcher(pages, timeout_s=60.0).fetch(pages.url("/slow-headers"), deadline=Deadline.after(60, stop))
+    assert time.monotonic() - started < STOP_GRACE_S + 1.5
+    assert "out of time for this question (the worker is stopping)" in document.notes[0]

@@ -6,15 +6,15 @@ import pytest
 from rank_bm25 import BM25Okapi
 from slack_sdk import WebClient
 
-from jobs.errors import DocumentUnreadableError
 from tests.documents.conftest import DM_U1, DM_U2, OTHER_PUBLIC, PRIVATE, PUBLIC, words
 from tests.fake_slack import FakeSlack, Fault
 from worker.documents.base import GatherRequest
 from worker.documents.chunking import chunk_documents
+from worker.documents.document import Document
 from worker.documents.gather import DocumentGatherer
 from worker.documents.permissions import ConversationDirectory, may_see
 from worker.documents.settings import GatheringSettings
-from worker.engine.base import Document
+from worker.errors import DocumentUnreadableError
 
 SECRET_PLAN = b"Incident SEC-7: rotate the signing key of the payments gateway before Friday.\n"
 

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from slack_sdk import WebClient
 
-from worker.documents.redact import REDACTED, redact_secrets
+from tests.documents.conftest import PUBLIC
+from tests.fake_slack import FakeSlack
+from worker.documents.base import GatherRequest
+from worker.documents.document import Document
+from worker.documents.gather import DocumentGatherer
+from worker.documents.pins import ChannelPins
+from worker.documents.redact import REDACTED, DocumentRedactor, redact_secrets
+from worker.documents.slack_files import SlackFileReader
 
 SECRETS = [
     ("slack bot token", "posting with xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "xoxb-1234567890"),
@@ -79,3 +89,41 @@ def test_redaction_keeps_lines_and_is_idempotent(lines: list[str]) -> None:
 def test_text_whose_length_changes_when_lower_cased_is_still_redacted() -> None:
     text = "İstanbul office\npassword=hunter22\nok"
     assert redact_secrets(text) == f"İstanbul office\npassword={REDACTED}\nok"
+
+
+def test_the_same_text_is_redacted_once() -> None:
+    redactor = DocumentRedactor()
+    text = "password=hunter22\n" + "token." * 1000
+    first = redactor.text(text)
+    assert redactor.text(text) is first, "the second time comes from the cache"
+    assert redactor.text(text + "x") is not first
+    assert "hunter22" not in first.text
+
+
+def test_a_document_past_the_time_budget_keeps_its_lines_and_says_what_was_left_out() -> None:
+    text = "password=hunter22 and some ordinary words to fill the line up\n" * 20_000
+    document = Document(doc_id="file:F1", title="app.log", text=text, kind="log", first_line=101)
+    redacted = DocumentRedactor(budget_s=0.0).document(document)
+    assert redacted.text.count("\n") == text.count("\n") and "hunter22" not in redacted.text
+    [note] = redacted.notes
+    first = 101 + next(i for i, line in enumerate(redacted.text.split("\n")) if not line)
+    assert note == f"app.log: lines {first}-{100 + 20_000 + 1} were left out (checking them for secrets took too long)"
+
+
+def test_a_pinned_message_built_to_freeze_redaction_costs_nothing_to_the_next_question(
+        slack: FakeSlack, client: WebClient) -> None:
+    """The attack: 4 KB of repeated ``token.`` pinned in a channel made every question there take 23 s (and
+    ``password.`` ×1,000 102 s), holding the GIL. Now: well under a second, and once only."""
+    bomb = slack.add_message(PUBLIC, "token." * 700 + "\n" + "password." * 1000)
+    secret = slack.add_message(PUBLIC, "the db: postgresql://app:Sup3rS3cret@db:5432/app and token.token=abc123")
+    slack.pin_message(PUBLIC, bomb)
+    slack.pin_message(PUBLIC, secret)
+    reader = SlackFileReader(client, max_file_bytes=100_000, max_scan_bytes=1_000_000, timeout_s=3)
+    gatherer = DocumentGatherer([ChannelPins(client, reader)], client=client)
+    for _ in range(3):
+        started = time.process_time()
+        gathered = gatherer.gather(GatherRequest(PUBLIC, "U1"))
+        assert time.process_time() - started < 1.0
+    texts = [d.text for d in gathered.documents]
+    assert texts[0] == bomb["text"]
+    assert texts[1] == f"the db: postgresql://app:{REDACTED}@db:5432/app and token.token={REDACTED}"

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.runbook_lookup import find_runbook_section, heading_anchor, runbook_sections
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.skipped import is_skipped
-from worker.engine.base import Document
 
 ASK = GatherRequest("C1", "U1", mode="runbook")
 
@@ -91,9 +91,9 @@ def test_lookup_is_fast_over_many_runbooks() -> None:
         for n in range(300)
     ]
     find_runbook_section("warm up", documents)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on a loaded machine do not count
     match = find_runbook_section("service217 restart", documents)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert match is not None and match.document.doc_id == "runbook:svc217.md" and match.heading == "Restart"
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for the reliability tests: the default engine, a ready fake workspace, private Redis servers."""
+"""Fixtures for the reliability tests: private Redis servers, free ports."""
 
 from __future__ import annotations
 
@@ -12,21 +12,6 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-
-from tests.fake_slack import FakeSlack
-from tests.helpers import start_worker_context
-from tests.reliability.support import CHANNEL
-from worker.context import set_context
-from worker.engine.default import ExtractiveEngine
-
-
-@pytest.fixture
-def world(slack: FakeSlack, redis: Redis, engine: ExtractiveEngine, runbooks: Path) -> Iterator[FakeSlack]:
-    """The fake workspace with channel C1, and this process set up as a worker with the default engine."""
-    slack.add_channel(CHANNEL, "ops", members={"U1"})
-    start_worker_context(slack, redis, engine, runbooks)
-    yield slack
-    set_context(None)
 
 
 def free_port() -> int:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +19,26 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from jobs.enqueue import claim_question
+from jobs.enqueue import Claim, claim_question
 from jobs.threads import remember_bot_thread
-from tests.conftest import REDIS_URL, SIGNING_SECRET, event_body, sign
+from tests.conftest import REDIS_URL
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
+from tests.helpers import (
+    CHANNEL,
+    QUEUE,
+    answered_mention,
+    bot_messages,
+    dispatch,
+    drain_listeners,
+    make_bot,
+    mention_event,
+    queued,
+    run_worker_burst,
+    wait_for,
+)
 from tests.reliability.conftest import free_port
-from tests.reliability.support import CHANNEL, bot_messages, mention_event, python
+from tests.reliability.support import python
+from tests.slack_requests import SIGNING_SECRET, event_body, sign
 
 APP_TOKEN = "xapp-1-A0001-test-app-token"
 
@@ -42,8 +56,8 @@ def test_http_retries_of_every_reason_are_answered_once(world: FakeSlack, redis:
     for num, reason in ((1, "http_timeout"), (2, "http_error"), (3, "unknown_error")):
         response = dispatch(app, body, headers={"x-slack-retry-num": str(num), "x-slack-retry-reason": reason})
         assert response.status == 200, "a retry is acknowledged, so Slack stops retrying"
-    wait_for(lambda: queued(redis) == 1, what="one job")
-    time.sleep(0.3)  # let any listener still running finish
+    drain_listeners(app)
+    assert queued(redis) == 1, "one job"
     assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder"
     run_worker_burst(redis)
     assert_one_answer(world, event, "Payments API latency")
@@ -62,7 +76,8 @@ class RecordingSocketClient:
 
 
 def test_socket_mode_redeliveries_are_answered_once(world: FakeSlack, redis: Redis) -> None:
-    handler = SocketModeHandler(make_bot(world, redis), app_token=APP_TOKEN)  # not connected: we feed it
+    app = make_bot(world, redis)
+    handler = SocketModeHandler(app, app_token=APP_TOKEN)  # not connected: we feed it
     client = RecordingSocketClient()
     event = mention_event(world, f"<@{BOT_USER_ID}> how do I renew the TLS certificate?")
     payload = json.loads(event_body(event, "Ev7"))
@@ -72,8 +87,9 @@ def test_socket_mode_redeliveries_are_answered_once(world: FakeSlack, redis: Red
     for request in deliveries:
         handler.handle(client, request)  # type: ignore[arg-type]
     assert [a.envelope_id for a in client.acks] == ["env-1", "env-2", "env-3"]
-    wait_for(lambda: queued(redis) == 1, what="one job")
-    time.sleep(0.3)
+    drain_listeners(app)
+    assert queued(redis) == 1, "one job"
+    assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder"
     run_worker_burst(redis)
     assert_one_answer(world, event, "TLS certificate expiry")
     assert len(bot_messages(world)) == 1
@@ -84,10 +100,7 @@ def test_twin_mention_and_message_in_a_bot_thread_are_answered_once(
     world: FakeSlack, redis: Redis, mention_first: bool
 ) -> None:
     app = make_bot(world, redis)
-    first = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the database?")
-    dispatch(app, event_body(first, "Ev20"))
-    wait_for(lambda: queued(redis) == 1, what="the first job")
-    run_worker_burst(redis)
+    first = answered_mention(app, world, redis, "how do I fail over the database?", "Ev20")
 
     # a follow-up in the bot's thread that mentions the bot: Slack sends app_mention AND message
     text = f"<@{BOT_USER_ID}> and how do I roll back payments-api?"
@@ -98,8 +111,9 @@ def test_twin_mention_and_message_in_a_bot_thread_are_answered_once(
     twins = [(mention, "Ev21"), (message, "Ev22")]
     for twin, event_id in twins if mention_first else twins[::-1]:
         dispatch(app, event_body(twin, event_id))
-    wait_for(lambda: queued(redis) == 1, what="one follow-up job")
-    time.sleep(0.3)
+    drain_listeners(app)
+    assert queued(redis) == 1, "one follow-up job"
+    assert len(world.calls_to("chat.postMessage")) == 2, "one placeholder for each question"
     run_worker_burst(redis)
     replies = bot_messages(world, thread_ts=first["ts"])
     assert len(replies) == 2, [r["text"][:60] for r in replies]
@@ -118,10 +132,10 @@ def test_concurrent_deliveries_to_two_apps_race_to_one_claim(
     claims: list[tuple[int, bool]] = []
     claim_lock = threading.Lock()
 
-    def recording_claim(connection: Redis, job_id: str) -> bool:
+    def recording_claim(connection: Redis, job_id: str) -> Claim | None:
         won = claim_question(connection, job_id)
         with claim_lock:
-            claims.append((connections.index(connection), won))
+            claims.append((connections.index(connection), won is not None))
         return won
 
     monkeypatch.setattr("bot.intake.claim_question", recording_claim)
@@ -145,11 +159,10 @@ def test_concurrent_deliveries_to_two_apps_race_to_one_claim(
             t.start()
         for t in threads:
             t.join()
-        wait_for(lambda: queued(redis) == 1, what="one job")
-        wait_for(lambda: len(claims) == 16, what="every delivery to reach the claim")
-        time.sleep(0.5)
+        drain_listeners(*apps)
     finally:
         connections[1].close()
+    assert len(claims) == 16, "every delivery reached the claim"
     assert sorted({app for app, _ in claims}) == [0, 1], "both apps raced for the claim"
     assert [won for _, won in claims].count(True) == 1, claims
     assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder"
@@ -159,22 +172,38 @@ def test_concurrent_deliveries_to_two_apps_race_to_one_claim(
     assert_one_answer(world, event, "Database failover")
 
 
+@dataclass
+class BotProcess:
+    """A real ``python -m bot`` process in HTTP mode; ``log`` holds its stderr, at INFO."""
+
+    port: int
+    log: Path
+
+    def outcomes(self) -> list[str]:
+        """What the intake logged for each delivery that reached it: claimed by another, or queued."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if "already claimed" in line or "queued question" in line]
+
+
 @pytest.fixture
-def two_bot_processes(world: FakeSlack) -> Iterator[list[int]]:
+def two_bot_processes(world: FakeSlack, tmp_path: Path) -> Iterator[list[BotProcess]]:
     """Two real ``python -m bot`` processes in HTTP mode, as behind a load balancer."""
-    ports = [free_port(), free_port()]
-    processes = [python("-m", "bot", env={
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_APP_TOKEN": "",
-        "REDIS_URL": REDIS_URL, "CHATOPS_QUEUE": QUEUE, "PORT": str(port), "SLACK_API_URL": world.api_url,
-        "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]
+    bots = [BotProcess(free_port(), tmp_path / f"bot-{i}.log") for i in range(2)]
+    processes = []
+    for bot in bots:
+        with bot.log.open("wb") as log:
+            processes.append(python("-m", "bot", env={
+                "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_APP_TOKEN": "",
+                "REDIS_URL": REDIS_URL, "CHATOPS_QUEUE": QUEUE, "PORT": str(bot.port),
+                "SLACK_API_URL": world.api_url, "LOG_LEVEL": "INFO"}, stdout=subprocess.DEVNULL, stderr=log))
     try:
-        for port, process in zip(ports, processes, strict=True):
-            def started(p: int = port, pr: subprocess.Popen[bytes] = process) -> bool:
+        for bot, process in zip(bots, processes, strict=True):
+            def started(p: int = bot.port, pr: subprocess.Popen[bytes] = process) -> bool:
                 return _listening(p) or pr.poll() is not None
 
-            wait_for(started, timeout=30, what=f"the bot on port {port}")
-            assert process.poll() is None, "the bot process exited at start"
-        yield ports
+            wait_for(started, timeout=30, what=f"the bot on port {bot.port}")
+            assert process.poll() is None, f"the bot process exited at start: {bot.log.read_text()[-2000:]}"
+        yield bots
     finally:
         for process in processes:
             process.terminate()
@@ -206,8 +235,13 @@ def _post(port: int, body: str, headers: dict[str, str]) -> int:
         return int(error.code)
 
 
-def test_two_bot_processes_answer_once(world: FakeSlack, redis: Redis, two_bot_processes: list[int]) -> None:
-    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?")
+def test_two_bot_processes_answer_once(world: FakeSlack, redis: Redis, two_bot_processes: list[BotProcess]) -> None:
+    """A mention in a bot thread, its twin ``message`` event and a Slack retry, each delivered to both
+    processes at once: all six deliveries race for one claim."""
+    root = world.add_message(CHANNEL, "the postgres primary is down")
+    remember_bot_thread(redis, CHANNEL, root["ts"])  # the bot answered there earlier: the twin is a question too
+    event = mention_event(world, f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?",
+                          thread_ts=root["ts"])
     twin = {**event, "type": "message", "channel_type": "channel"}
     deliveries = [(event_body(event, "Ev40"), {}), (event_body(twin, "Ev41"), {}),
                   (event_body(event, "Ev40"), {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})]
@@ -217,7 +251,7 @@ def test_two_bot_processes_answer_once(world: FakeSlack, redis: Redis, two_bot_p
     def send(i: int) -> None:
         body, extra = deliveries[i % 3]
         barrier.wait()
-        statuses.append(_post(two_bot_processes[i % 2], body, {**sign(body), **extra}))
+        statuses.append(_post(two_bot_processes[i % 2].port, body, {**sign(body), **extra}))
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
     for t in threads:
@@ -225,13 +259,18 @@ def test_two_bot_processes_answer_once(world: FakeSlack, redis: Redis, two_bot_p
     for t in threads:
         t.join()
     assert statuses == [200] * 6
-    wait_for(lambda: queued(redis) == 1, what="one job from two processes")
-    time.sleep(0.5)
+
+    def outcomes() -> list[str]:
+        return [line for bot in two_bot_processes for line in bot.outcomes()]
+
+    wait_for(lambda: len(outcomes()) >= 6, what="each of the six deliveries to log its outcome")
+    assert sum("queued question" in line for line in outcomes()) == 1, outcomes()
+    assert sum("already claimed" in line for line in outcomes()) == 5, outcomes()
     assert queued(redis) == 1 and len(world.calls_to("chat.postMessage")) == 1
     run_worker_burst(redis)
     assert_one_answer(world, event, "Database failover")
 
     # and both processes refuse a request with a bad signature
     body = event_body(event, "Ev42")
-    for port in two_bot_processes:
-        assert _post(port, body, sign(body, secret="not-the-secret")) == 401
+    for bot in two_bot_processes:
+        assert _post(bot.port, body, sign(body, secret="not-the-secret")) == 401

@@ -18,17 +18,28 @@ from rq.registry import FailedJobRegistry
 from bot.intake import WORKING
 from bot.questions import USAGE
 from jobs.slack_client import slack_client
-from tests.conftest import REDIS_URL, command_body, event_body, write_runbooks
+from tests.conftest import REDIS_URL
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack, Fault
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
-from tests.reliability.support import CHANNEL, bot_messages
+from tests.helpers import (
+    CHANNEL,
+    QUEUE,
+    bot_messages,
+    dispatch,
+    make_bot,
+    queued,
+    run_worker_burst,
+    thread_files,
+    wait_for,
+)
+from tests.runbooks import write_runbooks
+from tests.slack_requests import command_body, event_body
 from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
-from worker.documents.slack_files import ThreadFiles
 from worker.engine.default import ExtractiveEngine
 from worker.job import INTERNAL_ERROR
 from worker.pipeline import AnswerPipeline
+from worker.runtime import engine_index
 
 FUZZ = settings(max_examples=40, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -58,15 +69,17 @@ class World:
         self.slack.add_channel(CHANNEL, "ops", members={"U1"})
         self.slack.add_channel("G1", "secret-incident", private=True, members={"U9"})
         client = slack_client(BOT_TOKEN, self.slack.api_url)
-        sources: list[Any] = [ThreadFiles(client)]
+        sources: list[Any] = [thread_files(client)]
         if runbooks:
             sources.insert(0, RunbookFolder(self.runbooks))
         gatherer = DocumentGatherer(sources, client=client)
-        set_context(WorkerContext(pipeline=AnswerPipeline(gatherer, self.engine), slack=client, redis=self.redis))
+        pipeline = AnswerPipeline(gatherer, self.engine, engine_index(self.engine, self.redis))
+        set_context(WorkerContext(pipeline=pipeline, slack=client, redis=self.redis))
 
     def settle(self) -> None:
         """Wait until the listener has either queued the question or answered without a job."""
-        wait_for(lambda: queued(self.redis) == 1 or any(m["text"] != WORKING for m in bot_messages(self.slack))
+        # a slash command's placeholder quotes the question before WORKING: it is not a reply either
+        wait_for(lambda: queued(self.redis) == 1 or any(WORKING not in m["text"] for m in bot_messages(self.slack))
                  or self.slack.calls_to("response_url"), what="the listener to finish")
         run_worker_burst(self.redis)
 

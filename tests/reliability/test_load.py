@@ -3,18 +3,17 @@ Bolt app, a real Redis and two real ``python -m worker`` processes with the defa
 
 from __future__ import annotations
 
+import load_test  # bench/ is on the tests' path (pyproject.toml), as on mypy's
 from redis import Redis
 
 from tests.conftest import REDIS_URL
-from tests.helpers import load_bench
 
 
 def test_forty_questions_two_workers_each_answered_exactly_once(redis: Redis) -> None:
-    load = load_bench("load_test")
-    config = load.LoadConfig(questions=40, channels=4, workers=2, job_threads=4, rate=0, retry_every=5,
-                             timeout_s=120, redis_url=REDIS_URL)
-    result = load.run_load(config)
-    report = load.format_report(result)
+    config = load_test.LoadConfig(questions=40, channels=4, workers=2, job_threads=4, rate=0, retry_every=5,
+                                  timeout_s=120, redis_url=REDIS_URL)
+    result = load_test.run_load(config)
+    report = load_test.format_report(result)
     assert result.ok, report
     assert result.exactly_once == 40 and len(result.latencies) == 40
     assert result.unanswered == result.answered_twice == result.extra_messages == result.failures_shown == 0

@@ -19,17 +19,27 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from bot.app import build_app
 from bot.settings import BotSettings
 from jobs.slack_client import slack_client
-from tests.conftest import command_body, event_body, sign
 from tests.fake_slack import BOT_USER_ID, FakeSlack, Fault
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, wait_for
-from tests.reliability.support import bot_messages, mention_event
+from tests.helpers import (
+    QUEUE,
+    bot_messages,
+    dispatch,
+    drain_listeners,
+    make_bot,
+    mention_event,
+    queued,
+    run_worker_burst,
+    thread_files,
+    wait_for,
+)
 from tests.reliability.test_exactly_once import RecordingSocketClient
+from tests.slack_requests import command_body, event_body, sign
 from worker.context import WorkerContext, set_context
 from worker.documents.gather import DocumentGatherer
 from worker.documents.runbooks import RunbookFolder
-from worker.documents.slack_files import ThreadFiles
 from worker.engine.default import ExtractiveEngine
 from worker.pipeline import AnswerPipeline
+from worker.runtime import engine_index
 
 # distinctive secrets, so any leak is found by a plain substring search
 BOT_TOKEN = "xoxb-1111-2222-SECRETbotTOKENxyz"
@@ -59,9 +69,10 @@ def test_bad_and_stale_signatures_are_refused(world: FakeSlack, redis: Redis) ->
     stale = app.dispatch(BoltRequest(body=form, headers={"content-type": "application/x-www-form-urlencoded",
                                                          **sign(form, timestamp=now - 301)}))
     assert stale.status == 401
-    time.sleep(0.2)
+    drain_listeners(app)
     assert queued(redis) == 0 and not world.calls_to("chat.postMessage"), "nothing ran for a refused request"
 
+    app = make_bot(world, redis)
     fresh = app.dispatch(BoltRequest(body=body, headers={**json_type, **sign(body, timestamp=now - 4 * 60)}))
     assert fresh.status == 200  # within five minutes: accepted
     wait_for(lambda: queued(redis) == 1, what="the job of the good request")
@@ -127,8 +138,9 @@ def secret_world(redis: Redis, engine: ExtractiveEngine, runbooks: Any) -> Any:
     with FakeSlack(token=BOT_TOKEN) as slack:
         slack.add_channel("C1", "ops", members={"U1"})
         client = slack_client(BOT_TOKEN, slack.api_url)
-        gatherer = DocumentGatherer([RunbookFolder(runbooks), ThreadFiles(client)])
-        set_context(WorkerContext(pipeline=AnswerPipeline(gatherer, engine), slack=client, redis=redis))
+        gatherer = DocumentGatherer([RunbookFolder(runbooks), thread_files(client)])
+        pipeline = AnswerPipeline(gatherer, engine, engine_index(engine, redis))
+        set_context(WorkerContext(pipeline=pipeline, slack=client, redis=redis))
         yield slack
         set_context(None)
 
@@ -191,3 +203,31 @@ def test_tokens_and_secrets_never_reach_logs_or_redis(
             assert not _is_pickle(plain), f"{key} holds a pickle"
             for secret in SECRETS:
                 assert secret.encode() not in plain, f"{key} holds a secret"
+
+
+def test_a_secret_in_a_question_is_redacted_before_it_is_echoed_stored_or_logged(
+        world: FakeSlack, redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """``/ask`` echoes the question publicly in its placeholder and the job payload keeps it for days: a
+    token or password pasted into a question must be in neither, nor in any log line."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("slack_sdk", "slack_bolt", "bot.bolt", "rq", "worker", "jobs", "bot"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    token = "xoxp-2222222222-3333333333-4444444444-0123456789abcdef0123456789abcdef"
+    question = f"why is {token} refused, and does DB_PASSWORD=hunter2-secret still work?"
+    body = command_body("/ask", question, trigger_id="redact-1")
+    dispatch(make_bot(world, redis), body, "application/x-www-form-urlencoded")
+    wait_for(lambda: queued(redis) == 1, what="the job")
+    placeholder = world.calls_to("chat.postMessage")[0].args["text"]
+    expected = "why is [REDACTED] refused, and does DB_PASSWORD=[REDACTED] still work?"
+    assert placeholder.startswith(f"<@U1> asked (`/ask`): {expected}")
+    [job_key] = [k for k in redis.scan_iter("rq:job:*") if b":" not in k.removeprefix(b"rq:job:")]
+    data = redis.hget(job_key, "data")
+    assert isinstance(data, bytes)
+    assert json.loads(zlib.decompress(data))[2][0]["question"] == expected
+    run_worker_burst(redis)
+    assert "Answered by" in json.dumps(bot_messages(world)[0]["blocks"])
+    for secret in (token, "hunter2-secret"):
+        assert secret not in caplog.text
+        for values in _all_values(redis).values():
+            assert all(secret.encode() not in _maybe_unzip(value) for value in values)
+        assert all(secret not in json.dumps(call.args) for call in world.calls)

@@ -5,17 +5,15 @@ exactly one answer."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from redis import Redis
 
 from bot.intake import WORKING
 from jobs.slack_client import slack_client
-from tests.conftest import event_body
 from tests.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack, Fault
-from tests.helpers import dispatch, make_bot, queued, run_worker_burst, wait_for
-from tests.reliability.support import bot_messages, mention_event
+from tests.helpers import bot_messages, dispatch, make_bot, mention_event, queued, run_worker_burst, wait_for
+from tests.slack_requests import event_body
 from worker.context import current_context
 
 QUESTION = f"<@{BOT_USER_ID}> how do I fail over the primary postgres database?"
@@ -100,7 +98,7 @@ def test_timed_out_placeholder_post_still_queues_the_question(world: FakeSlack, 
     event = mention_event(world, QUESTION)
     dispatch(app, event_body(event))
     wait_for(lambda: queued(redis) == 1, timeout=20, what="the job, queued without a placeholder")
-    time.sleep(1)  # the slow post lands late on the server: a stale placeholder
+    world.wait_for_answers()  # the slow post lands late on the server: a stale placeholder
     run_worker_burst(redis)
     replies = [m for m in bot_messages(world, thread_ts=event["ts"]) if m["text"] != WORKING]
     assert len(replies) == 1 and "patronictl" in replies[0]["text"]

@@ -22,26 +22,46 @@ from rq.worker import WorkerStatus
 from bot.intake import QUEUE_DOWN, WORKING
 from jobs.enqueue import question_queue
 from jobs.payload import job_id_for
-from tests.conftest import REDIS_URL, event_body
+from tests.conftest import REDIS_URL
 from tests.fake_slack import BOT_USER_ID, FakeSlack
-from tests.helpers import QUEUE, dispatch, make_bot, queued, run_worker_burst, start_worker_context, wait_for
+from tests.helpers import (
+    CHANNEL,
+    QUEUE,
+    bot_messages,
+    dispatch,
+    drain_listeners,
+    make_bot,
+    mention_event,
+    queued,
+    run_worker_burst,
+    wait_for,
+    worker_context,
+)
 from tests.reliability.conftest import RedisServer
-from tests.reliability.support import CHANNEL, REPO, bot_messages, mention_event, python
-from worker.context import set_context
+from tests.reliability.support import REPO, python
+from tests.slack_requests import event_body
 from worker.engine.default import ExtractiveEngine
 from worker.job import INTERNAL_ERROR, RETRYING_AFTER_CRASH, UNREPORTED_FAILURES
 
 
+def worker_log(marker: Path) -> Path:
+    """Where the slow worker that writes ``marker`` logs (its stderr)."""
+    return marker.with_name(f"{marker.name}.log")
+
+
 def start_slow_worker(slack: FakeSlack, runbooks: Path, marker: Path, threads: int, seconds: float = 120,
-                      heartbeat: int = 20, maintenance: int = 60) -> subprocess.Popen[bytes]:
-    return python("-m", "tests.reliability.slow_worker", "--redis-url", REDIS_URL, "--queue", QUEUE,
-                  "--slack-api-url", slack.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
-                  "--seconds", str(seconds), "--threads", str(threads), "--heartbeat", str(heartbeat),
-                  "--maintenance", str(maintenance), stdout=subprocess.DEVNULL,
-                  stderr=open(f"/tmp/slow-{marker.name}.log", "wb"))
+                      heartbeat: int = 20, maintenance: int = 60,
+                      release: Path | None = None) -> subprocess.Popen[bytes]:
+    held = ["--release", str(release)] if release else []
+    with worker_log(marker).open("wb") as log:
+        return python("-m", "tests.reliability.slow_worker", "--redis-url", REDIS_URL, "--queue", QUEUE,
+                      "--slack-api-url", slack.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
+                      "--seconds", str(seconds), *held, "--threads", str(threads), "--heartbeat", str(heartbeat),
+                      "--maintenance", str(maintenance), stdout=subprocess.DEVNULL, stderr=log)
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the worker finishes what it is doing (a job, a registry maintenance), then exits."""
     if worker.poll() is None:
         worker.terminate()
         try:
@@ -49,8 +69,6 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-    if worker.stderr:
-        worker.stderr.close()
 
 
 def kill_mid_job(slack: FakeSlack, redis: Redis, runbooks: Path, marker: Path, job_id: str,
@@ -60,14 +78,12 @@ def kill_mid_job(slack: FakeSlack, redis: Redis, runbooks: Path, marker: Path, j
     worker = start_slow_worker(slack, runbooks, marker, threads, heartbeat=heartbeat)
     try:
         wait_for(lambda: marker.exists() or worker.poll() is not None, timeout=60, what="the job to start")
-        assert worker.poll() is None, (worker.stderr.read() if worker.stderr else b"").decode()[-2000:]
+        assert worker.poll() is None, worker_log(marker).read_text(errors="replace")[-2000:]
         job = Job.fetch(job_id, connection=redis, serializer=question_queue(redis, QUEUE).serializer)
         assert job.get_status() == JobStatus.STARTED
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-        if worker.stderr:
-            worker.stderr.close()
     assert worker.returncode == -signal.SIGKILL
 
 
@@ -77,6 +93,17 @@ def ask_and_wait_for_the_job(world: FakeSlack, redis: Redis, question: str) -> t
     dispatch(make_bot(world, redis), event_body(event))
     wait_for(lambda: queued(redis) == 1, what="the job")
     return event, job_id_for(CHANNEL, event["ts"])
+
+
+def wait_for_registry_cleanup_past(redis: Redis, expiry: float) -> None:
+    """Wait until some worker's registry maintenance has cleaned the started-job registry with a cutoff at
+    or past ``expiry`` (a Unix time): a registry entry for no job, expiring then, is planted and waited
+    out. The cleanup that removes it would also have found, and retried, any job whose registration
+    expired by ``expiry`` and was not renewed since."""
+    key = question_queue(redis, QUEUE).started_job_registry.key
+    probe = "no-such-job:cleanup-probe"
+    redis.zadd(key, {probe: expiry})
+    wait_for(lambda: redis.zscore(key, probe) is None, timeout=60, what="a registry cleanup past the expiry")
 
 
 def find_abandoned(redis: Redis) -> None:
@@ -139,12 +166,14 @@ def test_a_restarted_worker_finds_the_abandoned_job_by_itself(
 def test_a_long_job_on_a_live_worker_is_not_taken_for_abandoned(
     world: FakeSlack, redis: Redis, runbooks: Path, tmp_path: Path
 ) -> None:
-    """The job runs for 6 s, twice its 3 s heartbeat expiry, while registry maintenance runs every
-    second or two: the worker has two job threads, so the one not running the job stays idle and
-    cleans the registries throughout (a single busy thread would run no maintenance until the job is
-    done). The side-thread heartbeat keeps the job registered, so it is neither retried nor reported."""
-    marker = tmp_path / "marker"
-    worker = start_slow_worker(world, runbooks, marker, threads=2, seconds=6, heartbeat=1, maintenance=1)
+    """The job runs past its 3 s heartbeat expiry, until registry maintenance (every second or two) has
+    cleaned the registry after that expiry: the worker has two job threads, so the one not running the
+    job stays idle and cleans the registries throughout (a single busy thread would run no maintenance
+    until the job is done). The side-thread heartbeat keeps the job registered, so it is neither retried
+    nor reported."""
+    marker, release = tmp_path / "marker", tmp_path / "release"
+    worker = start_slow_worker(world, runbooks, marker, threads=2, seconds=60, heartbeat=1, maintenance=1,
+                               release=release)
     try:
         wait_for(lambda: len(Worker.all(queue=question_queue(redis, QUEUE))) == 2, timeout=60,
                  what="both job threads to listen")
@@ -155,18 +184,24 @@ def test_a_long_job_on_a_live_worker_is_not_taken_for_abandoned(
         workers = Worker.all(queue=question_queue(redis, QUEUE))
         assert sorted(w.get_state() for w in workers) == [WorkerStatus.BUSY, WorkerStatus.IDLE], \
             "one thread runs the job while the other is idle, running registry maintenance"
+        registry = question_queue(redis, QUEUE).started_job_registry
+        [(job_id, execution_id)] = registry.get_job_and_execution_ids(cleanup=False)
+        assert job_id == job_id_for(CHANNEL, event["ts"])
+        registered_until = redis.zscore(registry.key, f"{job_id}:{execution_id}")
+        assert isinstance(registered_until, float)
+        wait_for_registry_cleanup_past(redis, registered_until)  # the job runs on, unless taken for abandoned
+        release.touch()
         wait_for(lambda: bot_messages(world) and bot_messages(world)[0]["text"].startswith("slow answer to:"),
                  timeout=60, what="the slow answer")
-        time.sleep(3)  # a wrongly retried copy of the job would post or edit again meanwhile
     finally:
-        stop(worker)
+        stop(worker)  # once it exited, no wrongly retried copy of the job can post or edit any more
+    assert worker.returncode == 0, "a warm shutdown: whatever the worker was doing, it finished"
     [answer] = bot_messages(world)
     assert "renew the TLS certificate" in answer["text"]
     assert len(world.calls_to("chat.postMessage")) == 1, "one placeholder, which the answer edits"
     texts = [call.args.get("text", "") for call in world.calls_to("chat.update")]
     assert not any(RETRYING_AFTER_CRASH in t for t in texts), texts
-    job = Job.fetch(job_id_for(CHANNEL, event["ts"]), connection=redis,
-                    serializer=question_queue(redis, QUEUE).serializer)
+    job = Job.fetch(job_id, connection=redis, serializer=question_queue(redis, QUEUE).serializer)
     assert job.is_finished and job.retries_left == 1
 
 
@@ -211,14 +246,12 @@ def test_redis_restart_while_jobs_wait_loses_nothing(
     app = make_bot(slack, connection)
     dispatch(app, event_body(events[0], "Ev0"), headers={"x-slack-retry-num": "1",
                                                          "x-slack-retry-reason": "http_timeout"})
-    time.sleep(0.5)
+    drain_listeners(app)
     assert queued(connection) == len(events)
+    assert len(slack.calls_to("chat.postMessage")) == len(events), "no second placeholder for the retry"
 
-    start_worker_context(slack, connection, engine, runbooks)
-    try:
+    with worker_context(slack, connection, engine, runbooks):
         run_worker_burst(connection)
-    finally:
-        set_context(None)
     for event in events:
         [answer] = bot_messages(slack, thread_ts=event["ts"])
         assert "Answered by default" in json.dumps(answer["blocks"]), answer["text"]
@@ -270,9 +303,11 @@ def test_sigterm_finishes_the_current_job_then_exits(
                     "--slack-api-url", world.api_url, "--runbooks", str(runbooks), "--marker", str(marker),
                     "--threads", str(threads), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: len(Worker.all(queue=question_queue(redis, QUEUE))) == threads, timeout=60,
-                 what="the worker to listen")
-        time.sleep(0.5)
+        def listening() -> bool:
+            workers = Worker.all(queue=question_queue(redis, QUEUE))
+            return len(workers) == threads and all(w.get_state() == WorkerStatus.IDLE for w in workers)
+
+        wait_for(listening, timeout=60, what="every job thread to wait for jobs")
         started = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=15)
@@ -300,9 +335,11 @@ def test_a_failure_found_by_rq_info_is_still_told_to_the_user(
     """``rq info`` finds the dead worker's job abandoned (and retries it) the first time, and failed for good
     the second time: it cannot tell the user, so the next worker's maintenance does, exactly once."""
     _, job_id = ask_and_wait_for_the_job(world, redis, "how do I renew the TLS certificate?")
+    registry = question_queue(redis, QUEUE).started_job_registry
     for _ in range(2):
         kill_mid_job(world, redis, runbooks, tmp_path / "marker", job_id, threads=1, heartbeat=1)
-        time.sleep(3.5)  # three missed 1 s heartbeats
+        wait_for(lambda: job_id in registry.get_expired_job_ids(), timeout=30,
+                 what="three missed 1 s heartbeats to expire the job's registration")
         rq_info()
     [message] = bot_messages(world)
     assert message["text"] == WORKING, "the monitoring tool could not tell anyone"

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.errors import CheckpointError
+from worker.clara.errors import CheckpointError
 
 STAGES = {"stage1": "base", "stage1_2": "instruct", "stage2": "e2e"}
+
+WEIGHT_FORMATS = ("bf16", "int8", "fp8")  # CLARA_WEIGHTS: how the Mistral projections are stored (quantize.py)
 
 ENCODER_ADAPTER = "encoder_adapter"
 DECODER_ADAPTER = "decoder_adapter"

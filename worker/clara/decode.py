@@ -8,7 +8,6 @@ what the tests compare with the plain path.
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -18,8 +17,6 @@ from worker.clara.checkpoint import ClaraModel
 from worker.clara.config import DECODER_ADAPTER
 from worker.clara.model import KVCache, attention_mask, positions_from_valid
 from worker.clara.tokenizer import EOS_ID
-
-log = logging.getLogger(__name__)
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32)
 SLOT_ROUNDING = 128

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from jobs.errors import CheckpointError
 from worker.clara import steps
 from worker.clara.checkpoint import ClaraModel, load_clara
 from worker.clara.config import DECODER_ADAPTER
 from worker.clara.decode import StaticDecoder
+from worker.clara.errors import CheckpointError
 from worker.clara.model import compile_elementwise, plain_elementwise
 from worker.clara.store import LocalMemoryStore, MemoryStore, RedisMemoryStore, content_hash
-from worker.engine.base import Answer, Chunk, Citation, Document, Question, Retriever
+from worker.documents.document import Chunk, Document
+from worker.engine.base import Answer, Citation, Question, Retriever
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -49,13 +50,16 @@ class ClaraEngine:
     for E2E, the given retriever otherwise), generate from the top-k memory embeddings."""
 
     def __init__(self, clara: ClaraModel, store: MemoryStore | None = None, retriever: Retriever | None = None,
-                 max_new_tokens: int = 256, prompt_budget: int = 1024, compress_batch_size: int = 64,
+                 max_new_tokens: int = 256, prompt_budget: int = 1024, compress_batch_size: int = 32,
                  max_generate_batch: int = 16, fast: bool | None = None, compile_ops: bool | None = None
                  ) -> None:
-        """``fast`` (default: on CUDA) keeps the decoder adapter merged into the weights, fuses the
-        q/k/v and gate/up matmuls and decodes with a static KV cache and CUDA graphs (lora.py,
-        decode.py). ``compile_ops`` (default: fast on CUDA) also fuses the elementwise work through
-        torch.compile (model.compile_elementwise); call ``warm_up`` before taking questions."""
+        """``compress_batch_size`` chunks are compressed per forward pass (32: about 0.5 GB of
+        activations for CLaRa-7B, and as fast as 64). ``fast`` (default: on CUDA) keeps the decoder
+        adapter merged into the weights, fuses the q/k/v and gate/up matmuls, compresses packed
+        sequences and decodes with a static KV cache and CUDA graphs (lora.py, decode.py, steps.py).
+        ``compile_ops`` (default: fast on CUDA) also fuses the elementwise work through torch.compile
+        (model.compile_elementwise), and with ``fast`` whole layers of each decode step
+        (model.compile_decode); call ``warm_up`` before taking questions."""
         if clara.config.kind != "e2e" and retriever is None:
             raise CheckpointError(f"a CLaRa {clara.config.kind} checkpoint has no query reasoner: "
                                   "it needs a retriever to rank documents")
@@ -78,6 +82,8 @@ class ClaraEngine:
         self.compile_ops = self.fast and clara.device.type == "cuda" if compile_ops is None else compile_ops
         if self.compile_ops:
             compile_elementwise()
+            if self.fast:
+                clara.model.compile_decode()
         self.compressed = 0  # chunks compressed so far (tests and benchmarks read it)
         self.timings: dict[str, float] = {}  # seconds spent per step in the last answer_batch
 
@@ -124,6 +130,7 @@ class ClaraEngine:
                 raise
             log.exception("compiled elementwise ops failed: using the plain ones")
             plain_elementwise()
+            self.clara.model.compile_decode(None)
             self.compile_ops = False
             self.answer_batch(questions)
         log.info("%s warmed up in %.1f s", self.name, time.perf_counter() - started)
@@ -139,7 +146,7 @@ class ClaraEngine:
         out = {h: m.to(clara.device, clara.dtype) for h, m in found.items()}
         missing = [h for h in by_hash if h not in found]
         if missing:
-            fresh = steps.compress(clara, [by_hash[h] for h in missing], self.compress_batch_size)
+            fresh = steps.compress(clara, [by_hash[h] for h in missing], self.compress_batch_size, self.fast)
             fresh = fresh.to(torch.bfloat16)  # what the store keeps: fresh and stored results agree
             self.compressed += len(missing)
             self.store.put_many(dict(zip(missing, fresh.cpu(), strict=True)))
@@ -158,7 +165,8 @@ class ClaraEngine:
                 if self.count_tokens(plan.question.text) > limit:
                     plan.notes.append(f"documents were ranked on the first {limit} tokens of the question")
             memories = self.memories([c.text for p in plans for c in p.question.chunks])
-            queries = steps.encode_questions(self.clara, [p.question.text for p in plans])  # [B, M, D]
+            queries = steps.encode_questions(self.clara, [p.question.text for p in plans],
+                                             packed=self.fast)  # [B, M, D]
             for plan, query in zip(plans, queries, strict=True):
                 chunks = plan.question.chunks
                 documents = torch.stack([memories[content_hash(c.text)] for c in chunks])  # [N, M, D]
@@ -168,7 +176,7 @@ class ClaraEngine:
             assert self.retriever is not None
             for plan in plans:
                 plan.citations = list(self.retriever.rank(plan.question.text, plan.question.chunks,
-                                                          self.top_k))[: self.top_k]
+                                                          self.top_k, plan.question.candidates))[: self.top_k]
         self._time("rank", started)
 
     def _fit_budget(self, plans: list[_Plan]) -> None:
@@ -210,21 +218,22 @@ class ClaraEngine:
 
 
 def store_fingerprint(clara: ClaraModel, fast: bool) -> str:
-    """The store key of this model's document embeddings. With ``fast`` the decoder adapter is merged
-    into the bf16 weights, so the encoder runs on them with the merge's rounding: its embeddings are
-    kept apart from those of an unmerged worker's."""
-    return f"{clara.fingerprint}-{'merged' if fast else 'plain'}"
+    """The store key of this model's document embeddings. With ``fast`` (and always with quantized
+    weights) the decoder adapter is merged into the weights, so the encoder runs on them with the
+    merge's rounding: its embeddings are kept apart from those of an unmerged worker's."""
+    merged = fast or clara.weights != "bf16"
+    return f"{clara.fingerprint}-{'merged' if merged else 'plain'}"
 
 
 def load_clara_engine(settings: ClaraSettings, retriever: Retriever | None = None,
                       redis: Redis | None = None) -> ClaraEngine:
-    """The worker's entry point (see worker.engine.factory)."""
+    """The worker's entry point (see worker.runtime.load_engine)."""
     if settings.checkpoint_dir is None or settings.base_model_dir is None:
         raise CheckpointError("CLaRa needs both a checkpoint folder and a base model folder")
     device = torch.device(settings.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CheckpointError("CLaRa is configured for a GPU, but no CUDA device is available")
-    clara = load_clara(settings.checkpoint_dir, settings.base_model_dir, device)
+    clara = load_clara(settings.checkpoint_dir, settings.base_model_dir, device, weights=settings.weights)
     fast = device.type == "cuda"
     store: MemoryStore
     if redis is not None:

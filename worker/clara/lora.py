@@ -9,6 +9,10 @@ Speed (issue 5): one adapter can be *merged* into ``W`` (``W += B A``). The laye
 (decoding is bound by weight reads, so the per-layer LoRA products cost most there) while compression
 and question encoding, which are prefill-bound, pay the small low-rank corrections. No copy of ``W``
 is kept, so merging costs no memory.
+
+Quantized weights (issue 15, quantize.py): ``quantize`` replaces ``W`` by int8 / fp8 values and a
+per-channel scale after the generator's adapter is merged; that merge is then fixed, and the adapters
+stay in the compute dtype.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from worker.clara.quantize import linear, quantize_weight
 
 
 @dataclass
@@ -39,11 +45,14 @@ def add_low_rank(y: torch.Tensor, x: torch.Tensor, extra: LoraWeights | None) ->
 class LoraLinear(nn.Module):
     """``nn.Linear(in, out, bias=False)`` with named adapters. ``weight`` keeps the HF key name."""
 
+    weight_scale: torch.Tensor | None  # [out] float32 when ``weight`` is quantized (quantize.py)
+
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.weight = nn.Parameter(torch.empty(out_features, in_features), requires_grad=False)
+        self.register_buffer("weight_scale", None, persistent=False)
         # Adapters are not parameters: they stay out of state_dict(), so the base weights load strictly.
         self.adapters: dict[str, LoraWeights] = {}
         self.active: str | None = None
@@ -69,6 +78,8 @@ class LoraLinear(nn.Module):
         """Bake adapter ``name`` into ``weight`` (None: restore the plain base weight)."""
         if name == self.merged:
             return
+        if self.weight_scale is not None:
+            raise ValueError(f"quantized weights keep the adapter merged before quantizing ({self.merged})")
         with torch.no_grad():
             w = self.weight.float()
             if self.merged is not None:
@@ -77,6 +88,18 @@ class LoraLinear(nn.Module):
                 w += self.delta(name)
             self.weight.copy_(w.to(self.weight.dtype))
         self.merged = name
+
+    def move(self, device: torch.device) -> None:
+        """Move the weight and the adapters (plain attributes, which ``Module.to`` leaves behind)."""
+        self.weight = nn.Parameter(self.weight.to(device), requires_grad=False)
+        self.adapters = {name: LoraWeights(w.a.to(device), w.b.to(device)) for name, w in self.adapters.items()}
+        self._corrections.clear()
+
+    def quantize(self, weights: str) -> None:
+        """``weight`` -> per-channel int8 / fp8 values and ``weight_scale`` (quantize.py), in place."""
+        q, scale = quantize_weight(self.weight, weights)
+        self.weight = nn.Parameter(q, requires_grad=False)
+        self.weight_scale = scale
 
     def correction(self) -> LoraWeights | None:
         """The low-rank term to add to ``x W^T`` for the active adapter, given the merged one: one
@@ -96,7 +119,7 @@ class LoraLinear(nn.Module):
         return self._corrections[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., out]
-        return add_low_rank(F.linear(x, self.weight), x, self.correction())
+        return add_low_rank(linear(x, self.weight, self.weight_scale), x, self.correction())
 
     def extra_repr(self) -> str:
         return (f"in={self.in_features}, out={self.out_features}, adapters={sorted(self.adapters)}, "
@@ -116,10 +139,15 @@ class FusedLinear(nn.Module):
             raise ValueError("fused layers must share their input size")
         weight = torch.cat([p.weight.detach() for p in parts], 0)  # [sum(out), in]
         self.weight = nn.Parameter(weight, requires_grad=False)
+        scales = [p.weight_scale for p in parts]
+        self.weight_scale = None if any(s is None for s in scales) else torch.cat(scales)  # type: ignore[arg-type]
         offset = 0
         for part in parts:
-            part.weight = nn.Parameter(weight[offset:offset + part.out_features], requires_grad=False)
-            offset += part.out_features
+            end = offset + part.out_features
+            part.weight = nn.Parameter(weight[offset:end], requires_grad=False)
+            if self.weight_scale is not None:
+                part.weight_scale = self.weight_scale[offset:end]
+            offset = end
         self.parts = list(parts)  # a plain list: the parts stay registered where they were
         self.enabled = True  # False: the owner calls the parts one by one (benchmarks compare both)
         self.sizes = [p.out_features for p in parts]
@@ -145,4 +173,4 @@ class FusedLinear(nn.Module):
         return self._corrections[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., sum(out)]
-        return add_low_rank(F.linear(x, self.weight), x, self.correction())
+        return add_low_rank(linear(x, self.weight, self.weight_scale), x, self.correction())

@@ -2,12 +2,16 @@
 Mistral-7B-Instruct-v0.2 folder load with ``load_state_dict(..., assign=True)`` as they are.
 
 Shapes: B batch, T query length, S key length (cache slots), D hidden, H heads, K kv heads,
-E head dim, F intermediate, V vocabulary.
+E head dim, F intermediate, V vocabulary, G = H / K query heads per kv head.
+
+Attention takes a mask (``attention_mask``: padded batches, decoding over a cache) or ``Packed``
+sequences: several laid end to end in one row, no padding, each causal within itself (compression).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -16,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jobs.errors import CheckpointError
 from worker.clara.config import read_config_json
+from worker.clara.errors import CheckpointError
 from worker.clara.lora import FusedLinear, LoraLinear
 
 
@@ -119,10 +123,47 @@ class RMSNorm(nn.Module):
 
 def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, dtype: torch.dtype
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """positions [B, T] -> cos, sin [B, 1, T, E] (half-rotation layout, computed in float32)."""
+    """positions [B, T] -> cos, sin [B, T, 1, E] (half-rotation layout, computed in float32)."""
     freqs = positions.float()[..., None] * inv_freq  # [B, T, E/2]
     emb = torch.cat([freqs, freqs], dim=-1)  # [B, T, E]
-    return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    return emb.cos().to(dtype)[:, :, None], emb.sin().to(dtype)[:, :, None]
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Sequences laid end to end in one row (batch 1, no padding); each attends causally to itself.
+    ``cu_seqlens`` [N+1] int32 on the device (0, then each sequence's end), ``lengths`` on the host."""
+
+    cu_seqlens: torch.Tensor
+    lengths: tuple[int, ...]
+
+    @classmethod
+    def of(cls, lengths: Sequence[int], device: torch.device | str) -> Packed:
+        ends = [0, *itertools.accumulate(lengths)]
+        return cls(torch.tensor(ends, dtype=torch.int32, device=device), tuple(lengths))
+
+    @property
+    def positions(self) -> torch.Tensor:  # [1, T]: RoPE positions, from 0 in each sequence
+        return torch.cat([torch.arange(n) for n in self.lengths])[None].to(self.cu_seqlens.device)
+
+
+def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, packed: Packed) -> torch.Tensor:
+    """q [T, H, E], k and v [T, K, E] -> [T, H, E]: causal within each packed sequence, with no mask.
+
+    On CUDA in bf16/fp16 one flash-attention call over all sequences (variable lengths, GQA native);
+    elsewhere each sequence through SDPA (the reference, and the CPU path)."""
+    if q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
+        longest = max(packed.lengths)
+        return torch.ops.aten._flash_attention_forward(q, k, v, packed.cu_seqlens, packed.cu_seqlens, longest,
+                                                       longest, 0.0, True, False)[0]
+    out = torch.empty_like(q)
+    start = 0
+    for n in packed.lengths:
+        end = start + n
+        q_, k_, v_ = (y[start:end].transpose(0, 1) for y in (q, k, v))  # [heads, n, E]
+        out[start:end] = F.scaled_dot_product_attention(q_, k_, v_, is_causal=True, enable_gqa=True).transpose(0, 1)
+        start = end
+    return out
 
 
 class KVCache(nn.Module):
@@ -164,33 +205,38 @@ class Attention(nn.Module):
         if self.qkv is None:
             self.qkv = FusedLinear([self.q_proj, self.k_proj, self.v_proj])
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
                 slots: torch.Tensor | None) -> torch.Tensor:
-        """x [B, T, D]; mask [B, 1, G*T, S] bool (True = may attend), folded by ``fold_mask``."""
+        """x [B, T, D]; cos, sin [B, T, 1, E]; mask [B, 1, G*T, S] additive (``fold_mask``), or
+        ``Packed`` (B = 1, no cache)."""
         b, t, _ = x.shape
         h, kv, e = self.n_heads, self.n_kv, self.head_dim
         if self.qkv is not None and self.qkv.enabled:
-            qkv = self.qkv(x).view(b, t, h + 2 * kv, e).transpose(1, 2)  # [B, H+2K, T, E]
-            qk = OPS.rope(qkv[:, : h + kv], cos, sin)  # q and k rotated together
-            q, k, v = qk[:, :h], qk[:, h:], qkv[:, h + kv:]
+            qkv = self.qkv(x).view(b, t, h + 2 * kv, e)  # [B, T, H+2K, E]
+            qk = OPS.rope(qkv[:, :, : h + kv], cos, sin)  # q and k rotated together
+            q, k, v = qk[:, :, :h], qk[:, :, h:], qkv[:, :, h + kv:]
         else:
-            q = self.q_proj(x).view(b, t, h, e).transpose(1, 2)  # [B, H, T, E]
-            k = self.k_proj(x).view(b, t, kv, e).transpose(1, 2)  # [B, K, T, E]
-            v = self.v_proj(x).view(b, t, kv, e).transpose(1, 2)  # [B, K, T, E]
+            q = self.q_proj(x).view(b, t, h, e)  # [B, T, H, E]
+            k = self.k_proj(x).view(b, t, kv, e)  # [B, T, K, E]
+            v = self.v_proj(x).view(b, t, kv, e)  # [B, T, K, E]
             q, k = OPS.rope(q, cos, sin), OPS.rope(k, cos, sin)
-        if self.cache is not None and slots is not None:
-            k, v = self.cache.update(slots, k, v)  # [B, K, S, E]
-        out = grouped_attention(q, k, v, mask)  # [B, H, T, E]
-        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim))
+        if isinstance(mask, Packed):
+            out = packed_attention(q[0], k[0], v[0], mask)[None]  # [1, T, H, E]
+        else:
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, heads, T, E]
+            if self.cache is not None and slots is not None:
+                k, v = self.cache.update(slots, k, v)  # [B, K, S, E]
+            out = grouped_attention(q, k, v, mask).transpose(1, 2)  # [B, T, H, E]
+        return self.o_proj(out.reshape(b, t, h * e))
 
 
-def fold_mask(mask: torch.Tensor, groups: int) -> torch.Tensor:
-    """[B, 1, T, S] -> [B, 1, G*T, S]: the mask of ``grouped_attention``'s folded queries (made once
-    per forward, not once per layer)."""
-    if groups == 1:
-        return mask
+def fold_mask(mask: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tensor:
+    """[B, 1, T, S] bool -> [B, 1, G*T, S] additive (0 / -inf in ``dtype``): the mask of
+    ``grouped_attention``'s folded queries, made once per forward (SDPA would convert a bool mask in
+    every layer)."""
     b, _, t, s = mask.shape
-    return mask.expand(b, 1, t, s).repeat(1, 1, groups, 1)
+    bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
+    return bias if groups == 1 else bias.expand(b, 1, t, s).repeat(1, 1, groups, 1)
 
 
 def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -200,9 +246,12 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
     q [B, H, T, E], k and v [B, K, S, E], mask [B, 1, G*T, S] (``fold_mask``) -> [B, H, T, E]."""
     b, h, t, e = q.shape
     kv = k.shape[1]
-    q = q.reshape(b, kv, (h // kv) * t, e)  # head h = kv head h // G: [B, K, G*T, E]
+    q = q.reshape(b, kv, (h // kv) * t, e)  # head h = kv head h // G: [B, K, G*T, E] (a copy if T > 1)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, K, G*T, E]
     return out.reshape(b, h, t, e)
+
+
+MLP_ROWS = 4096  # rows per MLP pass: bounds the [rows, F] activations (3 x 117 MB for Mistral-7B)
 
 
 class MLP(nn.Module):
@@ -218,6 +267,16 @@ class MLP(nn.Module):
             self.gate_up = FusedLinear([self.gate_proj, self.up_proj])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, T, D] via [B, T, F]
+        rows = x.numel() // x.shape[-1]
+        if rows <= MLP_ROWS:
+            return self._mlp(x)
+        flat = x.reshape(rows, x.shape[-1])  # rows are independent: MLP_ROWS at a time
+        out = torch.empty_like(flat)
+        for start in range(0, rows, MLP_ROWS):
+            out[start:start + MLP_ROWS] = self._mlp(flat[start:start + MLP_ROWS])
+        return out.view_as(x)
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:  # [..., D] -> [..., D] via [..., F]
         if self.gate_up is not None and self.gate_up.enabled:
             gate, up = self.gate_up(x).chunk(2, dim=-1)  # [B, T, F] each
             return self.down_proj(OPS.swiglu(gate, up))
@@ -232,7 +291,7 @@ class DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
                 slots: torch.Tensor | None) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, slots)
         return x + self.mlp(self.post_attention_layernorm(x))
@@ -276,7 +335,7 @@ class Mistral(nn.Module):
         self.vocab_size = vocab_size or config.vocab_size
         self.model = Backbone(config, self.vocab_size)
         self.lm_head = LoraLinear(config.hidden_size, self.vocab_size)  # never adapted
-        self._compiled_layers: Callable[..., torch.Tensor] | None = None
+        self._decode_layer: Callable[..., torch.Tensor] | None = None
         self._fused: list[FusedLinear] = []
         inv_freq = self._inv_freq(torch.device("cpu"))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
@@ -308,6 +367,23 @@ class Mistral(nn.Module):
         for _, layer in self.lora_layers():
             layer.merge(name)
 
+    def quantize(self, weights: str, device: torch.device, merged: str | None) -> None:
+        """Move the model to ``device`` with every adapted projection quantized (quantize.py), one
+        matrix at a time: it goes to the device, adapter ``merged`` is baked in (float32), then it is
+        rounded. Only one full-precision matrix is on the device at once."""
+        if self._fused:
+            raise ValueError("quantize before fuse_projections")
+        if device.type == "cuda":
+            from worker.clara.kernels import register
+
+            register()  # the decoding kernel, before anything compiles a graph that calls it
+        for _, layer in self.lora_layers():
+            layer.move(device)
+            layer.merge(merged)
+            layer.quantize(weights)
+        self.to(device)  # embeddings, lm_head, norms
+        self.reset_rope()
+
     def fuse_projections(self) -> None:
         """q, k, v and gate, up as one matmul each (fewer, larger kernels; no extra memory)."""
         for layer in self.model.layers:
@@ -338,27 +414,32 @@ class Mistral(nn.Module):
     def embed(self, ids: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, T, D]
         return self.model.embed_tokens(ids)
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | Packed,
                 slots: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B, T, D] input embeddings, positions [B, T], mask [B, 1, T, S], slots [T] cache slots
-        (None: no cache) -> [B, T, D] hidden states after the final RMSNorm."""
+        """x [B, T, D] input embeddings, positions [B, T], mask [B, 1, T, S] bool (``attention_mask``)
+        or ``Packed`` (B = 1), slots [T] cache slots (None: no cache) -> [B, T, D] hidden states after
+        the final RMSNorm."""
         cos, sin = rope_cos_sin(positions, self.inv_freq, x.dtype)
-        mask = fold_mask(mask, self.config.num_attention_heads // self.config.num_key_value_heads)
-        if slots is None and self._compiled_layers is not None:
-            return self._compiled_layers(x, cos, sin, mask)
-        return self._layers(x, cos, sin, mask, slots)
-
-    def _layers(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
-                slots: torch.Tensor | None = None) -> torch.Tensor:
+        if not isinstance(mask, Packed):
+            mask = fold_mask(mask, self.config.num_attention_heads // self.config.num_key_value_heads, x.dtype)
+        run = _run_layer
+        if self._decode_layer is not None and slots is not None and x.shape[1] == 1:
+            run = self._decode_layer
         for layer in self.model.layers:
-            x = layer(x, cos, sin, mask, slots)
+            x = run(layer, x, cos, sin, mask, slots)
         return self.model.norm(x)
 
-    def compile_prefill(self, backend: str = "inductor") -> None:
-        """torch.compile the layer stack for passes without a cache (compression, question encoding):
-        fuses the norms, RoPE and SwiGLU elementwise work. Opt-in: the first call of each shape
-        family and adapter role compiles (tens of seconds on a GPU)."""
-        self._compiled_layers = torch.compile(self._layers, backend=backend, dynamic=True)
+    def compile_decode(self, backend: str | None = "inductor") -> None:
+        """Opt-in (the fast decoder): decode steps (one token per row, with a cache) run each layer
+        through one compiled function, so inductor fuses its norms, RoPE, cache writes, residual adds
+        and SwiGLU around the matmuls. Every layer shares the compiled code (two graphs: batch 1 and
+        larger); the first decode step of each compiles (seconds). ``None``: back to plain layers."""
+        self._decode_layer = None if backend is None else torch.compile(_run_layer, backend=backend, dynamic=True)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:  # [..., D] -> [..., V] float32
         return self.lm_head(hidden).float()
+
+
+def _run_layer(layer: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+               mask: torch.Tensor | Packed, slots: torch.Tensor | None) -> torch.Tensor:
+    return cast(torch.Tensor, layer(x, cos, sin, mask, slots))

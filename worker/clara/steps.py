@@ -10,7 +10,7 @@ import torch
 
 from worker.clara.checkpoint import ClaraModel
 from worker.clara.config import DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_ADAPTER
-from worker.clara.model import attention_mask, positions_from_valid
+from worker.clara.model import Packed, attention_mask, positions_from_valid
 from worker.clara.tokenizer import EOS_ID, PAD_ID, ClaraTokenizer
 
 
@@ -40,31 +40,49 @@ def memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str
     return hidden[:, -clara.n_mem:]  # left padding: the M memory tokens end every row
 
 
-def _encode(clara: ClaraModel, texts: Sequence[str], adapter: str, batch_size: int) -> torch.Tensor:
+@torch.inference_mode()
+def packed_memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str) -> torch.Tensor:
+    """``memory_states`` without padding or mask: the sequences laid end to end in one row (``Packed``:
+    each attends causally to itself, through flash attention on CUDA) -> [N, M, D]."""
+    model = clara.model
+    packed = Packed.of([len(s) for s in seqs], clara.device)
+    ids = torch.tensor([token for seq in seqs for token in seq], device=clara.device)[None]  # [1, T]
+    model.set_adapter(adapter)
+    model.use_fused(False)
+    hidden = model(model.embed(ids), packed.positions, packed)  # [1, T, D]
+    ends = packed.cu_seqlens[1:].long()  # [N]
+    slots = ends[:, None] - clara.n_mem + torch.arange(clara.n_mem, device=ends.device)  # [N, M]
+    return hidden[0, slots]  # the M memory tokens end every sequence
+
+
+def _encode(clara: ClaraModel, texts: Sequence[str], adapter: str, batch_size: int, packed: bool) -> torch.Tensor:
     tokenizer, limit = clara.tokenizer, clara.config.doc_max_length
-    return encode_ids(clara, [tokenizer.encoder_ids(text, limit) for text in texts], adapter, batch_size)
+    return encode_ids(clara, [tokenizer.encoder_ids(text, limit) for text in texts], adapter, batch_size, packed)
 
 
-def encode_ids(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, batch_size: int = 64
-               ) -> torch.Tensor:
-    """Encoder-template id sequences -> [N, M, D], in micro-batches of similar lengths (bucketing:
-    little padding) of at most ``batch_size`` rows (bounds the activation memory)."""
+def encode_ids(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, batch_size: int = 64,
+               packed: bool = False) -> torch.Tensor:
+    """Encoder-template id sequences -> [N, M, D], in micro-batches of at most ``batch_size`` sequences
+    (bounds the activation memory): ``packed`` (the fast path; not with a sliding window) lays each
+    micro-batch end to end, otherwise it is left-padded (similar lengths share a batch: little padding)."""
+    states = packed_memory_states if packed and clara.model_config.sliding_window is None else memory_states
     out = torch.empty(len(seqs), clara.n_mem, clara.hidden_size, dtype=clara.dtype, device=clara.device)
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths share a batch
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        out[torch.tensor(rows, device=clara.device)] = memory_states(clara, [seqs[i] for i in rows], adapter)
+        out[torch.tensor(rows, device=clara.device)] = states(clara, [seqs[i] for i in rows], adapter)
     return out
 
 
-def compress(clara: ClaraModel, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+def compress(clara: ClaraModel, texts: Sequence[str], batch_size: int = 64, packed: bool = False) -> torch.Tensor:
     """Documents -> memory embeddings [N, M, D] (encoder adapter)."""
-    return _encode(clara, texts, ENCODER_ADAPTER, batch_size)
+    return _encode(clara, texts, ENCODER_ADAPTER, batch_size, packed)
 
 
-def encode_questions(clara: ClaraModel, questions: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+def encode_questions(clara: ClaraModel, questions: Sequence[str], batch_size: int = 64, packed: bool = False
+                     ) -> torch.Tensor:
     """Questions -> query embeddings [B, M, D] in the documents' space (query reasoner, E2E only)."""
-    return _encode(clara, questions, QUERY_ADAPTER, batch_size)
+    return _encode(clara, questions, QUERY_ADAPTER, batch_size, packed)
 
 
 def score(query: torch.Tensor, documents: torch.Tensor) -> torch.Tensor:

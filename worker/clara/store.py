@@ -44,6 +44,10 @@ class MemoryStore(Protocol):
 
     def put_many(self, memories: Mapping[str, torch.Tensor]) -> None: ...
 
+    def stored(self) -> int | None:
+        """How many documents the store holds (None: it does not count them)."""
+        ...
+
 
 class RedisMemoryStore:
     """Compressed documents in Redis, shared by every worker that loads the same model."""
@@ -94,6 +98,10 @@ class RedisMemoryStore:
         pipe.execute()
         self._evict()
 
+    def stored(self) -> int | None:
+        """Documents in the LRU index (None without a cap: the store does not track them)."""
+        return int(self.redis.zcard(self.lru_key)) if self.max_entries else None
+
     def _evict(self) -> None:
         if not self.max_entries:
             return
@@ -119,6 +127,9 @@ class LocalMemoryStore:
         for digest in found:
             self._entries.move_to_end(digest)
         return found
+
+    def stored(self) -> int | None:
+        return len(self._entries)
 
     def put_many(self, memories: Mapping[str, torch.Tensor]) -> None:
         for digest, memory in memories.items():

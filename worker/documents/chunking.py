@@ -1,65 +1,30 @@
 """Split documents into chunks of at most N encoder tokens, keeping exact line ranges.
 
-Logs (``kind == "log"``) go through log_chunking.py: repeated lines folded, incidents first.
+Plain documents are packed line by line (packing.py), section by section: a markdown heading always
+starts a new chunk, so a chunk lies within one section (runbook_lookup.py finds the headings). Logs
+(``kind == "log"``) go through log_chunking.py: repeated lines folded, incidents first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from worker.documents.log_chunking import DocumentChunks, chunk_log
-from worker.documents.long_lines import split_long_line
+from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
+from worker.documents.log_chunking import chunk_log, unfold_repeats
+from worker.documents.packing import pack_lines, plain_lines
 from worker.documents.runbook_lookup import markdown_headings
-from worker.engine.base import Chunk, Document
 
-TokenCounter = Callable[[str], int]
+# What chunk_document makes from a document: part of the index's fingerprint (worker/index/chunk_index.py),
+# so entries chunked another way are not reused. 2: a markdown heading starts a chunk.
+CHUNKER_VERSION = 2
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
-    """Greedy line packing: each chunk holds whole lines while it stays within ``max_tokens``, and a
-    markdown heading always starts a new chunk, so that a chunk lies within one section.
-
-    Line numbers are 1-based and relative to the original file (``document.first_line``).
-    Blank-only chunks are dropped.
-    """
-    chunks: list[Chunk] = []
-    lines: list[str] = []
-    start = document.first_line
-    tokens = 0
-
-    def flush(end_line: int) -> None:
-        nonlocal lines, tokens
-        text = "\n".join(lines)
-        if text.strip():
-            chunks.append(Chunk(document, text, start, end_line, index=len(chunks)))
-        lines, tokens = [], 0
-
-    all_lines = document.text.split("\n")
-    if len(all_lines) > 1 and all_lines[-1] == "":
-        all_lines.pop()  # the final newline ends the last line; it does not start another
-    section_starts = {index for index, _, _ in markdown_headings(all_lines)}
-    for offset, line in enumerate(all_lines):
-        number = document.first_line + offset
-        line_tokens = count_tokens(line) + 1  # +1 for the newline that joins lines
-        if line_tokens > max_tokens:
-            if lines:
-                flush(number - 1)
-            for piece in split_long_line(line, max_tokens, count_tokens):
-                start = number
-                lines, tokens = [piece], 0
-                flush(number)
-            start = number + 1
-            continue
-        if lines and (tokens + line_tokens > max_tokens or offset in section_starts):
-            flush(number - 1)
-            start = number
-        if not lines:
-            start = number
-        lines.append(line)
-        tokens += line_tokens
-    if lines:
-        flush(document.first_line + len(all_lines) - 1)
-    return chunks
+    """Whole lines per chunk within ``max_tokens``, a markdown heading starting a new one; line numbers are
+    those of the original file (``document.first_line`` is the first); blank-only chunks are dropped."""
+    lines = plain_lines(document)
+    headings = markdown_headings([line.text for line in lines])
+    return pack_lines(document, lines, max_tokens, count_tokens, breaks={index for index, _, _ in headings})
 
 
 def chunk_one(document: Document, max_tokens: int, count_tokens: TokenCounter) -> DocumentChunks:
@@ -87,7 +52,19 @@ def chunk_documents(documents: list[Document], max_tokens: int, count_tokens: To
     return order_chunks([chunk_one(document, max_tokens, count_tokens) for document in documents])
 
 
-def line_citation(chunk: Chunk) -> str:
-    """``app.log:212-240`` (or ``app.log:7`` for one line): the document title and the chunk's lines."""
-    lines = str(chunk.line_start) if chunk.line_start == chunk.line_end else f"{chunk.line_start}-{chunk.line_end}"
-    return f"{chunk.document.title}:{lines}"
+def text_from_chunks(document: Document, chunks: Sequence[Chunk]) -> str:
+    """The text of a document whose text was left unread (an indexed Slack file: ``content_key``), rebuilt
+    from its chunks: each line at its own number from ``document.first_line``, lines no chunk holds (blank
+    ones) empty, the pieces of a line too long for a chunk joined again, a log's folded repeats unfolded
+    (``unfold_repeats``). What passages read around the chunks they quote."""
+    lines: dict[int, str] = {}
+    for chunk in sorted(chunks, key=lambda c: (c.line_start, c.index)):
+        number = chunk.line_start
+        for line in chunk.text.split("\n"):
+            originals = unfold_repeats(line, number) if document.kind == "log" else [line]
+            for original in originals:
+                lines[number] = f"{lines[number]} {original}" if number in lines else original
+                number += 1
+    if not lines:
+        return ""
+    return "\n".join(lines.get(n, "") for n in range(document.first_line, max(lines) + 1))

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.pages import PageFetcher
 from worker.documents.slack_api import response_items
-from worker.engine.base import Document
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +43,26 @@ class ChannelLinks:
         self.max_links = max_links
         self.window_s = window_s
 
-    def recent_links(self, request: GatherRequest) -> list[str]:
+    def recent_links(self, request: GatherRequest) -> list[tuple[str, str]]:
+        """(url, channel it was posted in): the thread's links first, then the channel's recent ones."""
         oldest = time.time() - self.window_s
-        history = self.client.conversations_history(channel=request.channel, limit=self.recent_messages,
+        channel = request.documents_channel
+        history = self.client.conversations_history(channel=channel, limit=self.recent_messages,
                                                     oldest=f"{oldest:.6f}")
-        messages = response_items(history, "messages")
+        posted = [(message, channel) for message in response_items(history, "messages")]
         if request.thread_ts:
             replies = self.client.conversations_replies(channel=request.channel, ts=request.thread_ts, limit=200)
-            messages = response_items(replies, "messages") + messages
-        urls: list[str] = []
-        for message in messages:
+            posted = [(message, request.channel) for message in response_items(replies, "messages")] + posted
+        found: dict[str, str] = {}
+        for message, where in posted:
             if float(message.get("ts") or 0) < oldest:
                 continue
             for url in links_in(str(message.get("text") or "")):
                 if self.fetcher.may_fetch(url):
-                    urls.append(url)
+                    found.setdefault(url, where)
                 else:
                     log.debug("not fetching %s: host not on the allowlist", url)
-        return list(dict.fromkeys(urls))[: self.max_links]
+        return list(found.items())[: self.max_links]
 
     def gather(self, request: GatherRequest) -> list[Document]:
         if self.max_links == 0 or not self.fetcher.allowed.entries:
@@ -70,4 +72,4 @@ class ChannelLinks:
             return []
         with ThreadPoolExecutor(max_workers=min(PARALLEL_FETCHES, len(urls))) as pool:
             return list(pool.map(
-                lambda url: self.fetcher.fetch(url, visible_in=(request.channel,)), urls))
+                lambda link: self.fetcher.fetch(link[0], visible_in=(link[1],), deadline=request.deadline), urls))

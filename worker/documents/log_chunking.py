@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
+from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
 from worker.documents.log_format import (
     Severity,
     continues_stack_trace,
@@ -25,19 +26,16 @@ from worker.documents.log_format import (
     starts_stack_trace,
     strip_timestamps,
 )
-from worker.documents.long_lines import split_long_line
-from worker.engine.base import Chunk, Document
+from worker.documents.packing import Line, file_lines, pack_lines
 
-TokenCounter = Callable[[str], int]
 MERGE_GAP = 2  # quiet lines between two incident lines that still make them one region
 MAX_MESSAGE_LINES = 20  # lines of an exception's message above its first stack frame
 
 
 @dataclass(frozen=True)
-class LogLine:
-    first: int  # 1-based line number in the original file
-    last: int  # last original line folded into this one (== first when not folded)
-    text: str  # as shown in chunks
+class LogLine(Line):
+    """A line as chunks show it (``text``: with the repeat count when a run was folded into it)."""
+
     raw: str  # the first original line
 
     @property
@@ -51,13 +49,6 @@ class Region:
     end: int  # inclusive
     severity: Severity
 
-
-@dataclass(frozen=True)
-class DocumentChunks:
-    """One document's chunks: a log's incident regions with their severity, and everything else."""
-
-    incidents: list[tuple[Severity, Chunk]]  # most severe first
-    others: list[Chunk]  # file order
 
 
 def fold_repeats(lines: list[str], first_line: int = 1) -> list[LogLine]:
@@ -78,6 +69,25 @@ def fold_repeats(lines: list[str], first_line: int = 1) -> list[LogLine]:
         folded.append(LogLine(first, last, text, lines[i]))
         i = j
     return folded
+
+
+_FOLDED = re.compile(r"  \[x(\d+), lines (\d+)-(\d+)(?:, last (.+))?\]$")
+
+
+def unfold_repeats(line: str, number: int) -> list[str]:
+    """The original lines that a line of a chunk stands for, when it is line ``number`` of the file: the
+    run ``fold_repeats`` folded into it (its first line, and the last one dated by the last timestamp it
+    names: folding these again gives the same line), or the line itself."""
+    folded = _FOLDED.search(line)
+    if folded is None:
+        return [line]
+    count, first, last, stamp = int(folded.group(1)), int(folded.group(2)), int(folded.group(3)), folded.group(4)
+    if first != number or last - first + 1 != count or count < 2:
+        return [line]  # a line that only reads like a folded one
+    raw = line[:folded.start()]
+    was = first_timestamp(raw)
+    final = raw.replace(was, stamp, 1) if was and stamp else raw
+    return [raw] * (count - 1) + [final]
 
 
 def line_severities(lines: list[LogLine]) -> list[Severity]:
@@ -134,60 +144,24 @@ def incident_regions(marks: list[Severity]) -> list[Region]:
     return regions
 
 
-def _pack(document: Document, lines: list[LogLine], max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:
-    """Whole folded lines per chunk within ``max_tokens``; a line too long alone is cut into pieces."""
-    chunks: list[Chunk] = []
-    current: list[LogLine] = []
-    tokens = 0
-
-    def flush() -> None:
-        nonlocal current, tokens
-        text = "\n".join(line.text for line in current)
-        if text.strip():
-            chunks.append(Chunk(document, text, current[0].first, current[-1].last))
-        current, tokens = [], 0
-
-    for line in lines:
-        cost = count_tokens(line.text) + 1
-        if cost > max_tokens:
-            if current:
-                flush()
-            for piece in split_long_line(line.text, max_tokens, count_tokens):
-                if piece.strip():
-                    chunks.append(Chunk(document, piece, line.first, line.last))
-            continue
-        if current and tokens + cost > max_tokens:
-            flush()
-        current.append(line)
-        tokens += cost
-    if current:
-        flush()
-    return chunks
-
-
 def chunk_log(document: Document, max_tokens: int, count_tokens: TokenCounter) -> DocumentChunks:
     """See the module docstring."""
-    raw_lines = document.text.split("\n")
-    if len(raw_lines) > 1 and raw_lines[-1] == "":
-        raw_lines.pop()  # the file's final newline ends the last line; it does not start another
-    lines = fold_repeats(raw_lines, document.first_line)
-    regions = incident_regions(line_severities(lines))
-    pieces: list[tuple[Severity, list[Chunk]]] = []  # file order
+    lines = fold_repeats(file_lines(document.text), document.first_line)
+    spans: list[tuple[Severity, int, int]] = []  # (severity, start, end) over ``lines``, file order
     position = 0
-    for region in regions:
+    for region in incident_regions(line_severities(lines)):
         if region.start > position:
-            pieces.append((Severity.NONE, _pack(document, lines[position:region.start], max_tokens, count_tokens)))
-        pieces.append((region.severity, _pack(document, lines[region.start:region.end + 1], max_tokens,
-                                               count_tokens)))
+            spans.append((Severity.NONE, position, region.start))
+        spans.append((region.severity, region.start, region.end + 1))
         position = region.end + 1
     if position < len(lines):
-        pieces.append((Severity.NONE, _pack(document, lines[position:], max_tokens, count_tokens)))
+        spans.append((Severity.NONE, position, len(lines)))
     incidents: list[tuple[Severity, Chunk]] = []
     others: list[Chunk] = []
-    index = 0
-    for severity, chunks in pieces:
-        for chunk in chunks:
-            numbered = Chunk(chunk.document, chunk.text, chunk.line_start, chunk.line_end, index=index)
+    index = 0  # position in the file, across spans
+    for severity, start, end in spans:
+        for chunk in pack_lines(document, lines[start:end], max_tokens, count_tokens):
+            numbered = replace(chunk, index=index)
             index += 1
             if severity == Severity.NONE:
                 others.append(numbered)

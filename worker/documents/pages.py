@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
+from worker.deadline import Deadline
+from worker.documents.document import Document
 from worker.documents.file_content import human_bytes, is_binary
 from worker.documents.html_text import html_to_text
 from worker.documents.http_fetch import FetchError, HostAllowlist, open_url
 from worker.documents.skipped import skipped_document
-from worker.engine.base import Document
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,13 @@ class PageFetcher:
         return self.allowed(url)
 
     def fetch(self, url: str, *, kind: str = "link", title: str | None = None, visible_in: tuple[str, ...] = (),
-              restricted: bool = True) -> Document:
-        """The page as a document, or a skipped placeholder whose note says why."""
+              restricted: bool = True, deadline: Deadline | None = None) -> Document:
+        """The page as a document, or a skipped placeholder whose note says why. ``deadline``: the
+        question's, which cuts the fetch off sooner than ``timeout_s`` when it is nearer."""
         doc_id = f"{kind}:{url}"
         try:
             with open_url(url, timeout_s=self.timeout_s, url_allowed=self.allowed,
-                          max_redirects=self.max_redirects) as resp:
+                          max_redirects=self.max_redirects, deadline=deadline) as resp:
                 content_type, charset = resp.content_type, resp.charset
                 if not (content_type.startswith("text/") or content_type in HTML_TYPES + TEXT_TYPES):
                     raise FetchError(f"not a text page ({content_type})")

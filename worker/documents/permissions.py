@@ -27,7 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from worker.documents.base import GatherRequest
-from worker.engine.base import Document
+from worker.documents.document import Document
 
 log = logging.getLogger(__name__)
 

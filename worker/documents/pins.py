@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from slack_sdk import WebClient
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.slack_api import response_items
 from worker.documents.slack_files import SlackFileReader
-from worker.engine.base import Document
-
-log = logging.getLogger(__name__)
 
 _LABELLED_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _LINK = re.compile(r"<(https?://[^|>]+)>")
@@ -26,25 +24,27 @@ def plain_message_text(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+@dataclass
 class ChannelPins:
-    name = "pins"
-
-    def __init__(self, client: WebClient, reader: SlackFileReader) -> None:
-        self.client = client
-        self.reader = reader
+    client: WebClient
+    reader: SlackFileReader  # pinned files are read as uploads are
+    name: ClassVar[str] = "pins"
 
     def gather(self, request: GatherRequest) -> list[Document]:
-        listing = self.client.pins_list(channel=request.channel)
+        channel = request.documents_channel
+        listing = self.client.pins_list(channel=channel)
         documents: list[Document] = []
         for item in response_items(listing, "items"):
+            if request.out_of_time:
+                break
             if item.get("type") == "message" and item.get("message"):
-                documents.extend(self._message(request.channel, item["message"]))
+                documents.extend(self._message(channel, item["message"]))
             elif item.get("type") == "file" and item.get("file"):
                 file_obj = item["file"]
                 if file_obj.get("url_private_download") or file_obj.get("url_private"):
-                    documents.extend(self.reader.read(file_obj, shared_in=(request.channel,)))
+                    documents.extend(self.reader.read(file_obj, shared_in=(channel,), deadline=request.deadline))
                 else:
-                    documents.extend(self.reader.read_id(str(file_obj["id"]), request.channel))
+                    documents.extend(self.reader.read_id(str(file_obj["id"]), channel, deadline=request.deadline))
         return documents
 
     def _message(self, channel: str, message: dict[str, Any]) -> list[Document]:

@@ -1,112 +1,78 @@
-"""Redact secrets (tokens, passwords, private keys, auth headers) from text before it goes anywhere.
+"""Redacting gathered documents: secrets out of their text and title (what counts as a secret, and how it
+is found in linear time: jobs/redact.py), once per distinct text, within a time budget.
 
-Applied by the gatherer to every document, so nothing downstream (compression, storage, quoting in Slack)
-ever sees the secret. Redaction never changes the number of lines: log citations stay exact.
+* Once per text: the redacted form of each distinct text, keyed by its BLAKE2 hash, is kept in an LRU
+  bounded in bytes, so a pinned message or a runbook gathered for every question is redacted once, not
+  once per question.
+* Within a time budget: a document whose redaction takes longer than ``budget_s`` keeps the lines
+  redacted in time; the rest are withheld (left empty, so line numbers and citations stay exact) and a
+  note says so. Nothing is ever passed on unredacted.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import replace
 
-REDACTED = "[REDACTED]"
+from jobs.redact import REDACTED, Redacted, redact, redact_secrets
+from worker.documents.document import Document
+from worker.documents.settings import GatheringSettings
 
-# A multi-line PEM private key block; replaced by one marker line plus the same number of newlines.
-_PEM_PRIVATE_KEY = re.compile(
-    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----.*?-----END \1PRIVATE KEY\2-----", re.DOTALL
-)
-# A key cut off by a size cap (no END line): the header and the base64 lines that follow it.
-_PEM_UNTERMINATED = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[^\n]*(?:\n[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*(?=\n|$))*"
-)
+__all__ = ["REDACTED", "DocumentRedactor", "redact_secrets"]
 
-# Whole-match secrets: the matched text is replaced by the marker.
-_WHOLE_MATCH = [
-    re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{8,}"),  # Slack bot, user, app-level... tokens
-    re.compile(r"\bxapp-\d-[A-Za-z0-9-]{8,}"),  # Slack app-level token
-    re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+"),  # Slack webhooks
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub tokens
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}\b"),
-    re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"),  # GitLab
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),  # Google API keys
-    re.compile(r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}\b"),  # Stripe
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
-]
+log = logging.getLogger(__name__)
 
-# Keep the first group (the name / header / scheme), replace the rest.
-_KEEP_PREFIX = [
-    # Authorization: Bearer xyz / Basic abc= / Token xyz, also Proxy-Authorization
-    re.compile(r"(?i)((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"']?(?:bearer|basic|token|digest)[ \t]+)"
-               r"[^\s\"',;]+"),
-    re.compile(r"(?i)(\bbearer[ \t]+)[A-Za-z0-9._~+/-]{8,}=*"),
-    # scheme://user:password@host
-    re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"),
-    # password=..., "password": "...", pwd: ...
-    re.compile(r"(?i)(\b[\w.-]*(?:password|passwd|passphrase|pwd)[\w.-]*[\"']?[ \t]*(?:=|:)[ \t]*[\"']?)"
-               r"[^\s\"',;&]+"),
-    # api_key=..., client_secret: ..., "token": "...", X-Api-Key: ...
-    re.compile(r"(?i)(\b[\w.-]*(?:api[_-]?key|apikey|secret|token|access[_-]?key|private[_-]?key|"
-               r"credentials?|session[_-]?id)[\w.-]*[\"']?[ \t]*(?:=|:)[ \t]*[\"']?)"
-               r"(?!\[REDACTED\])[^\s\"',;&]{6,}"),
-    # aws_secret_access_key style values that are 40 base64-ish chars after "aws" and "secret"
-    re.compile(r"(?i)(\baws[\w.-]*secret[\w.-]*[\"']?[ \t]*(?:=|:)[ \t]*[\"']?)[A-Za-z0-9/+=]{20,}"),
-]
+CACHE_BYTES = 64 << 20  # redacted text kept for texts gathered again
+_SMALL = 256  # shorter texts are redacted again rather than hashed and cached
 
 
-# Literal text each _WHOLE_MATCH pattern needs, so patterns with nothing to find are not run at all.
-_WHOLE_NEEDLES = (("xox",), ("xapp-",), ("hooks.slack.com",), ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA"),
-                  ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), ("github_pat_",), ("glpat-",), ("AIza",),
-                  ("sk_live_", "sk_test_", "rk_live_", "rk_test_"), ("eyJ",))
-# Lower-case text a line needs for the _KEEP_PREFIX patterns to be worth running on it.
-_LINE_NEEDLES = ("pass", "pwd", "key", "secret", "token", "credential", "session", "authoriz", "bearer", "://")
+class DocumentRedactor:
+    """Thread-safe: job threads gather in parallel and share one."""
 
+    def __init__(self, *, budget_s: float = GatheringSettings.redact_budget_s, cache_bytes: int = CACHE_BYTES) -> None:
+        self.budget_s = budget_s
+        self.cache_bytes = cache_bytes
+        self._cache: OrderedDict[bytes, Redacted] = OrderedDict()
+        self._cached_bytes = 0
+        self._lock = threading.Lock()
 
-def _lines_to_check(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every line containing one of _LINE_NEEDLES, in order."""
-    low = text.lower()
-    if len(low) != len(text):  # a few Unicode characters change length when lower-cased
-        return [(0, len(text))]
-    spans = set()
-    for needle in _LINE_NEEDLES:
-        found = low.find(needle)
-        while found >= 0:
-            start = low.rfind("\n", 0, found) + 1
-            end = low.find("\n", found)
-            end = len(low) if end < 0 else end
-            spans.add((start, end))
-            found = low.find(needle, end)
-    return sorted(spans)
+    def text(self, text: str) -> Redacted:
+        """``text`` redacted within the budget; the same text again comes from the cache."""
+        if len(text) < _SMALL:
+            return redact(text, budget_s=self.budget_s)
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        with self._lock:
+            done = self._cache.get(key)
+            if done is not None:
+                self._cache.move_to_end(key)
+                return done
+        done = redact(text, budget_s=self.budget_s)
+        if done.text == text:  # nothing to redact: hold the caller's string, not a copy
+            done = Redacted(text)
+        with self._lock:
+            if key not in self._cache and len(done.text) <= self.cache_bytes:
+                self._cache[key] = done
+                self._cached_bytes += len(done.text)
+            while self._cached_bytes > self.cache_bytes and self._cache:
+                _, evicted = self._cache.popitem(last=False)
+                self._cached_bytes -= len(evicted.text)
+        return done
 
-
-def _pem_replacement(match: re.Match[str]) -> str:
-    return f"{REDACTED} private key" + "\n" * match.group(0).count("\n")
-
-
-def _keep_prefix(match: re.Match[str]) -> str:
-    return match.group(1) + REDACTED
-
-
-def _redact_line(line: str) -> str:
-    replace: Callable[[re.Match[str]], str] = _keep_prefix
-    for pattern in _KEEP_PREFIX:
-        line = pattern.sub(replace, line)
-    return line
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with every secret replaced by ``[REDACTED]``; same number of lines as ``text``."""
-    if "PRIVATE KEY" in text:
-        text = _PEM_PRIVATE_KEY.sub(_pem_replacement, text)
-        text = _PEM_UNTERMINATED.sub(_pem_replacement, text)
-    for pattern, needles in zip(_WHOLE_MATCH, _WHOLE_NEEDLES, strict=True):
-        if any(needle in text for needle in needles):
-            text = pattern.sub(REDACTED, text)
-    out: list[str] = []
-    done = 0  # text[:done] is in ``out`` already
-    for start, end in _lines_to_check(text):
-        out.append(text[done:start])
-        out.append(_redact_line(text[start:end]))
-        done = end
-    out.append(text[done:])
-    return "".join(out)
+    def document(self, document: Document) -> Document:
+        """``document`` with its text and title redacted; a note when lines had to be withheld."""
+        text = self.text(document.text)
+        title = self.text(document.title).text
+        notes = document.notes
+        if text.withheld_from is not None:
+            first = document.first_line + text.withheld_from - 1
+            last = document.first_line + text.text.count("\n")
+            log.warning("redacting %s took over %.1f s: lines %d-%d withheld", document.doc_id, self.budget_s,
+                        first, last)
+            notes = (*notes, f"{title}: lines {first}-{last} were left out (checking them for secrets took "
+                             f"too long)")
+        if text.text is document.text and title == document.title and notes is document.notes:
+            return document
+        return replace(document, text=text.text, title=title, notes=notes)

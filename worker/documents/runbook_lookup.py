@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from rank_bm25 import BM25Okapi
 
-from worker.engine.base import Document
+from worker.documents.document import Document
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +145,15 @@ def runbook_sections(document: Document) -> tuple[RunbookSection, ...]:
     return tuple(sections)
 
 
+@functools.lru_cache(maxsize=2048)
+def _section_starts(document: Document) -> tuple[int, ...]:
+    return tuple(section.line_start for section in runbook_sections(document))
+
+
 def section_at(document: Document, line: int) -> RunbookSection | None:
     """The innermost section whose own lines (heading to the next heading of any level) hold ``line``."""
     sections = runbook_sections(document)
-    starts = [section.line_start for section in sections]
-    position = bisect.bisect_right(starts, line) - 1
+    position = bisect.bisect_right(_section_starts(document), line) - 1
     if position < 0:
         return None
     section = sections[position]
@@ -161,6 +165,17 @@ def _heading_terms(section: RunbookSection) -> set[str]:
     return set(terms(" ".join((section.document.title, name, *section.path))))
 
 
+@functools.lru_cache(maxsize=8)
+def _section_index(documents: tuple[Document, ...]) -> tuple[list[RunbookSection], list[set[str]], list[list[str]],
+                                                               BM25Okapi]:
+    """The sections of these runbooks with their terms and BM25, built once per set of runbooks (not per
+    question: the same folder answers every ``/runbook``)."""
+    sections = [s for d in documents for s in runbook_sections(d)]
+    heading_sets = [_heading_terms(s) for s in sections]
+    corpus = [list(h) * 3 + terms(s.own_text) for s, h in zip(sections, heading_sets, strict=True)]
+    return sections, heading_sets, corpus, BM25Okapi(corpus or [["_"]])
+
+
 def find_runbook_section(query: str, documents: list[Document]) -> RunbookMatch | None:
     """The best-matching runbook section when it matches well (see the module docstring), else None.
 
@@ -169,12 +184,9 @@ def find_runbook_section(query: str, documents: list[Document]) -> RunbookMatch 
     wanted = set(terms(query))
     if not wanted:
         return None
-    sections = [s for d in documents if d.kind == "runbook" for s in runbook_sections(d)]
+    sections, heading_sets, corpus, bm25 = _section_index(tuple(d for d in documents if d.kind == "runbook"))
     if not sections:
         return None
-    heading_sets = [_heading_terms(s) for s in sections]
-    corpus = [list(h) * 3 + terms(s.own_text) for s, h in zip(sections, heading_sets, strict=True)]
-    bm25 = BM25Okapi(corpus)
     raw = [float(x) for x in bm25.get_scores(list(wanted))]
     top = max(raw) if raw and max(raw) > 0 else 1.0
     best: tuple[float, int, int] | None = None  # (score, level, index)

@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 from worker.documents.base import GatherRequest
+from worker.documents.document import Document
 from worker.documents.file_content import human_bytes
 from worker.documents.skipped import skipped_document
-from worker.engine.base import Document
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_RUNBOOK_DIR``            runbook folder or git checkout (markdown, text); unset: no runbooks
 ``CHATOPS_RUNBOOK_BASE_URL``       prefix for runbook links, e.g. ``https://github.com/acme/runbooks/blob/main/``
                                    (unset: links are paths relative to the runbook folder)
-``CHATOPS_CHANNEL_CONFIG``         YAML file mapping channels to sources (see channel_config.py);
+``CHATOPS_CHANNEL_CONFIG``         YAML file mapping channels to sources (see jobs/channel_config.py);
                                    unset: every source in every channel
 ``CHATOPS_LINK_ALLOWLIST``         comma-separated hosts whose pages may be fetched: ``wiki.acme.io``,
                                    ``*.acme.io`` (any subdomain), ``10.0.0.5:8080`` (that port only);
@@ -15,14 +15,21 @@ Environment variables read by :meth:`GatheringSettings.from_env` (all optional):
 ``CHATOPS_MAX_PAGE_BYTES``         bytes read from one page; longer pages are cut, with a note (1 MB)
 ``CHATOPS_MAX_LINKS``              pages fetched per question from recent messages (default 5)
 ``CHATOPS_MAX_REDIRECTS``          redirects followed per page, each checked against the allowlist (3)
-``CHATOPS_DOWNLOAD_TIMEOUT_S``     seconds for downloading one Slack file (default 30)
+``CHATOPS_DOWNLOAD_TIMEOUT_S``     seconds for downloading one Slack file, reading it as it streams (a big log
+                                   is reduced on the way) (default 120)
 ``CHATOPS_MAX_FILE_BYTES``         bytes of one file (after gunzip) kept; bigger files keep their first
                                    fifth and last four fifths of this, with a note on what was skipped (5 MB)
-``CHATOPS_MAX_SCAN_BYTES``         bytes of one file read at most to find its end (default 200 MB)
+``CHATOPS_MAX_SCAN_BYTES``         bytes of one file read at most (logs: all of them are read) (default 1 GB)
+``CHATOPS_LOG_REDUCE_BYTES``       logs bigger than this are reduced to their incidents, rare lines and a
+                                   summary (worker/documents/log_reduce.py) (default 1 MB)
 ``CHATOPS_RECENT_FILES_WINDOW_S``  how far back "recent channel uploads" go, in seconds (default 7 days)
 ``CHATOPS_MAX_CHANNEL_FILES``      recent channel uploads read per question (default 10)
+``CHATOPS_MAX_THREAD_FILES``       files of the question and its thread read per question (default 20;
+                                   the question's own first, then the thread's newest)
 ``CHATOPS_RECENT_MESSAGES``        recent channel messages searched for links (default 50)
 ``CHATOPS_MAX_RUNBOOK_BYTES``      runbooks bigger than this are skipped (default 2 MB)
+``CHATOPS_REDACT_BUDGET_S``        seconds spent finding secrets in one document; lines not checked by then
+                                   are left out, with a note (default 5)
 =================================  ==================================================================
 """
 
@@ -32,7 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_PREFIX = "CHATOPS_"
+from jobs.env import Env, SettingsError
+from worker.documents.file_documents import FileCaps
 
 
 @dataclass(frozen=True)
@@ -45,66 +53,62 @@ class GatheringSettings:
     max_page_bytes: int = 1_000_000
     max_links: int = 5
     max_redirects: int = 3
-    download_timeout_s: float = 30.0
+    download_timeout_s: float = 120.0
     max_file_bytes: int = 5_000_000
-    max_scan_bytes: int = 200_000_000
+    max_scan_bytes: int = 1_000_000_000
+    reduce_logs_above: int = 1_000_000
     recent_files_window_s: int = 7 * 24 * 3600
     max_channel_files: int = 10
+    max_thread_files: int = 20
     recent_messages: int = 50
     max_runbook_bytes: int = 2_000_000
+    redact_budget_s: float = 5.0
+
+    @property
+    def caps(self) -> FileCaps:
+        return FileCaps(self.max_file_bytes, self.max_scan_bytes, self.reduce_logs_above)
 
     def __post_init__(self) -> None:
-        for name in ("fetch_timeout_s", "download_timeout_s"):
+        for name in ("fetch_timeout_s", "download_timeout_s", "redact_budget_s"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes"):
+                raise SettingsError(f"{name} must be positive")
+        for name in ("max_page_bytes", "max_file_bytes", "max_scan_bytes", "max_runbook_bytes", "reduce_logs_above"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+                raise SettingsError(f"{name} must be at least 1")
         if self.max_scan_bytes < self.max_file_bytes:
-            raise ValueError("max_scan_bytes must be at least max_file_bytes")
+            raise SettingsError("max_scan_bytes must be at least max_file_bytes")
         for name in ("max_links", "max_redirects", "recent_files_window_s", "max_channel_files",
-                     "recent_messages"):
+                     "max_thread_files", "recent_messages"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
+                raise SettingsError(f"{name} must not be negative")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatheringSettings:
         """Settings from ``CHATOPS_*`` variables (see the module docstring); unset or empty: the default.
 
-        Raises ValueError naming the variable when a value cannot be parsed.
+        Raises ``SettingsError`` (a ValueError) naming the variable when a value cannot be parsed.
         """
-
-        def text(name: str) -> str | None:
-            value = environ.get(ENV_PREFIX + name, "").strip()
-            return value or None
-
-        def number(name: str, default: float, kind: type[int] | type[float]) -> float:
-            value = text(name)
-            if value is None:
-                return default
-            try:
-                return kind(value.replace("_", ""))
-            except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{name}={value!r} is not a {kind.__name__}") from None
-
+        env = Env(environ)
         d = cls()
-        runbook_dir = text("RUNBOOK_DIR")
-        channel_config = text("CHANNEL_CONFIG")
-        allowlist = tuple(h.strip().lower() for h in (text("LINK_ALLOWLIST") or "").split(",") if h.strip())
+        allowlist = tuple(h.strip().lower() for h in (env.text("CHATOPS_LINK_ALLOWLIST") or "").split(",")
+                          if h.strip())
         return cls(
-            runbook_dir=Path(runbook_dir).expanduser() if runbook_dir else None,
-            runbook_base_url=text("RUNBOOK_BASE_URL"),
-            channel_config_path=Path(channel_config).expanduser() if channel_config else None,
+            runbook_dir=env.path("CHATOPS_RUNBOOK_DIR"),
+            runbook_base_url=env.text("CHATOPS_RUNBOOK_BASE_URL"),
+            channel_config_path=env.path("CHATOPS_CHANNEL_CONFIG"),
             link_allowlist=allowlist,
-            fetch_timeout_s=float(number("FETCH_TIMEOUT_S", d.fetch_timeout_s, float)),
-            max_page_bytes=int(number("MAX_PAGE_BYTES", d.max_page_bytes, int)),
-            max_links=int(number("MAX_LINKS", d.max_links, int)),
-            max_redirects=int(number("MAX_REDIRECTS", d.max_redirects, int)),
-            download_timeout_s=float(number("DOWNLOAD_TIMEOUT_S", d.download_timeout_s, float)),
-            max_file_bytes=int(number("MAX_FILE_BYTES", d.max_file_bytes, int)),
-            max_scan_bytes=int(number("MAX_SCAN_BYTES", d.max_scan_bytes, int)),
-            recent_files_window_s=int(number("RECENT_FILES_WINDOW_S", d.recent_files_window_s, int)),
-            max_channel_files=int(number("MAX_CHANNEL_FILES", d.max_channel_files, int)),
-            recent_messages=int(number("RECENT_MESSAGES", d.recent_messages, int)),
-            max_runbook_bytes=int(number("MAX_RUNBOOK_BYTES", d.max_runbook_bytes, int)),
+            fetch_timeout_s=env.number("CHATOPS_FETCH_TIMEOUT_S", d.fetch_timeout_s),
+            max_page_bytes=env.number("CHATOPS_MAX_PAGE_BYTES", d.max_page_bytes),
+            max_links=env.number("CHATOPS_MAX_LINKS", d.max_links),
+            max_redirects=env.number("CHATOPS_MAX_REDIRECTS", d.max_redirects),
+            download_timeout_s=env.number("CHATOPS_DOWNLOAD_TIMEOUT_S", d.download_timeout_s),
+            max_file_bytes=env.number("CHATOPS_MAX_FILE_BYTES", d.max_file_bytes),
+            max_scan_bytes=env.number("CHATOPS_MAX_SCAN_BYTES", d.max_scan_bytes),
+            reduce_logs_above=env.number("CHATOPS_LOG_REDUCE_BYTES", d.reduce_logs_above),
+            recent_files_window_s=env.number("CHATOPS_RECENT_FILES_WINDOW_S", d.recent_files_window_s),
+            max_channel_files=env.number("CHATOPS_MAX_CHANNEL_FILES", d.max_channel_files),
+            max_thread_files=env.number("CHATOPS_MAX_THREAD_FILES", d.max_thread_files),
+            recent_messages=env.number("CHATOPS_RECENT_MESSAGES", d.recent_messages),
+            max_runbook_bytes=env.number("CHATOPS_MAX_RUNBOOK_BYTES", d.max_runbook_bytes),
+            redact_budget_s=env.number("CHATOPS_REDACT_BUDGET_S", d.redact_budget_s),
         )

@@ -7,7 +7,7 @@ shown outside the conversations that file was shared in. The gatherer keeps its 
 
 from __future__ import annotations
 
-from worker.engine.base import Document
+from worker.documents.document import Document
 
 SKIPPED_KIND = "skipped"
 

@@ -1,1 +1,2 @@
-"""Answer engines: the interface, the CPU default engine, and the factory that picks one."""
+"""Answer engines: the interface (`base.py`) and the CPU default engine (`default.py`); CLaRa lives in
+`worker/clara/`, and `worker/runtime.py` picks one from settings."""

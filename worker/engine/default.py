@@ -11,21 +11,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from worker.documents.runbook_lookup import section_at
-from worker.engine.base import Answer, Chunk, Citation, Question
-from worker.engine.identifiers import chunk_fields, identifier_scores
+from worker.documents.document import Chunk
+from worker.engine.base import Answer, Citation, Question
+from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
 from worker.engine.passages import best_passage
+from worker.index.chunk_index import embedding_text
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from worker.index.candidates import Candidates
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +59,85 @@ class EmbeddingCache:
         self.max_entries = max_entries
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.computed = 0  # texts embedded so far (tests and benchmarks read it)
+        # one thread at a time in the model and its tokenizer (a fast tokenizer raises "Already borrowed"
+        # when two threads change its truncation settings at once): job threads index while the model
+        # thread answers
+        self.lock = threading.RLock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:  # [N, 384] float32, unit norm
         keys = [hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).hexdigest() for t in texts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if missing:
-            todo = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
-            vectors = self.model.encode([todo[k] for k in missing], batch_size=64,
-                                        normalize_embeddings=True, convert_to_numpy=True)
-            self.computed += len(missing)
-            for key, vector in zip(missing, vectors, strict=True):
-                self._cache[key] = vector.astype(np.float32)
-        out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
-        for key in keys:
-            self._cache.move_to_end(key)
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        with self.lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+            if missing:
+                todo = {k: t for k, t in zip(keys, texts, strict=True) if k in set(missing)}
+                vectors = self.model.encode([todo[k] for k in missing], batch_size=64,
+                                            normalize_embeddings=True, convert_to_numpy=True)
+                self.computed += len(missing)
+                for key, vector in zip(missing, vectors, strict=True):
+                    self._cache[key] = vector.astype(np.float32)
+            out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
+            for key in keys:
+                self._cache.move_to_end(key)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
         return out
 
 
-class MiniLMRetriever:
-    """Ranks chunks by dense cosine similarity mixed with BM25 (scaled to [0, 1] per question), plus
-    exact identifiers (identifiers.py: an alert or service name in the question and in a document's
-    title weighs heavily) and, for questions about what went wrong, the severity of log chunks
-    (incidents.py)."""
+Boost = Callable[[str, Sequence[Chunk]], np.ndarray]  # (question, candidates) -> [N] added to the scores
 
-    def __init__(self, cache: EmbeddingCache, bm25_weight: float = 0.2, identifier_weight: float = 0.6,
-                 incident_weight: float = 0.5) -> None:
+
+@dataclass(frozen=True)
+class Evidence:
+    """The default boost: exact identifiers of the question found in a chunk, its document's title or file
+    name, or the headings above it (identifiers.py: a pasted alert goes to its own runbook), and, for a
+    question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
+    then warnings). Nothing is computed for a question with no identifiers that asks about no incident."""
+
+    identifier_weight: float = 0.6
+    incident_weight: float = 0.5
+
+    def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
+        scores = np.zeros(len(chunks), np.float32)
+        if self.identifier_weight > 0 and question_identifiers(question):
+            scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
+        if self.incident_weight > 0:
+            scores += self.incident_weight * incident_scores(question, chunks)
+        return scores
+
+
+class MiniLMRetriever:
+    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question), plus an optional
+    per-chunk ``boost`` (by default ``Evidence``: exact identifiers and, for questions about what went
+    wrong, incident severity).
+
+    Over indexed candidates (``rank(..., candidates=)``) the dense scores are one matrix product with the
+    stored vectors and BM25 comes from the index's postings: nothing is embedded but the question."""
+
+    def __init__(self, cache: EmbeddingCache, bm25_weight: float = 0.2, boost: Boost | None = Evidence()) -> None:
         self.cache = cache
         self.bm25_weight = bm25_weight
-        self.identifier_weight = identifier_weight
-        self.incident_weight = incident_weight
+        self.boost = boost
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:  # [N, 384] float32, unit norm
+        return self.cache.embed(texts)
+
+    def candidate_scores(self, question: str, candidates: Candidates) -> np.ndarray:  # [N] float32
+        if not candidates.chunks:
+            return np.zeros(0, np.float32)
+        dense = candidates.dense_scores(self.cache.embed([question])[0])
+        scores = dense
+        if self.bm25_weight > 0:
+            lexical = candidates.postings.scores(question)
+            top = float(lexical.max())
+            if top > 0:
+                lexical = lexical / top
+            scores = (1 - self.bm25_weight) * dense + self.bm25_weight * lexical
+        if self.boost is not None:
+            scores = scores + self.boost(question, candidates.chunks)
+        return scores.astype(np.float32)
 
     def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:  # [N] float32
-        """How similar each text is to the question: dense cosine, mixed with BM25."""
+        """How similar each text is to the question: dense cosine, mixed with BM25 over these texts."""
         if not texts:
             return np.zeros(0, np.float32)
         vectors = self.cache.embed([question, *texts])
@@ -101,28 +151,20 @@ class MiniLMRetriever:
             lexical = lexical / top
         return ((1 - self.bm25_weight) * dense + self.bm25_weight * lexical).astype(np.float32)
 
-    def chunk_scores(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
-        scores = self.scores(question, [chunk_text(c) for c in chunks])
-        if self.identifier_weight > 0:
-            scores = scores + self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
-        if self.incident_weight > 0:
-            scores = scores + self.incident_weight * incident_scores(question, chunks)
+    def chunk_scores(self, question: str, chunks: Sequence[Chunk], candidates: Candidates | None = None
+                     ) -> np.ndarray:  # [N] float32, one per chunk
+        if candidates is not None:
+            return self.candidate_scores(question, candidates)
+        scores = self.scores(question, [embedding_text(c) for c in chunks])
+        if self.boost is not None and len(chunks):
+            scores = scores + self.boost(question, chunks)
         return scores.astype(np.float32)
 
-    def rank(self, question: str, chunks: Sequence[Chunk], k: int) -> list[Citation]:
-        scores = self.chunk_scores(question, chunks)
+    def rank(self, question: str, chunks: Sequence[Chunk], k: int, candidates: Candidates | None = None
+             ) -> list[Citation]:
+        scores = self.chunk_scores(question, chunks, candidates)
         order = np.argsort(-scores, kind="stable")[:k]
         return [Citation(chunks[int(i)], float(scores[int(i)])) for i in order]
-
-
-def chunk_text(chunk: Chunk) -> str:
-    """What is embedded for a chunk: its document's title, the headings above it, and its text."""
-    document = chunk.document
-    if document.kind == "log":
-        return f"{document.title}\n{chunk.text}"
-    section = section_at(document, chunk.line_start)
-    path = section.path if section is not None else ()
-    return "\n".join((" › ".join(dict.fromkeys((document.title, *path))), chunk.text))
 
 
 class ExtractiveEngine:
@@ -141,13 +183,14 @@ class ExtractiveEngine:
         return cls(MiniLMRetriever(EmbeddingCache(load_minilm(device))), top_k=top_k)
 
     def count_tokens(self, text: str) -> int:
-        tokenizer = self.retriever.cache.model.tokenizer
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        cache = self.retriever.cache
+        with cache.lock:
+            return len(cache.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def answer(self, question: str, chunks: Sequence[Chunk]) -> Answer:
+    def answer(self, question: str, chunks: Sequence[Chunk], candidates: Candidates | None = None) -> Answer:
         if not chunks:
             return Answer(text=NO_PASSAGE, citations=(), engine=self.name, extractive=True)
-        scores = self.retriever.chunk_scores(question, chunks)
+        scores = self.retriever.chunk_scores(question, chunks, candidates)
         order = np.argsort(-scores, kind="stable")[: self.top_k]
         passage = best_passage(question, chunks, scores, self.retriever.scores)
         quoted = passage.as_chunk()
@@ -158,7 +201,7 @@ class ExtractiveEngine:
                       extractive=True)
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
-        return [self.answer(q.text, q.chunks) for q in questions]
+        return [self.answer(q.text, q.chunks, q.candidates) for q in questions]
 
 
 NO_PASSAGE = "I found no passage that answers this in the documents I can see."

@@ -20,6 +20,7 @@ and the candidates' text and metadata, so any index can call them.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.documents.document import Chunk
 from worker.documents.runbook_lookup import section_at
-from worker.engine.base import Chunk
 
 MAX_IDENTIFIERS = 32  # a question pasting a whole log is still scored in bounded time
 FIELD_WEIGHTS = {"names": 1.0, "headings": 0.6, "text": 0.3, "document": 0.2}
@@ -117,6 +118,7 @@ def _rarity(documents_with_it: int, documents: int) -> float:
     return math.log(documents / documents_with_it) / math.log(documents)
 
 
+@functools.lru_cache(maxsize=32_768)  # per chunk: candidates come back question after question
 def chunk_fields(chunk: Chunk) -> IdentifierFields:
     """A chunk's fields: its document's title and file name, the headings above it (not for logs), its text."""
     document = chunk.document

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from worker.documents.document import Chunk
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity
-from worker.engine.base import Chunk
 
 _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broke\w*|wrong"

@@ -22,14 +22,15 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from worker.documents.chunking import text_from_chunks
+from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, strip_timestamps
 from worker.documents.runbook_lookup import markdown_headings, section_at
-from worker.engine.base import Chunk, Document
 from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
 from worker.engine.incidents import text_severity
 
@@ -86,14 +87,21 @@ class Passage:
 
 def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, scorer: TextScorer) -> Passage:
     """The passage of the best-ranked chunk's document (``scores``: one per chunk, higher is better): in a
-    log, around that chunk (``log_passage``); in other text, ``text_passage``."""
+    log, around that chunk (``log_passage``); in other text, ``text_passage``. A document whose text was
+    left unread (an indexed Slack file) is read from its chunks (``text_from_chunks``)."""
     top = int(np.argmax(scores))
     document = chunks[top].document
+    mine = [i for i, chunk in enumerate(chunks) if chunk.document.doc_id == document.doc_id]
+    readable = document
+    if document.content_key and not document.text:
+        readable = replace(document, text=text_from_chunks(document, [chunks[i] for i in mine]))
     if document.kind == "log":
-        return log_passage(question, chunks[top], scorer)
-    mine = sorted((i for i, chunk in enumerate(chunks) if chunk.document.doc_id == document.doc_id),
-                  key=lambda i: -float(scores[i]))[:SECTIONS_CONSIDERED]
-    return text_passage(question, [(chunks[i], float(scores[i])) for i in mine], scorer)
+        passage = log_passage(question, replace(chunks[top], document=readable), scorer)
+    else:
+        best = sorted(mine, key=lambda i: -float(scores[i]))[:SECTIONS_CONSIDERED]
+        passage = text_passage(question, [(replace(chunks[i], document=readable), float(scores[i])) for i in best],
+                               scorer)
+    return replace(passage, document=document)
 
 
 _CLAUSE = re.compile(r"[,;:.!?]+\s+|\s+(?:and|but|so)\s+")

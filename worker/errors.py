@@ -1,4 +1,4 @@
-"""Errors whose message is safe to show to a Slack user."""
+"""The worker's user-facing errors: their message is what the user reads in the thread."""
 
 from __future__ import annotations
 
@@ -21,6 +21,3 @@ class NoDocumentsError(ChatOpsError):
 class DocumentUnreadableError(ChatOpsError):
     """A document could not be read (binary, too large, not permitted, HTML login page...)."""
 
-
-class CheckpointError(ChatOpsError):
-    """A model checkpoint is missing a file or does not match what the loader expects."""

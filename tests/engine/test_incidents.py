@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from worker.documents.document import Chunk, Document
 from worker.documents.log_format import Severity
-from worker.engine.base import Chunk, Document
 from worker.engine.incidents import asks_about_incident, incident_scores, text_severity
 
 

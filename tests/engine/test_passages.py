@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from worker.documents.chunking import chunk_documents
-from worker.engine.base import Chunk, Document
+from worker.documents.chunking import chunk_documents, text_from_chunks
+from worker.documents.document import Chunk, Document
+from worker.documents.log_chunking import fold_repeats
 from worker.engine.passages import (
     MAX_CHARS,
     MAX_LINES,
@@ -23,7 +26,7 @@ from worker.engine.passages import (
     text_passage,
 )
 
-EXAMPLE_LOG = Path(__file__).parents[1] / "examples" / "logs" / "checkout-api.log"
+EXAMPLE_LOG = Path(__file__).parents[2] / "examples" / "logs" / "checkout-api.log"
 
 
 def overlap(question: str, texts: Sequence[str]) -> np.ndarray:
@@ -175,3 +178,49 @@ def test_a_passage_that_does_not_say_what_to_do_runs_on_to_the_steps_that_follow
                              "2. Promote the replica: `patronictl switchover --candidate pg-1`.",
                              "3. Announce it in #incidents.")
     assert (passage.line_start, passage.line_end) == (4, 9)
+
+
+def _unread(document: Document) -> Document:
+    """The document as the index hands back an indexed Slack file: its text left unread."""
+    return replace(document, text="", content_key="indexed")
+
+
+def test_a_document_whose_text_was_left_unread_is_read_back_from_its_chunks() -> None:
+    """An indexed Slack file comes without its text: its chunks (a log's folded repeats, a line cut into
+    pieces, blank lines between chunks) give back the lines the passage reads."""
+    long_line = "2024-05-14 13:58:00,000 INFO payload " + " ".join(f"field{n}=value{n}" for n in range(400))
+    log = _log(EXAMPLE_LOG.read_text() + long_line + "\n")
+    for document in (log, _runbook()):
+        chunks = chunk_documents([document], 40, words)
+        assert len(chunks) > 5
+        lines = document.text.split("\n")[:-1]
+        rebuilt = text_from_chunks(_unread(document), chunks).split("\n")
+        assert len(rebuilt) == len(lines)
+        if document.kind == "log":  # a folded run comes back as the same run: same line when folded again
+            lines, rebuilt = ([line.text for line in fold_repeats(t)] for t in (lines, rebuilt))
+        assert [line for line in rebuilt if line.strip()] == [line for line in lines if line.strip()]
+        assert any("[x40, lines 164-203" in line for line in lines) or document.kind != "log"
+
+
+@pytest.mark.parametrize("question", ["why did checkout fail?", "pool warnings?", "which version started?"])
+def test_an_unread_log_gives_the_same_passage_as_the_log_itself(question: str) -> None:
+    document = _log(EXAMPLE_LOG.read_text())
+    unread = _unread(document)
+    chunks = chunk_documents([document], 60, words)
+    scores = overlap(question, [c.text for c in chunks])
+    stubs = [replace(c, document=unread) for c in chunks]
+    read, rebuilt = best_passage(question, chunks, scores, overlap), best_passage(question, stubs, scores, overlap)
+    assert (rebuilt.lines, rebuilt.line_start, rebuilt.line_end, rebuilt.context) == (
+        read.lines, read.line_start, read.line_end, read.context)
+    assert rebuilt.document is unread, "the citation is of the document the index handed over"
+
+
+def test_an_unread_runbook_gives_the_same_passage_as_the_runbook_itself() -> None:
+    document = _runbook()
+    chunks = chunk_documents([document], 40, words)
+    question = "how many replicas for the partition count?"
+    scores = overlap(question, [c.text for c in chunks])
+    unread = _unread(document)
+    read = best_passage(question, chunks, scores, overlap)
+    rebuilt = best_passage(question, [replace(c, document=unread) for c in chunks], scores, overlap)
+    assert (rebuilt.heading, rebuilt.lines, rebuilt.line_start) == (read.heading, read.lines, read.line_start)

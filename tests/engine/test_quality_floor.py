@@ -5,8 +5,8 @@ beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/
 from __future__ import annotations
 
 import pytest
+import quality  # bench/ is on the tests' path (pyproject.toml), as on mypy's
 
-from tests.helpers import load_bench
 from worker.engine.default import ExtractiveEngine
 
 # (right document first, expected fact in the answer, incident cited first) per set, as reached when this
@@ -21,7 +21,6 @@ FLOOR = {
 
 @pytest.fixture(scope="module")
 def rows(engine: ExtractiveEngine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    quality = load_bench("quality")
     empty = tmp_path_factory.mktemp("no-runbooks")
     cases = [*quality.lookalike_cases(), *quality.log_cases(empty)]
     outcomes = quality.run(cases, engine, "default", quality.Baseline(engine.retriever.cache))

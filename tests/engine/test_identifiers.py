@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from worker.engine.base import Chunk, Document
+from worker.documents.document import Chunk, Document
 from worker.engine.identifiers import (
     IdentifierFields,
     chunk_fields,
