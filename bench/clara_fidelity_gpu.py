@@ -8,7 +8,7 @@ Compared on the same inputs: memory embeddings (20 documents of ~240 tokens), qu
 scores and top-5, the generator's logits along a 32-token continuation (teacher-forced: the plain path's
 greedy ids), and the greedy ids themselves. Prints JSON; ``--out DIR`` also writes clara_fidelity_gpu.json.
 
-    python bench/clara_fidelity_gpu.py --out "$OUT"      # on the GPU machine (not yet run there)
+    python bench/clara_fidelity_gpu.py --out "$OUT"      # on the GPU machine (results: docs/clara.md)
     python bench/clara_fidelity_gpu.py --tiny            # a 2-layer model in bf16 on the CPU: checks the script
 """
 

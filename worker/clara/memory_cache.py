@@ -4,13 +4,12 @@ Redis once per worker, not once per question. Implements the store interface ``C
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
 import torch
 
 from worker.clara.store import MemoryStore
+from worker.lru import SizedLRU
 
 
 class DeviceMemoryCache:
@@ -20,19 +19,15 @@ class DeviceMemoryCache:
         self.backing = backing
         self.device = device
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: SizedLRU[str, torch.Tensor] = SizedLRU(max_entries, lambda _: 1)
 
     def get_many(self, hashes: Iterable[str]) -> dict[str, torch.Tensor]:
         wanted = list(dict.fromkeys(hashes))
-        with self._lock:
-            found = {h: self._entries[h] for h in wanted if h in self._entries}
-            for digest in found:
-                self._entries.move_to_end(digest)
+        found = self._entries.get_many(wanted)
         missing = [h for h in wanted if h not in found]
         if missing:
             loaded = {h: m.to(self.device) for h, m in self.backing.get_many(missing).items()}
-            self._keep(loaded)
+            self._entries.put_many(loaded)
             found.update(loaded)
         return found
 
@@ -42,12 +37,4 @@ class DeviceMemoryCache:
 
     def put_many(self, memories: Mapping[str, torch.Tensor]) -> None:
         self.backing.put_many(memories)
-        self._keep({h: m.detach().to(self.device, torch.bfloat16).clone() for h, m in memories.items()})
-
-    def _keep(self, memories: Mapping[str, torch.Tensor]) -> None:
-        with self._lock:
-            for digest, memory in memories.items():
-                self._entries[digest] = memory
-                self._entries.move_to_end(digest)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._entries.put_many({h: m.detach().to(self.device, torch.bfloat16).clone() for h, m in memories.items()})

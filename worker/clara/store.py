@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import torch
+
+from worker.lru import SizedLRU
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -120,21 +121,15 @@ class LocalMemoryStore:
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._entries: SizedLRU[str, torch.Tensor] = SizedLRU(max_entries, lambda _: 1)
 
     def get_many(self, hashes: Iterable[str]) -> dict[str, torch.Tensor]:
-        found = {d: self._entries[d] for d in dict.fromkeys(hashes) if d in self._entries}
-        for digest in found:
-            self._entries.move_to_end(digest)
-        return found
+        return self._entries.get_many(hashes)
 
     def stored(self) -> int | None:
         return len(self._entries)
 
     def put_many(self, memories: Mapping[str, torch.Tensor]) -> None:
-        for digest, memory in memories.items():
-            # clone: a row of a batch is a view that would keep the whole batch alive
-            self._entries[digest] = memory.detach().to("cpu", torch.bfloat16).clone()
-            self._entries.move_to_end(digest)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        # clone: a row of a batch is a view that would keep the whole batch alive
+        self._entries.put_many({digest: memory.detach().to("cpu", torch.bfloat16).clone()
+                                for digest, memory in memories.items()})

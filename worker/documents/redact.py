@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 
 from jobs.redact import REDACTED, Redacted, redact, redact_secrets
 from worker.documents.document import Document
 from worker.documents.settings import GatheringSettings
+from worker.lru import SizedLRU
 
 __all__ = ["REDACTED", "DocumentRedactor", "redact_secrets"]
 
@@ -35,30 +34,21 @@ class DocumentRedactor:
     def __init__(self, *, budget_s: float = GatheringSettings.redact_budget_s, cache_bytes: int = CACHE_BYTES) -> None:
         self.budget_s = budget_s
         self.cache_bytes = cache_bytes
-        self._cache: OrderedDict[bytes, Redacted] = OrderedDict()
-        self._cached_bytes = 0
-        self._lock = threading.Lock()
+        self._cache: SizedLRU[bytes, Redacted] = SizedLRU(cache_bytes, lambda done: len(done.text))
 
     def text(self, text: str) -> Redacted:
         """``text`` redacted within the budget; the same text again comes from the cache."""
         if len(text) < _SMALL:
             return redact(text, budget_s=self.budget_s)
         key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        with self._lock:
-            done = self._cache.get(key)
-            if done is not None:
-                self._cache.move_to_end(key)
-                return done
+        done = self._cache.get(key)
+        if done is not None:
+            return done
         done = redact(text, budget_s=self.budget_s)
         if done.text == text:  # nothing to redact: hold the caller's string, not a copy
             done = Redacted(text)
-        with self._lock:
-            if key not in self._cache and len(done.text) <= self.cache_bytes:
-                self._cache[key] = done
-                self._cached_bytes += len(done.text)
-            while self._cached_bytes > self.cache_bytes and self._cache:
-                _, evicted = self._cache.popitem(last=False)
-                self._cached_bytes -= len(evicted.text)
+        if len(done.text) <= self.cache_bytes:  # a text bigger than the whole cache is not kept
+            self._cache.put(key, done)
         return done
 
     def document(self, document: Document) -> Document:

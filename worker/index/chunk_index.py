@@ -20,7 +20,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from worker.index.candidates import Candidates
 from worker.index.entry import FORMAT, IndexEntry
 from worker.index.lexical import TermCounts
 from worker.index.store import IndexStore
+from worker.lru import SizedLRU
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,8 @@ class ChunkIndex:
         self.encode_more = encode_more
         self.model_lock: AbstractContextManager[object] = model_lock or nullcontext()
         self.cache_bytes = cache_bytes
-        self._entries: OrderedDict[str, IndexEntry] = OrderedDict()
-        self._entry_bytes = 0
-        self._sets: OrderedDict[tuple[Document, ...], Candidates] = OrderedDict()
-        self._set_bytes = 0
+        self._entries: SizedLRU[str, IndexEntry] = SizedLRU(cache_bytes, lambda entry: entry.nbytes)
+        self._sets: SizedLRU[tuple[Document, ...], Candidates] = SizedLRU(cache_bytes // 2, lambda c: c.nbytes)
         self._inflight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.embedded = 0  # chunks embedded by this process (tests and benchmarks read it)
@@ -114,11 +112,9 @@ class ChunkIndex:
         index first (``progress`` hears how far that is). A document whose text is not at hand
         and that is not in the index either (evicted since its file was read) is left out, with a note."""
         set_key = tuple(documents)
-        with self._lock:
-            cached = self._sets.get(set_key)
-            if cached is not None:
-                self._sets.move_to_end(set_key)
-                return cached
+        cached = self._sets.get(set_key)
+        if cached is not None:
+            return cached
         entries, report = self._entries_for(documents, progress)
         kept = [(d, entries[content_key(d)]) for d in documents if content_key(d) in entries]
         candidates = Candidates.assemble([d for d, _ in kept], [e for _, e in kept])
@@ -143,8 +139,7 @@ class ChunkIndex:
         started = time.perf_counter()
         report = IndexReport(documents=len(documents))
         keys = {content_key(d): d for d in documents}
-        with self._lock:
-            present = {k for k in keys if k in self._entries}
+        present = {k for k in keys if k in self._entries}
         present |= self.store.has(k for k in keys if k not in present)
         report.reused = len(present)
         todo = {k: d for k, d in keys.items() if k not in present}
@@ -162,13 +157,7 @@ class ChunkIndex:
         started = time.perf_counter()
         report = IndexReport(documents=len(documents))
         keys = {content_key(d): d for d in documents}
-        found: dict[str, IndexEntry] = {}
-        with self._lock:
-            for key in keys:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._entries.move_to_end(key)
-                    found[key] = entry
+        found = self._entries.get_many(keys)
         missing = [k for k in keys if k not in found]
         if missing:
             loaded = self.store.get_many(missing)
@@ -204,8 +193,7 @@ class ChunkIndex:
         failed: dict[str, Document] = {}
         for key, event in theirs.items():  # another thread is indexing these: wait for its entries
             event.wait()
-            with self._lock:
-                entry = self._entries.get(key)
+            entry = self._entries.get(key)
             if entry is None:
                 entry = self.store.get_many([key]).get(key)
             if entry is not None:
@@ -266,30 +254,18 @@ class ChunkIndex:
 
     def _encode_more_all(self, documents: Sequence[Document], progress: Progress | None) -> None:
         assert self.encode_more is not None
-        with self._lock:
-            texts = [t for d in documents if (e := self._entries.get(content_key(d))) for t in e.texts]
+        held = self._entries.get_many(content_key(d) for d in documents)
+        texts = [t for entry in held.values() for t in entry.texts]
         for start in range(0, len(texts), 1024):
             with self.model_lock:
                 self.encode_more(texts[start:start + 1024])
 
     # ---- this process's caches ---------------------------------------------------------------------
     def _remember(self, entries: Iterable[IndexEntry]) -> None:
-        with self._lock:
-            for entry in entries:
-                old = self._entries.pop(entry.key, None)
-                self._entry_bytes += entry.nbytes - (old.nbytes if old else 0)
-                self._entries[entry.key] = entry
-            while self._entry_bytes > self.cache_bytes and len(self._entries) > 1:
-                _, evicted = self._entries.popitem(last=False)
-                self._entry_bytes -= evicted.nbytes
+        self._entries.put_many({entry.key: entry for entry in entries})
 
     def _remember_set(self, key: tuple[Document, ...], candidates: Candidates) -> None:
-        with self._lock:
-            self._sets[key] = candidates
-            self._set_bytes += candidates.nbytes
-            while self._set_bytes > self.cache_bytes // 2 and len(self._sets) > 1:
-                _, evicted = self._sets.popitem(last=False)
-                self._set_bytes -= evicted.nbytes
+        self._sets.put(key, candidates)
 
 
 def index_fingerprint(*parts: object) -> str:

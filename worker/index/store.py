@@ -14,13 +14,12 @@ engines never read each other's chunks):
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from worker.index.entry import EntryFormatError, IndexEntry
+from worker.lru import SizedLRU
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -141,30 +140,17 @@ class LocalIndexStore:
 
     def __init__(self, max_bytes: int = 1 << 30) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, IndexEntry] = OrderedDict()
+        self._entries: SizedLRU[str, IndexEntry] = SizedLRU(max_bytes, lambda entry: entry.nbytes)
         self._files: dict[str, str] = {}
-        self._bytes = 0
-        self._lock = threading.Lock()
 
     def get_many(self, keys: Iterable[str]) -> dict[str, IndexEntry]:
-        with self._lock:
-            found = {k: self._entries[k] for k in dict.fromkeys(keys) if k in self._entries}
-            for key in found:
-                self._entries.move_to_end(key)
-            return found
+        return self._entries.get_many(keys)
 
     def has(self, keys: Iterable[str]) -> set[str]:
         return set(self.get_many(keys))
 
     def put_many(self, entries: Iterable[IndexEntry]) -> None:
-        with self._lock:
-            for entry in entries:
-                old = self._entries.pop(entry.key, None)
-                self._bytes += entry.nbytes - (old.nbytes if old else 0)
-                self._entries[entry.key] = entry
-            while self._bytes > self.max_bytes and len(self._entries) > 1:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
+        self._entries.put_many({entry.key: entry for entry in entries})
 
     def get_file(self, name: str) -> str | None:
         return self._files.get(name)
@@ -173,4 +159,4 @@ class LocalIndexStore:
         self._files[name] = value
 
     def stored_bytes(self) -> int:
-        return self._bytes
+        return self._entries.total
