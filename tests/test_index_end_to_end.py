@@ -138,8 +138,12 @@ def test_a_file_shared_twice_is_ingested_once_and_answered_from_the_index(
 
         logs_command(world, redis)
         run_worker_burst(redis)
-        assert "`payments.log:201-205`" in json.dumps(logs_answer(world)["blocks"]), "the trace, by its own lines"
+        reply = logs_answer(world)
+        assert "`payments.log:201-205`" in json.dumps(reply["blocks"]), "the trace, by its own lines"
         assert world.downloads == ["F1"], "the question read the file from the index, not from Slack"
+        # the passage is read back from the indexed chunks: the whole incident, and when it was seen
+        assert "PaymentGatewayError: upstream returned 503" in reply["text"]
+        assert "Seen once in payments.log, at 2024-05-01T10:30:00Z." in reply["text"]
 
 
 def test_a_question_never_waits_for_an_ingest_job_of_another_channel(

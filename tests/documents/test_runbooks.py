@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from worker.documents.base import GatherRequest
+from worker.documents.chunking import chunk_document
 from worker.documents.document import Document
 from worker.documents.runbook_lookup import find_runbook_section, heading_anchor, runbook_sections
 from worker.documents.runbooks import RunbookFolder
@@ -99,3 +100,14 @@ def test_lookup_is_fast_over_many_runbooks() -> None:
 
 def test_heading_anchor_like_github() -> None:
     assert heading_anchor("Disk full (`/var`)!") == "disk-full-var"
+
+
+def test_a_markdown_heading_starts_a_chunk_so_a_chunk_lies_in_one_section() -> None:
+    text = ("# Payments API\n\nIntro.\n\n## Checks\n\n```\n# not a heading: a comment in a code block\n"
+            "kubectl get pods\n```\n\n## Mitigation\n\nRoll back.\n\nSetext section\n--------------\nMore.\n")
+    document = Document("runbook:p.md", "Payments API", text, kind="runbook")
+    chunks = chunk_document(document, 1000, lambda line: len(line.split()))  # room for all of it in one
+    assert [(c.line_start, c.text.split("\n")[0]) for c in chunks] == [
+        (1, "# Payments API"), (5, "## Checks"), (12, "## Mitigation"), (16, "Setext section")]
+    assert "kubectl get pods" in chunks[1].text
+
