@@ -86,27 +86,26 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields]) -> 
     if not wanted or not candidates:
         return scores
     # where each identifier is: per candidate, the weight of the best field that holds it
-    found = np.zeros((len(wanted), len(candidates)), np.float32)
-    for j, fields in enumerate(candidates):
-        for i, identifier in enumerate(wanted):
-            if identifier in fields.names:
-                found[i, j] = FIELD_WEIGHTS["names"]
-            elif identifier in fields.headings:
-                found[i, j] = FIELD_WEIGHTS["headings"]
-            elif identifier in fields.text:
-                found[i, j] = FIELD_WEIGHTS["text"]
+    found = np.asarray([[_field_weight(identifier, fields) for fields in candidates] for identifier in wanted],
+                       np.float32)  # [identifiers, N]
     documents = [fields.document for fields in candidates]
     index = {document: n for n, document in enumerate(dict.fromkeys(documents))}
     column = np.asarray([index[d] for d in documents])
-    in_document = np.zeros((len(wanted), len(index)), bool)
-    for position in range(len(index)):
-        in_document[:, position] = (found[:, column == position] > 0).any(axis=1)
+    in_document = np.stack([np.bincount(column, weights=row > 0, minlength=len(index)) > 0 for row in found])
     # elsewhere in the same document (among the candidates) counts a little
     found = np.maximum(found, FIELD_WEIGHTS["document"] * in_document[:, column])
     weights = np.asarray([_rarity(int(count), len(index)) for count in in_document.sum(axis=1)], np.float32)
     if weights.sum() <= 0:
         return scores
     return ((weights @ found) / weights.sum()).astype(np.float32)
+
+
+def _field_weight(identifier: str, fields: IdentifierFields) -> float:
+    if identifier in fields.names:
+        return FIELD_WEIGHTS["names"]
+    if identifier in fields.headings:
+        return FIELD_WEIGHTS["headings"]
+    return FIELD_WEIGHTS["text"] if identifier in fields.text else 0.0
 
 
 def _rarity(documents_with_it: int, documents: int) -> float:
