@@ -100,6 +100,16 @@ def test_the_same_text_is_redacted_once() -> None:
     assert "hunter22" not in first.text
 
 
+def test_short_texts_such_as_titles_are_redacted_once_too() -> None:
+    """A runbook folder's titles are gathered for every question: 2,000 of them redacted per question cost
+    tens of milliseconds each time."""
+    redactor = DocumentRedactor()
+    title = "payments-api: password=hunter22"
+    first = redactor.text(title)
+    assert first.text == f"payments-api: password={REDACTED}"
+    assert redactor.text(title) is first, "the second time comes from the cache"
+
+
 def test_a_document_past_the_time_budget_keeps_its_lines_and_says_what_was_left_out() -> None:
     text = "password=hunter22 and some ordinary words to fill the line up\n" * 20_000
     document = Document(doc_id="file:F1", title="app.log", text=text, kind="log", first_line=101)

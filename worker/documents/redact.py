@@ -25,7 +25,7 @@ __all__ = ["REDACTED", "DocumentRedactor", "redact_secrets"]
 log = logging.getLogger(__name__)
 
 CACHE_BYTES = 64 << 20  # redacted text kept for texts gathered again
-_SMALL = 256  # shorter texts are redacted again rather than hashed and cached
+_SMALL = 256  # shorter texts (titles, short messages) are their own cache key; longer ones, their hash
 
 
 class DocumentRedactor:
@@ -34,13 +34,14 @@ class DocumentRedactor:
     def __init__(self, *, budget_s: float = GatheringSettings.redact_budget_s, cache_bytes: int = CACHE_BYTES) -> None:
         self.budget_s = budget_s
         self.cache_bytes = cache_bytes
-        self._cache: SizedLRU[bytes, Redacted] = SizedLRU(cache_bytes, lambda done: len(done.text))
+        self._cache: SizedLRU[str | bytes, Redacted] = SizedLRU(cache_bytes, lambda done: len(done.text) + _SMALL)
 
     def text(self, text: str) -> Redacted:
-        """``text`` redacted within the budget; the same text again comes from the cache."""
-        if len(text) < _SMALL:
-            return redact(text, budget_s=self.budget_s)
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        """``text`` redacted within the budget; the same text again comes from the cache (a runbook folder
+        of 2,000 files gathered per question: 2,000 titles and texts, each redacted once)."""
+        key: str | bytes = text
+        if len(text) >= _SMALL:
+            key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         done = self._cache.get(key)
         if done is not None:
             return done
