@@ -6,11 +6,13 @@ layers' worth of weights rotate (8 x 218 MB in int8: never in the 60 MB L2), cap
 Also measures the two ceilings (copy bandwidth, bf16 matmul rate) in the same run.
 
     python bench/clara_kernels.py --out "$OUT"      # on the GPU machine (~1-2 min)
+    python bench/clara_kernels.py --out "$OUT" --sweep   # the batch-1 GEMV's tile configs, one by one
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -96,6 +98,8 @@ def variants() -> dict[str, tuple[str, Matmul, tuple[int, ...]]]:
     return {
         "bf16 cuBLAS (F.linear)": ("bf16", lambda x, w, s: F.linear(x, w), (1, 8)),
         "bf16 Triton kernel (kernels.py)": ("bf16", kernels.launch, (1, 8)),
+        "bf16 Triton GEMV, no scale (decode layers)": ("bf16", lambda x, w, s: kernels.gemv_launch(x[0], w, None),
+                                                        (1,)),
         "int8 Triton kernel (kernels.py)": ("int8", kernels.launch, (1, 8)),
         "fp8 Triton kernel (kernels.py)": ("fp8", kernels.launch, (1, 8)),
         "int8 dequantise + cuBLAS (eager)": ("int8", lambda x, w, s: F.linear(x, dequantize(w, s, x.dtype)), (1, 8)),
@@ -105,10 +109,67 @@ def variants() -> dict[str, tuple[str, Matmul, tuple[int, ...]]]:
     }
 
 
+SWEEP = [(2, 512, 1, 4), (2, 1024, 2, 3), (4, 256, 1, 6), (4, 1024, 4, 3), (4, 1024, 4, 4), (2, 2048, 4, 3),
+         (4, 2048, 8, 3), (8, 1024, 4, 2), (8, 512, 4, 3), (8, 2048, 8, 2), (4, 4096, 8, 1), (1, 1024, 1, 4),
+         (1, 512, 1, 4), (2, 256, 1, 6)]  # BLOCK_N, BLOCK_K, warps, stages
+SWEEP_KINDS = [("bf16", False), ("bf16", True), ("int8", False), ("int8", True), ("fp8", True)]  # format, PDL
+
+
+def sweep_step(jit: Any, layers: list[dict[str, tuple[torch.Tensor, torch.Tensor]]], shape: str, x: torch.Tensor,
+               y: torch.Tensor, config: tuple[int, int, int, int], scaled: bool, pdl: bool) -> None:
+    """One shape's GEMV over every layer with one fixed tile config."""
+    import triton
+
+    block_n, block_k, warps, stages = config
+    n, k = SHAPES[shape]
+    for layer in layers:
+        w, s = layer[shape]
+        jit[(triton.cdiv(n, block_n),)](x, w, s, y, y, y, n, k, w.stride(0), 0.0, y, y, y, y, y, 1, 0, 0, 0,
+                                        INT8=w.dtype == torch.int8, SCALE=scaled, NORM=False, SWIGLU=False,
+                                        RESIDUAL=False, ROPE=False, EVEN_K=k % block_k == 0, BLOCK_N=block_n,
+                                        BLOCK_K=block_k, USE_PDL=pdl, num_warps=warps, num_stages=stages,
+                                        launch_pdl=pdl)
+
+
+def sweep(weights: dict[str, list[dict[str, tuple[torch.Tensor, torch.Tensor]]]], copy: float) -> None:
+    """Each GEMV tile config on its own (no autotuning), per weight format and projection shape, with
+    and without programmatic dependent launch (the graph chains 8 layers' GEMVs of one shape)."""
+    from worker.clara import kernels
+
+    jit = kernels._gemv_kernel
+    xs = {k: torch.randn(k, device="cuda", dtype=torch.bfloat16) for k in {k for _, k in SHAPES.values()}}
+    for fmt, pdl in SWEEP_KINDS:
+        kind = f"{fmt}{' PDL' if pdl else ''}"
+        layers = weights[fmt]
+        best: dict[str, tuple[float, tuple[int, ...]]] = {}
+        for config in SWEEP:
+            for shape, (n, k) in SHAPES.items():
+                if k % config[1]:
+                    continue
+                y = torch.empty(n, device="cuda", dtype=torch.bfloat16)
+                step = functools.partial(sweep_step, jit, layers, shape, xs[k], y, config, fmt != "bf16", pdl)
+                try:
+                    seconds = graph_time(step) / LAYERS
+                except Exception as exc:
+                    log(f"sweep {kind} {config} {shape}: {type(exc).__name__}: {str(exc)[:300]}")
+                    continue
+                w = layers[0][shape][0]
+                tb_s = w.numel() * w.element_size() / seconds / 1e12
+                ROWS.append({"variant": f"sweep {kind} {shape} {config}", "rows": 1, "value": seconds * 1e6,
+                             "unit": "us per matrix", "bandwidth_tb_s": tb_s, "of_copy_bandwidth": tb_s * 1e12 / copy,
+                             "relative_error": float("nan")})
+                if shape not in best or seconds < best[shape][0]:
+                    best[shape] = (seconds, config)
+        total = sum(t for t, _ in best.values())
+        log(f"sweep {kind}: best per shape " + ", ".join(f"{s} {t * 1e6:.1f} us {c}" for s, (t, c) in best.items())
+            + f"; layer {total * 1e6:.1f} us")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--budget", type=float, default=150, help="seconds; later variants are skipped")
+    parser.add_argument("--sweep", action="store_true", help="also each GEMV tile config (batch 1)")
     args = parser.parse_args()
     deadline = time.monotonic() + args.budget
     torch._dynamo.config.recompile_limit = 64
@@ -122,6 +183,8 @@ def main() -> int:
             for _ in range(LAYERS)]
     weights = {fmt: [{name: stored(fmt, w) for name, w in layer.items()} for layer in base]
                for fmt in ("bf16", "int8", "fp8")}
+    if args.sweep:
+        sweep(weights, copy)
     for name, (fmt, matmul, row_counts) in variants().items():
         for rows in row_counts:
             if time.monotonic() > deadline:
@@ -161,6 +224,8 @@ def main() -> int:
     (args.out / "clara_kernels.json").write_text(json.dumps(ROWS, indent=1))
     print("\n| variant | rows | us per layer | TB/s | % of copy | rel. error |\n|---|---|---|---|---|---|")
     for r in ROWS[2:]:
+        if r["variant"].startswith("sweep"):
+            continue
         print(f"| {r['variant']} | {r['rows']} | {r['value']:.1f} | {r['bandwidth_tb_s']:.2f} | "
               f"{100 * r['of_copy_bandwidth']:.0f} | {r['relative_error']:.1e} |")
     return 0

@@ -471,6 +471,62 @@ def formats(names: list[str], device: torch.device, dtype: torch.dtype, model_co
                         ">= 1.5" if key == "decode1" else "")
 
 
+def ablation_switch(label: str, clara: ClaraModel, on: bool) -> None:
+    """Turn the part of the decode step that ``decode_ablation``'s label names on (as the engine runs) or off."""
+    from worker.clara import kernels
+
+    if label == "PDL off":
+        kernels.PDL[0] = on
+    elif label.startswith("RoPE"):
+        clara.model.use_gemv(True, rope=on)
+    else:
+        clara.model.use_gemv(on)
+
+
+def decode_ablation(names: list[str], device: torch.device, dtype: torch.dtype, model_config: ModelConfig) -> None:
+    """Batch-1 decoding per format, in one process: the engine as the worker runs it (GEMV layers with
+    RoPE in the q/k/v kernel, programmatic dependent launch), then without PDL, without the RoPE
+    fusion, and with the compiled layers the GEMV layers replaced."""
+    torch._dynamo.config.recompile_limit = 32
+    rates: dict[str, float] = {}
+    for name in names:
+        if not time_left(60):
+            break
+        clara, _ = random_clara(device, dtype, "e2e", 16, model_config, weight_format=name)
+        engine = ClaraEngine(clara, LocalMemoryStore(), max_new_tokens=128, fast=True)
+        started = time.perf_counter()
+        engine.warm_up()
+        row("load", f"{name}: engine warm-up (compiles, autotunes, decode graphs)", time.perf_counter() - started, "s")
+        assert engine.decoder is not None
+        on = bench_decode(clara, f"{name} GEMV layers", engine.decoder.generate, batches=(1,))
+        profile_decode(clara, f"{name} GEMV layers", engine.decoder.generate)
+        del engine
+        if 1 in on:
+            rates[name] = on[1]
+        if name != "bf16" and name in rates and "bf16" in rates:
+            row("ratio", f"{name} / bf16 batch-1 decode (GEMV layers)", rates[name] / rates["bf16"], "x", ">= 1.5")
+        for label in ("PDL off", "RoPE and cache writes unfused", "GEMV layers off (compiled layers)"):
+            if not time_left(30):
+                break
+            ablation_switch(label, clara, False)
+            try:
+                decoder = StaticDecoder(clara)
+                off = bench_decode(clara, f"{name} {label}", decoder.generate, batches=(1,))
+                if label.startswith("GEMV layers off"):
+                    profile_decode(clara, f"{name} {label}", decoder.generate)
+                del decoder
+                if 1 in on and 1 in off:
+                    row("ratio", f"{name} batch-1 decode: engine / {label}", on[1] / off[1], "x")
+            except Exception as error:  # one variant failing must not hide the others
+                log(f"{name} {label} failed: {type(error).__name__}: {str(error)[:300]}")
+            finally:
+                ablation_switch(label, clara, True)
+        del clara
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 def one_format(name: str, device: torch.device, dtype: torch.dtype, model_config: ModelConfig, tiny: bool,
                reference: dict[str, torch.Tensor] | None) -> dict:
     result: dict = {}
@@ -501,10 +557,13 @@ def one_format(name: str, device: torch.device, dtype: torch.dtype, model_config
         bench_compress(clara, "bf16 padded (before issue 15)", sizes[-1:], 64, packed=False)
         bench_compress(clara, "bf16 packed, micro-batch 64", sizes[-1:], 64, packed=True, target="")
         clara.model.compile_decode(None)
+        clara.model.use_gemv(False)
         before = StaticDecoder(clara)
-        old = bench_decode(clara, "bf16 decoder before issue 15 (eager layers in the graph)", before.generate)
+        old = bench_decode(clara, "bf16 decoder before issue 15 (eager layers, cuBLAS, in the graph)",
+                           before.generate)
         profile_decode(clara, "bf16 before issue 15", before.generate)
         del before
+        clara.model.use_gemv(device.type == "cuda")
         if engine.compile_ops:
             clara.model.compile_decode()
         for rows in old:
@@ -537,6 +596,8 @@ def main() -> int:
     parser.add_argument("--compile", action="store_true", help="also try compile_elementwise()")
     parser.add_argument("--compile-stack", action="store_true", help="also torch.compile the whole layer stack (slow)")
     parser.add_argument("--ablation", action="store_true", help="only: each fast path on/off (decode, compress)")
+    parser.add_argument("--decode-ablation", action="store_true",
+                        help="with --formats: only batch-1 decoding with the GEMV layers on and off")
     parser.add_argument("--formats", help="issue 15: e.g. bf16,int8,fp8 (the engine in each weight format)")
     parser.add_argument("--reference", type=Path, default=Path("/tmp/clara_perf_bf16_reference.pt"),
                         help="--formats: where bf16 leaves its outputs for the other formats")
@@ -548,6 +609,10 @@ def main() -> int:
     if device.type == "cuda":
         log(f"{torch.cuda.get_device_name()} torch {torch.__version__}")
     torch.backends.cuda.matmul.allow_tf32 = True
+    if args.formats and args.decode_ablation:
+        decode_ablation(args.formats.split(","), device, dtype, model_config)
+        write_table(args.out, "clara_decode_ablation.json")
+        return 0
     if args.formats:
         formats(args.formats.split(","), device, dtype, model_config, args.tiny, args.reference)
         write_table(args.out, f"clara_perf_{args.formats.replace(',', '_')}.json")

@@ -61,6 +61,8 @@ def test_fast_engine_on_gpu(folders: tuple[Path, Path]) -> None:
     expected = [a.text for a in plain.answer_batch(questions)]
     assert [a.text for a in fast.answer_batch(questions)] == expected
     assert [a.text for a in fast.answer_batch(questions)] == expected  # graph replayed
+    # one question at a time: batch-1 steps through the GEMV layers (model.Mistral.use_gemv)
+    assert [fast.answer(q.text, q.chunks).text for q in questions] == expected
 
 
 def test_compiled_engine_on_gpu(folders: tuple[Path, Path]) -> None:
@@ -114,3 +116,106 @@ def test_quantized_fast_engine_on_gpu(folders: tuple[Path, Path]) -> None:
     assert fast.clara.model.lm_head.weight.is_cuda
     expected = [a.text for a in plain.answer_batch(questions)]
     assert [a.text for a in fast.answer_batch(questions)] == expected
+    assert [fast.answer(q.text, q.chunks).text for q in questions] == expected  # batch 1: GEMV layers
+
+
+def _gemv_reference(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None,
+                    swiglu: bool, residual: torch.Tensor | None) -> torch.Tensor:
+    """``kernels.gemv_launch`` in float64, step by step."""
+    from worker.clara.quantize import dequantize
+
+    h = x.double()
+    if norm is not None:
+        h = h * torch.rsqrt(h.pow(2).mean() + 1e-5) * norm.double()
+    y = (w.double() if scale is None else dequantize(w, scale, torch.float64)) @ h
+    if swiglu:
+        gate, up = y.chunk(2)
+        y = torch.nn.functional.silu(gate) * up
+    return y if residual is None else y + residual.double()
+
+
+@pytest.mark.parametrize("weights", ["fp32", "bf16", "int8", "fp8"])
+@pytest.mark.parametrize("steps_", ["plain", "norm", "norm+swiglu", "residual"])
+def test_gemv_kernel_matches_torch(weights: str, steps_: str) -> None:
+    from worker.clara.kernels import gemv
+    from worker.clara.quantize import quantize_weight
+
+    if weights == "fp8" and torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("fp8 needs compute capability 8.9")
+    dtype = torch.float32 if weights == "fp32" else torch.bfloat16
+    for n, k in ((200, 1000), (384, 4096), (48, 64)):  # N, K not block multiples; K under every block
+        swiglu = "swiglu" in steps_
+        w = torch.randn(2 * n if swiglu else n, k, device="cuda") * 0.02
+        q, scale = quantize_weight(w, weights) if weights in ("int8", "fp8") else (w.to(dtype), None)
+        x = torch.randn(k, device="cuda", dtype=dtype)
+        norm = torch.rand(k, device="cuda", dtype=dtype) + 0.5 if "norm" in steps_ else None
+        residual = torch.randn(n, device="cuda", dtype=dtype) if steps_ == "residual" else None
+        got = gemv(x, q, scale, norm, 1e-5, swiglu, residual)
+        expected = _gemv_reference(x, q, scale, norm, swiglu, residual)
+        assert got.shape == (n,) and got.dtype == dtype
+        error = float((got.double() - expected).norm() / expected.norm())
+        assert error < (1e-5 if dtype == torch.float32 else 1e-2), (n, k, error)
+
+
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+def test_gemv_decode_layers_match_the_plain_layers(weights: str) -> None:
+    from worker.clara.model import Mistral, ModelConfig, attention_mask
+
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=512, vocab_size=100, head_dim=64)
+    model = Mistral(config)
+    for name, param in model.named_parameters():
+        param.data = (1 + 0.1 * torch.randn_like(param)) if "norm" in name else 0.05 * torch.randn_like(param)
+    model.to(torch.bfloat16)
+    if weights == "bf16":
+        model.to("cuda")
+    else:
+        model.quantize(weights, torch.device("cuda"), None)
+    model.reset_rope()
+    model.fuse_projections()
+    model.setup_cache(1, 16)
+    for attn in model.attentions():  # a history of 3 tokens in the cache
+        assert attn.cache is not None
+        attn.cache.k.normal_()
+        attn.cache.v.normal_()
+    x = torch.randn(1, 1, 256, device="cuda", dtype=torch.bfloat16)
+    slots, positions = torch.tensor([3], device="cuda"), torch.tensor([[3]], device="cuda")
+    key_valid = torch.zeros(1, 16, dtype=torch.bool, device="cuda")
+    key_valid[:, :4] = True
+    with torch.inference_mode():
+        expected = model(x, positions, attention_mask(key_valid, slots), slots).float()
+        model.use_gemv(True)
+        got = model(x, positions, attention_mask(key_valid, slots), slots).float()
+    assert float((got - expected).norm() / expected.norm()) < 2e-2
+
+
+@pytest.mark.parametrize("weights", ["fp32", "bf16", "int8"])
+def test_gemv_qkv_rotates_and_fills_the_caches(weights: str) -> None:
+    from worker.clara.kernels import gemv_qkv
+    from worker.clara.model import apply_rope, rope_cos_sin
+    from worker.clara.quantize import dequantize, quantize_weight
+
+    dtype = torch.float32 if weights == "fp32" else torch.bfloat16
+    for heads, kv, e, d in ((4, 2, 16, 64), (32, 8, 128, 4096)):  # tiny test model; Mistral-7B
+        w = torch.randn((heads + 2 * kv) * e, d, device="cuda") * 0.02
+        q, scale = quantize_weight(w, weights) if weights == "int8" else (w.to(dtype), None)
+        full = q.double() if scale is None else dequantize(q, scale, torch.float64)
+        x = torch.randn(d, device="cuda", dtype=dtype)
+        norm = torch.rand(d, device="cuda", dtype=dtype) + 0.5
+        k_cache = torch.full((1, kv, 8, e), float("nan"), device="cuda", dtype=dtype)
+        v_cache = k_cache.clone()
+        inv_freq = 1.0 / (1e6 ** (torch.arange(0, e, 2, device="cuda").float() / e))
+        cos, sin = rope_cos_sin(torch.tensor([[7]], device="cuda"), inv_freq, dtype)  # [1, 1, 1, E]
+        got = gemv_qkv(x, q, scale, norm, 1e-5, cos.view(-1), sin.view(-1), k_cache, v_cache,
+                       torch.tensor([5], device="cuda"), heads)
+        h = x.double() * torch.rsqrt(x.double().pow(2).mean() + 1e-5) * norm.double()
+        y = (full @ h).view(1, 1, heads + 2 * kv, e)
+        rotated = apply_rope(y[:, :, : heads + kv], cos.double(), sin.double())
+        expected = torch.cat([rotated, y[:, :, heads + kv:]], 2).view(heads + 2 * kv, e)
+        tolerance = 1e-5 if dtype == torch.float32 else 1e-2
+        for part, want in ((got.view(heads + 2 * kv, e), expected), (k_cache[0, :, 5], expected[heads: heads + kv]),
+                           (v_cache[0, :, 5], expected[heads + kv:])):
+            assert float((part.double() - want).norm() / want.norm()) < tolerance
+        assert torch.isnan(k_cache[0, :, [0, 1, 2, 3, 4, 6, 7]]).all()  # no other slot written
+        assert torch.isnan(v_cache[0, :, [0, 1, 2, 3, 4, 6, 7]]).all()

@@ -56,7 +56,8 @@ class ClaraEngine:
         """``compress_batch_size`` chunks are compressed per forward pass (32: about 0.5 GB of
         activations for CLaRa-7B, and as fast as 64). ``fast`` (default: on CUDA) keeps the decoder
         adapter merged into the weights, fuses the q/k/v and gate/up matmuls, compresses packed
-        sequences and decodes with a static KV cache and CUDA graphs (lora.py, decode.py, steps.py).
+        sequences and decodes with a static KV cache and CUDA graphs (lora.py, decode.py, steps.py), on
+        CUDA batch-1 steps through the fused matrix-vector kernels (model.Mistral.use_gemv).
         ``compile_ops`` (default: fast on CUDA) also fuses the elementwise work through torch.compile
         (model.compile_elementwise), and with ``fast`` whole layers of each decode step
         (model.compile_decode); call ``warm_up`` before taking questions."""
@@ -78,6 +79,7 @@ class ClaraEngine:
         if self.fast:
             clara.model.merge_adapter(DECODER_ADAPTER)
             clara.model.fuse_projections()
+            clara.model.use_gemv(clara.device.type == "cuda")
             self.decoder = StaticDecoder(clara)
         self.compile_ops = self.fast and clara.device.type == "cuda" if compile_ops is None else compile_ops
         if self.compile_ops:

@@ -1,22 +1,26 @@
-"""Triton kernels for quantized weights (CUDA only; imported on first use, so the CPU never needs
-Triton): the decoding matmul ``y = (x @ q^T) * s`` for a few rows of x, which reads the int8 / fp8
-weight once and converts it in registers, and the dequantisation of a whole matrix for the long passes.
+"""Triton kernels for decoding and for quantized weights (CUDA only; imported on first use, so the CPU
+never needs Triton): the decoding matmul ``y = (x @ q^T) * s`` for a few rows of x, which reads the
+int8 / fp8 (or bf16) weight once and converts it in registers, and the dequantisation of a whole
+matrix for the long passes.
 
 Decoding reads every weight once per token, so its speed is the weight bytes over memory bandwidth:
 dequantising to bf16 first (a write and a read of 2 bytes per weight) is slower than bf16 itself.
 PyTorch has no fast kernel for this (``torch._weight_int8pack_mm`` on CUDA is a reference loop, and
 ``torch._scaled_mm`` needs fp8 activations); ``bench/clara_kernels.py`` measures the alternatives.
 
-- One row (batch-1 decoding): ``_gemv_kernel``, multiply-adds in float32 without the tensor cores.
-  int8 becomes float32 through the bits of 2^23 + 128 + w (an integer add and a float subtract,
-  exact), several times cheaper than a conversion instruction, which capped the first kernel at ~60 %
-  of the memory bandwidth (H200, docs/performance.md).
+- One row (batch-1 decoding): ``_gemv_kernel``, multiply-adds in float32 without the tensor cores,
+  for every weight format (bf16 too: it beats cuBLAS at one row). int8 becomes float32 through the
+  bits of 2^23 + 128 + w (an integer add and a float subtract, exact), several times cheaper than a
+  conversion instruction, which capped the first kernel at ~60 % of the memory bandwidth (H200,
+  docs/performance.md). The decode layers (``model.DecoderLayer._decode_gemv``) fold the RMSNorms,
+  SwiGLU, residual adds, RoPE and the cache writes into it: four kernels a layer besides attention.
 - 2 to 16 rows: ``_weight_only_mm_kernel`` pads the rows to 16 for the tensor cores, which cost
   nothing here since the kernel waits on memory anyway.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -70,28 +74,176 @@ def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, strid
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
-_GEMV_CONFIGS = [triton.Config({"BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
-                 for n, k, w, s in ((4, 1024, 4, 3), (8, 512, 4, 3), (8, 1024, 4, 2), (16, 512, 8, 3),
-                                    (4, 2048, 8, 2), (2, 2048, 4, 3), (16, 256, 4, 4))]
+# One tile config for every decode GEMV (BLOCK_N rows, BLOCK_K columns a step, warps, stages): within 1 %
+# of the best of 14 configs per format at every Mistral-7B shape, for bf16, int8 and fp8 (H200, a chain
+# of GEMVs in a CUDA graph, bench/clara_kernels.py --sweep). Not autotuned: Triton's autotuner times
+# each config alone after an L2-flushing memset, which a kernel launched with PDL overlaps by reading
+# its first tile early, so it picked configs that read whole rows first and ran slower in the model.
+GEMV_TILE = (4, 1024, 4, 3)
+PDL = [True]  # programmatic dependent launch where the GPU has it (Hopper and later): each GEMV starts
+# during the previous kernel (``_gemv_kernel``); a list, so benchmarks can turn it off
+PDL_CAPABILITY = (9, 0)
 
 
-@triton.autotune(configs=_GEMV_CONFIGS, key=["N", "K"], prune_configs_by={"early_config_prune": _fitting})
 @triton.jit
-def _gemv_kernel(x_ptr, w_ptr, s_ptr, y_ptr, N, K, stride_wn, INT8: tl.constexpr, BLOCK_N: tl.constexpr,
-                 BLOCK_K: tl.constexpr):
-    """x [K] (bf16/fp16), w [N, K] (int8/fp8/bf16), s [N] float32 -> y [N] in x's dtype."""
-    rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+def _weights(w_ptrs, n_mask, k_mask, INT8: tl.constexpr, EVEN_K: tl.constexpr):
+    """One [BLOCK_N, BLOCK_K] tile of w as float32."""
+    if EVEN_K:
+        w = tl.load(w_ptrs, mask=n_mask[:, None], other=0.0)
+    else:
+        w = tl.load(w_ptrs, mask=n_mask[:, None] & k_mask[None, :], other=0.0)
+    return _as_float(w, INT8)
+
+
+@triton.jit
+def _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM: tl.constexpr, EVEN_K: tl.constexpr):
+    """x [BLOCK_K] in float32 (times g with NORM) and the running sum of x^2."""
+    if EVEN_K:
+        x = tl.load(x_ptr + k_offs).to(tl.float32)
+    else:
+        x = tl.load(x_ptr + k_offs, mask=k_mask, other=0.0).to(tl.float32)
+    if NORM:
+        squares += x * x
+        x = x * tl.load(g_ptr + k_offs, mask=k_mask, other=0.0).to(tl.float32)
+    return x, squares
+
+
+@triton.jit
+def _gemv_kernel(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, N, K, stride_wn, eps,
+                 cos_ptr, sin_ptr, k_cache_ptr, v_cache_ptr, slot_ptr, HALF, Q_HEADS, KV_HEADS, SLOTS,
+                 INT8: tl.constexpr, SCALE: tl.constexpr, NORM: tl.constexpr, SWIGLU: tl.constexpr,
+                 RESIDUAL: tl.constexpr, ROPE: tl.constexpr, EVEN_K: tl.constexpr, BLOCK_N: tl.constexpr,
+                 BLOCK_K: tl.constexpr, USE_PDL: tl.constexpr):
+    """y [N] = (w [N, K] * s[:, None]) @ x [K], multiply-adds in float32, with optional steps around it:
+    - NORM: x is RMS-normalised and scaled by g [K] first (each program sums x^2 as it reads x);
+    - SWIGLU: w has 2N rows (gate, then up): y = silu(gate rows @ x) * (up rows @ x);
+    - RESIDUAL: y += r [N];
+    - ROPE (the fused q/k/v projection of one token): w is [(Q_HEADS + 2 KV_HEADS) * 2 HALF, K], N the
+      number of row pairs (j, j + HALF) within a head; each program takes BLOCK_N pairs of one head,
+      rotates q and k heads by cos, sin [2 HALF] and writes y [2N] whole, and the k and v heads also
+      into the caches [KV_HEADS, SLOTS, 2 HALF] at slot_ptr[0].
+    x, g, r and y in the activations' dtype; w int8 / fp8 / bf16 / fp32; s [N or 2N] float32 (SCALE).
+
+    USE_PDL (launched with programmatic dependent launch, Hopper and later): a program reads its first
+    weight tile before it waits for the previous kernel (which writes x and r), then lets the next
+    kernel launch."""
+    rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)  # [BLOCK_N] output rows (ROPE: pairs)
+    n_mask = rn < N
+    if ROPE:
+        head = tl.program_id(0) * BLOCK_N // HALF
+        j = rn % HALF  # [BLOCK_N] position within the half head
+        rn = head * 2 * HALF + j  # the first row of each pair
+        pair = HALF
+    else:
+        pair = N  # SWIGLU: the up rows
     rk = tl.arange(0, BLOCK_K)
-    w_ptrs = w_ptr + rn[:, None] * stride_wn + rk[None, :]
-    x_ptrs = x_ptr + rk
-    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-    for _ in range(0, K // BLOCK_K):
-        w = tl.load(w_ptrs, mask=rn[:, None] < N, other=0.0)
-        acc += _as_float(w, INT8) * tl.load(x_ptrs).to(tl.float32)[None, :]
+    w_ptrs = w_ptr + rn[:, None] * stride_wn + rk[None, :]  # [BLOCK_N, BLOCK_K]
+    up_ptrs = w_ptrs + pair * stride_wn
+    w = _weights(w_ptrs, n_mask, rk < K, INT8, EVEN_K)  # the first tile: weights never wait
+    if SWIGLU or ROPE:  # noqa: SIM108 (a constexpr branch)
+        up = _weights(up_ptrs, n_mask, rk < K, INT8, EVEN_K)
+    else:
+        up = w
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()  # the previous kernel is done: x and r are ready
+        tl.extra.cuda.gdc_launch_dependents()
+    squares = tl.zeros((BLOCK_K,), dtype=tl.float32)  # NORM: partial sums of x^2
+    x, squares = _activations(x_ptr, g_ptr, rk, rk < K, squares, NORM, EVEN_K)
+    acc = w * x[None, :]  # [BLOCK_N, BLOCK_K]
+    acc_up = up * x[None, :]  # SWIGLU (else unused)
+    for k0 in range(BLOCK_K, K, BLOCK_K):
+        k_offs = k0 + rk
+        k_mask = k_offs < K
         w_ptrs += BLOCK_K
-        x_ptrs += BLOCK_K
-    y = tl.sum(acc, axis=1) * tl.load(s_ptr + rn, mask=rn < N, other=0.0)
-    tl.store(y_ptr + rn, y.to(y_ptr.dtype.element_ty), mask=rn < N)
+        x, squares = _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM, EVEN_K)
+        acc += _weights(w_ptrs, n_mask, k_mask, INT8, EVEN_K) * x[None, :]
+        if SWIGLU or ROPE:
+            up_ptrs += BLOCK_K
+            acc_up += _weights(up_ptrs, n_mask, k_mask, INT8, EVEN_K) * x[None, :]
+    y = tl.sum(acc, axis=1)  # [BLOCK_N]
+    if SCALE:
+        y = y * tl.load(s_ptr + rn, mask=n_mask, other=0.0)
+    if NORM:
+        y = y * tl.rsqrt(tl.sum(squares, axis=0) / K + eps)
+    if SWIGLU or ROPE:
+        y_up = tl.sum(acc_up, axis=1)
+        if SCALE:
+            y_up = y_up * tl.load(s_ptr + pair + rn, mask=n_mask, other=0.0)
+        if NORM:
+            y_up = y_up * tl.rsqrt(tl.sum(squares, axis=0) / K + eps)
+    if SWIGLU:
+        y = y / (1.0 + tl.exp(-y)) * y_up
+    if RESIDUAL:
+        y += tl.load(r_ptr + rn, mask=n_mask, other=0.0).to(tl.float32)
+    if ROPE:
+        _rope_epilogue(y, y_up, y_ptr, rn, j, n_mask, head, cos_ptr, sin_ptr, k_cache_ptr, v_cache_ptr, slot_ptr,
+                       HALF, Q_HEADS, KV_HEADS, SLOTS)
+    else:
+        tl.store(y_ptr + rn, y.to(y_ptr.dtype.element_ty), mask=n_mask)
+
+
+@triton.jit
+def _rope_epilogue(lo, hi, y_ptr, rn, j, n_mask, head, cos_ptr, sin_ptr, k_cache_ptr, v_cache_ptr, slot_ptr,
+                   HALF, Q_HEADS, KV_HEADS, SLOTS):
+    """Rows (rn, rn + HALF) of head ``head``: rotate q and k heads (``model.apply_rope``), store them
+    in y, and k and v heads also in their cache row at the slot."""
+    if head < Q_HEADS + KV_HEADS:
+        cos = tl.load(cos_ptr + j, mask=n_mask, other=0.0).to(tl.float32)  # cos[j] = cos[j + HALF]
+        sin = tl.load(sin_ptr + j, mask=n_mask, other=0.0).to(tl.float32)
+        lo, hi = lo * cos - hi * sin, hi * cos + lo * sin
+    lo, hi = lo.to(y_ptr.dtype.element_ty), hi.to(y_ptr.dtype.element_ty)
+    tl.store(y_ptr + rn, lo, mask=n_mask)
+    tl.store(y_ptr + rn + HALF, hi, mask=n_mask)
+    if head >= Q_HEADS:
+        kv_head = head - Q_HEADS
+        cache_ptr = k_cache_ptr
+        if kv_head >= KV_HEADS:
+            kv_head -= KV_HEADS
+            cache_ptr = v_cache_ptr
+        row = cache_ptr + (kv_head * SLOTS + tl.load(slot_ptr)) * 2 * HALF + j  # [BLOCK_N]
+        tl.store(row, lo, mask=n_mask)
+        tl.store(row + HALF, hi, mask=n_mask)
+
+
+def gemv_launch(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None = None,
+                eps: float = 0.0, swiglu: bool = False, residual: torch.Tensor | None = None) -> torch.Tensor:
+    """x [K] (contiguous), w [N, K] ([2N, K] with ``swiglu``), scale [N or 2N] float32 or None,
+    norm [K], residual [N] -> y [N] in x's dtype (``_gemv_kernel``)."""
+    n = w.shape[0] // 2 if swiglu else w.shape[0]
+    y = torch.empty(n, dtype=x.dtype, device=x.device)
+    _launch_gemv(x, w, scale, norm, eps, residual, y, n, SWIGLU=swiglu, ROPE=False)
+    return y
+
+
+def gemv_qkv_launch(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor, eps: float,
+                    cos: torch.Tensor, sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+                    slot: torch.Tensor, q_heads: int) -> torch.Tensor:
+    """One token's fused q/k/v projection with RMSNorm and RoPE (``_gemv_kernel`` with ROPE):
+    x [D], w [(H + 2K) * E, D], norm [D], cos and sin [E], caches [1, K, S, E] (written at slot [1])
+    -> y [(H + 2K) * E] (q and k rotated)."""
+    _, kv_heads, slots, head_dim = k_cache.shape
+    y = torch.empty(w.shape[0], dtype=x.dtype, device=x.device)
+    _launch_gemv(x, w, scale, norm, eps, None, y, w.shape[0] // 2, SWIGLU=False, ROPE=True, rope=(
+        cos, sin, k_cache, v_cache, slot, head_dim // 2, q_heads, kv_heads, slots))
+    return y
+
+
+def _launch_gemv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None,
+                 eps: float, residual: torch.Tensor | None, y: torch.Tensor, n: int, SWIGLU: bool, ROPE: bool,
+                 rope: tuple[Any, ...] | None = None) -> None:
+    """``_gemv_kernel`` over n outputs (row pairs with SWIGLU or ROPE) with the ``GEMV_TILE`` config."""
+    k = x.shape[0]
+    block_n, block_k, warps, stages = GEMV_TILE
+    block_k = min(block_k, triton.next_power_of_2(k))  # small K (tiny test models): one masked tile
+    rope_args = rope if rope is not None else (y, y, y, y, y, 1, 0, 0, 0)
+    if ROPE:
+        block_n = math.gcd(block_n, rope_args[5])  # a program's pairs stay within half a head
+    pdl = PDL[0] and x.is_cuda and torch.cuda.get_device_capability(x.device) >= PDL_CAPABILITY
+    _gemv_kernel[(triton.cdiv(n, block_n),)](
+        x, w, y if scale is None else scale, y if norm is None else norm, y if residual is None else residual, y,
+        n, k, w.stride(0), eps, *rope_args, INT8=w.dtype == torch.int8, SCALE=scale is not None,
+        NORM=norm is not None, SWIGLU=SWIGLU, RESIDUAL=residual is not None, ROPE=ROPE, EVEN_K=k % block_k == 0,
+        BLOCK_N=block_n, BLOCK_K=block_k, USE_PDL=pdl, num_warps=warps, num_stages=stages, launch_pdl=pdl)
 
 
 @triton.jit
@@ -117,17 +269,16 @@ def dequantize_cuda(q: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) ->
 def launch(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """x [M, K] (M <= 16, contiguous rows), w [N, K], scale [N] float32 -> [M, N]."""
     m, k = x.shape
+    if m == 1:
+        return gemv_launch(x[0], w, scale)[None]
     n = w.shape[0]
     y = torch.empty(m, n, dtype=x.dtype, device=x.device)
 
     def grid(meta: dict[str, Any]) -> tuple[int]:
         return (triton.cdiv(n, meta["BLOCK_N"]),)
 
-    if m == 1:
-        _gemv_kernel[grid](x, w, scale, y, n, k, w.stride(0), INT8=w.dtype == torch.int8)
-    else:
-        _weight_only_mm_kernel[grid](x, w, scale, y, m, n, k, x.stride(0), w.stride(0), y.stride(0),
-                                     INT8=w.dtype == torch.int8, BLOCK_M=BLOCK_M)
+    _weight_only_mm_kernel[grid](x, w, scale, y, m, n, k, x.stride(0), w.stride(0), y.stride(0),
+                                 INT8=w.dtype == torch.int8, BLOCK_M=BLOCK_M)
     return y
 
 
@@ -135,8 +286,9 @@ _registered = [False]
 
 
 def register() -> None:
-    """``torch.ops.clara.weight_only_mm``: torch.compile sees one opaque op, not Triton's launcher.
-    Registered once, before any compiled code calls it (``Mistral.quantize`` on CUDA)."""
+    """``torch.ops.clara.weight_only_mm``, ``.gemv`` and ``.gemv_qkv``: torch.compile sees opaque ops,
+    not Triton's launcher. Registered once, before any compiled code calls them (``Mistral.quantize``
+    and ``Mistral.use_gemv`` on CUDA)."""
     if _registered[0]:
         return
 
@@ -148,7 +300,50 @@ def register() -> None:
     def _(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         return x.new_empty(x.shape[0], w.shape[0])
 
+    @torch.library.custom_op("clara::gemv", mutates_args=(), schema=_GEMV_SCHEMA)
+    def gemv_op(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None,
+                eps: float, swiglu: bool, residual: torch.Tensor | None) -> torch.Tensor:
+        return gemv_launch(x, w, scale, norm, eps, swiglu, residual)
+
+    @gemv_op.register_fake
+    def _(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None,
+          eps: float, swiglu: bool, residual: torch.Tensor | None) -> torch.Tensor:
+        return x.new_empty(w.shape[0] // 2 if swiglu else w.shape[0])
+
+    @torch.library.custom_op("clara::gemv_qkv", mutates_args=("k_cache", "v_cache"), schema=_QKV_SCHEMA)
+    def gemv_qkv_op(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor, eps: float,
+                    cos: torch.Tensor, sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+                    slot: torch.Tensor, q_heads: int) -> torch.Tensor:
+        return gemv_qkv_launch(x, w, scale, norm, eps, cos, sin, k_cache, v_cache, slot, q_heads)
+
+    @gemv_qkv_op.register_fake
+    def _(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor, eps: float,
+          cos: torch.Tensor, sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot: torch.Tensor,
+          q_heads: int) -> torch.Tensor:
+        return x.new_empty(w.shape[0])
+
     _registered[0] = True
+
+
+_GEMV_SCHEMA = "(Tensor x, Tensor w, Tensor? scale, Tensor? norm, float eps, bool swiglu, Tensor? residual) -> Tensor"
+_QKV_SCHEMA = ("(Tensor x, Tensor w, Tensor? scale, Tensor norm, float eps, Tensor cos, Tensor sin, "
+               "Tensor(a!) k_cache, Tensor(b!) v_cache, Tensor slot, int q_heads) -> Tensor")
+
+
+def gemv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None = None,
+         eps: float = 0.0, swiglu: bool = False, residual: torch.Tensor | None = None) -> torch.Tensor:
+    """One row of a decode step: ``gemv_launch`` as an op torch.compile keeps whole. x [K] -> [N]."""
+    register()
+    return torch.ops.clara.gemv(x.contiguous(), w, scale, norm, eps, swiglu, residual)
+
+
+def gemv_qkv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor, eps: float,
+             cos: torch.Tensor, sin: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot: torch.Tensor,
+             q_heads: int) -> torch.Tensor:
+    """``gemv_qkv_launch`` as an op torch.compile keeps whole (it writes the two caches)."""
+    register()
+    return torch.ops.clara.gemv_qkv(x.contiguous(), w, scale, norm, eps, cos.contiguous(), sin.contiguous(),
+                                    k_cache, v_cache, slot, q_heads)
 
 
 def weight_only_mm(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -209,25 +209,35 @@ class Attention(nn.Module):
                 slots: torch.Tensor | None) -> torch.Tensor:
         """x [B, T, D]; cos, sin [B, T, 1, E]; mask [B, 1, G*T, S] additive (``fold_mask``), or
         ``Packed`` (B = 1, no cache)."""
+        if self.qkv is not None and self.qkv.enabled:
+            return self.o_proj(self.attend(self.qkv(x), cos, sin, mask, slots))
         b, t, _ = x.shape
         h, kv, e = self.n_heads, self.n_kv, self.head_dim
-        if self.qkv is not None and self.qkv.enabled:
-            qkv = self.qkv(x).view(b, t, h + 2 * kv, e)  # [B, T, H+2K, E]
-            qk = OPS.rope(qkv[:, :, : h + kv], cos, sin)  # q and k rotated together
-            q, k, v = qk[:, :, :h], qk[:, :, h:], qkv[:, :, h + kv:]
-        else:
-            q = self.q_proj(x).view(b, t, h, e)  # [B, T, H, E]
-            k = self.k_proj(x).view(b, t, kv, e)  # [B, T, K, E]
-            v = self.v_proj(x).view(b, t, kv, e)  # [B, T, K, E]
-            q, k = OPS.rope(q, cos, sin), OPS.rope(k, cos, sin)
+        q = self.q_proj(x).view(b, t, h, e)  # [B, T, H, E]
+        k = self.k_proj(x).view(b, t, kv, e)  # [B, T, K, E]
+        v = self.v_proj(x).view(b, t, kv, e)  # [B, T, K, E]
+        q, k = OPS.rope(q, cos, sin), OPS.rope(k, cos, sin)
+        return self.o_proj(self._attention(q, k, v, mask, slots).reshape(b, t, h * e))
+
+    def attend(self, qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
+               slots: torch.Tensor | None) -> torch.Tensor:
+        """qkv [B, T, (H+2K)*E] (the fused projection) -> [B, T, H*E], the input of o_proj."""
+        b, t, _ = qkv.shape
+        h, kv, e = self.n_heads, self.n_kv, self.head_dim
+        qkv = qkv.view(b, t, h + 2 * kv, e)  # [B, T, H+2K, E]
+        qk = OPS.rope(qkv[:, :, : h + kv], cos, sin)  # q and k rotated together
+        q, k, v = qk[:, :, :h], qk[:, :, h:], qkv[:, :, h + kv:]
+        return self._attention(q, k, v, mask, slots).reshape(b, t, h * e)
+
+    def _attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | Packed,
+                   slots: torch.Tensor | None) -> torch.Tensor:
+        """q [B, T, H, E], k and v [B, T, K, E] (rotated) -> [B, T, H, E]; writes the cache if any."""
         if isinstance(mask, Packed):
-            out = packed_attention(q[0], k[0], v[0], mask)[None]  # [1, T, H, E]
-        else:
-            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, heads, T, E]
-            if self.cache is not None and slots is not None:
-                k, v = self.cache.update(slots, k, v)  # [B, K, S, E]
-            out = grouped_attention(q, k, v, mask).transpose(1, 2)  # [B, T, H, E]
-        return self.o_proj(out.reshape(b, t, h * e))
+            return packed_attention(q[0], k[0], v[0], mask)[None]  # [1, T, H, E]
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, heads, T, E]
+        if self.cache is not None and slots is not None:
+            k, v = self.cache.update(slots, k, v)  # [B, K, S, E]
+        return grouped_attention(q, k, v, mask).transpose(1, 2)  # [B, T, H, E]
 
 
 def fold_mask(mask: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tensor:
@@ -290,11 +300,47 @@ class DecoderLayer(nn.Module):
         self.mlp = MLP(config)
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.gemv = False  # batch-1 decode steps through ``_decode_gemv`` (``Mistral.use_gemv``)
+        self.gemv_rope = True  # and RoPE and the cache writes in the q/k/v kernel
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
                 slots: torch.Tensor | None) -> torch.Tensor:
+        if self.gemv and x.is_cuda and x.shape[0] * x.shape[1] == 1 and self._plain_weights():
+            return self._decode_gemv(x, cos, sin, mask, slots)
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, slots)
         return x + self.mlp(self.post_attention_layernorm(x))
+
+    def _plain_weights(self) -> bool:
+        """The fused matmuls are on and the active adapter is the merged one (no low-rank terms)."""
+        attn, mlp = self.self_attn, self.mlp
+        if attn.qkv is None or not attn.qkv.enabled or mlp.gate_up is None or not mlp.gate_up.enabled:
+            return False
+        return all(m.correction() is None for m in (attn.qkv, attn.o_proj, mlp.gate_up, mlp.down_proj))
+
+    def _decode_gemv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
+                     slots: torch.Tensor | None) -> torch.Tensor:
+        """One token (B = T = 1) as four matrix-vector kernels that also do the RMSNorms, SwiGLU,
+        residual adds and (``gemv_rope``) RoPE and the cache writes (kernels.gemv, kernels.gemv_qkv);
+        attention as usual. x [1, 1, D] -> [1, 1, D]."""
+        from worker.clara.kernels import gemv, gemv_qkv
+
+        attn, mlp = self.self_attn, self.mlp
+        assert attn.qkv is not None and mlp.gate_up is not None
+        norm1, norm2 = self.input_layernorm, self.post_attention_layernorm
+        row = x.view(-1)  # [D]
+        if self.gemv_rope and attn.cache is not None and slots is not None and not isinstance(mask, Packed):
+            qkv = gemv_qkv(row, attn.qkv.weight, attn.qkv.weight_scale, norm1.weight, norm1.eps, cos.view(-1),
+                           sin.view(-1), attn.cache.k, attn.cache.v, slots, attn.n_heads)  # [(H+2K)*E]
+            q = qkv[: attn.n_heads * attn.head_dim].view(1, attn.n_heads, 1, attn.head_dim)  # rotated
+            out = grouped_attention(q, attn.cache.k, attn.cache.v, mask)  # [1, H, 1, E]
+        else:
+            qkv = gemv(row, attn.qkv.weight, attn.qkv.weight_scale, norm1.weight, norm1.eps)  # [(H+2K)*E]
+            out = attn.attend(qkv.view(1, 1, -1), cos, sin, mask, slots)  # [1, 1, H*E]
+        row = gemv(out.reshape(-1), attn.o_proj.weight, attn.o_proj.weight_scale, residual=row)  # [D]
+        hidden = gemv(row, mlp.gate_up.weight, mlp.gate_up.weight_scale, norm2.weight, norm2.eps,
+                      swiglu=True)  # [F]: silu(gate) * up
+        row = gemv(hidden, mlp.down_proj.weight, mlp.down_proj.weight_scale, residual=row)  # [D]
+        return row.view_as(x)
 
 
 class Backbone(nn.Module):
@@ -336,6 +382,7 @@ class Mistral(nn.Module):
         self.model = Backbone(config, self.vocab_size)
         self.lm_head = LoraLinear(config.hidden_size, self.vocab_size)  # never adapted
         self._decode_layer: Callable[..., torch.Tensor] | None = None
+        self._gemv = False  # ``use_gemv``: one-row logits through the Triton GEMV too
         self._fused: list[FusedLinear] = []
         inv_freq = self._inv_freq(torch.device("cpu"))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
@@ -399,6 +446,20 @@ class Mistral(nn.Module):
         for module in self._fused:
             module.enabled = enabled
 
+    def use_gemv(self, enabled: bool, rope: bool = True) -> None:
+        """On CUDA: one-token decode steps run each layer as four Triton matrix-vector kernels with the
+        norms, SwiGLU and residual adds folded in, and with ``rope`` RoPE and the cache writes too
+        (``DecoderLayer._decode_gemv``), when the fused matmuls are on and the merged adapter is the
+        active one, and one row's logits through the same GEMV; larger steps are unchanged."""
+        if enabled:
+            from worker.clara.kernels import register
+
+            register()  # before anything compiles a graph that calls the op
+        self._gemv = enabled
+        for layer in self.model.layers:
+            cast(DecoderLayer, layer).gemv = enabled
+            cast(DecoderLayer, layer).gemv_rope = rope
+
     def attentions(self) -> list[Attention]:
         return [cast(DecoderLayer, layer).self_attn for layer in self.model.layers]
 
@@ -437,6 +498,10 @@ class Mistral(nn.Module):
         self._decode_layer = None if backend is None else torch.compile(_run_layer, backend=backend, dynamic=True)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:  # [..., D] -> [..., V] float32
+        if self._gemv and hidden.is_cuda and hidden.numel() == hidden.shape[-1]:  # one row: the Triton GEMV
+            from worker.clara.kernels import gemv
+
+            return gemv(hidden.reshape(-1), self.lm_head.weight, None).float().view(*hidden.shape[:-1], -1)
         return self.lm_head(hidden).float()
 
 
