@@ -24,6 +24,7 @@ from worker.documents.document import Chunk
 from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
+from worker.engine.lookups import lookup_scores
 from worker.engine.passages import best_passage
 from worker.index.chunk_index import embedding_text
 
@@ -91,10 +92,13 @@ class Evidence:
     """The default boost: exact identifiers of the question found in a chunk, its document's title or file
     name, or the headings above it (identifiers.py: a pasted alert goes to its own runbook), and, for a
     question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
-    then warnings). Nothing is computed for a question with no identifiers that asks about no incident."""
+    then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
+    path), the log chunks that state one (lookups.py). Nothing is computed for a question with no
+    identifiers that asks about no incident and for no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
+    lookup_weight: float = 0.3
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
@@ -102,6 +106,8 @@ class Evidence:
             scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0:
             scores += self.incident_weight * incident_scores(question, chunks)
+        if self.lookup_weight > 0:
+            scores += self.lookup_weight * lookup_scores(question, chunks)
         return scores
 
 
