@@ -29,7 +29,7 @@ import numpy as np
 from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
-from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, strip_timestamps
+from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
 from worker.documents.runbook_lookup import markdown_headings, section_at
 from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
 from worker.engine.incidents import text_severity
@@ -62,7 +62,6 @@ _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
 )
-_DIGITS = re.compile(r"\S*\d\S*")
 
 
 @dataclass(frozen=True)
@@ -408,12 +407,6 @@ def _shorten(incident: Sequence[LogLine], worst: set[int]) -> list[str]:
         else:
             skipped += 1
     return shown
-
-
-def line_template(line: str) -> str:
-    """A log line without its timestamps, and with every word that holds a digit masked: lines of one
-    kind of event share it (``request_id=r001157`` and ``request_id=r001158`` alike)."""
-    return _DIGITS.sub("<*>", strip_timestamps(line)).strip()
 
 
 @dataclass(frozen=True)
