@@ -20,6 +20,7 @@ from worker.engine.passages import (
     actionable,
     asked_part,
     best_passage,
+    block_lead,
     line_template,
     log_passage,
     text_blocks,
@@ -112,6 +113,41 @@ def test_what_a_question_asks_is_read_after_the_situation_it_describes() -> None
         "can I make it skip the bad product?"
     assert asked_part("how do I fail over?") == "how do I fail over?"
     assert asked_part("users keep getting logged out") == "users keep getting logged out"
+
+
+def test_a_block_leads_with_its_first_sentence_before_any_code() -> None:
+    assert block_lead("Roll back first, investigate after:\n\n```\nkubectl rollout undo deploy/x\n```") == \
+        "Roll back first, investigate after:"
+    assert block_lead("- Skip bad documents: set `SKIP=true`. Skipped ids are logged.") == "Skip bad documents:"
+    assert block_lead("```\nkubectl get pods\n```") == "```\nkubectl get pods\n```"
+
+
+def focused(question: str, texts: Sequence[str]) -> np.ndarray:
+    """A scorer that, like a dense model, likes a text about the question more than a long one that also
+    mentions it: the words the question and the text share over the words of either (Jaccard)."""
+    wanted = set(re.findall(r"[a-z0-9]+", question.lower()))
+    found = [set(re.findall(r"[a-z0-9]+", t.lower())) for t in texts]
+    return np.asarray([len(wanted & f) / max(1, len(wanted | f)) for f in found], np.float32)
+
+
+def test_what_is_asked_is_matched_against_what_each_step_says_it_does() -> None:
+    text = ("# API\n\n## Mitigation\n\n### Processor outage\nSwitch the card API to the fallback processor:\n"
+            "`flagctl set card.processor fallback`\n\n### Bad deploy\nRevert first. The card API comes back in a "
+            "minute or two once the previous pods are ready and their health checks pass again:\n"
+            "`kubectl rollout undo deploy/api`\n")
+    document = Document("runbook:api.md", "API", text, kind="runbook")
+    ranked = [(Chunk(document, "", 5, 7), 0.5), (Chunk(document, "", 9, 11), 0.5)]
+    passage = text_passage("the card API is broken, how do I revert?", ranked, focused)
+    assert passage.heading == "API › Mitigation › Bad deploy"
+
+
+def test_a_remedy_section_is_preferred_when_the_question_asks_what_to_do() -> None:
+    text = ("# Indexer\n\n## Checks\nBad products: `kubectl logs deploy/indexer`\n\n"
+            "## Mitigation\nBad products: `kubectl set env deploy/indexer SKIP=true`\n")
+    document = Document("runbook:i.md", "Indexer", text, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 4), 0.5), (Chunk(document, "", 6, 7), 0.5)]
+    assert text_passage("how do I deal with bad products?", ranked, overlap).heading == "Indexer › Mitigation"
+    assert text_passage("bad products", ranked, overlap).heading == "Indexer › Checks"
 
 
 def _log(text: str) -> Document:

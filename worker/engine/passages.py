@@ -3,8 +3,11 @@
 Runbooks and other text (``text_passage``): the sections that hold the best document's best chunks are
 split into blocks (paragraphs, list items with everything indented under them, fenced or indented code,
 tables; a block that ends with ":" stays with the one it introduces). Each block is scored on its own
-similarity to the question (and to what the question asks, ``asked_part``), on its section's retrieval
-score, and on whether it says what to do (``actionable``; more so when the question asks what to do).
+similarity to the question and to what the question asks (``asked_part``; matched against the whole block
+and against what the block says it does, its heading and first sentence, ``block_lead``, whichever is
+closer: a step's commands do not dilute "Roll back first"), on its section's retrieval score, and on
+whether it says what to do (``actionable``; more so when the question asks what to do, when a section
+headed as a remedy, ``REMEDY_HEADING``, also counts more).
 The best block's section is the passage: whole when it fits ``MAX_CHARS`` and ``MAX_LINES``, else the
 best block grown toward its better neighbour while that scores within ``GROW_MARGIN`` and fits. So
 numbered steps keep their order and commands and code blocks stay whole. A passage that says nothing to
@@ -40,9 +43,11 @@ GROW_MARGIN = 0.12  # a neighbour block joins while it scores at least best - GR
 IDENTIFIER_WEIGHT = 0.35  # of a block's identifier score, next to its similarity to the question
 ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passage
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
+REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
 MAX_QUESTION_CHARS = 2000
+MAX_LEAD_CHARS = 200  # of a block's first sentence (``block_lead``)
 SECTIONS_CONSIDERED = 5  # the best chunks of the best document whose sections may hold the passage
 LOG_WINDOW = 400  # lines read around a log chunk to find its whole incident
 LOG_CONTEXT_LINES = 2
@@ -58,6 +63,9 @@ _CODE_LINE = re.compile(r"^\s*(?:```|~~~)|^(?: {4}|\t)\s*(?:\$ )?[a-z./][\w./-]*
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _COMMAND = re.compile(r"^(?:\$ )?[a-z./][\w./-]* \S")  # "kubectl -n x get pods", "./bin/redrive --from q"
 _SETTING = re.compile(r"^[A-Za-z_][\w.-]*\s*[=:]\s*\S")  # "WORKER_CONCURRENCY=16", "memory: 2Gi"
+# the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
+REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
+                            r"|roll ?backs?|solutions?|what to do)\b")
 _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
@@ -124,6 +132,21 @@ _WHAT_TO_DO = re.compile(
     r"|is there a way|any way|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
     r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
 )
+
+
+_SENTENCE_END = re.compile(r"(?<=[.:!?])\s")
+
+
+def block_lead(text: str) -> str:
+    """What a block says it is about: its first sentence, before any code (``"Roll back first, investigate
+    after:"`` of a step whose command follows), without a list marker."""
+    prose = []
+    for line in text.split("\n"):
+        if _CODE_LINE.match(line) or _FENCE.match(line.lstrip()):
+            break
+        prose.append(line.strip())
+    words = _ITEM.sub(lambda item: item.group(0)[-1], " ".join(prose), count=1).strip()
+    return _SENTENCE_END.split(words, maxsplit=1)[0][:MAX_LEAD_CHARS] if words else text[:MAX_LEAD_CHARS]
 
 
 def asks_what_to_do(question: str) -> bool:
@@ -226,6 +249,11 @@ class _Section:
     lines: list[str]
     blocks: list[Block]
 
+    @property
+    def remedy(self) -> bool:
+        """Its heading path names it as what to do about a problem (``REMEDY_HEADING``)."""
+        return bool(REMEDY_HEADING.search(self.heading))
+
 
 def _section_of(chunk: Chunk) -> _Section:
     """The section that holds the chunk's first line, without its heading line (its title); the chunk's
@@ -251,10 +279,12 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     """The best span of one section of a document, given its best chunks with their retrieval scores.
 
     Every block of the sections those chunks lie in is scored: ``BLOCK_WEIGHT`` of its own similarity to
-    the question (with the section's title path; exact identifiers count), the rest the retrieval score of
-    its section's best chunk, plus ``ACTION_BONUS`` when it says what to do (``actionable``: on-call
-    questions, even those that describe a symptom, want the step that deals with it). The best block's
-    section is the passage's; in it, the span grows from the best block (``_best_span``)."""
+    the question (with the section's title path; exact identifiers count; half of it from what the question
+    asks, compared with the block and with its lead, ``block_lead``, whichever is closer), the rest the
+    retrieval score of its section's best chunk, plus ``ACTION_BONUS`` when it says what to do
+    (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
+    it), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do. The best
+    block's section is the passage's; in it, the span grows from the best block (``_best_span``)."""
     document = ranked[0][0].document
     sections: dict[int, tuple[_Section, float]] = {}
     for chunk, score in ranked:
@@ -267,15 +297,20 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
     headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
+    leads = [f"{section.heading.rsplit(' › ', 1)[-1]}\n{block_lead(t)}"
+             for (section, _, _), t in zip(candidates, texts, strict=True)]
     similarity = scorer(question, headed)
     ask = asked_part(question)
-    if ASK_WEIGHT > 0 and ask != question:
-        similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * scorer(ask, headed)
+    asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
+    similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
     fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
     similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
-    bonus = ACTION_BONUS_HOW if asks_what_to_do(question) else ACTION_BONUS
+    how = asks_what_to_do(question)
+    bonus = ACTION_BONUS_HOW if how else ACTION_BONUS
+    remedy = REMEDY_BONUS if how else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
-                         + bonus * actionable(texts[n]) for n, (_, score, _) in enumerate(candidates)])
+                         + bonus * actionable(texts[n]) + remedy * section.remedy
+                         for n, (section, score, _) in enumerate(candidates)])
     best = candidates[int(np.argmax(totals))][0]
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
