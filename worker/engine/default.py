@@ -25,6 +25,7 @@ from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import lookup_scores
+from worker.engine.names import name_scores
 from worker.engine.passages import best_passage
 from worker.index.chunk_index import embedding_text
 
@@ -93,12 +94,15 @@ class Evidence:
     name, or the headings above it (identifiers.py: a pasted alert goes to its own runbook), and, for a
     question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
     then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
-    path), the log chunks that state one (lookups.py). Nothing is computed for a question with no
-    identifiers that asks about no incident and for no value."""
+    path), the log chunks that state one (lookups.py); and the share of a document's name words (title,
+    file name) that the question holds (names.py: an alert's text paraphrases its runbook's name). Nothing
+    but the name words is computed for a question with no identifiers that asks about no incident and for
+    no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
     lookup_weight: float = 0.3
+    name_weight: float = 0.3
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
@@ -108,6 +112,8 @@ class Evidence:
             scores += self.incident_weight * incident_scores(question, chunks)
         if self.lookup_weight > 0:
             scores += self.lookup_weight * lookup_scores(question, chunks)
+        if self.name_weight > 0:
+            scores += self.name_weight * name_scores(question, chunks)
         return scores
 
 
