@@ -27,6 +27,7 @@ from worker.engine.incidents import incident_scores
 from worker.engine.lookups import lookup_scores
 from worker.engine.names import name_scores
 from worker.engine.passages import best_passage
+from worker.engine.synonyms import EXPANSION_WEIGHT, expansion
 from worker.index.chunk_index import embedding_text
 
 if TYPE_CHECKING:
@@ -118,7 +119,8 @@ class Evidence:
 
 
 class MiniLMRetriever:
-    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question), plus an optional
+    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question; the question's
+    on-call synonyms, synonyms.py, count as extra terms at ``EXPANSION_WEIGHT``), plus an optional
     per-chunk ``boost`` (by default ``Evidence``: exact identifiers and, for questions about what went
     wrong, incident severity).
 
@@ -140,6 +142,9 @@ class MiniLMRetriever:
         scores = dense
         if self.bm25_weight > 0:
             lexical = candidates.postings.scores(question)
+            extra = expansion(question)
+            if extra:
+                lexical = lexical + EXPANSION_WEIGHT * candidates.postings.scores(extra)
             top = float(lexical.max())
             if top > 0:
                 lexical = lexical / top
@@ -156,8 +161,11 @@ class MiniLMRetriever:
         dense = vectors[1:] @ vectors[0]
         if self.bm25_weight <= 0:
             return dense
-        tokenized = [_words(t) or ["_"] for t in texts]
-        lexical = np.asarray(BM25Okapi(tokenized).get_scores(_words(question)), dtype=np.float32)
+        bm25 = BM25Okapi([_words(t) or ["_"] for t in texts])
+        lexical = np.asarray(bm25.get_scores(_words(question)), dtype=np.float32)
+        extra = expansion(question)
+        if extra:
+            lexical = lexical + EXPANSION_WEIGHT * np.asarray(bm25.get_scores(_words(extra)), dtype=np.float32)
         top = float(lexical.max()) if len(lexical) else 0.0
         if top > 0:
             lexical = lexical / top
