@@ -45,17 +45,3 @@ def test_severity_counts_only_for_logs_and_only_for_questions_about_incidents() 
     assert [round(float(s), 2) for s in incident_scores("what failed?", chunks)] == [0.0, 0.33, 0.67, 1.0, 0.0]
     assert incident_scores("what do the warnings say?", chunks).tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
     assert incident_scores("which version runs?", chunks).tolist() == [0.0] * 5
-
-
-def test_an_incident_that_only_repeats_earlier_ones_weighs_half() -> None:
-    log = Document("file:node.log", "node.log", "", kind="log")
-    kill = ("May 14 03:17:25 node kernel: Memory cgroup out of memory: Killed process 23114 (java)\n"
-            "May 14 03:17:26 node kubelet[1893]: E0514 03:17:26.817985 1893 pod_workers.go:1298] back-off 10s "
-            "restarting failed container=ledger")
-    again = ("May 14 03:22:01 node kubelet[1893]: E0514 03:22:01.592825 1893 pod_workers.go:1298] back-off 40s "
-             "restarting failed container=ledger")
-    other = "May 14 03:30:23 node kubelet[1893]: E0514 03:30:23.623749 1893 kubelet.go:1425] image gc failed"
-    chunks = [Chunk(log, again, 70, 70), Chunk(log, kill, 42, 44), Chunk(log, other, 123, 123),
-              Chunk(log, "\tat com.acme.Refunds.run(Refunds.java:44)", 130, 130)]
-    assert [round(float(s), 2) for s in incident_scores("why was the pod restarting?", chunks)] == \
-        [0.33, 0.67, 0.67, 1.0]

@@ -169,6 +169,22 @@ def test_a_log_answer_is_the_whole_incident_then_when_and_how_often() -> None:
                                 "last at 2024-05-14 13:57:45,191.")
 
 
+def test_a_repeated_incident_is_answered_with_its_first_occurrence_and_what_led_up_to_it() -> None:
+    back_off = ('May 14 03:{m}:26 node kubelet[1893]: E0514 03:{m}:26.817985 1893 pod_workers.go:1298] "Error '
+                'syncing pod" err="CrashLoopBackOff: back-off {s}s restarting failed container=ledger"')
+    quiet = "May 14 03:{m}:{s} node kubelet[1893]: I0514 03:{m}:{s}.000000 1893 prober.go:107] Probe succeeded"
+    lines = [quiet.format(m=10, s=n) for n in range(10, 20)]
+    lines += ["May 14 03:17:25 node kernel: Memory cgroup out of memory: Killed process 23114 (java)",
+              back_off.format(m=17, s=10)]
+    lines += [quiet.format(m=18, s=n) for n in range(10, 20)] + [back_off.format(m=22, s=40)]
+    lines += [quiet.format(m=23, s=n) for n in range(10, 20)] + [back_off.format(m=24, s=80)]
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("why was the pod restarting?", Chunk(document, lines[22], 23, 23), overlap)
+    assert (passage.line_start, passage.line_end) == (11, 12)
+    assert "Killed process" in passage.lines[0]
+    assert passage.context == "Seen 3 times in app.log, first at May 14 03:17:26, last at May 14 03:24:26."
+
+
 def test_a_long_java_trace_keeps_its_head_every_cause_and_its_last_line() -> None:
     frames = [f"\tat com.acme.Layer{i}.call(Layer{i}.java:{i})" for i in range(120)]
     lines = (["2024-05-14 08:00:00,000 INFO started"] * 3

@@ -6,12 +6,6 @@ then error lines: ERROR, FATAL, CRITICAL, panic, Traceback..., then warnings; se
 than the words it shares with the question. A question that asks about warnings weighs every incident
 the same. Other questions ("which version was running?") are ranked on their words alone.
 
-An incident that only repeats earlier ones (every one of its error or warning lines has the template of
-one in an earlier incident chunk of the same log: the same line once timestamps and numbers are masked)
-weighs ``REPEAT_FACTOR`` as much: the first occurrence is the one to read, with what led up to it (the
-OOM kill before the first ``CrashLoopBackOff``, not the fifth back-off), and the answer says how many
-times it was seen and when last.
-
 Pure functions of the question and the candidates' text; ``incident_scores`` is 0 for chunks of
 documents that are not logs.
 """
@@ -25,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk
-from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
+from worker.documents.log_format import Severity, is_stack_trace_line, line_severity
 
 _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broke\w*|wrong"
@@ -35,7 +29,6 @@ _INCIDENT_WORDS = re.compile(
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
-REPEAT_FACTOR = 0.5  # of the severity score of an incident chunk that only repeats earlier incidents
 
 
 def asks_about_incident(question: str) -> bool:
@@ -58,31 +51,9 @@ def text_severity(text: str) -> Severity:
     return worst
 
 
-@functools.lru_cache(maxsize=65_536)
-def incident_templates(text: str) -> frozenset[str]:
-    """The templates (``line_template``) of a log text's error and warning lines."""
-    return frozenset(line_template(line) for line in text.split("\n") if line_severity(line) != Severity.NONE)
-
-
-def repeats(chunks: Sequence[Chunk], incidents: Sequence[int]) -> set[int]:
-    """Which of the ``incidents`` (indexes into ``chunks``) only repeat incidents that an earlier chunk of
-    the same log has (see the module docstring); a chunk without error or warning lines (a piece of a
-    stack trace) is never a repeat."""
-    seen: dict[str, set[str]] = {}  # per document, the templates of the incident chunks read so far
-    found = set()
-    for index in sorted(incidents, key=lambda i: (chunks[i].document.doc_id, chunks[i].line_start)):
-        templates = incident_templates(chunks[index].text)
-        earlier = seen.setdefault(chunks[index].document.doc_id, set())
-        if templates and templates <= earlier:
-            found.add(index)
-        earlier |= templates
-    return found
-
-
 def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
     """For a question about what went wrong: each log chunk's severity scaled to [0, 1] (a stack trace 1,
-    errors 2/3, warnings 1/3; every incident 1 when the question asks about warnings), ``REPEAT_FACTOR``
-    of that for an incident that only repeats earlier ones; otherwise zeros."""
+    errors 2/3, warnings 1/3; every incident 1 when the question asks about warnings); otherwise zeros."""
     scores = np.zeros(len(chunks), np.float32)
     if not asks_about_incident(question):
         return scores
@@ -93,6 +64,4 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
         severity = text_severity(chunk.text)
         if severity != Severity.NONE:
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
-    for index in repeats(chunks, np.flatnonzero(scores).tolist()):
-        scores[index] *= REPEAT_FACTOR
     return scores

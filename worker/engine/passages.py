@@ -14,8 +14,9 @@ numbered steps keep their order and commands and code blocks stay whole. A passa
 do runs on into the steps that follow it when they fit. It is headed by the section's title path.
 
 Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
-error line, the trace, the final exception line); a long one keeps its first lines, every line that names
-an exception and its last lines. One line of context follows: how many times the incident's first line
+error line, the trace, the final exception line), or to the first occurrence of that incident when it
+repeats an earlier one; a long one keeps its first lines, every line that names an exception and its last
+lines. One line of context follows: how many times the incident's first line
 occurred in the log (lines equal once timestamps and numbers are masked) and when it was first and last
 seen. Another log chunk gives its best line with ``LOG_CONTEXT_LINES`` lines either side.
 """
@@ -383,31 +384,70 @@ def _log_lines(document: Document) -> tuple[str, ...]:
 
 
 def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
+    """An incident chunk: the whole incident it lies in, or, when that repeats an earlier incident (its
+    headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
+    the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
+    the fifth back-off); the context line says how many times the headline of the incident that was found
+    was seen, first and last. Another chunk: its best line
+    with ``LOG_CONTEXT_LINES`` either side."""
     document = chunk.document
-    raw = _log_lines(document)
-    offset = max(0, chunk.line_start - document.first_line - LOG_WINDOW)
-    window = list(raw[offset:chunk.line_end - document.first_line + 1 + LOG_WINDOW])
-    folded = fold_repeats(window, document.first_line + offset)
-    inside = [i for i, line in enumerate(folded) if line.last >= chunk.line_start and line.first <= chunk.line_end]
+    if text_severity(chunk.text) > 0:
+        incident = _incident_at(document, chunk.line_start, chunk.line_end)
+        if incident is not None:
+            headline = _headline(incident)
+            seen = _template_counts(document).get(line_template(headline.raw))
+            earliest = incident[0].first if seen is None else seen.line
+            if earliest < incident[0].first:
+                incident = _incident_at(document, earliest, earliest) or incident
+            return _incident_passage(document, incident, headline)
+    folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
-    if text_severity(chunk.text) > 0:
-        regions = incident_regions(line_severities(folded))
-        region = next((r for r in regions if r.start <= inside[-1] and r.end >= inside[0]), None)
-        if region is not None:
-            incident = folded[region.start:region.end + 1]
-            first, last = incident[0].first, incident[-1].last
-            marks = [line_severity(line.raw) for line in incident]
-            worst = {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
-            headline = incident[min(worst)] if worst else incident[0]
-            return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident, worst)), first,
-                           last, context=seen_line(document, headline.raw))
     lines = [folded[i] for i in inside]
     scores = scorer(question, [line.text for line in lines])
     best = int(np.argmax(scores))
     shown = lines[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]
     first, last = shown[0].first, shown[-1].last
     return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last)
+
+
+def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLine], list[int]]:
+    """The log's lines up to ``LOG_WINDOW`` either side of lines ``start``-``end``, repeats folded, and
+    which of them (indexes) hold those lines."""
+    offset = max(0, start - document.first_line - LOG_WINDOW)
+    window = list(_log_lines(document)[offset:end - document.first_line + 1 + LOG_WINDOW])
+    folded = fold_repeats(window, document.first_line + offset)
+    return folded, [i for i, line in enumerate(folded) if line.last >= start and line.first <= end]
+
+
+def _incident_at(document: Document, start: int, end: int) -> list[LogLine] | None:
+    """The whole incident (log_chunking's region: the error line, its trace, errors close by) that holds
+    lines ``start``-``end``; None when they lie in none."""
+    folded, inside = _folded_window(document, start, end)
+    if not inside:
+        return None
+    regions = incident_regions(line_severities(folded))
+    region = next((r for r in regions if r.start <= inside[-1] and r.end >= inside[0]), None)
+    return None if region is None else folded[region.start:region.end + 1]
+
+
+def _worst(incident: Sequence[LogLine]) -> set[int]:
+    """Indexes of an incident's most severe lines."""
+    marks = [line_severity(line.raw) for line in incident]
+    return {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
+
+
+def _headline(incident: Sequence[LogLine]) -> LogLine:
+    """The first of an incident's most severe lines (its first line when none has a level)."""
+    worst = _worst(incident)
+    return incident[min(worst)] if worst else incident[0]
+
+
+def _incident_passage(document: Document, incident: Sequence[LogLine], counted: LogLine) -> Passage:
+    """The incident's lines (``_shorten``), then how often and when ``counted`` was seen."""
+    first, last = incident[0].first, incident[-1].last
+    return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident, _worst(incident))),
+                   first, last, context=seen_line(document, counted.raw))
 
 
 def _log_heading(document: Document, first: int, last: int) -> str:
@@ -449,6 +489,7 @@ class Seen:
     count: int
     first: str | None  # timestamps as written in the log
     last: str | None
+    line: int  # the line number of the first line with the template
 
 
 @functools.lru_cache(maxsize=8)
@@ -457,7 +498,7 @@ def _template_counts(document: Document) -> dict[str, Seen]:
     (a line without a timestamp is dated by the last timestamp above it)."""
     seen: dict[str, Seen] = {}
     stamp: str | None = None
-    for line in _log_lines(document):
+    for number, line in enumerate(_log_lines(document), start=document.first_line):
         found = TIMESTAMP.search(line)
         if found:
             stamp = found.group(0)
@@ -465,7 +506,8 @@ def _template_counts(document: Document) -> dict[str, Seen]:
         if not key:
             continue
         before = seen.get(key)
-        seen[key] = Seen(1, stamp, stamp) if before is None else Seen(before.count + 1, before.first or stamp, stamp)
+        seen[key] = (Seen(1, stamp, stamp, number) if before is None
+                     else replace(before, count=before.count + 1, first=before.first or stamp, last=stamp))
     return seen
 
 
