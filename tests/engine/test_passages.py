@@ -185,6 +185,17 @@ def test_a_repeated_incident_is_answered_with_its_first_occurrence_and_what_led_
     assert passage.context == "Seen 3 times in app.log, first at May 14 03:17:26, last at May 14 03:24:26."
 
 
+def test_a_long_incident_keeps_the_lines_that_name_what_the_question_asks_about() -> None:
+    app = "2005-08-12-23.{n:02d}.12.135766 R44-M0-N8 RAS APP FATAL ciod: Error loading /bgl/apps/job_{n}.rts"
+    lines = [app.format(n=n) for n in range(34)]
+    lines += ["2005-08-12-23.34.13.135766 R71-M0-NA RAS KERNEL FATAL rts: kernel terminated for reason 1004"]
+    lines += [app.format(n=n) for n in range(35, 60)]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[50], 51, 51)
+    assert any("KERNEL" in line for line in log_passage("Why did KERNEL fail?", chunk, overlap).lines)
+    assert not any("KERNEL" in line for line in log_passage("Why did it fail?", chunk, overlap).lines)
+
+
 def test_a_long_java_trace_keeps_its_head_every_cause_and_its_last_line() -> None:
     frames = [f"\tat com.acme.Layer{i}.call(Layer{i}.java:{i})" for i in range(120)]
     lines = (["2024-05-14 08:00:00,000 INFO started"] * 3

@@ -35,7 +35,7 @@ from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
 from worker.documents.runbook_lookup import markdown_headings, section_at
-from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
+from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
@@ -399,7 +399,7 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
             earliest = incident[0].first if seen is None else seen.line
             if earliest < incident[0].first:
                 incident = _incident_at(document, earliest, earliest) or incident
-            return _incident_passage(document, incident, headline)
+            return _incident_passage(question, document, incident, headline)
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
@@ -443,27 +443,33 @@ def _headline(incident: Sequence[LogLine]) -> LogLine:
     return incident[min(worst)] if worst else incident[0]
 
 
-def _incident_passage(document: Document, incident: Sequence[LogLine], counted: LogLine) -> Passage:
-    """The incident's lines (``_shorten``), then how often and when ``counted`` was seen."""
+def _incident_passage(question: str, document: Document, incident: Sequence[LogLine], counted: LogLine) -> Passage:
+    """The incident's lines (``_shorten``; a long one keeps those that name the question's identifiers:
+    "Why did KERNEL fail?" shows the KERNEL lines of a burst of failures), then how often and when
+    ``counted`` was seen."""
     first, last = incident[0].first, incident[-1].last
-    return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident, _worst(incident))),
-                   first, last, context=seen_line(document, counted.raw))
+    identifiers = question_identifiers(question)
+    asked = {i for i, line in enumerate(incident) if any(name in spelled(line.text) for name in identifiers)}
+    return Passage(document, _log_heading(document, first, last),
+                   tuple(_shorten(incident, _worst(incident), asked)), first, last,
+                   context=seen_line(document, counted.raw))
 
 
 def _log_heading(document: Document, first: int, last: int) -> str:
     return f"{document.title}, line {first}" if first == last else f"{document.title}, lines {first}-{last}"
 
 
-def _shorten(incident: Sequence[LogLine], worst: set[int]) -> list[str]:
-    """All lines of a short incident; of a long one its first and last lines, those naming an exception
-    and the first few of its most severe lines (``worst``: an ERROR among many warnings), other runs
-    elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2 characters."""
+def _shorten(incident: Sequence[LogLine], worst: set[int], asked: set[int]) -> list[str]:
+    """All lines of a short incident; of a long one its first and last lines, those naming an exception,
+    the first few of those the question asks about (``asked``) and of its most severe lines (``worst``: an
+    ERROR among many warnings), other runs elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2
+    characters."""
     texts = [line.text for line in incident]
     if len(texts) <= MAX_LINES and sum(len(t) + 1 for t in texts) <= 2 * MAX_CHARS:
         return texts
     keep = set(range(min(LOG_HEAD_LINES, len(texts)))) | set(range(max(0, len(texts) - LOG_TAIL_LINES), len(texts)))
     keep |= {i for i, t in enumerate(texts) if _EXCEPTION_LINE.match(t.lstrip())}
-    keep |= set(sorted(worst)[:LOG_WORST_LINES])
+    keep |= set(sorted(asked)[:LOG_WORST_LINES]) | set(sorted(worst)[:LOG_WORST_LINES])
     budget = 2 * MAX_CHARS - sum(len(texts[i]) + 1 for i in keep)
     for i in range(len(texts)):  # fill up in file order while there is room
         if len(keep) >= MAX_LINES - 2 or budget - len(texts[i]) - 1 < 0:
