@@ -20,6 +20,7 @@ from worker.engine.passages import (
     actionable,
     asked_part,
     best_passage,
+    block_lead,
     line_template,
     log_passage,
     text_blocks,
@@ -114,6 +115,41 @@ def test_what_a_question_asks_is_read_after_the_situation_it_describes() -> None
     assert asked_part("users keep getting logged out") == "users keep getting logged out"
 
 
+def test_a_block_leads_with_its_first_sentence_before_any_code() -> None:
+    assert block_lead("Roll back first, investigate after:\n\n```\nkubectl rollout undo deploy/x\n```") == \
+        "Roll back first, investigate after:"
+    assert block_lead("- Skip bad documents: set `SKIP=true`. Skipped ids are logged.") == "Skip bad documents:"
+    assert block_lead("```\nkubectl get pods\n```") == "```\nkubectl get pods\n```"
+
+
+def focused(question: str, texts: Sequence[str]) -> np.ndarray:
+    """A scorer that, like a dense model, likes a text about the question more than a long one that also
+    mentions it: the words the question and the text share over the words of either (Jaccard)."""
+    wanted = set(re.findall(r"[a-z0-9]+", question.lower()))
+    found = [set(re.findall(r"[a-z0-9]+", t.lower())) for t in texts]
+    return np.asarray([len(wanted & f) / max(1, len(wanted | f)) for f in found], np.float32)
+
+
+def test_what_is_asked_is_matched_against_what_each_step_says_it_does() -> None:
+    text = ("# API\n\n## Mitigation\n\n### Processor outage\nSwitch the card API to the fallback processor:\n"
+            "`flagctl set card.processor fallback`\n\n### Bad deploy\nRevert first. The card API comes back in a "
+            "minute or two once the previous pods are ready and their health checks pass again:\n"
+            "`kubectl rollout undo deploy/api`\n")
+    document = Document("runbook:api.md", "API", text, kind="runbook")
+    ranked = [(Chunk(document, "", 5, 7), 0.5), (Chunk(document, "", 9, 11), 0.5)]
+    passage = text_passage("the card API is broken, how do I revert?", ranked, focused)
+    assert passage.heading == "API › Mitigation › Bad deploy"
+
+
+def test_a_remedy_section_is_preferred_when_the_question_asks_what_to_do() -> None:
+    text = ("# Indexer\n\n## Checks\nBad products: `kubectl logs deploy/indexer`\n\n"
+            "## Mitigation\nBad products: `kubectl set env deploy/indexer SKIP=true`\n")
+    document = Document("runbook:i.md", "Indexer", text, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 4), 0.5), (Chunk(document, "", 6, 7), 0.5)]
+    assert text_passage("how do I deal with bad products?", ranked, overlap).heading == "Indexer › Mitigation"
+    assert text_passage("bad products", ranked, overlap).heading == "Indexer › Checks"
+
+
 def _log(text: str) -> Document:
     return Document("file:app.log", "app.log", text, kind="log", link="app.log")
 
@@ -131,6 +167,33 @@ def test_a_log_answer_is_the_whole_incident_then_when_and_how_often() -> None:
     assert (warnings.line_start, warnings.line_end) == (164, 203)
     assert warnings.context == ("Seen 40 times in app.log, first at 2024-05-14 13:57:15,941, "
                                 "last at 2024-05-14 13:57:45,191.")
+
+
+def test_a_repeated_incident_is_answered_with_its_first_occurrence_and_what_led_up_to_it() -> None:
+    back_off = ('May 14 03:{m}:26 node kubelet[1893]: E0514 03:{m}:26.817985 1893 pod_workers.go:1298] "Error '
+                'syncing pod" err="CrashLoopBackOff: back-off {s}s restarting failed container=ledger"')
+    quiet = "May 14 03:{m}:{s} node kubelet[1893]: I0514 03:{m}:{s}.000000 1893 prober.go:107] Probe succeeded"
+    lines = [quiet.format(m=10, s=n) for n in range(10, 20)]
+    lines += ["May 14 03:17:25 node kernel: Memory cgroup out of memory: Killed process 23114 (java)",
+              back_off.format(m=17, s=10)]
+    lines += [quiet.format(m=18, s=n) for n in range(10, 20)] + [back_off.format(m=22, s=40)]
+    lines += [quiet.format(m=23, s=n) for n in range(10, 20)] + [back_off.format(m=24, s=80)]
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("why was the pod restarting?", Chunk(document, lines[22], 23, 23), overlap)
+    assert (passage.line_start, passage.line_end) == (11, 12)
+    assert "Killed process" in passage.lines[0]
+    assert passage.context == "Seen 3 times in app.log, first at May 14 03:17:26, last at May 14 03:24:26."
+
+
+def test_a_long_incident_keeps_the_lines_that_name_what_the_question_asks_about() -> None:
+    app = "2005-08-12-23.{n:02d}.12.135766 R44-M0-N8 RAS APP FATAL ciod: Error loading /bgl/apps/job_{n}.rts"
+    lines = [app.format(n=n) for n in range(34)]
+    lines += ["2005-08-12-23.34.13.135766 R71-M0-NA RAS KERNEL FATAL rts: kernel terminated for reason 1004"]
+    lines += [app.format(n=n) for n in range(35, 60)]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[50], 51, 51)
+    assert any("KERNEL" in line for line in log_passage("Why did KERNEL fail?", chunk, overlap).lines)
+    assert not any("KERNEL" in line for line in log_passage("Why did it fail?", chunk, overlap).lines)
 
 
 def test_a_long_java_trace_keeps_its_head_every_cause_and_its_last_line() -> None:

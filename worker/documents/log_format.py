@@ -121,6 +121,15 @@ def strip_timestamps(line: str) -> str:
     return TIMESTAMP.sub("", line)
 
 
+_DIGITS = re.compile(r"\S*\d\S*")
+
+
+def line_template(line: str) -> str:
+    """A log line without its timestamps, and with every word that holds a digit masked: lines of one
+    kind of event share it (``request_id=r001157`` and ``request_id=r001158`` alike)."""
+    return _DIGITS.sub("<*>", strip_timestamps(line)).strip()
+
+
 def first_timestamp(line: str) -> str | None:
     match = TIMESTAMP.search(line)
     return match.group(0) if match else None

@@ -24,7 +24,10 @@ from worker.documents.document import Chunk
 from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
+from worker.engine.lookups import lookup_scores
+from worker.engine.names import name_scores
 from worker.engine.passages import best_passage
+from worker.engine.synonyms import EXPANSION_WEIGHT, expansion
 from worker.index.chunk_index import embedding_text
 
 if TYPE_CHECKING:
@@ -91,10 +94,16 @@ class Evidence:
     """The default boost: exact identifiers of the question found in a chunk, its document's title or file
     name, or the headings above it (identifiers.py: a pasted alert goes to its own runbook), and, for a
     question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
-    then warnings). Nothing is computed for a question with no identifiers that asks about no incident."""
+    then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
+    path), the log chunks that state one (lookups.py); and the share of a document's name words (title,
+    file name) that the question holds (names.py: an alert's text paraphrases its runbook's name). Nothing
+    but the name words is computed for a question with no identifiers that asks about no incident and for
+    no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
+    lookup_weight: float = 0.3
+    name_weight: float = 0.3
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
@@ -102,11 +111,16 @@ class Evidence:
             scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0:
             scores += self.incident_weight * incident_scores(question, chunks)
+        if self.lookup_weight > 0:
+            scores += self.lookup_weight * lookup_scores(question, chunks)
+        if self.name_weight > 0:
+            scores += self.name_weight * name_scores(question, chunks)
         return scores
 
 
 class MiniLMRetriever:
-    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question), plus an optional
+    """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question; the question's
+    on-call synonyms, synonyms.py, count as extra terms at ``EXPANSION_WEIGHT``), plus an optional
     per-chunk ``boost`` (by default ``Evidence``: exact identifiers and, for questions about what went
     wrong, incident severity).
 
@@ -128,6 +142,9 @@ class MiniLMRetriever:
         scores = dense
         if self.bm25_weight > 0:
             lexical = candidates.postings.scores(question)
+            extra = expansion(question)
+            if extra:
+                lexical = lexical + EXPANSION_WEIGHT * candidates.postings.scores(extra)
             top = float(lexical.max())
             if top > 0:
                 lexical = lexical / top
@@ -144,8 +161,11 @@ class MiniLMRetriever:
         dense = vectors[1:] @ vectors[0]
         if self.bm25_weight <= 0:
             return dense
-        tokenized = [_words(t) or ["_"] for t in texts]
-        lexical = np.asarray(BM25Okapi(tokenized).get_scores(_words(question)), dtype=np.float32)
+        bm25 = BM25Okapi([_words(t) or ["_"] for t in texts])
+        lexical = np.asarray(bm25.get_scores(_words(question)), dtype=np.float32)
+        extra = expansion(question)
+        if extra:
+            lexical = lexical + EXPANSION_WEIGHT * np.asarray(bm25.get_scores(_words(extra)), dtype=np.float32)
         top = float(lexical.max()) if len(lexical) else 0.0
         if top > 0:
             lexical = lexical / top

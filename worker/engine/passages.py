@@ -3,16 +3,20 @@
 Runbooks and other text (``text_passage``): the sections that hold the best document's best chunks are
 split into blocks (paragraphs, list items with everything indented under them, fenced or indented code,
 tables; a block that ends with ":" stays with the one it introduces). Each block is scored on its own
-similarity to the question (and to what the question asks, ``asked_part``), on its section's retrieval
-score, and on whether it says what to do (``actionable``; more so when the question asks what to do).
+similarity to the question and to what the question asks (``asked_part``; matched against the whole block
+and against what the block says it does, its heading and first sentence, ``block_lead``, whichever is
+closer: a step's commands do not dilute "Roll back first"), on its section's retrieval score, and on
+whether it says what to do (``actionable``; more so when the question asks what to do, when a section
+headed as a remedy, ``REMEDY_HEADING``, also counts more).
 The best block's section is the passage: whole when it fits ``MAX_CHARS`` and ``MAX_LINES``, else the
 best block grown toward its better neighbour while that scores within ``GROW_MARGIN`` and fits. So
 numbered steps keep their order and commands and code blocks stay whole. A passage that says nothing to
 do runs on into the steps that follow it when they fit. It is headed by the section's title path.
 
 Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
-error line, the trace, the final exception line); a long one keeps its first lines, every line that names
-an exception and its last lines. One line of context follows: how many times the incident's first line
+error line, the trace, the final exception line), or to the first occurrence of that incident when it
+repeats an earlier one; a long one keeps its first lines, every line that names an exception and its last
+lines. One line of context follows: how many times the incident's first line
 occurred in the log (lines equal once timestamps and numbers are masked) and when it was first and last
 seen. Another log chunk gives its best line with ``LOG_CONTEXT_LINES`` lines either side.
 """
@@ -29,9 +33,9 @@ import numpy as np
 from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
-from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, strip_timestamps
+from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
 from worker.documents.runbook_lookup import markdown_headings, section_at
-from worker.engine.identifiers import IdentifierFields, identifier_scores, spelled
+from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
@@ -40,9 +44,11 @@ GROW_MARGIN = 0.12  # a neighbour block joins while it scores at least best - GR
 IDENTIFIER_WEIGHT = 0.35  # of a block's identifier score, next to its similarity to the question
 ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passage
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
+REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
 MAX_QUESTION_CHARS = 2000
+MAX_LEAD_CHARS = 200  # of a block's first sentence (``block_lead``)
 SECTIONS_CONSIDERED = 5  # the best chunks of the best document whose sections may hold the passage
 LOG_WINDOW = 400  # lines read around a log chunk to find its whole incident
 LOG_CONTEXT_LINES = 2
@@ -58,11 +64,13 @@ _CODE_LINE = re.compile(r"^\s*(?:```|~~~)|^(?: {4}|\t)\s*(?:\$ )?[a-z./][\w./-]*
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _COMMAND = re.compile(r"^(?:\$ )?[a-z./][\w./-]* \S")  # "kubectl -n x get pods", "./bin/redrive --from q"
 _SETTING = re.compile(r"^[A-Za-z_][\w.-]*\s*[=:]\s*\S")  # "WORKER_CONCURRENCY=16", "memory: 2Gi"
+# the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
+REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
+                            r"|roll ?backs?|solutions?|what to do)\b")
 _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
 )
-_DIGITS = re.compile(r"\S*\d\S*")
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,21 @@ _WHAT_TO_DO = re.compile(
     r"|is there a way|any way|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
     r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
 )
+
+
+_SENTENCE_END = re.compile(r"(?<=[.:!?])\s")
+
+
+def block_lead(text: str) -> str:
+    """What a block says it is about: its first sentence, before any code (``"Roll back first, investigate
+    after:"`` of a step whose command follows), without a list marker."""
+    prose = []
+    for line in text.split("\n"):
+        if _CODE_LINE.match(line) or _FENCE.match(line.lstrip()):
+            break
+        prose.append(line.strip())
+    words = _ITEM.sub(lambda item: item.group(0)[-1], " ".join(prose), count=1).strip()
+    return _SENTENCE_END.split(words, maxsplit=1)[0][:MAX_LEAD_CHARS] if words else text[:MAX_LEAD_CHARS]
 
 
 def asks_what_to_do(question: str) -> bool:
@@ -227,6 +250,11 @@ class _Section:
     lines: list[str]
     blocks: list[Block]
 
+    @property
+    def remedy(self) -> bool:
+        """Its heading path names it as what to do about a problem (``REMEDY_HEADING``)."""
+        return bool(REMEDY_HEADING.search(self.heading))
+
 
 def _section_of(chunk: Chunk) -> _Section:
     """The section that holds the chunk's first line, without its heading line (its title); the chunk's
@@ -252,10 +280,12 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     """The best span of one section of a document, given its best chunks with their retrieval scores.
 
     Every block of the sections those chunks lie in is scored: ``BLOCK_WEIGHT`` of its own similarity to
-    the question (with the section's title path; exact identifiers count), the rest the retrieval score of
-    its section's best chunk, plus ``ACTION_BONUS`` when it says what to do (``actionable``: on-call
-    questions, even those that describe a symptom, want the step that deals with it). The best block's
-    section is the passage's; in it, the span grows from the best block (``_best_span``)."""
+    the question (with the section's title path; exact identifiers count; half of it from what the question
+    asks, compared with the block and with its lead, ``block_lead``, whichever is closer), the rest the
+    retrieval score of its section's best chunk, plus ``ACTION_BONUS`` when it says what to do
+    (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
+    it), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do. The best
+    block's section is the passage's; in it, the span grows from the best block (``_best_span``)."""
     document = ranked[0][0].document
     sections: dict[int, tuple[_Section, float]] = {}
     for chunk, score in ranked:
@@ -268,15 +298,20 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
     headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
+    leads = [f"{section.heading.rsplit(' › ', 1)[-1]}\n{block_lead(t)}"
+             for (section, _, _), t in zip(candidates, texts, strict=True)]
     similarity = scorer(question, headed)
     ask = asked_part(question)
-    if ASK_WEIGHT > 0 and ask != question:
-        similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * scorer(ask, headed)
+    asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
+    similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
     fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
     similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
-    bonus = ACTION_BONUS_HOW if asks_what_to_do(question) else ACTION_BONUS
+    how = asks_what_to_do(question)
+    bonus = ACTION_BONUS_HOW if how else ACTION_BONUS
+    remedy = REMEDY_BONUS if how else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
-                         + bonus * actionable(texts[n]) for n, (_, score, _) in enumerate(candidates)])
+                         + bonus * actionable(texts[n]) + remedy * section.remedy
+                         for n, (section, score, _) in enumerate(candidates)])
     best = candidates[int(np.argmax(totals))][0]
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
@@ -349,25 +384,25 @@ def _log_lines(document: Document) -> tuple[str, ...]:
 
 
 def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
+    """An incident chunk: the whole incident it lies in, or, when that repeats an earlier incident (its
+    headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
+    the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
+    the fifth back-off); the context line says how many times the headline of the incident that was found
+    was seen, first and last. Another chunk: its best line
+    with ``LOG_CONTEXT_LINES`` either side."""
     document = chunk.document
-    raw = _log_lines(document)
-    offset = max(0, chunk.line_start - document.first_line - LOG_WINDOW)
-    window = list(raw[offset:chunk.line_end - document.first_line + 1 + LOG_WINDOW])
-    folded = fold_repeats(window, document.first_line + offset)
-    inside = [i for i, line in enumerate(folded) if line.last >= chunk.line_start and line.first <= chunk.line_end]
+    if text_severity(chunk.text) > 0:
+        incident = _incident_at(document, chunk.line_start, chunk.line_end)
+        if incident is not None:
+            headline = _headline(incident)
+            seen = _template_counts(document).get(line_template(headline.raw))
+            earliest = incident[0].first if seen is None else seen.line
+            if earliest < incident[0].first:
+                incident = _incident_at(document, earliest, earliest) or incident
+            return _incident_passage(question, document, incident, headline)
+    folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
-    if text_severity(chunk.text) > 0:
-        regions = incident_regions(line_severities(folded))
-        region = next((r for r in regions if r.start <= inside[-1] and r.end >= inside[0]), None)
-        if region is not None:
-            incident = folded[region.start:region.end + 1]
-            first, last = incident[0].first, incident[-1].last
-            marks = [line_severity(line.raw) for line in incident]
-            worst = {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
-            headline = incident[min(worst)] if worst else incident[0]
-            return Passage(document, _log_heading(document, first, last), tuple(_shorten(incident, worst)), first,
-                           last, context=seen_line(document, headline.raw))
     lines = [folded[i] for i in inside]
     scores = scorer(question, [line.text for line in lines])
     best = int(np.argmax(scores))
@@ -376,20 +411,65 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last)
 
 
+def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLine], list[int]]:
+    """The log's lines up to ``LOG_WINDOW`` either side of lines ``start``-``end``, repeats folded, and
+    which of them (indexes) hold those lines."""
+    offset = max(0, start - document.first_line - LOG_WINDOW)
+    window = list(_log_lines(document)[offset:end - document.first_line + 1 + LOG_WINDOW])
+    folded = fold_repeats(window, document.first_line + offset)
+    return folded, [i for i, line in enumerate(folded) if line.last >= start and line.first <= end]
+
+
+def _incident_at(document: Document, start: int, end: int) -> list[LogLine] | None:
+    """The whole incident (log_chunking's region: the error line, its trace, errors close by) that holds
+    lines ``start``-``end``; None when they lie in none."""
+    folded, inside = _folded_window(document, start, end)
+    if not inside:
+        return None
+    regions = incident_regions(line_severities(folded))
+    region = next((r for r in regions if r.start <= inside[-1] and r.end >= inside[0]), None)
+    return None if region is None else folded[region.start:region.end + 1]
+
+
+def _worst(incident: Sequence[LogLine]) -> set[int]:
+    """Indexes of an incident's most severe lines."""
+    marks = [line_severity(line.raw) for line in incident]
+    return {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
+
+
+def _headline(incident: Sequence[LogLine]) -> LogLine:
+    """The first of an incident's most severe lines (its first line when none has a level)."""
+    worst = _worst(incident)
+    return incident[min(worst)] if worst else incident[0]
+
+
+def _incident_passage(question: str, document: Document, incident: Sequence[LogLine], counted: LogLine) -> Passage:
+    """The incident's lines (``_shorten``; a long one keeps those that name the question's identifiers:
+    "Why did KERNEL fail?" shows the KERNEL lines of a burst of failures), then how often and when
+    ``counted`` was seen."""
+    first, last = incident[0].first, incident[-1].last
+    identifiers = question_identifiers(question)
+    asked = {i for i, line in enumerate(incident) if any(name in spelled(line.text) for name in identifiers)}
+    return Passage(document, _log_heading(document, first, last),
+                   tuple(_shorten(incident, _worst(incident), asked)), first, last,
+                   context=seen_line(document, counted.raw))
+
+
 def _log_heading(document: Document, first: int, last: int) -> str:
     return f"{document.title}, line {first}" if first == last else f"{document.title}, lines {first}-{last}"
 
 
-def _shorten(incident: Sequence[LogLine], worst: set[int]) -> list[str]:
-    """All lines of a short incident; of a long one its first and last lines, those naming an exception
-    and the first few of its most severe lines (``worst``: an ERROR among many warnings), other runs
-    elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2 characters."""
+def _shorten(incident: Sequence[LogLine], worst: set[int], asked: set[int]) -> list[str]:
+    """All lines of a short incident; of a long one its first and last lines, those naming an exception,
+    the first few of those the question asks about (``asked``) and of its most severe lines (``worst``: an
+    ERROR among many warnings), other runs elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2
+    characters."""
     texts = [line.text for line in incident]
     if len(texts) <= MAX_LINES and sum(len(t) + 1 for t in texts) <= 2 * MAX_CHARS:
         return texts
     keep = set(range(min(LOG_HEAD_LINES, len(texts)))) | set(range(max(0, len(texts) - LOG_TAIL_LINES), len(texts)))
     keep |= {i for i, t in enumerate(texts) if _EXCEPTION_LINE.match(t.lstrip())}
-    keep |= set(sorted(worst)[:LOG_WORST_LINES])
+    keep |= set(sorted(asked)[:LOG_WORST_LINES]) | set(sorted(worst)[:LOG_WORST_LINES])
     budget = 2 * MAX_CHARS - sum(len(texts[i]) + 1 for i in keep)
     for i in range(len(texts)):  # fill up in file order while there is room
         if len(keep) >= MAX_LINES - 2 or budget - len(texts[i]) - 1 < 0:
@@ -410,17 +490,12 @@ def _shorten(incident: Sequence[LogLine], worst: set[int]) -> list[str]:
     return shown
 
 
-def line_template(line: str) -> str:
-    """A log line without its timestamps, and with every word that holds a digit masked: lines of one
-    kind of event share it (``request_id=r001157`` and ``request_id=r001158`` alike)."""
-    return _DIGITS.sub("<*>", strip_timestamps(line)).strip()
-
-
 @dataclass(frozen=True)
 class Seen:
     count: int
     first: str | None  # timestamps as written in the log
     last: str | None
+    line: int  # the line number of the first line with the template
 
 
 @functools.lru_cache(maxsize=8)
@@ -429,7 +504,7 @@ def _template_counts(document: Document) -> dict[str, Seen]:
     (a line without a timestamp is dated by the last timestamp above it)."""
     seen: dict[str, Seen] = {}
     stamp: str | None = None
-    for line in _log_lines(document):
+    for number, line in enumerate(_log_lines(document), start=document.first_line):
         found = TIMESTAMP.search(line)
         if found:
             stamp = found.group(0)
@@ -437,7 +512,8 @@ def _template_counts(document: Document) -> dict[str, Seen]:
         if not key:
             continue
         before = seen.get(key)
-        seen[key] = Seen(1, stamp, stamp) if before is None else Seen(before.count + 1, before.first or stamp, stamp)
+        seen[key] = (Seen(1, stamp, stamp, number) if before is None
+                     else replace(before, count=before.count + 1, first=before.first or stamp, last=stamp))
     return seen
 
 

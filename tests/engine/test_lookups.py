@@ -1,0 +1,53 @@
+"""Lookup questions about a log (worker/engine/lookups.py): the chunks that state the kind of value asked for."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.documents.document import Chunk, Document
+from worker.engine.lookups import asked_values, lookup_scores, states_value
+
+
+@pytest.mark.parametrize(("question", "kinds"), [
+    ("which version of checkout-api was running?", ["version"]),
+    ("what release is deployed?", ["version"]),
+    ("what port does it listen on?", ["port"]),
+    ("which host and port does it connect to?", ["port", "address"]),
+    ("where is the data directory?", ["path"]),
+    ("why did checkout fail?", []),
+])
+def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
+    assert asked_values(question) == kinds
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    ("version", "INFO [checkout.boot] starting checkout-api 2.14.1 (git 9f3c2ab)"),
+    ("version", 'level=info msg="starting search-indexer" version=v1.19.0'),
+    ("version", "Starting LedgerApplication using Java 21.0.2 with PID 1"),
+    ("port", "2024-05-14 13:55:00,060 INFO listening on 0.0.0.0:8080"),
+    ("port", "Tomcat started on port 8080 (http)"),
+    ("address", "connected to redis://cache-1.internal:6379/2"),
+    ("address", "peer 10.0.4.17 closed the connection"),
+    ("path", "could not open /var/lib/postgresql/16/main/pg_wal"),
+])
+def test_values_are_found(kind: str, text: str) -> None:
+    assert states_value(kind, text)
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    ("version", "2024-05-14 13:55:00,060 INFO peer 10.0.4.17 answered in 4.871 s"),
+    ("version", "timeout 30.00 after 3 attempts"),
+    ("port", "2024-05-14 13:55:00,060 INFO request took 12:30 minutes"),
+    ("address", "2024-05-14 13:55:00,060 INFO ok"),
+])
+def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
+    assert not states_value(kind, text)
+
+
+def test_only_log_chunks_that_state_the_value_score() -> None:
+    log = Document("file:app.log", "app.log", "", kind="log")
+    runbook = Document("runbook:app.md", "App", "", kind="runbook")
+    chunks = [Chunk(log, "10:00:00 INFO starting app 2.14.1", 1, 1), Chunk(log, "10:00:05 INFO GET / 200", 2, 2),
+              Chunk(runbook, "Upgrade to 2.15.0 first.", 1, 1)]
+    assert lookup_scores("which version was running?", chunks).tolist() == [1.0, 0.0, 0.0]
+    assert lookup_scores("why did it fail?", chunks).tolist() == [0.0, 0.0, 0.0]

@@ -1,0 +1,33 @@
+"""Name words (worker/engine/names.py): an alert's text finds the runbook named after the alert."""
+
+from __future__ import annotations
+
+from worker.documents.document import Chunk, Document
+from worker.engine.names import name_scores, stem, word_stems
+
+
+def _runbook(name: str) -> Document:
+    return Document(f"runbook:alerts/{name}.md", name, "", kind="runbook", link=f"alerts/{name}.md")
+
+
+def test_names_are_read_as_stemmed_words() -> None:
+    assert word_stems("PrometheusRuleFailures") == {"prometheu", "rule", "fail"}
+    assert word_stems("Prometheus is failing rule evaluations") == {"prometheu", "fail", "rule", "evaluation"}
+    assert stem("failure") == "fail" and stem("pure") == "pure"
+
+
+def test_the_runbook_whose_name_the_alert_text_paraphrases_scores_highest() -> None:
+    documents = [_runbook(n) for n in ("PrometheusRuleFailures", "PrometheusTargetDown", "TargetDown",
+                                       "KubeletDown")]
+    chunks = [Chunk(d, "text", 1, 1) for d in documents]
+    scores = name_scores("Prometheus is failing rule evaluations. Prometheus has failed to evaluate 42 rules.",
+                         chunks)
+    assert int(scores.argmax()) == 0 and scores[0] == 1.0
+    assert scores[1] < 0.5 and scores[2] == 0.0, "a name shares one word of three with the text"
+    assert name_scores("Kubelet has disappeared from discovery", chunks).argmax() == 3
+
+
+def test_one_document_gets_nothing_from_its_name() -> None:
+    log = Document("file:checkout-api.log", "checkout-api.log", "", kind="log")
+    chunks = [Chunk(log, "a", 1, 1), Chunk(log, "b", 2, 2)]
+    assert name_scores("why did checkout-api fail?", chunks).tolist() == [0.0, 0.0]

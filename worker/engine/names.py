@@ -1,0 +1,67 @@
+"""The words of a document's name in the question: an alert's text paraphrases the alert's name, which
+is its runbook's name.
+
+"Prometheus is failing rule evaluations" is the alert ``PrometheusRuleFailures``, whose runbook is
+``PrometheusRuleFailures.md``; "Kubelet has disappeared from Prometheus target discovery" is
+``KubeletDown``. Exact identifiers (identifiers.py) need the name itself in the question; this counts its
+words in plain text. A document's name words are those of its title and file name, spelled out
+(CamelCase humps and separators split, see ``identifiers.spelled``) and reduced to stems (``stem``); the
+question's words the same. ``name_scores`` gives each candidate the share of its document's name words
+that the question holds, each word weighted by how rare it is among the candidate documents' names (a
+word every name has, such as a product's name, tells nothing).
+
+Pure functions of the question and the candidates' documents.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from worker.documents.document import Chunk, Document
+from worker.documents.runbook_lookup import terms
+from worker.engine.identifiers import spelled
+
+MAX_QUESTION_CHARS = 2000
+
+
+def stem(word: str) -> str:
+    """``runbook_lookup.terms``' stems, and ``failure`` -> ``fail`` (as ``failed``, ``failing``)."""
+    return word[:-3] if len(word) > 6 and word.endswith("ure") else word
+
+
+@functools.lru_cache(maxsize=65_536)
+def word_stems(text: str) -> frozenset[str]:
+    """The stems of the words of a text, spelled out (``identifiers.spelled``), stop words left out."""
+    return frozenset(stem(word) for word in terms(spelled(text)))
+
+
+def name_words(document: Document) -> frozenset[str]:
+    """The stems of a document's title and file name (without its extension)."""
+    file_name = (document.link or document.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
+    return word_stems(f"{document.title} {file_name.rsplit('.', 1)[0]}")
+
+
+def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
+    """See the module docstring: one score per chunk, its document's."""
+    scores = np.zeros(len(chunks), np.float32)
+    asked = word_stems(question[:MAX_QUESTION_CHARS])
+    if not asked or not chunks:
+        return scores
+    documents = {chunk.document.doc_id: chunk.document for chunk in chunks}
+    if len(documents) < 2:
+        return scores  # one document: its name says nothing about which of its chunks answers
+    names = {doc_id: name_words(document) for doc_id, document in documents.items()}
+    counts = Counter(word for words in names.values() for word in words)
+    rarity = {word: math.log(len(names) / count) / math.log(len(names)) for word, count in counts.items()}
+    by_document = {}
+    for doc_id, words in names.items():
+        total = sum(rarity[word] for word in words)
+        by_document[doc_id] = sum(rarity[word] for word in words & asked) / total if total > 0 else 0.0
+    for index, chunk in enumerate(chunks):
+        scores[index] = by_document[chunk.document.doc_id]
+    return scores
