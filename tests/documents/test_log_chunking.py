@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from tests.documents.conftest import EXAMPLE_LOG, words
 from worker.documents.chunking import chunk_documents
 from worker.documents.document import Document
-from worker.documents.log_chunking import chunk_log, fold_repeats, incident_regions, line_severities
+from worker.documents.log_chunking import (
+    MAX_MESSAGE_LINES,
+    chunk_log,
+    fold_repeats,
+    incident_regions,
+    line_severities,
+)
 from worker.documents.log_format import Severity
 from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
@@ -50,6 +56,32 @@ def test_stack_trace_is_one_region_with_its_error_line() -> None:
     traces = [r for r in regions if r.severity == Severity.STACK_TRACE]
     assert len(traces) == 1
     assert (folded[traces[0].start].first, folded[traces[0].end].last) == TRACE
+
+
+def test_the_fields_of_an_error_report_are_part_of_its_incident() -> None:
+    """A database logs an error's detail, context and statement as lines of their own: the incident is
+    all of them (the table is named in the CONTEXT line, not in the ERROR line)."""
+    lines = [
+        "2024-05-01 10:00:00.000 UTC [77] app@db LOG:  connection authorized: user=app database=db",
+        '2024-05-01 10:00:01.100 UTC [77] app@db ERROR:  duplicate key value violates unique constraint "users_pkey"',
+        "2024-05-01 10:00:01.100 UTC [77] app@db DETAIL:  Key (email)=(a@example.com) already exists.",
+        '2024-05-01 10:00:01.100 UTC [77] app@db CONTEXT:  COPY users, line 3 in relation "users"',
+        "2024-05-01 10:00:01.101 UTC [77] app@db STATEMENT:  INSERT INTO users (email) VALUES ($1)",
+        "2024-05-01 10:00:02.000 UTC [77] app@db LOG:  disconnection: session time: 0:00:02.000",
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks == [Severity.NONE, *[Severity.ERROR] * 4, Severity.NONE]
+    [region] = incident_regions(marks)
+    assert (region.start, region.end) == (1, 4)
+
+
+def test_indented_lines_of_a_message_take_its_severity_up_to_a_bound() -> None:
+    lines = ["2024-05-01 10:00:00 WARNING slow request", "    path=/api/orders", "\ttook=3.2s",
+             "    INFO a line of its own level", "2024-05-01 10:00:01 INFO next request"]
+    assert line_severities(fold_repeats(lines)) == [Severity.WARNING] * 3 + [Severity.NONE] * 2
+    long = ["2024-05-01 10:00:00 ERROR dump follows", *[f"    field{i}=value{i}" for i in range(100)]]
+    marks = line_severities(fold_repeats(long))
+    assert marks.count(Severity.ERROR) == 1 + MAX_MESSAGE_LINES and marks[-1] == Severity.NONE
 
 
 def test_incidents_come_first_trace_then_errors_then_warnings() -> None:

@@ -4,6 +4,8 @@
    it repeated and until when: ``... pool exhausted  [x312, lines 120-431, last 2024-05-01 10:05:12]``.
 2. Each (folded) line gets a severity; a stack trace (Python ``Traceback``, Java ``at`` frames with
    ``Caused by``, Go ``panic``/``goroutine``) is one region together with the error line announcing it.
+   The lines that continue a warning or error (indented lines of its message, its report's ``DETAIL:`` /
+   ``CONTEXT:`` fields: ``log_format.continues_message``) take its severity, up to ``MAX_MESSAGE_LINES``.
    Warning and error lines closer than ``MERGE_GAP`` lines join one region.
 3. Regions and the quiet stretches between them are packed into chunks of whole lines within the token
    budget. A chunk's ``line_start``/``line_end`` are lines of the original file, folded lines included.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, replace
 from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
 from worker.documents.log_format import (
     Severity,
+    continues_message,
     continues_stack_trace,
     first_timestamp,
     has_leading_timestamp,
@@ -29,7 +32,7 @@ from worker.documents.log_format import (
 from worker.documents.packing import Line, file_lines, pack_lines
 
 MERGE_GAP = 2  # quiet lines between two incident lines that still make them one region
-MAX_MESSAGE_LINES = 20  # lines of an exception's message above its first stack frame
+MAX_MESSAGE_LINES = 20  # lines of a message above its first stack frame, or after its first line
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def unfold_repeats(line: str, number: int) -> list[str]:
 
 def line_severities(lines: list[LogLine]) -> list[Severity]:
     """A severity per folded line; every line of a stack trace (and the error line before it) is
-    ``STACK_TRACE``."""
+    ``STACK_TRACE``; the lines that continue a warning or error's message take its severity."""
     marks = [Severity.NONE] * len(lines)
     i = 0
     while i < len(lines):
@@ -110,6 +113,13 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
             i = j
             continue
         marks[i] = line_severity(lines[i].raw)
+        if marks[i] in (Severity.WARNING, Severity.ERROR):
+            j = i + 1
+            while j < len(lines) and j - i <= MAX_MESSAGE_LINES and continues_message(lines[j].raw):
+                marks[j] = marks[i]
+                j += 1
+            i = j
+            continue
         i += 1
     return marks
 

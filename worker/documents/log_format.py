@@ -84,6 +84,21 @@ def line_severity(line: str) -> Severity:
     return Severity.ERROR if _ERROR_TEXT.search(line) else Severity.NONE
 
 
+# The fields of an error report logged as lines of their own after it (PostgreSQL: "ERROR: deadlock
+# detected", then "DETAIL: Process 4412 waits for ...", "CONTEXT: ... in relation "inventory"")
+_REPORT_FIELD = re.compile(r"(?:^|\s)(?:DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s")
+
+
+def continues_message(line: str) -> bool:
+    """``line`` belongs to the warning or error logged just before it: an indented line of no level of its
+    own (a message over several lines), or a field of the same error report (``DETAIL:``, ``HINT:``,
+    ``CONTEXT:``, ``STATEMENT:``...)."""
+    if _REPORT_FIELD.search(line):
+        return True
+    return (line[:1] in (" ", "\t") and bool(line.strip()) and not has_leading_timestamp(line)
+            and not (_ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)))
+
+
 def starts_stack_trace(line: str, next_line: str | None) -> bool:
     """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame."""
     if _TRACE_START.match(line):
