@@ -95,7 +95,17 @@ def variants() -> dict[str, tuple[str, Matmul, tuple[int, ...]]]:
         return F.linear(x, w.to(x.dtype)) * s.to(x.dtype)
 
     tuned = torch.compile(gpt_fast, dynamic=False, options={"coordinate_descent_tuning": True})
-    return {
+
+    def round2(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return kernels.gemv_launch(x[0], w, s)
+
+    import round1_gemv
+
+    return {  # round 1's 1-byte GEMV beside round 2's fused one first (one session settles which is faster)
+        "int8 round-1 GEMV, autotuned (round1_gemv.py)": ("int8", round1_gemv.launch, (1,)),
+        "int8 round-2 GEMV, fixed tile (decode layers)": ("int8", round2, (1,)),
+        "fp8 round-1 GEMV, autotuned (round1_gemv.py)": ("fp8", round1_gemv.launch, (1,)),
+        "fp8 round-2 GEMV, fixed tile (decode layers)": ("fp8", round2, (1,)),
         "bf16 cuBLAS (F.linear)": ("bf16", lambda x, w, s: F.linear(x, w), (1, 8)),
         "bf16 Triton kernel (kernels.py)": ("bf16", kernels.launch, (1, 8)),
         "bf16 Triton GEMV, no scale (decode layers)": ("bf16", lambda x, w, s: kernels.gemv_launch(x[0], w, None),
