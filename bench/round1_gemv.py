@@ -12,20 +12,11 @@ import torch
 import triton
 import triton.language as tl
 
+from worker.clara.kernels import _as_float, _fitting  # the same int8 conversion and tile filter as round 2
+
 CONFIGS = [triton.Config({"BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
            for n, k, w, s in ((4, 1024, 4, 3), (8, 512, 4, 3), (8, 1024, 4, 2), (16, 512, 8, 3),
                               (4, 2048, 8, 2), (2, 2048, 4, 3), (16, 256, 4, 4))]
-
-
-def _fitting(configs: list[triton.Config], named_args: dict[str, Any], **_: Any) -> list[triton.Config]:
-    return [c for c in configs if named_args["K"] % c.kwargs["BLOCK_K"] == 0]
-
-
-@triton.jit
-def _as_float(w, INT8: tl.constexpr):
-    if INT8:
-        return (w.to(tl.int32) + 0x4B000080).to(tl.float32, bitcast=True) - 8388736.0
-    return w.to(tl.float32)
 
 
 @triton.autotune(configs=CONFIGS, key=["N", "K"], prune_configs_by={"early_config_prune": _fitting})
