@@ -26,6 +26,16 @@ def test_identifiers_are_names_not_plain_words() -> None:
     assert question_identifiers("is it OK to restart it? e.g. at 3 am") == []  # short capitals, e.g., numbers
 
 
+def test_a_percentage_is_an_identifier_that_meets_the_runbook_stating_the_threshold() -> None:
+    assert question_identifiers("Filesystem has less than 5% space left, only value% available") == [" 5 percent "]
+    assert question_identifiers("p99 above 99.5 %") == [" 99 5 percent ", " p99 ", " 99 5 "]
+    candidates = [_fields("almost-out", text="It fires at a `warning` level when 5% of space remains."),
+                  _fields("filling-up", text="It fires when the file system will be full in 5 hours."),
+                  _fields("other", text="nothing")]
+    scores = identifier_scores("Filesystem has less than 5% space left.", candidates)
+    assert scores[0] > 0 and scores[1] == scores[2] == 0  # "5 hours" is not "5%"
+
+
 def test_spelled_matching_ignores_case_and_separators_but_keeps_word_boundaries() -> None:
     assert " payments api " in spelled("# Payments API latency")
     assert " kubelet down " in spelled("alerts/KubeletDown.md")

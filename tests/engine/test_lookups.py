@@ -14,6 +14,9 @@ from worker.engine.lookups import asked_values, lookup_scores, states_value
     ("what port does it listen on?", ["port"]),
     ("which host and port does it connect to?", ["port", "address"]),
     ("where is the data directory?", ["path"]),
+    ("when did the database come back up after the crash?", ["recovery"]),
+    ("is the api working again?", ["recovery"]),
+    ("why did recovery fail?", []),
     ("why did checkout fail?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
@@ -29,6 +32,8 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("address", "connected to redis://cache-1.internal:6379/2"),
     ("address", "peer 10.0.4.17 closed the connection"),
     ("path", "could not open /var/lib/postgresql/16/main/pg_wal"),
+    ("recovery", "LOG:  database system is ready to accept connections"),
+    ("recovery", "level=info msg=\"connection to broker restored\""),
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
@@ -39,6 +44,8 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("version", "timeout 30.00 after 3 attempts"),
     ("port", "2024-05-14 13:55:00,060 INFO request took 12:30 minutes"),
     ("address", "2024-05-14 13:55:00,060 INFO ok"),
+    ("recovery", "LOG:  database system was not properly shut down; automatic recovery in progress"),
+    ("recovery", "Warning  NodeNotReady  node is not ready"),
 ])
 def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
     assert not states_value(kind, text)
@@ -51,3 +58,13 @@ def test_only_log_chunks_that_state_the_value_score() -> None:
               Chunk(runbook, "Upgrade to 2.15.0 first.", 1, 1)]
     assert lookup_scores("which version was running?", chunks).tolist() == [1.0, 0.0, 0.0]
     assert lookup_scores("why did it fail?", chunks).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_comeback_after_the_crash_outranks_the_first_start_up() -> None:
+    log = Document("file:pg.log", "pg.log", "", kind="log")
+    chunks = [Chunk(log, "14:00:00 LOG:  database system is ready to accept connections", 4, 4),
+              Chunk(log, "14:40:28 PANIC:  could not write to file: No space left on device", 170, 170),
+              Chunk(log, "14:40:40 LOG:  database system is ready to accept connections", 186, 186),
+              Chunk(log, "14:41:00 LOG:  connection authorized: user=shop", 187, 187)]
+    assert lookup_scores("when did the database come back up after the crash?", chunks).tolist() == [
+        0.5, 0.0, 1.0, 0.0]

@@ -221,6 +221,21 @@ def test_another_log_chunk_gives_its_best_line_with_two_either_side() -> None:
     assert len(passage.lines) == 3 and passage.context == ""
 
 
+def test_the_two_lines_either_side_reach_past_the_edges_of_the_chunk() -> None:
+    document = _log("\n".join([
+        "14:16:03 LOG:  disconnection: session time: 0:00:50 user=orders",
+        "14:16:05 LOG:  received SIGHUP, reloading configuration files",
+        '14:16:05 LOG:  parameter "work_mem" changed to "64MB"',
+        '14:16:05 LOG:  parameter "max_connections" cannot be changed without restarting the server',
+        "14:16:05 LOG:  configuration file contains errors; unaffected changes were applied",
+        "14:16:13 LOG:  connection authorized: user=orders",
+    ]))
+    # the chunk starts at line 4, where a token budget cut the reload in two
+    passage = log_passage("was the max_connections parameter changed?", Chunk(document, "", 4, 6), overlap)
+    assert (passage.line_start, passage.line_end) == (2, 6)
+    assert any("work_mem" in line for line in passage.lines)
+
+
 def test_line_templates_mask_timestamps_and_words_with_digits() -> None:
     assert line_template("2024-05-14 13:57:45,211 ERROR request_id=r001157 failed in 30012ms") == \
         line_template("2024-05-14 14:01:02,000 ERROR request_id=r001999 failed in 12ms") == \

@@ -3,8 +3,9 @@
 An *identifier* is a word of the question that is not plain English: an alert name or exception class in
 CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_``, ``.``, ``/`` or ``:``
 (``payments-api``, ``pg-main-rw``, ``sqlalchemy.exc.TimeoutError``), a word with digits (``ORA-00060``,
-``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code), a word in capitals of
-four or more letters (``ENOSPC``), or anything in backticks.
+``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code), a percentage (an
+alert's threshold: "less than 5% space left" is the alert whose runbook says it fires "when 5% of space
+remains"), a word in capitals of four or more letters (``ENOSPC``), or anything in backticks.
 
 Identifiers are matched *spelled out*: lower case, split at separators and at CamelCase humps, on word
 boundaries. So ``payments-api`` matches "Payments API" and ``KubeletDown`` matches a file named
@@ -41,12 +42,13 @@ _ALNUM = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]")
 _DIGIT = re.compile(r"\d")
 _PLURAL_NUMBER = re.compile(r"^(\d{3,})s$")
+_PERCENTAGE = re.compile(r"(?<![\w.])\d+(?:\.\d+)? ?%")
 
 
 def spelled(text: str) -> str:
-    """``"KubeletDown on pg-main-rw"`` -> ``" kubelet down on pg main rw "``: the form identifiers are
-    matched in (lower case, one space between words, one space at both ends)."""
-    return " " + " ".join(_ALNUM.findall(_HUMP.sub(" ", text).lower())) + " "
+    """``"KubeletDown on pg-main-rw at 5%"`` -> ``" kubelet down on pg main rw at 5 percent "``: the form
+    identifiers are matched in (lower case, one space between words, one space at both ends)."""
+    return " " + " ".join(_ALNUM.findall(_HUMP.sub(" ", text).replace("%", " percent ").lower())) + " "
 
 
 def is_identifier(word: str) -> bool:
@@ -63,6 +65,7 @@ def is_identifier(word: str) -> bool:
 def question_identifiers(question: str) -> list[str]:
     """The identifiers of a question, spelled out (see ``spelled``), first occurrence first."""
     found = [match.group(1) for match in _BACKTICKS.finditer(question)]
+    found += _PERCENTAGE.findall(question)
     words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(question))  # "the 429s" -> 429
     found += [word for word in words if is_identifier(word)]
     spelled_out = (spelled(word) for word in found)

@@ -389,8 +389,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
     the fifth back-off); the context line says how many times the headline of the incident that was found
-    was seen, first and last. Another chunk: its best line
-    with ``LOG_CONTEXT_LINES`` either side."""
+    was seen, first and last. Another chunk: its best line with ``LOG_CONTEXT_LINES`` either side, also
+    past the chunk's first or last line."""
     document = chunk.document
     if text_severity(chunk.text) > 0:
         incident = _incident_at(document, chunk.line_start, chunk.line_end)
@@ -404,10 +404,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
-    lines = [folded[i] for i in inside]
-    scores = scorer(question, [line.text for line in lines])
-    best = int(np.argmax(scores))
-    shown = lines[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]
+    scores = scorer(question, [folded[i].text for i in inside])
+    best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
+    shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
     first, last = shown[0].first, shown[-1].last
     return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last)
 
