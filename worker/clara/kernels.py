@@ -1,7 +1,7 @@
 """Triton kernels for decoding and for quantized weights (CUDA only; imported on first use, so the CPU
 never needs Triton): the decoding matmul ``y = (x @ q^T) * s`` for a few rows of x, which reads the
-int8 / fp8 (or bf16) weight once and converts it in registers, and the dequantisation of a whole
-matrix for the long passes.
+int8 / fp8 (or bf16) weight once and converts it in registers, batch-1 decode attention over the
+static KV cache, and the dequantisation of a whole matrix for the long passes.
 
 Decoding reads every weight once per token, so its speed is the weight bytes over memory bandwidth:
 dequantising to bf16 first (a write and a read of 2 bytes per weight) is slower than bf16 itself.
@@ -13,7 +13,8 @@ PyTorch has no fast kernel for this (``torch._weight_int8pack_mm`` on CUDA is a 
   bits of 2^23 + 128 + w (an integer add and a float subtract, exact), several times cheaper than a
   conversion instruction, which capped the first kernel at ~60 % of the memory bandwidth (H200,
   docs/performance.md). The decode layers (``model.DecoderLayer._decode_gemv``) fold the RMSNorms,
-  SwiGLU, residual adds, RoPE and the cache writes into it: four kernels a layer besides attention.
+  SwiGLU, residual adds, RoPE and the cache writes into it: four kernels a layer besides attention,
+  which ``_decode_attention_kernel`` does over the cache's slots up to the token's (flash-decoding).
 - 2 to 16 rows: ``_weight_only_mm_kernel`` pads the rows to 16 for the tensor cores, which cost
   nothing here since the kernel waits on memory anyway.
 """
@@ -79,8 +80,8 @@ def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, strid
 # also serves lm_head and any other N >= K matrix), and whether each format's GEMVs use programmatic
 # dependent launch (``_gemv_kernel``'s USE_PDL, Hopper and later). Chosen on an H200 by timing each
 # projection's configs in a CUDA graph of eight decode layers, the model's chain of kernels with the
-# others fixed (bench/clara_decode_layers.py: int8 91.5 -> 88.8 us a layer, fp8 87.8 -> 84.9; PDL on
-# saves int8 4.5 %, fp8 3.9 % there). bf16 keeps the one config that was within 1 % of the best for
+# others fixed (bench/clara_decode_layers.py: int8 91.5 -> 88.8 us a layer, fp8 87.8 -> 84.9; without
+# PDL 93.0 and 88.3). bf16 keeps the one config that was within 1 % of the best for
 # every shape. Not autotuned: Triton's autotuner times each config alone after an L2-flushing memset,
 # which a kernel launched with PDL overlaps by reading its first tile early, so it picked configs that
 # read whole rows first and ran slower in the model. Benchmarks change these tables.
