@@ -471,12 +471,19 @@ def formats(names: list[str], device: torch.device, dtype: torch.dtype, model_co
                         ">= 1.5" if key == "decode1" else "")
 
 
+PDL_SAVED: dict[str, bool] = {}  # the GEMVs' PDL per format while "PDL off" runs
+
+
 def ablation_switch(label: str, clara: ClaraModel, on: bool) -> None:
     """Turn the part of the decode step that ``decode_ablation``'s label names on (as the engine runs) or off."""
     from worker.clara import kernels
 
     if label == "PDL off":
-        kernels.PDL[0] = on
+        if not on:
+            PDL_SAVED.update(kernels.GEMV_PDL)
+        kernels.GEMV_PDL.update(PDL_SAVED if on else dict.fromkeys(kernels.GEMV_PDL, False))
+    elif label.startswith("attention"):
+        clara.model.use_gemv(True, attention=on)
     elif label.startswith("RoPE"):
         clara.model.use_gemv(True, rope=on)
     else:
@@ -485,8 +492,9 @@ def ablation_switch(label: str, clara: ClaraModel, on: bool) -> None:
 
 def decode_ablation(names: list[str], device: torch.device, dtype: torch.dtype, model_config: ModelConfig) -> None:
     """Batch-1 decoding per format, in one process: the engine as the worker runs it (GEMV layers with
-    RoPE in the q/k/v kernel, programmatic dependent launch), then without PDL, without the RoPE
-    fusion, and with the compiled layers the GEMV layers replaced."""
+    RoPE in the q/k/v kernel, the decode attention kernel, programmatic dependent launch), then without
+    PDL, with SDPA for attention, without the RoPE fusion, and with the compiled layers the GEMV layers
+    replaced."""
     torch._dynamo.config.recompile_limit = 32
     rates: dict[str, float] = {}
     for name in names:
@@ -505,7 +513,8 @@ def decode_ablation(names: list[str], device: torch.device, dtype: torch.dtype, 
             rates[name] = on[1]
         if name != "bf16" and name in rates and "bf16" in rates:
             row("ratio", f"{name} / bf16 batch-1 decode (GEMV layers)", rates[name] / rates["bf16"], "x", ">= 1.5")
-        for label in ("PDL off", "RoPE and cache writes unfused", "GEMV layers off (compiled layers)"):
+        for label in ("PDL off", "attention by SDPA (not the decode kernel)", "RoPE and cache writes unfused",
+                      "GEMV layers off (compiled layers)"):
             if not time_left(30):
                 break
             ablation_switch(label, clara, False)

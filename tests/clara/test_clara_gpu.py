@@ -219,3 +219,64 @@ def test_gemv_qkv_rotates_and_fills_the_caches(weights: str) -> None:
             assert float((part.double() - want).norm() / want.norm()) < tolerance
         assert torch.isnan(k_cache[0, :, [0, 1, 2, 3, 4, 6, 7]]).all()  # no other slot written
         assert torch.isnan(v_cache[0, :, [0, 1, 2, 3, 4, 6, 7]]).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("case", ["causal", "left padding", "sliding window", "first slot", "splits", "gqa 2"])
+def test_decode_attention_matches_sdpa(dtype: torch.dtype, case: str) -> None:
+    """``kernels.decode_attention`` against SDPA with the folded mask (what the step ran before), over
+    caches whose slots past the query hold garbage (NaN would leak into any read of them)."""
+    from worker.clara.kernels import decode_attention
+    from worker.clara.model import attention_mask, fold_mask, grouped_attention
+
+    heads, kv, e, slots, slot, pad, window = {
+        "causal": (32, 8, 128, 384, 259, 0, None), "left padding": (32, 8, 128, 384, 100, 9, None),
+        "sliding window": (32, 8, 128, 384, 300, 0, 64), "first slot": (32, 8, 128, 128, 0, 0, None),
+        "splits": (32, 8, 128, 4096, 2999, 40, 2000), "gqa 2": (4, 2, 16, 16, 5, 1, None)}[case]
+    torch.manual_seed(0)
+    k, v = (torch.randn(1, kv, slots, e, device="cuda", dtype=dtype) for _ in range(2))
+    k[:, :, slot + 1:], v[:, :, slot + 1:] = float("nan"), float("nan")  # never read
+    q = torch.randn(heads * e, device="cuda", dtype=dtype)
+    key_valid = torch.zeros(1, slots, dtype=torch.bool, device="cuda")
+    key_valid[:, pad:] = True
+    position = torch.tensor([slot], device="cuda")
+    folded = fold_mask(attention_mask(key_valid, position, window), heads // kv, dtype)  # [1, 1, G, S]
+    done = torch.zeros(kv, dtype=torch.int32, device="cuda")
+    clean = [torch.nan_to_num(t) for t in (k, v)]
+    expected = grouped_attention(q.view(1, heads, 1, e).double(), clean[0].double(), clean[1].double(),
+                                 folded.double()).reshape(-1)
+    sdpa = grouped_attention(q.view(1, heads, 1, e), clean[0], clean[1], folded).reshape(-1)
+    for _ in range(2):  # the split counters are back at zero after each call
+        got = decode_attention(q, k, v, folded[0, 0, 0], position, done)
+        assert got.shape == q.shape and got.dtype == dtype and bool((done == 0).all())
+        error = float((got.double() - expected).norm() / expected.norm())
+        sdpa_error = float((sdpa.double() - expected).norm() / expected.norm())
+        assert error < (1e-5 if dtype == torch.float32 else max(1e-2, 2 * sdpa_error)), (error, sdpa_error)
+
+
+def test_decode_attention_in_a_cuda_graph() -> None:
+    """Captured once, replayed as the decode graph does: the length comes from the slot tensor."""
+    from worker.clara.kernels import decode_attention
+    from worker.clara.model import attention_mask, fold_mask, grouped_attention
+
+    heads, kv, e, slots = 32, 8, 128, 2048  # several programs per kv head
+    k, v = (torch.randn(1, kv, slots, e, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    q = torch.randn(heads * e, device="cuda", dtype=torch.bfloat16)
+    key_valid = torch.ones(1, slots, dtype=torch.bool, device="cuda")
+    slot = torch.tensor([10], device="cuda")
+    mask = torch.zeros(1, 1, 4, slots, dtype=torch.bfloat16, device="cuda")
+    done = torch.zeros(kv, dtype=torch.int32, device="cuda")
+
+    def step() -> torch.Tensor:
+        mask.copy_(fold_mask(attention_mask(key_valid, slot), heads // kv, torch.bfloat16))
+        return decode_attention(q, k, v, mask[0, 0, 0], slot, done)
+
+    step()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = step()
+    for position in (10, 700, 2047):
+        slot.fill_(position)
+        graph.replay()
+        expected = grouped_attention(q.view(1, heads, 1, e), k, v, mask).reshape(-1)
+        assert float((out.float() - expected.float()).norm() / expected.float().norm()) < 1e-2, position

@@ -1,7 +1,7 @@
 """Triton kernels for decoding and for quantized weights (CUDA only; imported on first use, so the CPU
 never needs Triton): the decoding matmul ``y = (x @ q^T) * s`` for a few rows of x, which reads the
-int8 / fp8 (or bf16) weight once and converts it in registers, and the dequantisation of a whole
-matrix for the long passes.
+int8 / fp8 (or bf16) weight once and converts it in registers, batch-1 decode attention over the
+static KV cache, and the dequantisation of a whole matrix for the long passes.
 
 Decoding reads every weight once per token, so its speed is the weight bytes over memory bandwidth:
 dequantising to bf16 first (a write and a read of 2 bytes per weight) is slower than bf16 itself.
@@ -13,7 +13,8 @@ PyTorch has no fast kernel for this (``torch._weight_int8pack_mm`` on CUDA is a 
   bits of 2^23 + 128 + w (an integer add and a float subtract, exact), several times cheaper than a
   conversion instruction, which capped the first kernel at ~60 % of the memory bandwidth (H200,
   docs/performance.md). The decode layers (``model.DecoderLayer._decode_gemv``) fold the RMSNorms,
-  SwiGLU, residual adds, RoPE and the cache writes into it: four kernels a layer besides attention.
+  SwiGLU, residual adds, RoPE and the cache writes into it: four kernels a layer besides attention,
+  which ``_decode_attention_kernel`` does over the cache's slots up to the token's (flash-decoding).
 - 2 to 16 rows: ``_weight_only_mm_kernel`` pads the rows to 16 for the tensor cores, which cost
   nothing here since the kernel waits on memory anyway.
 """
@@ -74,15 +75,36 @@ def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, strid
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
-# One tile config for every decode GEMV (BLOCK_N rows, BLOCK_K columns a step, warps, stages): within 1 %
-# of the best of 14 configs per format at every Mistral-7B shape, for bf16, int8 and fp8 (H200, a chain
-# of GEMVs in a CUDA graph, bench/clara_kernels.py --sweep). Not autotuned: Triton's autotuner times
-# each config alone after an L2-flushing memset, which a kernel launched with PDL overlaps by reading
-# its first tile early, so it picked configs that read whole rows first and ran slower in the model.
-GEMV_TILE = (4, 1024, 4, 3)
-PDL = [True]  # programmatic dependent launch where the GPU has it (Hopper and later): each GEMV starts
-# during the previous kernel (``_gemv_kernel``); a list, so benchmarks can turn it off
+# Tile configs of the decode GEMVs (BLOCK_N rows, BLOCK_K columns a step, warps, stages) per weight format
+# and projection ("qkv": the fused q/k/v kernel with RoPE, "o", "gate_up": the SwiGLU kernel, "down"; "o"
+# also serves lm_head and any other N >= K matrix), and whether each format's GEMVs use programmatic
+# dependent launch (``_gemv_kernel``'s USE_PDL, Hopper and later). Chosen on an H200 by timing each
+# projection's configs in a CUDA graph of eight decode layers, the model's chain of kernels with the
+# others fixed (bench/clara_decode_layers.py: int8 91.5 -> 88.8 us a layer, fp8 87.8 -> 84.9; without
+# PDL 93.0 and 88.3). bf16 keeps the one config that was within 1 % of the best for
+# every shape. Not autotuned: Triton's autotuner times each config alone after an L2-flushing memset,
+# which a kernel launched with PDL overlaps by reading its first tile early, so it picked configs that
+# read whole rows first and ran slower in the model. Benchmarks change these tables.
+_TILE = (4, 1024, 4, 3)
+GEMV_TILES: dict[str, dict[str, tuple[int, int, int, int]]] = {
+    "bf16": {"qkv": _TILE, "o": _TILE, "gate_up": _TILE, "down": _TILE},
+    "int8": {"qkv": (2, 512, 1, 4), "o": _TILE, "gate_up": (8, 512, 4, 3), "down": _TILE},
+    "fp8": {"qkv": (16, 512, 8, 3), "o": _TILE, "gate_up": _TILE, "down": (8, 1024, 4, 2)},
+}
+GEMV_PDL = {"bf16": True, "int8": True, "fp8": True}
 PDL_CAPABILITY = (9, 0)
+
+
+def weight_format(w: torch.Tensor) -> str:
+    """The key of ``GEMV_TILES``: "int8", "fp8" (any 1-byte float), else "bf16" (bf16, fp16, fp32)."""
+    if w.dtype == torch.int8:
+        return "int8"
+    return "fp8" if w.element_size() == 1 else "bf16"
+
+
+def _pdl(x: torch.Tensor) -> bool:
+    """Programmatic dependent launch is possible on x's device."""
+    return x.is_cuda and torch.cuda.get_device_capability(x.device) >= PDL_CAPABILITY
 
 
 @triton.jit
@@ -231,19 +253,139 @@ def gemv_qkv_launch(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None
 def _launch_gemv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None,
                  eps: float, residual: torch.Tensor | None, y: torch.Tensor, n: int, SWIGLU: bool, ROPE: bool,
                  rope: tuple[Any, ...] | None = None) -> None:
-    """``_gemv_kernel`` over n outputs (row pairs with SWIGLU or ROPE) with the ``GEMV_TILE`` config."""
+    """``_gemv_kernel`` over n outputs (row pairs with SWIGLU or ROPE) with the tile of ``GEMV_TILES``."""
     k = x.shape[0]
-    block_n, block_k, warps, stages = GEMV_TILE
+    kind = "qkv" if ROPE else "gate_up" if SWIGLU else "down" if k > n else "o"
+    fmt = weight_format(w)
+    block_n, block_k, warps, stages = GEMV_TILES[fmt][kind]
     block_k = min(block_k, triton.next_power_of_2(k))  # small K (tiny test models): one masked tile
     rope_args = rope if rope is not None else (y, y, y, y, y, 1, 0, 0, 0)
     if ROPE:
         block_n = math.gcd(block_n, rope_args[5])  # a program's pairs stay within half a head
-    pdl = PDL[0] and x.is_cuda and torch.cuda.get_device_capability(x.device) >= PDL_CAPABILITY
+    pdl = GEMV_PDL[fmt] and _pdl(x)
     _gemv_kernel[(triton.cdiv(n, block_n),)](
         x, w, y if scale is None else scale, y if norm is None else norm, y if residual is None else residual, y,
         n, k, w.stride(0), eps, *rope_args, INT8=w.dtype == torch.int8, SCALE=scale is not None,
         NORM=norm is not None, SWIGLU=SWIGLU, RESIDUAL=residual is not None, ROPE=ROPE, EVEN_K=k % block_k == 0,
         BLOCK_N=block_n, BLOCK_K=block_k, USE_PDL=pdl, num_warps=warps, num_stages=stages, launch_pdl=pdl)
+
+
+# ``_decode_attention_kernel``: slots a step, and the grid: one program per kv head and SPLIT slots of the
+# static cache (fixed by the cache size, so a CUDA graph keeps it), at most MAX_SPLITS. H200, Mistral-7B,
+# a graph of 32 layers (bench/clara_decode_layers.py): cache 384, length 260: 5.0 us a layer (SDPA with
+# the mask 13.6); 1024/900: 7.6 (26.5); 4096/4000: 13.1 (88.5).
+DECODE_ATTENTION_BLOCK = 64
+DECODE_ATTENTION_SPLIT = 64
+DECODE_ATTENTION_MAX_SPLITS = 16
+DECODE_ATTENTION_WARPS = 4
+
+
+@triton.jit
+def _decode_attention_kernel(q_ptr, k_ptr, v_ptr, mask_ptr, slot_ptr, part_ptr, stats_ptr, done_ptr, out_ptr,
+                             SLOTS, scale, GROUPS: tl.constexpr, GROUPS_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+                             BLOCK_S: tl.constexpr, SPLITS: tl.constexpr, IEEE: tl.constexpr, USE_PDL: tl.constexpr):
+    """One query token over the KV cache (flash-decoding): program (h, i) takes the G = GROUPS query
+    heads of kv head h over the i-th of SPLITS equal parts of slots 0..slot_ptr[0] (the query's own
+    slot: the mask hides every later one), and the last program of kv head h to finish merges the
+    parts (``done_ptr`` [K] counts them, and is back at 0 after).
+
+    q [H * E], caches [K, SLOTS, E], mask [SLOTS] additive (0 / -inf) -> out [H * E] in q's dtype;
+    scores scaled by ``scale`` (1/sqrt(E)) as SDPA does, in float32; part [K, SPLITS, G_PAD, E] and
+    stats [K, SPLITS, 2, G_PAD] float32 scratch."""
+    kv_head = tl.program_id(0)
+    split = tl.program_id(1)
+    if USE_PDL:
+        tl.extra.cuda.gdc_wait()  # q and this slot's k and v come from the previous kernel
+        tl.extra.cuda.gdc_launch_dependents()
+    length = tl.load(slot_ptr).to(tl.int32) + 1
+    per_split = tl.cdiv(tl.cdiv(length, BLOCK_S), SPLITS) * BLOCK_S
+    start = split * per_split
+    end = tl.minimum(start + per_split, length)
+    rg = tl.arange(0, GROUPS_PAD)  # [G_PAD] query heads of this kv head (tl.dot needs 16 rows)
+    re = tl.arange(0, HEAD_DIM)  # [E]
+    q = tl.load(q_ptr + (kv_head * GROUPS + rg)[:, None] * HEAD_DIM + re[None, :], mask=rg[:, None] < GROUPS,
+                other=0.0)  # [G_PAD, E]
+    k_ptrs = k_ptr + kv_head * SLOTS * HEAD_DIM + re[None, :]
+    v_ptrs = v_ptr + kv_head * SLOTS * HEAD_DIM + re[None, :]
+    m = tl.full((GROUPS_PAD,), float("-inf"), tl.float32)  # running max of the scores (log2 units)
+    total = tl.zeros((GROUPS_PAD,), tl.float32)  # running sum of exp2(score - m)
+    acc = tl.zeros((GROUPS_PAD, HEAD_DIM), tl.float32)
+    for s0 in range(start, end, BLOCK_S):
+        rs = s0 + tl.arange(0, BLOCK_S)  # [BLOCK_S] slots
+        valid = rs < end
+        k = tl.load(k_ptrs + rs[:, None] * HEAD_DIM, mask=valid[:, None], other=0.0)  # [BLOCK_S, E]
+        v = tl.load(v_ptrs + rs[:, None] * HEAD_DIM, mask=valid[:, None], other=0.0)
+        bias = tl.load(mask_ptr + rs, mask=valid, other=float("-inf")).to(tl.float32)  # [BLOCK_S]
+        if IEEE:  # noqa: SIM108 (a constexpr branch)
+            scores = tl.dot(q, tl.trans(k), input_precision="ieee")
+        else:
+            scores = tl.dot(q, tl.trans(k))  # [G_PAD, BLOCK_S]
+        scores = (scores * scale + bias[None, :]) * 1.4426950408889634  # log2(e)
+        m_new = tl.maximum(m, tl.max(scores, axis=1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # a block of masked slots only: no NaN
+        p = tl.exp2(scores - m_safe[:, None])
+        alpha = tl.exp2(m - m_safe)
+        total = total * alpha + tl.sum(p, axis=1)
+        if IEEE:
+            acc = acc * alpha[:, None] + tl.dot(p, v.to(tl.float32), input_precision="ieee")
+        else:
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m = m_new
+    out_ptrs = out_ptr + (kv_head * GROUPS + rg)[:, None] * HEAD_DIM + re[None, :]
+    if SPLITS == 1:
+        tl.store(out_ptrs, (acc / total[:, None]).to(out_ptr.dtype.element_ty), mask=rg[:, None] < GROUPS)
+    else:
+        part = (kv_head * SPLITS + split) * GROUPS_PAD
+        tl.store(part_ptr + (part + rg)[:, None] * HEAD_DIM + re[None, :], acc)
+        tl.store(stats_ptr + 2 * part + rg, m)
+        tl.store(stats_ptr + 2 * part + GROUPS_PAD + rg, total)
+        tl.debug_barrier()  # every thread's stores before the count (a release at GPU scope)
+        if tl.atomic_add(done_ptr + kv_head, 1) == SPLITS - 1:  # the last part: merge them all
+            out = _merge_splits(part_ptr, stats_ptr, kv_head, rg, re, GROUPS_PAD, HEAD_DIM, SPLITS)
+            tl.store(out_ptrs, out.to(out_ptr.dtype.element_ty), mask=rg[:, None] < GROUPS)
+            tl.atomic_xchg(done_ptr + kv_head, 0)
+
+
+@triton.jit
+def _merge_splits(part_ptr, stats_ptr, kv_head, rg, re, GROUPS_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
+                  SPLITS: tl.constexpr):
+    """The softmax-weighted sum of the SPLITS parts of kv head ``kv_head``, [G_PAD, E] float32 (read
+    past L1: other programs wrote them)."""
+    m = tl.full((GROUPS_PAD,), float("-inf"), tl.float32)
+    total = tl.zeros((GROUPS_PAD,), tl.float32)
+    acc = tl.zeros((GROUPS_PAD, HEAD_DIM), tl.float32)
+    for i in range(SPLITS):
+        part = (kv_head * SPLITS + i) * GROUPS_PAD
+        m_i = tl.load(stats_ptr + 2 * part + rg, cache_modifier=".cg")
+        total_i = tl.load(stats_ptr + 2 * part + GROUPS_PAD + rg, cache_modifier=".cg")
+        acc_i = tl.load(part_ptr + (part + rg)[:, None] * HEAD_DIM + re[None, :], cache_modifier=".cg")
+        m_new = tl.maximum(m, m_i)
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # parts past the length are empty
+        alpha, beta = tl.exp2(m - m_safe), tl.exp2(m_i - m_safe)
+        total = total * alpha + total_i * beta
+        acc = acc * alpha[:, None] + acc_i * beta[:, None]
+        m = m_new
+    return acc / total[:, None]
+
+
+def decode_attention_launch(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, mask: torch.Tensor,
+                            slot: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+    """One token's attention over a batch-1 cache (``_decode_attention_kernel``): q [H * E] (rotated),
+    caches [1, K, S, E], mask [S] additive, slot [1] (the token's own slot), done [K] int32 zeros
+    -> [H * E]. The same as SDPA of q over the whole cache with that mask."""
+    _, kv_heads, slots, head_dim = k_cache.shape
+    groups = q.shape[0] // (kv_heads * head_dim)
+    groups_pad = max(16, triton.next_power_of_2(groups))
+    splits = max(1, min(DECODE_ATTENTION_MAX_SPLITS, slots // DECODE_ATTENTION_SPLIT))
+    out = torch.empty_like(q)
+    part = torch.empty(kv_heads * splits * groups_pad * head_dim if splits > 1 else 1, device=q.device)
+    stats = torch.empty(kv_heads * splits * 2 * groups_pad if splits > 1 else 1, device=q.device)
+    pdl = _pdl(q)
+    _decode_attention_kernel[(kv_heads, splits)](
+        q, k_cache, v_cache, mask, slot, part, stats, done, out, slots, head_dim ** -0.5, GROUPS=groups,
+        GROUPS_PAD=groups_pad, HEAD_DIM=head_dim, BLOCK_S=DECODE_ATTENTION_BLOCK, SPLITS=splits,
+        IEEE=q.dtype == torch.float32, USE_PDL=pdl, num_warps=DECODE_ATTENTION_WARPS, launch_pdl=pdl)
+    return out
 
 
 @triton.jit
@@ -322,12 +464,24 @@ def register() -> None:
           q_heads: int) -> torch.Tensor:
         return x.new_empty(w.shape[0])
 
+    @torch.library.custom_op("clara::decode_attention", mutates_args=("done",), schema=_ATTENTION_SCHEMA)
+    def decode_attention_op(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, mask: torch.Tensor,
+                            slot: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        return decode_attention_launch(q, k_cache, v_cache, mask, slot, done)
+
+    @decode_attention_op.register_fake
+    def _(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, mask: torch.Tensor, slot: torch.Tensor,
+          done: torch.Tensor) -> torch.Tensor:
+        return torch.empty_like(q)
+
     _registered[0] = True
 
 
 _GEMV_SCHEMA = "(Tensor x, Tensor w, Tensor? scale, Tensor? norm, float eps, bool swiglu, Tensor? residual) -> Tensor"
 _QKV_SCHEMA = ("(Tensor x, Tensor w, Tensor? scale, Tensor norm, float eps, Tensor cos, Tensor sin, "
                "Tensor(a!) k_cache, Tensor(b!) v_cache, Tensor slot, int q_heads) -> Tensor")
+_ATTENTION_SCHEMA = ("(Tensor q, Tensor k_cache, Tensor v_cache, Tensor mask, Tensor slot, Tensor(a!) done) "
+                     "-> Tensor")
 
 
 def gemv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm: torch.Tensor | None = None,
@@ -344,6 +498,13 @@ def gemv_qkv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, norm:
     register()
     return torch.ops.clara.gemv_qkv(x.contiguous(), w, scale, norm, eps, cos.contiguous(), sin.contiguous(),
                                     k_cache, v_cache, slot, q_heads)
+
+
+def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, mask: torch.Tensor,
+                     slot: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+    """``decode_attention_launch`` as an op torch.compile keeps whole. q [H * E] -> [H * E]."""
+    register()
+    return torch.ops.clara.decode_attention(q.contiguous(), k_cache, v_cache, mask.contiguous(), slot, done)
 
 
 def weight_only_mm(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -167,10 +167,12 @@ def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, packed: 
 
 
 class KVCache(nn.Module):
-    """Static per-layer cache: [B, K, S, E] keys and values, written at given slots."""
+    """Static per-layer cache: [B, K, S, E] keys and values, written at given slots, and [K] int32
+    counters (zero between steps) for the batch-1 decode attention kernel (``kernels.decode_attention``)."""
 
     k: torch.Tensor
     v: torch.Tensor
+    splits_done: torch.Tensor
 
     def __init__(self, batch: int, kv_heads: int, slots: int, head_dim: int, dtype: torch.dtype,
                  device: torch.device | str) -> None:
@@ -178,6 +180,7 @@ class KVCache(nn.Module):
         shape = (batch, kv_heads, slots, head_dim)
         self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
         self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("splits_done", torch.zeros(kv_heads, dtype=torch.int32, device=device), persistent=False)
 
     def update(self, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -302,6 +305,7 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.gemv = False  # batch-1 decode steps through ``_decode_gemv`` (``Mistral.use_gemv``)
         self.gemv_rope = True  # and RoPE and the cache writes in the q/k/v kernel
+        self.gemv_attention = True  # and (with gemv_rope) attention by ``kernels.decode_attention``
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
                 slots: torch.Tensor | None) -> torch.Tensor:
@@ -320,9 +324,11 @@ class DecoderLayer(nn.Module):
     def _decode_gemv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | Packed,
                      slots: torch.Tensor | None) -> torch.Tensor:
         """One token (B = T = 1) as four matrix-vector kernels that also do the RMSNorms, SwiGLU,
-        residual adds and (``gemv_rope``) RoPE and the cache writes (kernels.gemv, kernels.gemv_qkv);
-        attention as usual. x [1, 1, D] -> [1, 1, D]."""
-        from worker.clara.kernels import gemv, gemv_qkv
+        residual adds and (``gemv_rope``) RoPE and the cache writes (kernels.gemv, kernels.gemv_qkv),
+        and with ``gemv_rope`` and ``gemv_attention`` attention by a kernel that reads the cache only up
+        to the token's slot (kernels.decode_attention; the mask still decides which of those slots
+        count); else attention as usual. x [1, 1, D] -> [1, 1, D]."""
+        from worker.clara.kernels import decode_attention, gemv, gemv_qkv
 
         attn, mlp = self.self_attn, self.mlp
         assert attn.qkv is not None and mlp.gate_up is not None
@@ -331,8 +337,11 @@ class DecoderLayer(nn.Module):
         if self.gemv_rope and attn.cache is not None and slots is not None and not isinstance(mask, Packed):
             qkv = gemv_qkv(row, attn.qkv.weight, attn.qkv.weight_scale, norm1.weight, norm1.eps, cos.view(-1),
                            sin.view(-1), attn.cache.k, attn.cache.v, slots, attn.n_heads)  # [(H+2K)*E]
-            q = qkv[: attn.n_heads * attn.head_dim].view(1, attn.n_heads, 1, attn.head_dim)  # rotated
-            out = grouped_attention(q, attn.cache.k, attn.cache.v, mask)  # [1, H, 1, E]
+            q = qkv[: attn.n_heads * attn.head_dim]  # [H*E], rotated
+            if self.gemv_attention and attn.head_dim & (attn.head_dim - 1) == 0:  # its tiles: a power of 2
+                out = decode_attention(q, attn.cache.k, attn.cache.v, mask[0, 0, 0], slots, attn.cache.splits_done)
+            else:
+                out = grouped_attention(q.view(1, attn.n_heads, 1, attn.head_dim), attn.cache.k, attn.cache.v, mask)
         else:
             qkv = gemv(row, attn.qkv.weight, attn.qkv.weight_scale, norm1.weight, norm1.eps)  # [(H+2K)*E]
             out = attn.attend(qkv.view(1, 1, -1), cos, sin, mask, slots)  # [1, 1, H*E]
@@ -446,9 +455,10 @@ class Mistral(nn.Module):
         for module in self._fused:
             module.enabled = enabled
 
-    def use_gemv(self, enabled: bool, rope: bool = True) -> None:
+    def use_gemv(self, enabled: bool, rope: bool = True, attention: bool = True) -> None:
         """On CUDA: one-token decode steps run each layer as four Triton matrix-vector kernels with the
-        norms, SwiGLU and residual adds folded in, and with ``rope`` RoPE and the cache writes too
+        norms, SwiGLU and residual adds folded in, and with ``rope`` RoPE and the cache writes too, and
+        with both ``rope`` and ``attention`` attention by a Triton decode kernel
         (``DecoderLayer._decode_gemv``), when the fused matmuls are on and the merged adapter is the
         active one, and one row's logits through the same GEMV; larger steps are unchanged."""
         if enabled:
@@ -459,6 +469,7 @@ class Mistral(nn.Module):
         for layer in self.model.layers:
             cast(DecoderLayer, layer).gemv = enabled
             cast(DecoderLayer, layer).gemv_rope = rope
+            cast(DecoderLayer, layer).gemv_attention = attention
 
     def attentions(self) -> list[Attention]:
         return [cast(DecoderLayer, layer).self_attn for layer in self.model.layers]
