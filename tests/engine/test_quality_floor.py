@@ -17,7 +17,7 @@ FLOOR = {
     "lookalike-heldout2": (14, 14, 0),
     "logs": (12, 12, 9),
     "logs-heldout": (7, 6, 5),
-    "logs-heldout2": (6, 3, 2),
+    "logs-heldout2": (6, 5, 2),
 }
 
 
