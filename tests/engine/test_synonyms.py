@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from worker.documents.document import Chunk, Document
 from worker.engine.default import ExtractiveEngine, MiniLMRetriever
-from worker.engine.synonyms import expansion
+from worker.engine.synonyms import expansion, resource_mismatch
 
 
 def test_a_question_word_brings_the_other_words_of_its_group() -> None:
@@ -22,3 +23,23 @@ def test_synonyms_count_in_bm25(engine: ExtractiveEngine) -> None:
     scores = lexical_only.scores("how do I revert?", texts)
     assert scores[0] > 0 and np.all(scores[1:] == 0)
     assert np.all(lexical_only.scores("why did it fail?", texts) == 0)
+
+
+def test_text_about_another_resource_is_marked_for_a_question_about_one() -> None:
+    log = Document("file:node.log", "node.log", "", kind="log")
+    chunks = [Chunk(log, "kernel: Memory cgroup out of memory: Killed process 23114 (java)", 42, 42),
+              Chunk(log, 'kubelet: "Eviction manager: must evict pod(s)" resourceName="ephemeral-storage"', 121, 121),
+              Chunk(log, "kubelet: low on disk and on memory: evicting", 130, 130),
+              Chunk(log, "systemd: Started Session 208 of user core.", 150, 150)]
+    assert resource_mismatch("is the node running out of disk?", chunks).tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert resource_mismatch("why was the pod OOM killed?", chunks).tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert resource_mismatch("why did the pod restart?", chunks).tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_a_disk_question_is_not_answered_with_the_memory_kill(engine: ExtractiveEngine) -> None:
+    log = Document("file:node.log", "node.log", "", kind="log")
+    chunks = [Chunk(log, "May 14 03:17:25 kernel: Memory cgroup out of memory: Killed process 23114 (java)", 42, 42),
+              Chunk(log, 'May 14 03:30:24 kubelet: W0514 eviction_manager.go:377] "Eviction manager: must evict '
+                         'pod(s) to reclaim" resourceName="ephemeral-storage"', 121, 121)]
+    answer = engine.answer("is the node running out of disk?", chunks)
+    assert answer.citations[0].chunk.line_start == 121

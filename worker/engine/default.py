@@ -27,7 +27,7 @@ from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_about_recovery, lookup_scores
 from worker.engine.names import name_scores
 from worker.engine.passages import best_passage
-from worker.engine.synonyms import EXPANSION_WEIGHT, expansion
+from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
 
 if TYPE_CHECKING:
@@ -97,14 +97,16 @@ class Evidence:
     then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
     path, the line that says a service came back), the log chunks that state one (lookups.py; a question
     about a comeback weighs no incident); and the share of a document's name words (title, file name) that
-    the question holds (names.py: an alert's text paraphrases its runbook's name). Nothing
-    but the name words is computed for a question with no identifiers that asks about no incident and for
-    no value."""
+    the question holds (names.py: an alert's text paraphrases its runbook's name); less for a chunk that
+    names a resource (disk, memory) but not the one the question names (synonyms.py). Nothing but the
+    name words is computed for a question with no identifiers, no resource, that asks about no incident and
+    for no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
     lookup_weight: float = 0.3
     name_weight: float = 0.3
+    mismatch_weight: float = 0.2
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
@@ -116,6 +118,8 @@ class Evidence:
             scores += self.lookup_weight * lookup_scores(question, chunks)
         if self.name_weight > 0:
             scores += self.name_weight * name_scores(question, chunks)
+        if self.mismatch_weight > 0:
+            scores -= self.mismatch_weight * resource_mismatch(question, chunks)
         return scores
 
 

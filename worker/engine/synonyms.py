@@ -7,23 +7,37 @@ the question's words (stemmed as ``runbook_lookup.terms`` does: "reverted", "dis
 retriever scores them as extra lexical terms at ``EXPANSION_WEIGHT`` of a question's own words.
 
 The groups are general operations vocabulary, one meaning each, single words (BM25 terms).
+
+Some groups name a resource that runs out (``RESOURCES``: disk, memory). A question about one of them is
+not answered by text about another alone: "is the node running out of disk?" reads, to MiniLM and to
+BM25, much like "Memory cgroup out of memory". ``resource_mismatch`` marks the candidates that name some
+resource but none that the question names.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+
+from worker.documents.document import Chunk
 from worker.documents.runbook_lookup import terms
 
 EXPANSION_WEIGHT = 0.5  # of an added word's BM25 score, next to the question's own words
 MAX_QUESTION_CHARS = 2000
 
+DISK = frozenset(("disk", "storage", "filesystem", "volume"))
+MEMORY = frozenset(("memory", "ram", "oom"))
 GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("revert", "rollback", "roll", "undo", "downgrade"),
     ("restart", "bounce", "reboot", "recycle"),
-    ("disk", "storage", "filesystem", "volume"),
-    ("memory", "ram", "oom"),
+    DISK,
+    MEMORY,
     ("certificate", "cert", "tls", "ssl"),
     ("deploy", "deployment", "release", "rollout"),
 ))
+RESOURCES = (DISK, MEMORY)
 
 
 def expansion(question: str) -> str:
@@ -32,3 +46,23 @@ def expansion(question: str) -> str:
     asked = set(terms(question[:MAX_QUESTION_CHARS]))
     extra = [word for group in GROUPS if group & asked for word in sorted(group - asked)]
     return " ".join(dict.fromkeys(extra))
+
+
+def resource_mismatch(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in {0, 1}
+    """1 for each candidate that names a resource (``RESOURCES``) but none of those the question names;
+    zeros when the question names none."""
+    asked = _resources(question[:MAX_QUESTION_CHARS])
+    scores = np.zeros(len(chunks), np.float32)
+    if not asked:
+        return scores
+    for index, chunk in enumerate(chunks):
+        named = _resources(chunk.text)
+        scores[index] = float(bool(named) and not named & asked)
+    return scores
+
+
+@functools.lru_cache(maxsize=65_536)
+def _resources(text: str) -> frozenset[int]:
+    """Which of ``RESOURCES`` (their positions) a text names."""
+    words = set(terms(text))
+    return frozenset(n for n, group in enumerate(RESOURCES) if group & words)
