@@ -12,9 +12,11 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   with on-call questions written as symptoms and the fact each answer needs. The held-out questions were
   written with the others, before any tuning, and were not looked at while tuning; ``lookalike-heldout2``:
   a second held-out set, written later (before the tuning of its round) the same way.
+  ``lookalike-heldout3``: a third held-out round (12 questions, one per runbook), never tuned on.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
+  ``logs-heldout3``: a Node.js JSON-lines worker log and a Redis replica log, held out whole, never tuned on.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -118,7 +120,7 @@ def lookalike_cases() -> list[Case]:
     root = SETS / "lookalike"
     cases = []
     for name, file in (("lookalike", "questions.jsonl"), ("lookalike-heldout", "heldout.jsonl"),
-                       ("lookalike-heldout2", "heldout2.jsonl")):
+                       ("lookalike-heldout2", "heldout2.jsonl"), ("lookalike-heldout3", "heldout3.jsonl")):
         for row in _jsonl(root / file):
             cases.append(Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                               facts=tuple(row["facts"])))
@@ -129,7 +131,7 @@ def log_cases(empty: Path) -> list[Case]:
     root = SETS / "logs"
     cases = []
     for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl"),
-                       ("logs-heldout2", "heldout2.jsonl")):
+                       ("logs-heldout2", "heldout2.jsonl"), ("logs-heldout3", "heldout3.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
