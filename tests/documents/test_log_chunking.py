@@ -16,10 +16,11 @@ from worker.documents.log_chunking import (
     incident_regions,
     line_severities,
 )
-from worker.documents.log_format import Severity
+from worker.documents.log_format import Severity, has_leading_timestamp, line_severity
 from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
 from worker.engine.default import ExtractiveEngine
+from worker.engine.incidents import text_severity
 from worker.slack_reply import citation_label
 
 # examples/logs/checkout-api.log: the incident
@@ -135,6 +136,31 @@ def test_java_stack_trace_with_cause_is_found() -> None:
     (severity, trace), (warn_severity, warning) = result.incidents
     assert severity == Severity.STACK_TRACE and (trace.line_start, trace.line_end) == (2, 8)
     assert warn_severity == Severity.WARNING and (warning.line_start, warning.line_end) == (10, 10)
+
+
+def test_a_node_crash_with_its_javascript_frames_is_one_stack_trace() -> None:
+    text = "\n".join([
+        '{"level":"info","time":"2026-04-09T11:17:29.052Z","msg":"email sent"}',
+        "TypeError: Cannot read properties of undefined (reading 'firstName')",
+        "    at buildReceiptLine (/app/dist/hooks/receipt.js:42:41)",
+        "    at Worker.emit (node:events:518:28)",
+        "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+        '{"level":"info","time":"2026-04-09T11:17:38.052Z","msg":"mailer-worker starting"}',
+    ])
+    assert line_severities(fold_repeats(text.split("\n"))) == [
+        Severity.NONE, *[Severity.STACK_TRACE] * 4, Severity.NONE]
+    assert text_severity("    at Worker.emit (node:events:518:28)") == Severity.STACK_TRACE  # a middle piece too
+    assert text_severity("    at 12:30:45 the job ran") == Severity.NONE
+
+
+def test_the_levels_of_redis_and_of_pino_json_lines_are_read() -> None:
+    assert line_severity("1:S 02 Apr 2026 01:47:12.330 # Error condition on socket for SYNC: Connection refused") == (
+        Severity.WARNING)  # "#" is Redis's most severe level
+    assert line_severity("1:M 02 Apr 2026 03:09:24.269 * 10000 changes in 60 seconds. Saving...") == Severity.NONE
+    assert has_leading_timestamp("1:M 02 Apr 2026 03:09:24.269 * Background saving started by pid 1255")
+    assert line_severity('{"level":50,"time":1712656621640,"msg":"redis connection error"}') == Severity.ERROR
+    assert line_severity('{"level":40,"msg":"redis reconnecting"}') == Severity.WARNING
+    assert line_severity('{"level":30,"msg":"job failed: retrying is fine"}') == Severity.NONE
 
 
 def test_incidents_of_all_logs_come_before_other_chunks() -> None:

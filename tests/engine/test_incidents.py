@@ -6,13 +6,15 @@ import pytest
 
 from worker.documents.document import Chunk, Document
 from worker.documents.log_format import Severity
-from worker.engine.incidents import asks_about_incident, incident_scores, text_severity
+from worker.engine.incidents import asks_about_incident, asks_about_storm, incident_scores, text_severity
 
 
 @pytest.mark.parametrize("question", [
     "where is the stack trace?", "Where's the exception in this log?", "what failed?",
     "why did the refund job fail?", "why does the indexer keep crashing", "what went wrong here",
     "any errors?", "what caused the 502s?", "the pod was OOMKilled, why?",
+    "any trouble talking to redis?", "what was sendgrid complaining about?", "which line of our code is blowing up?",
+    "the sessions redis switched masters overnight, what happened?", "is the disk full?",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
@@ -45,3 +47,16 @@ def test_severity_counts_only_for_logs_and_only_for_questions_about_incidents() 
     assert [round(float(s), 2) for s in incident_scores("what failed?", chunks)] == [0.0, 0.33, 0.67, 1.0, 0.0]
     assert incident_scores("what do the warnings say?", chunks).tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
     assert incident_scores("which version runs?", chunks).tolist() == [0.0] * 5
+
+
+def test_a_question_about_a_storm_weighs_incidents_by_how_often_they_recur() -> None:
+    log = Document("file:redis.log", "redis.log", "", kind="log")
+    refused = "1:S 02 Apr 2026 01:47:{:02d}.330 # Error condition on socket for SYNC: Connection refused"
+    chunks = [Chunk(log, "1:C 02 Apr 2026 00:00:03.412 # WARNING Memory overcommit must be enabled!", 1, 1),
+              Chunk(log, "\n".join(refused.format(s) for s in range(0, 3)), 136, 138),
+              Chunk(log, "\n".join(refused.format(s) for s in range(3, 9)), 139, 144),
+              Chunk(log, "1:S 02 Apr 2026 01:47:26.166 * MASTER MODE enabled", 178, 178)]
+    assert asks_about_storm("what was this node spamming right before it got promoted?")
+    assert not asks_about_storm("what failed?")
+    assert incident_scores("what was this node spamming?", chunks).tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])

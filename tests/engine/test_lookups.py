@@ -17,6 +17,8 @@ from worker.engine.lookups import asked_values, lookup_scores, states_value
     ("when did the database come back up after the crash?", ["recovery"]),
     ("is the api working again?", ["recovery"]),
     ("why did recovery fail?", []),
+    ("did anyone change the server config?", ["change"]),
+    ("did somebody touch the mailer settings before sending went bad?", ["change"]),
     ("why did checkout fail?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
@@ -34,6 +36,8 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("path", "could not open /var/lib/postgresql/16/main/pg_wal"),
     ("recovery", "LOG:  database system is ready to accept connections"),
     ("recovery", "level=info msg=\"connection to broker restored\""),
+    ("change", 'LOG:  parameter "work_mem" changed to "64MB"'),
+    ("change", '{"level":"info","changed":{"smtp.maxConnections":{"from":5,"to":25}},"msg":"config reloaded"}'),
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
@@ -46,6 +50,7 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("address", "2024-05-14 13:55:00,060 INFO ok"),
     ("recovery", "LOG:  database system was not properly shut down; automatic recovery in progress"),
     ("recovery", "Warning  NodeNotReady  node is not ready"),
+    ("change", '{"level":"info","msg":"config loaded","smtp":{"maxConnections":5}}'),
 ])
 def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
     assert not states_value(kind, text)

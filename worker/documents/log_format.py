@@ -9,28 +9,36 @@ TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"  # ISO 8601 / Python logging
     r"|\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # syslog: "May  1 10:00:01"
     r"|\b\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"  # access log: "01/May/2024:10:00:01 +0000"
+    r"|\b\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # Redis: "02 Apr 2026 01:47:12.330"
     r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3}\b"  # time only with millis
 )
-_LEADING_TIMESTAMP = re.compile(r"^\W{0,2}(?:" + TIMESTAMP.pattern + r")")
+_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] )?\W{0,2}(?:" + TIMESTAMP.pattern + r")")  # Redis: "1:S " first
 
 # Kubernetes' klog ("E0514 03:17:26.817985    1893 pod_workers.go:1298] ...") and Android's logcat
 # ("03-17 16:13:38.811  1702  2395 E Tag: ..." or "E/Tag( 1702): ..."): the level is one letter
 _KLOG = r"\b[{levels}]\d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+ [\w.-]+:\d+\]"
+# Redis ("1:S 02 Apr 2026 01:47:12.330 # Connection with master lost."): after the time, "#" for its warnings
+# (its most severe level), "*" notice, "-" verbose, "." debug
+_REDIS = r"^\d+:[XCSM] \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+ [{levels}] "
+# pino and bunyan (Node.js JSON lines) write the level as a number: 10 trace ... 30 info, 40 warn, 50 error, 60 fatal
+_NUMERIC = r"\"level\":\s*(?:{levels})\b"
 _LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}] |^[{levels}]/[^(\s]+\(\s*\d+\):"
 _ERROR = re.compile(  # a level that says error
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
     r"|\blevel[\"']?[=:][ \t]*[\"']?(?:error|err|fatal|critical|panic)\b"
     r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
-    r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF")
+    r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|\blevel[\"']?[=:][ \t]*[\"']?warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
-    r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W")
+    r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
+    + r"|" + _NUMERIC.format(levels="40")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|\blevel[\"']?[=:][ \t]*[\"']?(?:info|debug|trace|notice)\b"
     r"|(?i:\[(?:info|notice|debug|trace)\])"
-    r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI")
+    r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
+    + r"|" + _NUMERIC.format(levels="10|20|30")
 )
 _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"(?i:\b(?:error|fatal|panic)\b:)"
@@ -54,7 +62,8 @@ _TRACE_CONTINUATION = re.compile(
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by: |Traceback \(most recent call last\):"
-    r"|panic: |goroutine \d+ \[)"
+    r"|panic: |goroutine \d+ \["
+    r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$)"  # JavaScript: "    at f (/app/a.js:42:41)"
 )
 _CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
                            r"|Caused by: |Traceback \(most recent call last\):|goroutine \d+ \[)")

@@ -4,7 +4,9 @@
 does it keep crashing?" ask for the incidents of a log: for them a log chunk's severity (a stack trace,
 then error lines: ERROR, FATAL, CRITICAL, panic, Traceback..., then warnings; see log_format.py) counts more
 than the words it shares with the question. A question that asks about warnings weighs every incident
-the same. Other questions ("which version was running?") are ranked on their words alone.
+the same. A question about a storm ("what was it spamming?", "what does it keep logging?") weighs each
+incident by how often its lines' template recurs among the log's candidate chunks instead. Other questions
+("which version was running?") are ranked on their words alone.
 
 Pure functions of the question and the candidates' text; ``incident_scores`` is 0 for chunks of
 documents that are not logs.
@@ -13,21 +15,27 @@ documents that are not logs.
 from __future__ import annotations
 
 import functools
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
 from worker.documents.document import Chunk
-from worker.documents.log_format import Severity, is_stack_trace_line, line_severity
+from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 
 _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broke\w*|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
     r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down"
-    r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?)\b"
+    r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
+    r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened)\b"
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
+_STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
+                          r"|keeps? (?:logging|saying|printing|throwing)|kept (?:logging|saying|printing|throwing))\b")
+_FOLDED_COUNT = re.compile(r"  \[x(\d+), lines \d+-\d+")  # log_chunking.fold_repeats' marker
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
 
 
@@ -38,6 +46,11 @@ def asks_about_incident(question: str) -> bool:
 
 def asks_about_warnings(question: str) -> bool:
     return bool(_WARNING_WORDS.search(question[:MAX_QUESTION_CHARS]))
+
+
+def asks_about_storm(question: str) -> bool:
+    """The question asks what a log repeats ("spamming", "flooded with", "keeps logging")."""
+    return bool(_STORM_WORDS.search(question[:MAX_QUESTION_CHARS]))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -64,4 +77,35 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
         severity = text_severity(chunk.text)
         if severity != Severity.NONE:
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
+    if asks_about_storm(question):
+        scores = _recurrence(chunks, scores > 0)
     return scores
+
+
+def _recurrence(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N] in [0, 1]
+    """Per incident chunk: how often the most frequent template of its problem lines recurs in its log
+    (over the candidates), from 0 (once) to 1 (the log's most repeated), on a log scale; 0 elsewhere."""
+    counts: dict[str, Counter[str]] = {}
+    for chunk in chunks:
+        if chunk.document.kind == "log":
+            counts.setdefault(chunk.document.doc_id, Counter()).update(_problem_templates(chunk.text))
+    out = np.zeros(len(chunks), np.float32)
+    for index in np.flatnonzero(incident):
+        log = counts[chunks[index].document.doc_id]
+        mine = max((log[t] for t in _problem_templates(chunks[index].text)), default=1)
+        most = max(log.values(), default=1)
+        out[index] = math.log(mine) / math.log(most) if most > 1 else 0.0
+    return out
+
+
+@functools.lru_cache(maxsize=65_536)
+def _problem_templates(text: str) -> Counter[str]:
+    """The templates (``line_template``) of a log text's warning-or-worse lines, with how many lines each
+    stands for (a folded run counts its repeats)."""
+    found: Counter[str] = Counter()
+    for line in text.split("\n"):
+        if line_severity(line) == Severity.NONE:
+            continue
+        folded = _FOLDED_COUNT.search(line)
+        found[line_template(line[:folded.start()] if folded else line)] += int(folded.group(1)) if folded else 1
+    return found

@@ -7,9 +7,10 @@ value (``VALUE_KINDS``: a version, a port, a host or address, a file path) weigh
 hold a value of that shape: ``2.14.1``, ``v1.19.0``, ``Java 21.0.2``; ``:8080``, ``port 5432``; a URL,
 an IP address, ``host:port``; ``/var/lib/...``. "When did the database come back up?" asks for the same
 kind of line: the one that says the service recovered (``ready to accept connections``, ``back online``),
-not the crash before it, whose lines share the question's words, nor the first start-up (a recovery line
-after the log's first error counts in full, one before it half). Other questions, and chunks of
-documents that are not logs, get nothing.
+not the crash before it, whose lines share the question's words, nor the first start-up: the first
+recovery line after an incident counts in full, other recovery lines half. "Did anyone change the
+config?" asks for the line that records a change (``parameter "work_mem" changed``, ``config reloaded``).
+Other questions, and chunks of documents that are not logs, get nothing.
 
 Pure functions of the question and the candidates' text.
 """
@@ -38,8 +39,9 @@ _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
             r"|\b[a-z][\w-]*(?:\.[\w-]+)+:\d{2,5}\b")  # host.domain:port
 _PATH = r"(?<![\w.:/])/[\w.-]+(?:/[\w.-]+)+"
 _RECOVERED = (r"(?i)\bready to (?:accept|serve)\b|\b(?:is|became|now) (?:ready|healthy|up)\b|\brecovered\b"
-              r"|\brestored\b|\bresumed\b|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening on\b"
-              r"|\bstarted successfully\b|\bstartup complete\b|\breconnected\b")
+              r"|\brestored\b|\bresumed\b|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b"
+              r"|\bstarted successfully\b|\bstartup complete\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b")
+_CHANGED = r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\bSIGHUP\b|\bset to\b"
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
@@ -48,8 +50,11 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"),
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
-    "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|is) back\b|\bback (?:up|online)\b|\brecovered\b"
-                            r"|\bup again\b|\bworking again\b"), re.compile(_RECOVERED)),
+    "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are) back\b|\bback (?:up|online)\b"
+                            r"|\brecovered\b|\b(?:up|working|fine|ok) again\b"), re.compile(_RECOVERED)),
+    "change": (re.compile(r"(?i)\b(?:config\w*|settings?|parameters?|options?)\b.*\b(?:chang|touch|modif|edit|updat"
+                          r"|reload|tweak)\w*|\b(?:chang|touch|modif|edit|updat|reload|tweak)\w*\b.*\b(?:config\w*"
+                          r"|settings?|parameters?|options?)\b"), re.compile(_CHANGED)),
 }
 
 
@@ -77,24 +82,33 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     kinds = asked_values(question)
     if not kinds:
         return scores
-    crashes = _first_incident_lines(chunks) if "recovery" in kinds else {}
+    comebacks = _comebacks(chunks) if "recovery" in kinds else set()
     for index, chunk in enumerate(chunks):
         if chunk.document.kind != "log":
             continue
         for kind in kinds:
-            if not states_value(kind, chunk.text):
-                continue
-            after_a_crash = chunk.line_start > crashes.get(chunk.document.doc_id, chunk.line_start)
-            scores[index] += 1.0 if kind != "recovery" or after_a_crash else 0.5  # not the first start-up
+            if kind == "recovery":
+                scores[index] += 1.0 if index in comebacks else 0.5 if states_value(kind, chunk.text) else 0.0
+            elif states_value(kind, chunk.text):
+                scores[index] += 1.0
         scores[index] /= len(kinds)
     return scores
 
 
-def _first_incident_lines(chunks: Sequence[Chunk]) -> dict[str, int]:
-    """The first line of each log's first incident chunk (errors or worse) among the candidates."""
-    first: dict[str, int] = {}
-    for chunk in chunks:
-        if chunk.document.kind == "log" and text_severity(chunk.text) >= Severity.ERROR:
-            doc_id = chunk.document.doc_id
-            first[doc_id] = min(first.get(doc_id, chunk.line_start), chunk.line_start)
-    return first
+def _comebacks(chunks: Sequence[Chunk]) -> set[int]:
+    """Indexes of the log chunks that state a recovery first after an incident chunk (warnings or worse),
+    each log read in file order: the comeback, not the first start-up nor every later good line."""
+    found: set[int] = set()
+    by_log: dict[str, list[int]] = {}
+    for index, chunk in enumerate(chunks):
+        if chunk.document.kind == "log":
+            by_log.setdefault(chunk.document.doc_id, []).append(index)
+    for indexes in by_log.values():
+        down = False
+        for index in sorted(indexes, key=lambda i: chunks[i].line_start):
+            if text_severity(chunks[index].text) >= Severity.WARNING:
+                down = True
+            elif down and states_value("recovery", chunks[index].text):
+                found.add(index)
+                down = False
+    return found
