@@ -19,6 +19,7 @@ from worker.engine.passages import (
     MAX_LINES,
     actionable,
     asked_part,
+    asks_fact_or_reason,
     best_passage,
     block_lead,
     line_template,
@@ -106,6 +107,19 @@ def test_the_section_that_says_what_to_do_is_preferred_when_scores_are_close() -
     assert best_passage("products missing", chunks, close, overlap).heading == "Indexer › Checks"
     far = np.asarray([0.1, 0.7, 0.5], np.float32)
     assert best_passage("products missing", chunks, far, overlap).heading == "Indexer › Symptoms"
+
+
+def test_a_question_for_a_number_or_a_reason_gets_no_bonus_for_steps() -> None:
+    text = ("# WAF\n\n## Alerts\nOne IP can send 2,000 requests per 5 minutes (`WafRateLimitTriggered`).\n\n"
+            "## Rate limited\nOne IP can send requests past the rule? Allow it: `./bin/waf-ipset add --cidr x`\n")
+    document = Document("runbook:waf.md", "WAF", text, kind="runbook")
+    chunks = chunk_documents([document], 200, words)
+    close = np.asarray([0.1, 0.52, 0.5], np.float32)
+    assert asks_fact_or_reason("how many requests can one IP send?")
+    assert asks_fact_or_reason("the queue redis is full, can't we just let it evict old keys?")
+    assert not asks_fact_or_reason("customers behind one office IP are blocked")
+    assert best_passage("how many requests can one IP send?", chunks, close, overlap).heading == "WAF › Alerts"
+    assert best_passage("one IP can send requests", chunks, close, overlap).heading == "WAF › Rate limited"
 
 
 def test_what_a_question_asks_is_read_after_the_situation_it_describes() -> None:

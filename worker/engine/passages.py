@@ -156,6 +156,18 @@ def asks_what_to_do(question: str) -> bool:
     return bool(_WHAT_TO_DO.search(question[:MAX_QUESTION_CHARS]))
 
 
+_FACT_OR_REASON = re.compile(
+    r"(?i)\bhow (?:many|much|long|often|big|large|far|fast|soon)\b|\bwhat time\b|\bwhen\b"
+    r"|\b(?:can't|cannot|can not|couldn't|why (?:can't|don't|not))\s+(?:we|i|you|it)\b"
+)
+
+
+def asks_fact_or_reason(question: str) -> bool:
+    """The question asks for a number, a time or the reason something is so ("how many requests...",
+    "can't we just let it evict?"): a block that says what to do earns nothing for that alone."""
+    return bool(_FACT_OR_REASON.search(question[:MAX_QUESTION_CHARS]))
+
+
 def actionable(text: str) -> bool:
     """The text says what to do: a code block, or inline code that is a command or a setting."""
     return any(_CODE_LINE.match(line) for line in text.split("\n")) or any(
@@ -285,8 +297,9 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     asks, compared with the block and with its lead, ``block_lead``, whichever is closer), the rest the
     retrieval score of its section's best chunk, plus ``ACTION_BONUS`` when it says what to do
     (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
-    it), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do. The best
-    block's section is the passage's; in it, the span grows from the best block (``_best_span``)."""
+    it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``), plus
+    ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do. The best block's
+    section is the passage's; in it, the span grows from the best block (``_best_span``)."""
     document = ranked[0][0].document
     sections: dict[int, tuple[_Section, float]] = {}
     for chunk, score in ranked:
@@ -308,7 +321,7 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
     similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
     how = asks_what_to_do(question)
-    bonus = ACTION_BONUS_HOW if how else ACTION_BONUS
+    bonus = ACTION_BONUS_HOW if how else 0.0 if asks_fact_or_reason(question) else ACTION_BONUS
     remedy = REMEDY_BONUS if how else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
                          + bonus * actionable(texts[n]) + remedy * section.remedy
