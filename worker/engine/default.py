@@ -25,6 +25,7 @@ from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_about_recovery, lookup_scores
+from worker.engine.moments import moment_scores
 from worker.engine.names import name_scores
 from worker.engine.passages import best_passage
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
@@ -96,15 +97,17 @@ class Evidence:
     question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
     then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
     path, the line that says a service came back), the log chunks that state one (lookups.py; a question
-    about a comeback weighs no incident); and the share of a document's name words (title, file name) that
+    about a comeback weighs no incident), and for a question that names a time of day, the log chunks
+    around it (moments.py); and the share of a document's name words (title, file name) that
     the question holds (names.py: an alert's text paraphrases its runbook's name); less for a chunk that
     names a resource (disk, memory) but not the one the question names (synonyms.py). Nothing but the
-    name words is computed for a question with no identifiers, no resource, that asks about no incident and
-    for no value."""
+    name words is computed for a question with no identifiers, no resource and no time, that asks about no
+    incident and for no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
     lookup_weight: float = 0.3
+    moment_weight: float = 0.3
     name_weight: float = 0.3
     mismatch_weight: float = 0.2
 
@@ -116,6 +119,8 @@ class Evidence:
             scores += self.incident_weight * incident_scores(question, chunks)
         if self.lookup_weight > 0:
             scores += self.lookup_weight * lookup_scores(question, chunks)
+        if self.moment_weight > 0:
+            scores += self.moment_weight * moment_scores(question, chunks)
         if self.name_weight > 0:
             scores += self.name_weight * name_scores(question, chunks)
         if self.mismatch_weight > 0:
