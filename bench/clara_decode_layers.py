@@ -10,8 +10,14 @@ SwiGLU), down GEMV (+ residual).
 2. GEMV tiles (``kernels.GEMV_TILES``) per 1-byte format: each projection's configs in turn, with PDL,
    in the whole layer chain, keeping the best so far (one pass of coordinate descent); then the chosen
    tiles with and without PDL.
+3. ``--packed`` (only this): the 1-byte formats' GEMVs multiplying in float16 pairs
+   (``kernels.GEMV_PACKED``) against float32: each projection's relative error to float64 (also with
+   massive activations in x), the layer chain with the current tiles both ways, then the tiles for
+   float16 pairs (one pass of coordinate descent) and the chain again; exit status 1 unless float16
+   pairs win for every format.
 
-    python bench/clara_decode_layers.py --out "$OUT"     # on the GPU machine (~4 min)
+    python bench/clara_decode_layers.py --out "$OUT"                      # on the GPU machine (~4 min)
+    python bench/clara_decode_layers.py --out "$OUT" --packed --budget 45  # (~40 s)
 """
 
 from __future__ import annotations
@@ -244,14 +250,109 @@ def tile_sweep(formats: list[str], deadline: float) -> None:
         torch.cuda.empty_cache()
 
 
+# ---- 3. 1-byte weights multiplied in float16 pairs (``kernels.GEMV_PACKED``) -------------------------
+PACKED_CONFIGS = [(8, 1024, 4, 2), (16, 512, 4, 3), (16, 1024, 8, 3), (8, 512, 4, 3), (16, 512, 8, 3), (4, 1024, 4, 3),
+                  (2, 512, 1, 4), (32, 256, 4, 3)]  # more rows a thread first: float16 x is made once for them
+
+
+def gemv_errors(layer: Layer, fmt: str) -> None:
+    """Each projection's GEMV (q/k/v and gate/up with their RMSNorm, gate/up with SwiGLU; no residual)
+    against float64, PACKED off and on; x ~ N(0, 1), then with 8 entries of +-3000 (massive activations)."""
+    for case in ("normal", "outliers"):
+        for kind, (_, k) in SHAPES.items():
+            x = torch.randn(k, device="cuda", dtype=torch.bfloat16)
+            if case == "outliers":
+                x[torch.randperm(k, device="cuda")[:8]] = torch.tensor([3000.0, -3000.0], device="cuda").repeat(4).to(x)
+            w, s = layer.w[kind]
+            norm = layer.norm1 if kind in ("qkv", "gate_up") else None
+            swiglu = kind == "gate_up"
+            h = x.double()
+            if norm is not None:
+                h = h * torch.rsqrt(h.pow(2).mean() + 1e-5) * norm.double()
+            assert s is not None
+            ref = (w.double() * s.double()[:, None]) @ h
+            if swiglu:
+                gate, up = ref.chunk(2)
+                ref = torch.nn.functional.silu(gate) * up
+            errors = {}
+            for packed in (False, True):
+                kernels.GEMV_PACKED[fmt] = packed
+                got = kernels.gemv_launch(x, w, s, norm, 1e-5, swiglu).double()
+                errors[packed] = float((got - ref).norm() / ref.norm())
+            record("packed error", f"{fmt} {kind} x {case}", errors[True], "rel. error vs float64 (PACKED)",
+                   float32_multiply=errors[False], finite=bool(torch.isfinite(got).all()))
+
+
+def packed_check(formats: list[str], budget: float, out: Path) -> bool:
+    """PACKED off and on in the layer chain with the current tiles, the errors, then PACKED's tiles
+    (one pass of coordinate descent over PACKED_CONFIGS from the current ones, ``budget`` seconds a
+    format); True if PACKED wins for every format."""
+    bf16 = make_layers("bf16")
+    record("packed", "bf16 chain", layer_time(bf16), "us")
+    del bf16
+    torch.cuda.empty_cache()
+    wins, chosen = True, {}
+    for fmt in formats:
+        layers = make_layers(fmt)
+        gemv_errors(layers[0], fmt)
+        deadline = time.monotonic() + budget
+        current = dict(kernels.GEMV_TILES[fmt])
+        times: dict[bool, list[float]] = {}
+        for packed in (False, True, False, True):
+            kernels.GEMV_PACKED[fmt] = packed
+            times.setdefault(packed, []).append(layer_time(layers))
+        for packed, ts in times.items():
+            record("packed", f"{fmt} chain, current tiles, PACKED {packed}", min(ts), "us", all=ts)
+        tiles = dict(current)
+        for kind in KINDS:
+            results = [(min(times[True]), current[kind])]
+            for config in PACKED_CONFIGS:
+                if time.monotonic() > deadline or config == current[kind]:
+                    continue
+                kernels.GEMV_TILES[fmt] = {**tiles, kind: config}
+                try:
+                    results.append((layer_time(layers), config))
+                except Exception as exc:  # one config failing (resources) must not end the sweep
+                    log(f"{fmt} {kind} {config}: {type(exc).__name__}: {str(exc)[:200]}")
+            ROWS.extend({"section": "packed sweep", "name": f"{fmt} {kind} {c}", "value": t, "unit": "us"}
+                        for t, c in results)
+            tiles[kind] = min(results)[1]
+            log(f"{fmt} {kind}: " + ", ".join(f"{c}: {t:.1f}" for t, c in sorted(results)[:5]))
+        final: dict[bool, list[float]] = {}
+        for packed in (False, True, False, True):
+            kernels.GEMV_PACKED[fmt] = packed
+            kernels.GEMV_TILES[fmt] = tiles if packed else current
+            final.setdefault(packed, []).append(layer_time(layers))
+        for packed, ts in final.items():
+            record("packed", f"{fmt} chain, PACKED {packed}, tiles {'swept' if packed else 'current'}", min(ts), "us",
+                   all=ts, tiles={k: list(v) for k, v in (tiles if packed else current).items()})
+        wins = wins and min(final[True]) < min(final[False])
+        chosen[fmt] = tiles if min(final[True]) <= min(times[True]) else current
+        kernels.GEMV_TILES[fmt] = chosen[fmt]
+        del layers
+        torch.cuda.empty_cache()
+    tables = {f: {k: list(v) for k, v in t.items()} for f, t in chosen.items()}
+    (out / "packed_tiles.json").write_text(json.dumps(tables))
+    return wins
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--budget", type=float, default=240, help="seconds for the tile sweep")
     parser.add_argument("--formats", default="bf16,int8,fp8")
+    parser.add_argument("--packed", action="store_true", help="only: 1-byte weights multiplied in float16 pairs "
+                        "(exit status 1 unless it wins)")
     args = parser.parse_args()
     log(f"{torch.cuda.get_device_name()} torch {torch.__version__}")
     torch.manual_seed(0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.packed:
+        try:
+            wins = packed_check([f for f in args.formats.split(",") if f != "bf16"], args.budget, args.out)
+        finally:
+            (args.out / "clara_decode_layers_packed.json").write_text(json.dumps(ROWS, indent=1))
+        return 0 if wins else 1
     try:
         attention_check()
         attention_time()

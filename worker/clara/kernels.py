@@ -8,13 +8,17 @@ dequantising to bf16 first (a write and a read of 2 bytes per weight) is slower 
 PyTorch has no fast kernel for this (``torch._weight_int8pack_mm`` on CUDA is a reference loop, and
 ``torch._scaled_mm`` needs fp8 activations); ``bench/clara_kernels.py`` measures the alternatives.
 
-- One row (batch-1 decoding): ``_gemv_kernel``, multiply-adds in float32 without the tensor cores,
-  for every weight format (bf16 too: it beats cuBLAS at one row). int8 becomes float32 through the
-  bits of 2^23 + 128 + w (an integer add and a float subtract, exact), several times cheaper than a
-  conversion instruction, which capped the first kernel at ~60 % of the memory bandwidth (H200,
-  docs/performance.md). The decode layers (``model.DecoderLayer._decode_gemv``) fold the RMSNorms,
-  SwiGLU, residual adds, RoPE and the cache writes into it: four kernels a layer besides attention,
-  which ``_decode_attention_kernel`` does over the cache's slots up to the token's (flash-decoding).
+- One row (batch-1 decoding): ``_gemv_kernel``, without the tensor cores, for every weight format
+  (bf16 too: it beats cuBLAS at one row). bf16 multiply-adds in float32. The 1-byte formats multiply
+  in float16 pairs (``_multiply_add``: int8 becomes float16 exactly through the bits of 1024 + 128 + w,
+  two weights a byte permute, fp8 by the packed hardware conversion, then ``fma.rn.f16x2``), about
+  half the instructions a weight of float32 (int8 through the bits of 2^23 + 128 + w, an integer add
+  and a float subtract a weight, itself several times cheaper than a conversion instruction, which
+  capped the first kernel at ~60 % of the memory bandwidth): at one row these kernels are bound by
+  instructions, not memory (H200, docs/performance.md). The decode layers
+  (``model.DecoderLayer._decode_gemv``) fold the RMSNorms, SwiGLU, residual adds, RoPE and the cache
+  writes into it: four kernels a layer besides attention, which ``_decode_attention_kernel`` does
+  over the cache's slots up to the token's (flash-decoding).
 - 2 to 16 rows: ``_weight_only_mm_kernel`` pads the rows to 16 for the tensor cores, which cost
   nothing here since the kernel waits on memory anyway.
 """
@@ -80,18 +84,24 @@ def _weight_only_mm_kernel(x_ptr, w_ptr, s_ptr, y_ptr, M, N, K, stride_xm, strid
 # also serves lm_head and any other N >= K matrix), and whether each format's GEMVs use programmatic
 # dependent launch (``_gemv_kernel``'s USE_PDL, Hopper and later). Chosen on an H200 by timing each
 # projection's configs in a CUDA graph of eight decode layers, the model's chain of kernels with the
-# others fixed (bench/clara_decode_layers.py: int8 91.5 -> 88.8 us a layer, fp8 87.8 -> 84.9; without
-# PDL 93.0 and 88.3). bf16 keeps the one config that was within 1 % of the best for
-# every shape. Not autotuned: Triton's autotuner times each config alone after an L2-flushing memset,
-# which a kernel launched with PDL overlaps by reading its first tile early, so it picked configs that
-# read whole rows first and ran slower in the model. Benchmarks change these tables.
+# others fixed (bench/clara_decode_layers.py). Round 3, float32 multiply-adds: int8 91.5 -> 88.8 us a
+# layer, fp8 87.8 -> 84.9 (without PDL 93.0 and 88.3). Round 4, float16 pairs (``--packed``): int8
+# 75.9 -> 74.2, fp8 89.2 -> 75.3, against 86.9 and 82.6 in float32 with round 3's tiles. bf16 keeps
+# the one config that was within 1 % of the best for every shape. Not autotuned: Triton's autotuner
+# times each config alone after an L2-flushing memset, which a kernel launched with PDL overlaps by
+# reading its first tile early, so it picked configs that read whole rows first and ran slower in the
+# model. Benchmarks change these tables.
 _TILE = (4, 1024, 4, 3)
 GEMV_TILES: dict[str, dict[str, tuple[int, int, int, int]]] = {
     "bf16": {"qkv": _TILE, "o": _TILE, "gate_up": _TILE, "down": _TILE},
-    "int8": {"qkv": (2, 512, 1, 4), "o": _TILE, "gate_up": (8, 512, 4, 3), "down": _TILE},
-    "fp8": {"qkv": (16, 512, 8, 3), "o": _TILE, "gate_up": _TILE, "down": (8, 1024, 4, 2)},
+    "int8": {"qkv": (8, 1024, 4, 2), "o": (2, 512, 1, 4), "gate_up": (32, 256, 4, 3), "down": _TILE},
+    "fp8": {"qkv": (16, 512, 4, 3), "o": (2, 512, 1, 4), "gate_up": (16, 512, 4, 3), "down": _TILE},
 }
 GEMV_PDL = {"bf16": True, "int8": True, "fp8": True}
+# Whether each format's GEMVs multiply in float16 pairs (``_gemv_kernel``'s PACKED; weights of these dtypes
+# only); off: float32 multiply-adds, as bf16 (bench/clara_decode_layers.py --packed compares them).
+GEMV_PACKED = {"bf16": False, "int8": True, "fp8": True}
+_PACKED_DTYPES = (torch.int8, torch.float8_e4m3fn)
 PDL_CAPABILITY = (9, 0)
 
 
@@ -108,18 +118,62 @@ def _pdl(x: torch.Tensor) -> bool:
 
 
 @triton.jit
-def _weights(w_ptrs, n_mask, k_mask, INT8: tl.constexpr, EVEN_K: tl.constexpr):
-    """One [BLOCK_N, BLOCK_K] tile of w as float32."""
+def _weights(w_ptrs, n_mask, k_mask, INT8: tl.constexpr, EVEN_K: tl.constexpr, PACKED: tl.constexpr):
+    """One [BLOCK_N, BLOCK_K] tile of w as float32 (PACKED: as stored)."""
     if EVEN_K:
         w = tl.load(w_ptrs, mask=n_mask[:, None], other=0.0)
     else:
         w = tl.load(w_ptrs, mask=n_mask[:, None] & k_mask[None, :], other=0.0)
-    return _as_float(w, INT8)
+    if not PACKED:
+        w = _as_float(w, INT8)
+    return w
+
+
+X_HALF_SCALE: tl.constexpr = tl.constexpr(2.0 ** -8)  # PACKED: x in float16 is x * this (see _multiply_add)
 
 
 @triton.jit
-def _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM: tl.constexpr, EVEN_K: tl.constexpr):
-    """x [BLOCK_K] in float32 (times g with NORM) and the running sum of x^2."""
+def _multiply_add(acc, w, x, INT8: tl.constexpr, PACKED: tl.constexpr):
+    """acc + w * x[None, :] for a tile w from ``_weights``. Without PACKED in float32 (w, x, acc float32).
+    PACKED: w int8 or fp8 e4m3 as stored, x and acc float16, x scaled by X_HALF_SCALE (w * x stays
+    finite for |x| up to ~37,000 with e4m3's 448, ~130,000 with int8's 127); four weights an asm block,
+    two an instruction: int8 becomes float16 exactly as (0x6400 | (w ^ 0x80)) - 1152 (the bits of
+    1024 + 128 + w, then 1152 off), e4m3 by the packed hardware conversion (exact), then fma.rn.f16x2
+    with x. An element of acc adds K / BLOCK_K products (4 to 16 with these tiles) before the rows sum in
+    float32: relative error to float64 1.7-1.9e-3 against 1.6-1.8e-3 in float32 (the bf16 output's
+    rounding dominates both; Mistral-7B shapes, bench/clara_decode_layers.py)."""
+    if PACKED and INT8:
+        out = tl.inline_asm_elementwise("""{
+            .reg .b32 t, a, b, m;
+            xor.b32 t, $2, 0x80808080;
+            prmt.b32 a, t, 0x64646464, 0x4140;
+            prmt.b32 b, t, 0x64646464, 0x4342;
+            mov.b32 m, 0x64806480;
+            sub.rn.f16x2 a, a, m;
+            sub.rn.f16x2 b, b, m;
+            fma.rn.f16x2 $0, a, $3, $5;
+            fma.rn.f16x2 $1, b, $4, $6;
+            }""", "=r,=r,r,r,r,r,r", [w, x[None, :], acc], dtype=tl.float16, is_pure=True, pack=4)
+    elif PACKED:
+        out = tl.inline_asm_elementwise("""{
+            .reg .b16 lo, hi;
+            .reg .b32 a, b;
+            mov.b32 {lo, hi}, $2;
+            cvt.rn.f16x2.e4m3x2 a, lo;
+            cvt.rn.f16x2.e4m3x2 b, hi;
+            fma.rn.f16x2 $0, a, $3, $5;
+            fma.rn.f16x2 $1, b, $4, $6;
+            }""", "=r,=r,r,r,r,r,r", [w, x[None, :], acc], dtype=tl.float16, is_pure=True, pack=4)
+    else:
+        out = acc + w * x[None, :]
+    return out
+
+
+@triton.jit
+def _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM: tl.constexpr, EVEN_K: tl.constexpr,
+                 PACKED: tl.constexpr):
+    """x [BLOCK_K] in float32 (times g with NORM; PACKED: float16, times X_HALF_SCALE) and the running
+    sum of x^2."""
     if EVEN_K:
         x = tl.load(x_ptr + k_offs).to(tl.float32)
     else:
@@ -127,16 +181,20 @@ def _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM: tl.constexpr, EVEN
     if NORM:
         squares += x * x
         x = x * tl.load(g_ptr + k_offs, mask=k_mask, other=0.0).to(tl.float32)
+    if PACKED:
+        x = (x * X_HALF_SCALE).to(tl.float16)
     return x, squares
 
 
 @triton.jit
 def _gemv_kernel(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, N, K, stride_wn, eps,
                  cos_ptr, sin_ptr, k_cache_ptr, v_cache_ptr, slot_ptr, HALF, Q_HEADS, KV_HEADS, SLOTS,
-                 INT8: tl.constexpr, SCALE: tl.constexpr, NORM: tl.constexpr, SWIGLU: tl.constexpr,
-                 RESIDUAL: tl.constexpr, ROPE: tl.constexpr, EVEN_K: tl.constexpr, BLOCK_N: tl.constexpr,
-                 BLOCK_K: tl.constexpr, USE_PDL: tl.constexpr):
-    """y [N] = (w [N, K] * s[:, None]) @ x [K], multiply-adds in float32, with optional steps around it:
+                 INT8: tl.constexpr, PACKED: tl.constexpr, SCALE: tl.constexpr, NORM: tl.constexpr,
+                 SWIGLU: tl.constexpr, RESIDUAL: tl.constexpr, ROPE: tl.constexpr, EVEN_K: tl.constexpr,
+                 BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, USE_PDL: tl.constexpr):
+    """y [N] = (w [N, K] * s[:, None]) @ x [K], multiply-adds in float32 (PACKED: in float16 pairs, see
+    ``_multiply_add``; each element of the tile adds K / BLOCK_K products, then the rows sum in float32),
+    with optional steps around it:
     - NORM: x is RMS-normalised and scaled by g [K] first (each program sums x^2 as it reads x);
     - SWIGLU: w has 2N rows (gate, then up): y = silu(gate rows @ x) * (up rows @ x);
     - RESIDUAL: y += r [N];
@@ -161,34 +219,43 @@ def _gemv_kernel(x_ptr, w_ptr, s_ptr, g_ptr, r_ptr, y_ptr, N, K, stride_wn, eps,
     rk = tl.arange(0, BLOCK_K)
     w_ptrs = w_ptr + rn[:, None] * stride_wn + rk[None, :]  # [BLOCK_N, BLOCK_K]
     up_ptrs = w_ptrs + pair * stride_wn
-    w = _weights(w_ptrs, n_mask, rk < K, INT8, EVEN_K)  # the first tile: weights never wait
+    w = _weights(w_ptrs, n_mask, rk < K, INT8, EVEN_K, PACKED)  # the first tile: weights never wait
     if SWIGLU or ROPE:  # noqa: SIM108 (a constexpr branch)
-        up = _weights(up_ptrs, n_mask, rk < K, INT8, EVEN_K)
+        up = _weights(up_ptrs, n_mask, rk < K, INT8, EVEN_K, PACKED)
     else:
         up = w
     if USE_PDL:
         tl.extra.cuda.gdc_wait()  # the previous kernel is done: x and r are ready
         tl.extra.cuda.gdc_launch_dependents()
     squares = tl.zeros((BLOCK_K,), dtype=tl.float32)  # NORM: partial sums of x^2
-    x, squares = _activations(x_ptr, g_ptr, rk, rk < K, squares, NORM, EVEN_K)
-    acc = w * x[None, :]  # [BLOCK_N, BLOCK_K]
-    acc_up = up * x[None, :]  # SWIGLU (else unused)
+    x, squares = _activations(x_ptr, g_ptr, rk, rk < K, squares, NORM, EVEN_K, PACKED)
+    if PACKED:
+        acc = _multiply_add(tl.zeros((BLOCK_N, BLOCK_K), tl.float16), w, x, INT8, PACKED)
+        acc_up = _multiply_add(tl.zeros((BLOCK_N, BLOCK_K), tl.float16), up, x, INT8, PACKED)
+    else:
+        acc = w * x[None, :]  # [BLOCK_N, BLOCK_K]
+        acc_up = up * x[None, :]  # SWIGLU (else unused)
     for k0 in range(BLOCK_K, K, BLOCK_K):
         k_offs = k0 + rk
         k_mask = k_offs < K
         w_ptrs += BLOCK_K
-        x, squares = _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM, EVEN_K)
-        acc += _weights(w_ptrs, n_mask, k_mask, INT8, EVEN_K) * x[None, :]
+        x, squares = _activations(x_ptr, g_ptr, k_offs, k_mask, squares, NORM, EVEN_K, PACKED)
+        acc = _multiply_add(acc, _weights(w_ptrs, n_mask, k_mask, INT8, EVEN_K, PACKED), x, INT8, PACKED)
         if SWIGLU or ROPE:
             up_ptrs += BLOCK_K
-            acc_up += _weights(up_ptrs, n_mask, k_mask, INT8, EVEN_K) * x[None, :]
-    y = tl.sum(acc, axis=1)  # [BLOCK_N]
+            acc_up = _multiply_add(acc_up, _weights(up_ptrs, n_mask, k_mask, INT8, EVEN_K, PACKED), x, INT8,
+                                   PACKED)
+    y = tl.sum(acc.to(tl.float32), axis=1)  # [BLOCK_N]
+    if PACKED:
+        y = y / X_HALF_SCALE
     if SCALE:
         y = y * tl.load(s_ptr + rn, mask=n_mask, other=0.0)
     if NORM:
         y = y * tl.rsqrt(tl.sum(squares, axis=0) / K + eps)
     if SWIGLU or ROPE:
-        y_up = tl.sum(acc_up, axis=1)
+        y_up = tl.sum(acc_up.to(tl.float32), axis=1)
+        if PACKED:
+            y_up = y_up / X_HALF_SCALE
         if SCALE:
             y_up = y_up * tl.load(s_ptr + pair + rn, mask=n_mask, other=0.0)
         if NORM:
@@ -265,7 +332,8 @@ def _launch_gemv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor | None, n
     pdl = GEMV_PDL[fmt] and _pdl(x)
     _gemv_kernel[(triton.cdiv(n, block_n),)](
         x, w, y if scale is None else scale, y if norm is None else norm, y if residual is None else residual, y,
-        n, k, w.stride(0), eps, *rope_args, INT8=w.dtype == torch.int8, SCALE=scale is not None,
+        n, k, w.stride(0), eps, *rope_args, INT8=w.dtype == torch.int8,
+        PACKED=GEMV_PACKED[fmt] and w.dtype in _PACKED_DTYPES, SCALE=scale is not None,
         NORM=norm is not None, SWIGLU=SWIGLU, RESIDUAL=residual is not None, ROPE=ROPE, EVEN_K=k % block_k == 0,
         BLOCK_N=block_n, BLOCK_K=block_k, USE_PDL=pdl, num_warps=warps, num_stages=stages, launch_pdl=pdl)
 
