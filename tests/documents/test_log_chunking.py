@@ -163,6 +163,16 @@ def test_the_levels_of_redis_and_of_pino_json_lines_are_read() -> None:
     assert line_severity('{"level":30,"msg":"job failed: retrying is fine"}') == Severity.NONE
 
 
+def test_other_level_keys_and_an_access_log_s_server_errors_are_read() -> None:
+    assert line_severity('{"severity":"error","message":"payment declined"}') == Severity.ERROR
+    assert line_severity("ts=2024-05-01T10:00:01Z lvl=warn msg=\"slow query\"") == Severity.WARNING
+    assert line_severity('10.0.0.1 - - [01/May/2024:10:00:01 +0000] "POST /pay HTTP/1.1" 502 157 "-" "curl/8"') == (
+        Severity.ERROR)
+    assert line_severity('10.0.0.1 - - [01/May/2024:10:00:01 +0000] "GET /a?b=5 HTTP/1.1" 200 502') == Severity.NONE
+    assert line_severity('{"status": 503, "path": "/pay"}') == Severity.ERROR
+    assert line_severity('lvl=info msg="upstream answered 502 once"') == Severity.NONE
+
+
 def test_incidents_of_all_logs_come_before_other_chunks() -> None:
     quiet = Document("a", "a.log", "2024-05-01T10:00:00Z WARN disk 81% full\n2024-05-01T10:00:01Z INFO ok",
                      kind="log")

@@ -23,19 +23,23 @@ _REDIS = r"^\d+:[XCSM] \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}
 # pino and bunyan (Node.js JSON lines) write the level as a number: 10 trace ... 30 info, 40 warn, 50 error, 60 fatal
 _NUMERIC = r"\"level\":\s*(?:{levels})\b"
 _LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}] |^[{levels}]/[^(\s]+\(\s*\d+\):"
+_LEVEL_KEY = r"\b(?:level|lvl|severity|loglevel|levelname)[\"']?[=:][ \t]*[\"']?"  # level=, "severity": "
+# an access log's request that the server failed: "GET /pay HTTP/1.1" 502, or JSON "status": 503
+_SERVER_ERROR = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" 5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b"
 _ERROR = re.compile(  # a level that says error
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
-    r"|\blevel[\"']?[=:][ \t]*[\"']?(?:error|err|fatal|critical|panic)\b"
-    r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
+    r"|" + _LEVEL_KEY + r"(?:error|err|fatal|critical|panic)\b"
+    r"|" + _SERVER_ERROR
+    + r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
 )
 _WARNING = re.compile(
-    r"\b(?:WARN|WARNING)\b|\blevel[\"']?[=:][ \t]*[\"']?warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
+    r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
-    r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|\blevel[\"']?[=:][ \t]*[\"']?(?:info|debug|trace|notice)\b"
+    r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
     r"|(?i:\[(?:info|notice|debug|trace)\])"
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30")
