@@ -250,6 +250,21 @@ def test_the_two_lines_either_side_reach_past_the_edges_of_the_chunk() -> None:
     assert any("work_mem" in line for line in passage.lines)
 
 
+def test_a_how_often_question_about_a_quiet_line_says_how_often_it_was_seen() -> None:
+    document = _log("\n".join([
+        "2024-05-01 10:00:00 INFO nightly export started for tenant 41",
+        "2024-05-01 10:00:05 INFO GET /health 200",
+        "2024-05-01 11:00:00 INFO nightly export started for tenant 42",
+        "2024-05-01 11:00:05 INFO GET /health 200",
+        "2024-05-01 12:00:00 INFO nightly export started for tenant 43",
+    ]))
+    chunk = Chunk(document, "", 5, 5)
+    passage = log_passage("how many times did the nightly export start?", chunk, overlap)
+    assert passage.context == (
+        "Seen 3 times in app.log, first at 2024-05-01 10:00:00, last at 2024-05-01 12:00:00.")
+    assert log_passage("did the nightly export start?", chunk, overlap).context == ""
+
+
 def test_line_templates_mask_timestamps_and_words_with_digits() -> None:
     assert line_template("2024-05-14 13:57:45,211 ERROR request_id=r001157 failed in 30012ms") == \
         line_template("2024-05-14 14:01:02,000 ERROR request_id=r001999 failed in 12ms") == \

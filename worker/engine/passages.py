@@ -403,7 +403,7 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
     the fifth back-off); the context line says how many times the headline of the incident that was found
     was seen, first and last. Another chunk: its best line with ``LOG_CONTEXT_LINES`` either side, also
-    past the chunk's first or last line."""
+    past the chunk's first or last line, and for "how many"/"how often" the same context line about it."""
     document = chunk.document
     if text_severity(chunk.text) > 0:
         incident = _incident_at(document, chunk.line_start, chunk.line_end)
@@ -421,7 +421,12 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
     shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
     first, last = shown[0].first, shown[-1].last
-    return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last)
+    counted = seen_line(document, folded[best].raw) if _HOW_OFTEN.search(question[:MAX_QUESTION_CHARS]) else ""
+    return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last,
+                   context=counted)
+
+
+_HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")
 
 
 def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLine], list[int]]:
