@@ -99,8 +99,8 @@ class Evidence:
     path, the line that says a service came back), the log chunks that state one (lookups.py; a question
     about a comeback weighs no incident), and for a question that names a time of day, the log chunks
     around it (moments.py); and the share of a document's name words (title, file name) that
-    the question holds (names.py: an alert's text paraphrases its runbook's name); less for a chunk that
-    names a resource (disk, memory) but not the one the question names (synonyms.py). Nothing but the
+    the question holds (names.py: an alert's text paraphrases its runbook's name); less for a log chunk
+    that names a resource (disk, memory) but not the one the question names (synonyms.py). Nothing but the
     name words is computed for a question with no identifiers, no resource and no time, that asks about no
     incident and for no value."""
 

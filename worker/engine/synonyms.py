@@ -9,14 +9,16 @@ retriever scores them as extra lexical terms at ``EXPANSION_WEIGHT`` of a questi
 The groups are general operations vocabulary, one meaning each, single words (BM25 terms).
 
 Some groups name a resource that runs out (``RESOURCES``: disk, memory). A question about one of them is
-not answered by text about another alone: "is the node running out of disk?" reads, to MiniLM and to
-BM25, much like "Memory cgroup out of memory". ``resource_mismatch`` marks the candidates that name some
-resource but none that the question names.
+not answered by log lines about another alone: "is the node running out of disk?" reads, to MiniLM and
+to BM25, much like "Memory cgroup out of memory". ``resource_mismatch`` marks the log chunks that name
+some resource but none that the question names (runbooks are left to their titles and headings, and a
+question over thousands of runbook chunks scans none of them).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,20 +51,27 @@ def expansion(question: str) -> str:
 
 
 def resource_mismatch(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in {0, 1}
-    """1 for each candidate that names a resource (``RESOURCES``) but none of those the question names;
-    zeros when the question names none."""
+    """1 for each log chunk that names a resource (``RESOURCES``) but none of those the question names;
+    zeros for other chunks, and when the question names none."""
     asked = _resources(question[:MAX_QUESTION_CHARS])
     scores = np.zeros(len(chunks), np.float32)
     if not asked:
         return scores
     for index, chunk in enumerate(chunks):
-        named = _resources(chunk.text)
-        scores[index] = float(bool(named) and not named & asked)
+        if chunk.document.kind == "log":
+            named = _resources(chunk.text)
+            scores[index] = float(bool(named) and not named & asked)
     return scores
+
+
+_RESOURCE_WORD = re.compile(r"(?i)\b(" + "|".join(sorted(set().union(*RESOURCES))) + r")s?\b")  # one scan a text
+_RESOURCE_OF = {word: n for n, group in enumerate(RESOURCES) for word in group}
 
 
 @functools.lru_cache(maxsize=65_536)
 def _resources(text: str) -> frozenset[int]:
-    """Which of ``RESOURCES`` (their positions) a text names."""
-    words = set(terms(text))
-    return frozenset(n for n, group in enumerate(RESOURCES) if group & words)
+    """Which of ``RESOURCES`` (their positions) a text names (a word of the group, or its plural)."""
+    lower = text.lower()
+    if not any(word in lower for word in _RESOURCE_OF):  # substring scans first: most texts name none
+        return frozenset()
+    return frozenset(_RESOURCE_OF[word.lower()] for word in _RESOURCE_WORD.findall(text))
