@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from clara_kernels import graph_time, log  # noqa: E402  (bench/ is the script's folder)
 
 from worker.clara import kernels  # noqa: E402
 from worker.clara.model import attention_mask, fold_mask, grouped_attention, rope_cos_sin  # noqa: E402
@@ -48,34 +48,7 @@ CONFIGS = [(4, 1024, 4, 3), (2, 2048, 4, 3), (8, 512, 4, 3), (4, 256, 1, 6), (2,
            (4, 2048, 8, 3), (8, 1024, 4, 2), (16, 512, 8, 3), (4, 2048, 8, 2)]  # BLOCK_N, BLOCK_K, warps, stages
 KINDS = ("qkv", "o", "gate_up", "down")
 ROWS: list[dict[str, Any]] = []
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def graph_time(fn: Callable[[], Any], replays: int = 20) -> float:
-    """Median seconds of one replay of ``fn`` captured in a CUDA graph (after two eager warm-ups)."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()
-        fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    for _ in range(3):
-        graph.replay()
-    times = []
-    for _ in range(replays):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return statistics.median(times)
+REPLAYS = 20  # CUDA graph replays a timing (clara_kernels.graph_time takes the median)
 
 
 def record(section: str, name: str, value: float, unit: str, **extra: Any) -> None:
@@ -124,7 +97,8 @@ def attention_time() -> None:
             for k, v in caches:
                 grouped_attention(q.view(1, H, 1, E), k, v, folded)
 
-        record("attention time", f"SDPA, S {slots}, length {length}", graph_time(sdpa) / 32 * 1e6, "us per layer")
+        record("attention time", f"SDPA, S {slots}, length {length}", graph_time(sdpa, REPLAYS) / 32 * 1e6,
+               "us per layer")
         for split in (64, 128, 256, 512, 1 << 20):
             for block in (32, 64):
                 kernels.DECODE_ATTENTION_SPLIT, kernels.DECODE_ATTENTION_BLOCK = split, block
@@ -136,7 +110,7 @@ def attention_time() -> None:
 
                 splits = max(1, min(kernels.DECODE_ATTENTION_MAX_SPLITS, slots // split))
                 record("attention time", f"kernel, S {slots}, length {length}, split {split} ({splits} programs a "
-                       f"kv head), block {block}", graph_time(kernel) / 32 * 1e6, "us per layer")
+                       f"kv head), block {block}", graph_time(kernel, REPLAYS) / 32 * 1e6, "us per layer")
         del caches
     kernels.DECODE_ATTENTION_SPLIT, kernels.DECODE_ATTENTION_BLOCK = chosen
 
@@ -207,7 +181,7 @@ def chain(layers: list[Layer], step: Step, attention: str) -> torch.Tensor:
 
 def layer_time(layers: list[Layer], attention: str = "kernel") -> float:
     step = Step.make()
-    return graph_time(lambda: chain(layers, step, attention)) / LAYERS * 1e6
+    return graph_time(lambda: chain(layers, step, attention), REPLAYS) / LAYERS * 1e6
 
 
 def tile_sweep(formats: list[str], deadline: float) -> None:
