@@ -17,6 +17,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
   ``logs-heldout3``: a Node.js JSON-lines worker log and a Redis replica log, held out whole, never tuned on.
+  ``logs-heldout4``: an nginx error/access log, a MariaDB replica's error log and a Celery worker log,
+  held out whole, never tuned on.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -131,7 +133,8 @@ def log_cases(empty: Path) -> list[Case]:
     root = SETS / "logs"
     cases = []
     for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl"),
-                       ("logs-heldout2", "heldout2.jsonl"), ("logs-heldout3", "heldout3.jsonl")):
+                       ("logs-heldout2", "heldout2.jsonl"), ("logs-heldout3", "heldout3.jsonl"),
+                       ("logs-heldout4", "heldout4.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
