@@ -163,6 +163,12 @@ def test_the_levels_of_redis_and_of_pino_json_lines_are_read() -> None:
     assert line_severity('{"level":30,"msg":"job failed: retrying is fine"}') == Severity.NONE
 
 
+def test_nginx_and_mariadb_timestamps_are_read() -> None:
+    assert has_leading_timestamp("2026/04/21 03:31:05 [notice] 1#1: reconfiguring")
+    assert has_leading_timestamp("2026-04-15  3:51:37 4187 [ERROR] InnoDB: Unable to read page")
+    assert has_leading_timestamp("260415  3:51:37 [ERROR] mysqld got signal 6 ;")
+
+
 def test_other_level_keys_and_an_access_log_s_server_errors_are_read() -> None:
     assert line_severity('{"severity":"error","message":"payment declined"}') == Severity.ERROR
     assert line_severity("ts=2024-05-01T10:00:01Z lvl=warn msg=\"slow query\"") == Severity.WARNING

@@ -15,6 +15,7 @@ from worker.engine.incidents import asks_about_incident, asks_about_storm, incid
     "any errors?", "what caused the 502s?", "the pod was OOMKilled, why?",
     "any trouble talking to redis?", "what was sendgrid complaining about?", "which line of our code is blowing up?",
     "the sessions redis switched masters overnight, what happened?", "is the disk full?",
+    "what was going on with the edge proxy around 2am?", "checkout started timing out",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)

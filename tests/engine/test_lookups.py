@@ -19,6 +19,9 @@ from worker.engine.lookups import asked_values, lookup_scores, states_value
     ("why did recovery fail?", []),
     ("did anyone change the server config?", ["change"]),
     ("did somebody touch the mailer settings before sending went bad?", ["change"]),
+    ("did anyone reload the proxy before checkout started timing out?", ["change"]),
+    ("when was the orders db taking connections again after it went down?", ["recovery"]),
+    ("which broker are the billing workers connected to?", ["address"]),
     ("why did checkout fail?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
@@ -37,6 +40,10 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("recovery", "LOG:  database system is ready to accept connections"),
     ("recovery", "level=info msg=\"connection to broker restored\""),
     ("change", 'LOG:  parameter "work_mem" changed to "64MB"'),
+    ("change", "2026/04/21 03:31:05 [notice] 1#1: signal 1 (SIGHUP) received from 4127, reconfiguring"),
+    ("recovery", "2026-04-15  3:54:41 0 [Note] mariadbd: ready for connections."),
+    ("recovery", '10.20.3.27 - - [21/Apr/2026:02:19:41 +0000] "GET /api/v2/catalog/items?page=1 HTTP/1.1" 200 7412'),
+    ("version", "2026/04/21 01:30:00 [notice] 1#1: nginx/1.25.4"),
     ("change", '{"level":"info","changed":{"smtp.maxConnections":{"from":5,"to":25}},"msg":"config reloaded"}'),
 ])
 def test_values_are_found(kind: str, text: str) -> None:
@@ -51,6 +58,7 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("recovery", "LOG:  database system was not properly shut down; automatic recovery in progress"),
     ("recovery", "Warning  NodeNotReady  node is not ready"),
     ("change", '{"level":"info","msg":"config loaded","smtp":{"maxConnections":5}}'),
+    ("version", '10.20.5.102 - - [21/Apr/2026:02:25:50 +0000] "GET /main.css HTTP/1.1" 200 3816 "-" "okhttp/4.12.0"'),
 ])
 def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
     assert not states_value(kind, text)

@@ -14,6 +14,8 @@ def test_a_question_word_brings_the_other_words_of_its_group() -> None:
         "rollback", "roll", "undo", "downgrade", "deploy", "deployment", "rollout"}
     assert set(expansion("is the node running out of disks?").split()) == {"storage", "filesystem", "volume"}
     assert expansion("why did checkout fail?") == ""
+    assert set(expansion("what's the address of the primary this replica pulls from?").split()) == {
+        "master", "leader", "slave", "secondary", "standby", "follower"}
 
 
 def test_synonyms_count_in_bm25(engine: ExtractiveEngine) -> None:

@@ -24,7 +24,7 @@ from worker.documents.document import Chunk
 from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
-from worker.engine.lookups import asks_about_recovery, lookup_scores
+from worker.engine.lookups import asks_about_recovery_or_change, lookup_scores
 from worker.engine.moments import moment_scores
 from worker.engine.names import name_scores
 from worker.engine.passages import best_passage
@@ -96,13 +96,13 @@ class Evidence:
     name, or the headings above it (identifiers.py: a pasted alert goes to its own runbook), and, for a
     question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
     then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
-    path, the line that says a service came back), the log chunks that state one (lookups.py; a question
-    about a comeback weighs no incident), and for a question that names a time of day, the log chunks
-    around it (moments.py); and the share of a document's name words (title, file name) that
-    the question holds (names.py: an alert's text paraphrases its runbook's name); less for a log chunk
-    that names a resource (disk, memory) but not the one the question names (synonyms.py). Nothing but the
-    name words is computed for a question with no identifiers, no resource and no time, that asks about no
-    incident and for no value."""
+    path, the line that says a service came back or what was changed), the log chunks that state one
+    (lookups.py; a question about a comeback or a change weighs no incident), and for a question that
+    names a time of day, the log chunks around it (moments.py); and the share of a document's name words
+    (title, file name) that the question holds (names.py: an alert's text paraphrases its runbook's
+    name); less for a log chunk that names a resource (disk, memory) but not the one the question names
+    (synonyms.py). Nothing but the name words is computed for a question with no identifiers, no
+    resource and no time, that asks about no incident and for no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
@@ -115,7 +115,7 @@ class Evidence:
         scores = np.zeros(len(chunks), np.float32)
         if self.identifier_weight > 0 and question_identifiers(question):
             scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
-        if self.incident_weight > 0 and not asks_about_recovery(question):  # the line after the crash
+        if self.incident_weight > 0 and not asks_about_recovery_or_change(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(question, chunks)
         if self.lookup_weight > 0:
             scores += self.lookup_weight * lookup_scores(question, chunks)

@@ -38,23 +38,28 @@ _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
             r"|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"  # an IPv4 address
             r"|\b[a-z][\w-]*(?:\.[\w-]+)+:\d{2,5}\b")  # host.domain:port
 _PATH = r"(?<![\w.:/])/[\w.-]+(?:/[\w.-]+)+"
-_RECOVERED = (r"(?i)\bready to (?:accept|serve)\b|\b(?:is|became|now) (?:ready|healthy|up)\b|\brecovered\b"
-              r"|\brestored\b|\bresumed\b|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b"
-              r"|\bstarted successfully\b|\bstartup complete\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b")
-_CHANGED = r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\bSIGHUP\b|\bset to\b"
+_RECOVERED = (r"(?i)\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
+              r"|\brecovered\b|\brestored\b|\bresumed\b|\bback (?:up|online|to normal)\b|\bup and running\b"
+              r"|\blistening\b"
+              r"|\bstarted successfully\b|\bstartup complete\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
+              r"|\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" 2\d\d\b")  # and an access log's request served again
+_CHANGED = r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
+_ACCESS_LINE = re.compile(r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" \d{3}\b")  # its user agents' versions are not ours
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "version": (re.compile(r"(?i)\b(?:versions?|releases?)\b"), re.compile(_VERSION)),
     "port": (re.compile(r"(?i)\bports?\b"), re.compile(_PORT)),
-    "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"),
+    "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?|brokers?)\b"
+                           r"|\bconnect\w* (?:to|with)\b"),
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
     "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are) back\b|\bback (?:up|online)\b"
-                            r"|\brecovered\b|\b(?:up|working|fine|ok) again\b"), re.compile(_RECOVERED)),
-    "change": (re.compile(r"(?i)\b(?:config\w*|settings?|parameters?|options?)\b.*\b(?:chang|touch|modif|edit|updat"
-                          r"|reload|tweak)\w*|\b(?:chang|touch|modif|edit|updat|reload|tweak)\w*\b.*\b(?:config\w*"
-                          r"|settings?|parameters?|options?)\b"), re.compile(_CHANGED)),
+                            r"|\brecovered\b|\b(?:up|fine|ok|working|loading|running|serving|responding|flowing"
+                            r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"),
+                 re.compile(_RECOVERED)),
+    "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
+                          r"|reconfigur\w*)\b"), re.compile(_CHANGED)),
 }
 
 
@@ -64,15 +69,20 @@ def asked_values(question: str) -> list[str]:
     return [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(head)]
 
 
-def asks_about_recovery(question: str) -> bool:
-    """The question asks when or whether a service came back ("recovery" in ``VALUE_KINDS``)."""
-    return "recovery" in asked_values(question)
+def asks_about_recovery_or_change(question: str) -> bool:
+    """The question asks when or whether a service came back, or what was changed ("recovery", "change" in
+    ``VALUE_KINDS``): it wants that line, not the incident that its words also describe."""
+    return bool({"recovery", "change"} & set(asked_values(question)))
 
 
 @functools.lru_cache(maxsize=65_536)
 def states_value(kind: str, text: str) -> bool:
-    """The text holds a value of that kind (``VALUE_KINDS``)."""
-    return bool(VALUE_KINDS[kind][1].search(text))
+    """The text holds a value of that kind (``VALUE_KINDS``); a version, on a line that is not an access
+    log's request (whose user agents name their own versions)."""
+    pattern = VALUE_KINDS[kind][1]
+    if kind == "version" and _ACCESS_LINE.search(text):
+        return any(pattern.search(line) for line in text.split("\n") if not _ACCESS_LINE.search(line))
+    return bool(pattern.search(text))
 
 
 def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]

@@ -38,6 +38,8 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     MEMORY,
     ("certificate", "cert", "tls", "ssl"),
     ("deploy", "deployment", "release", "rollout"),
+    ("primary", "master", "leader"),
+    ("replica", "slave", "secondary", "standby", "follower"),
 ))
 RESOURCES = (DISK, MEMORY)
 
