@@ -81,3 +81,12 @@ def test_a_comeback_after_the_crash_outranks_the_first_start_up() -> None:
               Chunk(log, "14:41:00 LOG:  connection authorized: user=shop", 187, 187)]
     assert lookup_scores("when did the database come back up after the crash?", chunks).tolist() == [
         0.5, 0.0, 1.0, 0.0]
+
+
+def test_the_comeback_is_the_line_that_says_the_service_is_ready_not_its_crash_recovery() -> None:
+    log = Document("file:db.log", "db.log", "", kind="log")
+    chunks = [Chunk(log, "2026-04-15  3:51:37 4187 [ERROR] mysqld got signal 6 ;", 90, 90),
+              Chunk(log, "2026-04-15  3:54:17 0 [Note] InnoDB: rollback of recovered transactions", 190, 190),
+              Chunk(log, "2026-04-15  3:54:41 0 [Note] mariadbd: ready for connections.", 206, 206),
+              Chunk(log, "2026-04-15  4:10:00 0 [Note] InnoDB: Buffer pool(s) load completed successfully", 230, 230)]
+    assert lookup_scores("when was the db taking connections again?", chunks).tolist() == [0.0, 0.5, 1.0, 0.5]

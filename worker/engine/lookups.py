@@ -43,6 +43,9 @@ _RECOVERED = (r"(?i)\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|be
               r"|\blistening\b"
               r"|\bstarted successfully\b|\bstartup complete\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
               r"|\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" 2\d\d\b")  # and an access log's request served again
+_READY = re.compile(r"(?i)\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
+                    r"|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b|\bstarted successfully\b"
+                    r"|\bstartup complete\b")  # of the recovery lines, those that say the service is up
 _CHANGED = r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
 _ACCESS_LINE = re.compile(r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" \d{3}\b")  # its user agents' versions are not ours
 
@@ -106,19 +109,30 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
 
 
 def _comebacks(chunks: Sequence[Chunk]) -> set[int]:
-    """Indexes of the log chunks that state a recovery first after an incident chunk (warnings or worse),
-    each log read in file order: the comeback, not the first start-up nor every later good line."""
+    """Indexes of the log chunks that state the recovery after an incident chunk (warnings or worse), each
+    log read in file order: between an incident and the next one, the first chunk that says the service
+    is ready (``_READY``: ``ready for connections``, ``listening``...) or, without one, the first that
+    states any recovery (``recovered``, ``succeeded``, a 2xx): the comeback, not the first start-up, nor
+    every later good line, nor a crash recovery's progress lines before the service is up."""
     found: set[int] = set()
     by_log: dict[str, list[int]] = {}
     for index, chunk in enumerate(chunks):
         if chunk.document.kind == "log":
             by_log.setdefault(chunk.document.doc_id, []).append(index)
     for indexes in by_log.values():
-        down = False
+        down = False  # an incident came before
+        since: list[int] = []  # the recovery chunks since the last incident
         for index in sorted(indexes, key=lambda i: chunks[i].line_start):
             if text_severity(chunks[index].text) >= Severity.WARNING:
-                down = True
+                found.update(_first_ready(chunks, since))
+                down, since = True, []
             elif down and states_value("recovery", chunks[index].text):
-                found.add(index)
-                down = False
+                since.append(index)
+        found.update(_first_ready(chunks, since))
     return found
+
+
+def _first_ready(chunks: Sequence[Chunk], recoveries: list[int]) -> list[int]:
+    """The first of these chunks that says the service is ready, else the first of them (none: [])."""
+    ready = [i for i in recoveries if _READY.search(chunks[i].text)]
+    return (ready or recoveries)[:1]
