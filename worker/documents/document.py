@@ -7,7 +7,7 @@ engines rank and cite chunks: these types are what travels between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from worker.documents.log_format import Severity
@@ -64,3 +64,12 @@ class DocumentChunks:
 
     incidents: list[tuple[Severity, Chunk]]  # most severe first; empty for documents that are not logs
     others: list[Chunk]  # file order
+
+
+def logs_in_file_order(chunks: Sequence[Chunk]) -> list[list[int]]:
+    """The positions in ``chunks`` of each log document's chunks, one list a log, in file order."""
+    by_log: dict[str, list[int]] = {}
+    for index, chunk in enumerate(chunks):
+        if chunk.document.kind == "log":
+            by_log.setdefault(chunk.document.doc_id, []).append(index)
+    return [sorted(indexes, key=lambda i: chunks[i].line_start) for indexes in by_log.values()]

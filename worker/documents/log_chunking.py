@@ -77,6 +77,12 @@ def fold_repeats(lines: list[str], first_line: int = 1) -> list[LogLine]:
 _FOLDED = re.compile(r"  \[x(\d+), lines (\d+)-(\d+)(?:, last (.+))?\]$")
 
 
+def folded_run(line: str) -> tuple[str, int]:
+    """A chunk line without ``fold_repeats``' marker, and how many lines of the file it stands for."""
+    folded = _FOLDED.search(line)
+    return (line[:folded.start()], int(folded.group(1))) if folded else (line, 1)
+
+
 def unfold_repeats(line: str, number: int) -> list[str]:
     """The original lines that a line of a chunk stands for, when it is line ``number`` of the file: the
     run ``fold_repeats`` folded into it (its first line, and the last one dated by the last timestamp it

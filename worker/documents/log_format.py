@@ -26,8 +26,10 @@ _REDIS = r"^\d+:[XCSM] \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}
 _NUMERIC = r"\"level\":\s*(?:{levels})\b"
 _LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}] |^[{levels}]/[^(\s]+\(\s*\d+\):"
 _LEVEL_KEY = r"\b(?:level|lvl|severity|loglevel|levelname)[\"']?[=:][ \t]*[\"']?"  # level=, "severity": "
-# an access log's request that the server failed: "GET /pay HTTP/1.1" 502, or JSON "status": 503
-_SERVER_ERROR = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" 5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b"
+# an access log's request and the status after it (combined format): "GET /pay HTTP/1.1" 502
+ACCESS_REQUEST = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" "
+# a request that the server failed: "GET /pay HTTP/1.1" 502, or JSON "status": 503
+_SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b"
 _ERROR = re.compile(  # a level that says error
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
     r"|" + _LEVEL_KEY + r"(?:error|err|fatal|critical|panic)\b"

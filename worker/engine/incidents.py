@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk
+from worker.documents.log_chunking import folded_run
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 
 _INCIDENT_WORDS = re.compile(
@@ -36,7 +37,6 @@ _INCIDENT_WORDS = re.compile(
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
                           r"|keeps? (?:logging|saying|printing|throwing)|kept (?:logging|saying|printing|throwing))\b")
-_FOLDED_COUNT = re.compile(r"  \[x(\d+), lines \d+-\d+")  # log_chunking.fold_repeats' marker
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
 
 
@@ -107,6 +107,6 @@ def _problem_templates(text: str) -> Counter[str]:
     for line in text.split("\n"):
         if line_severity(line) == Severity.NONE:
             continue
-        folded = _FOLDED_COUNT.search(line)
-        found[line_template(line[:folded.start()] if folded else line)] += int(folded.group(1)) if folded else 1
+        text, repeats = folded_run(line)
+        found[line_template(text)] += repeats
     return found

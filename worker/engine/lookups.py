@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worker.documents.document import Chunk
-from worker.documents.log_format import Severity
+from worker.documents.document import Chunk, logs_in_file_order
+from worker.documents.log_format import ACCESS_REQUEST, Severity
 from worker.engine.incidents import text_severity
 
 MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
@@ -38,16 +38,14 @@ _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
             r"|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"  # an IPv4 address
             r"|\b[a-z][\w-]*(?:\.[\w-]+)+:\d{2,5}\b")  # host.domain:port
 _PATH = r"(?<![\w.:/])/[\w.-]+(?:/[\w.-]+)+"
-_RECOVERED = (r"(?i)\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
-              r"|\brecovered\b|\brestored\b|\bresumed\b|\bback (?:up|online|to normal)\b|\bup and running\b"
-              r"|\blistening\b"
-              r"|\bstarted successfully\b|\bstartup complete\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
-              r"|\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" 2\d\d\b")  # and an access log's request served again
-_READY = re.compile(r"(?i)\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
-                    r"|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b|\bstarted successfully\b"
-                    r"|\bstartup complete\b")  # of the recovery lines, those that say the service is up
+_UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
+       r"|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b|\bstarted successfully\b"
+       r"|\bstartup complete\b)")  # the recovery lines that say the service is up
+_READY = re.compile(_UP)
+_RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b)"
+              r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
-_ACCESS_LINE = re.compile(r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" \d{3}\b")  # its user agents' versions are not ours
+_ACCESS_LINE = re.compile(ACCESS_REQUEST + r"\d{3}\b")  # its user agents' versions are not ours
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
@@ -115,14 +113,10 @@ def _comebacks(chunks: Sequence[Chunk]) -> set[int]:
     states any recovery (``recovered``, ``succeeded``, a 2xx): the comeback, not the first start-up, nor
     every later good line, nor a crash recovery's progress lines before the service is up."""
     found: set[int] = set()
-    by_log: dict[str, list[int]] = {}
-    for index, chunk in enumerate(chunks):
-        if chunk.document.kind == "log":
-            by_log.setdefault(chunk.document.doc_id, []).append(index)
-    for indexes in by_log.values():
+    for indexes in logs_in_file_order(chunks):
         down = False  # an incident came before
         since: list[int] = []  # the recovery chunks since the last incident
-        for index in sorted(indexes, key=lambda i: chunks[i].line_start):
+        for index in indexes:
             if text_severity(chunks[index].text) >= Severity.WARNING:
                 found.update(_first_ready(chunks, since))
                 down, since = True, []

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worker.documents.document import Chunk
+from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import TIMESTAMP
 
 MAX_QUESTION_CHARS = 2000
@@ -77,13 +77,8 @@ def moment_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
 def _spans(chunks: Sequence[Chunk]) -> dict[int, tuple[int, int]]:
     """Each log chunk's span of times of day; a chunk without a timestamp (a stack trace) lies between
     the last time before it and the first after it, among its log's candidates in file order."""
-    by_log: dict[str, list[int]] = {}
-    for index, chunk in enumerate(chunks):
-        if chunk.document.kind == "log":
-            by_log.setdefault(chunk.document.doc_id, []).append(index)
     spans: dict[int, tuple[int, int]] = {}
-    for indexes in by_log.values():
-        ordered = sorted(indexes, key=lambda i: chunks[i].line_start)
+    for ordered in logs_in_file_order(chunks):
         own = [chunk_minutes(chunks[i].text) for i in ordered]
         before: list[int | None] = []  # the last time before each chunk, one pass forward
         last = None

@@ -69,6 +69,7 @@ _SETTING = re.compile(r"^[A-Za-z_][\w.-]*\s*[=:]\s*\S")  # "WORKER_CONCURRENCY=1
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
                             r"|roll ?backs?|solutions?|what to do)\b")
 _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
+_HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")  # a log answer then says how often
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
 )
@@ -425,8 +426,6 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last,
                    context=counted)
 
-
-_HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")
 
 
 def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLine], list[int]]:
