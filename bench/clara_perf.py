@@ -17,6 +17,7 @@ without this issue's decode and compression changes, for the ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import json
@@ -24,14 +25,15 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from clara_random import MISTRAL_7B, random_clara, words_text
 
-from worker.clara import steps
+from worker.clara import lora, steps
+from worker.clara import model as clara_model
 from worker.clara.checkpoint import ClaraModel
 from worker.clara.config import DECODER_ADAPTER, ENCODER_ADAPTER
 from worker.clara.decode import StaticDecoder
@@ -114,17 +116,91 @@ def chunks_of(texts: list[str], name: str) -> list[Chunk]:
 
 # ---- ours ----------------------------------------------------------------------------------------
 def bench_compress(clara: ClaraModel, label: str, sizes: tuple[int, ...], micro: int = 64, packed: bool = False,
-                   adapter: str = ENCODER_ADAPTER, target: str = ">= 30000") -> float:
+                   adapter: str = ENCODER_ADAPTER, target: str = ">= 30000", fused: bool = False) -> float:
     rate = float("nan")
     for n in sizes:
         if not time_left(30):
             return rate
         seqs = doc_seqs(clara, n, n)
-        t = timed(functools.partial(steps.encode_ids, clara, seqs, adapter, micro, packed), repeat=3)
+        t = timed(functools.partial(steps.encode_ids, clara, seqs, adapter, micro, packed, fused), repeat=3)
         rate = n * 256 / t
         row("compress", f"{label} {n} chunks x 256 tok (micro-batch {micro})", rate, "tok/s", target,
             f"{n / t:.1f} chunks/s")
     return rate
+
+
+def compress_peak(clara: ClaraModel, label: str, micro: int) -> None:
+    """GPU memory one compression micro-batch takes above what is already allocated."""
+    if clara.device.type != "cuda":
+        return
+    seqs = doc_seqs(clara, micro, 5)
+    steps.encode_ids(clara, seqs, ENCODER_ADAPTER, micro, packed=True)
+    sync()
+    base = torch.cuda.memory_allocated()
+    reset_peak()
+    steps.encode_ids(clara, seqs, ENCODER_ADAPTER, micro, packed=True)
+    row("compress", f"{label}: peak memory of one {micro}-chunk micro-batch above the model", peak_gb() - base / 1e9,
+        "GB")
+
+
+@contextlib.contextmanager
+def hold_nothing(layers: list[lora.LoraLinear | lora.FusedLinear], rows: int, dtype: torch.dtype) -> Iterator[None]:
+    yield  # each call dequantises and corrects for itself, as before lora.held_weights
+
+
+def compression_variants(clara: ClaraModel, name: str, n: int, micro: int) -> None:
+    """Compression with the q/k/v and gate/up matmuls fused; as before the weight-side corrections (the
+    encoder's low-rank term on the output at any row count, each MLP chunk dequantising for itself:
+    lora.corrects_weight, lora.held_weights); and with the MLP in one pass instead of
+    ``model.MLP_ROWS``-row chunks. Speed, and the memory a micro-batch takes."""
+    compress_peak(clara, f"{name} packed", micro)
+    bench_compress(clara, f"{name} packed, fused q/k/v and gate/up", (n,), micro, packed=True, target="", fused=True)
+    weight_side, held = lora.corrects_weight, clara_model.held_weights
+    lora.corrects_weight = lambda rows, in_features, out_features: False
+    clara_model.held_weights = hold_nothing
+    rows = clara_model.MLP_ROWS
+    clara_model.MLP_ROWS = 4096
+    try:
+        label = f"{name} packed, low-rank terms on the output, MLP in 4096-row chunks (before)"
+        bench_compress(clara, label, (n,), micro, packed=True, target="")
+        compress_peak(clara, label, micro)
+        lora.corrects_weight = weight_side
+        label = f"{name} packed, low-rank terms by row count, MLP in 4096-row chunks, nothing held"
+        bench_compress(clara, label, (n,), micro, packed=True, target="")
+        compress_peak(clara, label, micro)
+    finally:
+        lora.corrects_weight, clara_model.held_weights, clara_model.MLP_ROWS = weight_side, held, rows
+    clara_model.MLP_ROWS = 1 << 20
+    try:
+        label = f"{name} packed, MLP in one pass (no {rows}-row chunks)"
+        bench_compress(clara, label, (n,), micro, packed=True, target="")
+        compress_peak(clara, label, micro)
+    finally:
+        clara_model.MLP_ROWS = rows
+
+
+def matmul_ceiling(clara: ClaraModel, micro: int) -> None:
+    """The projections' matmuls alone (bf16, cuBLAS) for one packed micro-batch of 256-token chunks,
+    every layer: the compression rate nothing else could beat at these shapes."""
+    if not time_left(20):
+        return
+    rows = len(doc_seqs(clara, 1, 0)[0]) * micro
+    d, f = clara.hidden_size, clara.model_config.intermediate_size
+    x, h = torch.randn(rows, d, device=clara.device, dtype=clara.dtype), \
+        torch.randn(rows, f, device=clara.device, dtype=clara.dtype)
+    weights = [torch.randn(o, i, device=clara.device, dtype=clara.dtype) * 0.02
+               for o, i in ((d, d), (d // 4, d), (d // 4, d), (d, d), (f, d), (f, d), (d, f))]
+    layers = clara.model_config.num_hidden_layers
+
+    def run() -> None:
+        for _ in range(layers):
+            for w in weights:
+                torch.nn.functional.linear(h if w.shape[1] == f else x, w)
+
+    t = timed(run, repeat=5)
+    flops = 2 * rows * sum(w.numel() for w in weights) * layers
+    row("compress", f"matmuls alone, {micro} chunks ({rows} rows) x {layers} layers (bf16 cuBLAS)",
+        micro * 256 / t, "doc tok/s", "", f"{flops / t / 1e12:.0f} TFLOP/s over {rows} processed rows")
 
 
 def prompt_batch(clara: ClaraModel, rows: int, k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -559,6 +635,10 @@ def one_format(name: str, device: torch.device, dtype: torch.dtype, model_config
                                packed=True, adapter=DECODER_ADAPTER, target="")
         row("compress", f"{name}: cost of the encoder's rank-2r correction", 100 * (plain / result["compress"] - 1),
             "%", "", "decoder-role rate / encoder-role rate - 1")
+    if name in ("bf16", "int8") or tiny:
+        compression_variants(clara, name, sizes[-1], micro)
+    if name == "bf16" or tiny:
+        matmul_ceiling(clara, micro)
     rates = bench_decode(clara, f"{name} engine decoder", engine.decoder.generate)
     result.update({f"decode{k}": v for k, v in rates.items()})
     profile_decode(clara, name, engine.decoder.generate)

@@ -10,6 +10,13 @@ Speed (issue 5): one adapter can be *merged* into ``W`` (``W += B A``). The laye
 and question encoding, which are prefill-bound, pay the small low-rank corrections. No copy of ``W``
 is kept, so merging costs no memory.
 
+Many rows (compression, question encoding): the low-rank term costs passes over the activations
+(read x, then read and write y), while the same term added to the weight costs passes over the weight
+(``W + B A``, a transient copy). ``forward`` takes the cheaper side for its row count
+(``corrects_weight``); quantized weights are dequantised to a transient copy for many rows anyway, so
+there the correction rides along. ``held_weights`` keeps such a copy for several calls (the MLP's row
+chunks), so a weight is dequantised and corrected once per layer, not once per chunk.
+
 Quantized weights (issue 15, quantize.py): ``quantize`` replaces ``W`` by int8 / fp8 values and a
 per-channel scale after the generator's adapter is merged; that merge is then fixed, and the adapters
 stay in the compute dtype.
@@ -17,13 +24,15 @@ stay in the compute dtype.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from worker.clara.quantize import linear, quantize_weight
+from worker.clara.quantize import dequantize, linear, quantize_weight
 
 
 @dataclass
@@ -42,6 +51,35 @@ def add_low_rank(y: torch.Tensor, x: torch.Tensor, extra: LoraWeights | None) ->
     return y
 
 
+def corrects_weight(rows: int, in_features: int, out_features: int) -> bool:
+    """Whether the low-rank term is cheaper added to the weight than to the output, by memory traffic:
+    on the output it reads x and reads and writes y (``rows * (in + 2 out)`` elements), on the weight
+    it reads W and writes the corrected copy (``2 * out * in``); the tiny rank-r products cost the same
+    either way. For Mistral-7B's projections the weight side wins past about 1,400-5,200 rows."""
+    return rows * (in_features + 2 * out_features) > 2 * out_features * in_features
+
+
+def effective_weight(weight: torch.Tensor, scale: torch.Tensor | None, extra: LoraWeights | None,
+                     dtype: torch.dtype) -> torch.Tensor:
+    """W [out, in] as the active adapter sees it, in ``dtype``: dequantised (``scale``) and with the
+    low-rank term ``B A`` added; a transient copy unless W serves as it is."""
+    if scale is not None:
+        w = dequantize(weight, scale, dtype)  # a fresh copy: corrected in place
+        return w if extra is None else w.addmm_(extra.b, extra.a)
+    return weight if extra is None else torch.addmm(weight, extra.b, extra.a)
+
+
+def project(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor | None, extra: LoraWeights | None,
+            held: torch.Tensor | None) -> torch.Tensor:
+    """x [..., in] -> [..., out] through W (+ the low-rank term), on the cheaper side for x's rows."""
+    if held is not None:
+        return F.linear(x, held)
+    rows = x.numel() // x.shape[-1]
+    if extra is not None and corrects_weight(rows, weight.shape[1], weight.shape[0]):
+        return F.linear(x, effective_weight(weight, scale, extra, x.dtype))
+    return add_low_rank(linear(x, weight, scale), x, extra)
+
+
 class LoraLinear(nn.Module):
     """``nn.Linear(in, out, bias=False)`` with named adapters. ``weight`` keeps the HF key name."""
 
@@ -57,6 +95,7 @@ class LoraLinear(nn.Module):
         self.adapters: dict[str, LoraWeights] = {}
         self.active: str | None = None
         self.merged: str | None = None
+        self.held: torch.Tensor | None = None  # set inside ``held_weights``: the weight every call uses
         self._corrections: dict[tuple[str | None, str | None], LoraWeights] = {}
 
     def add_adapter(self, name: str, a: torch.Tensor, b: torch.Tensor, scale: float) -> None:
@@ -119,7 +158,7 @@ class LoraLinear(nn.Module):
         return self._corrections[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., out]
-        return add_low_rank(linear(x, self.weight, self.weight_scale), x, self.correction())
+        return project(x, self.weight, self.weight_scale, self.correction(), self.held)
 
     def extra_repr(self) -> str:
         return (f"in={self.in_features}, out={self.out_features}, adapters={sorted(self.adapters)}, "
@@ -150,6 +189,7 @@ class FusedLinear(nn.Module):
             offset = end
         self.parts = list(parts)  # a plain list: the parts stay registered where they were
         self.enabled = True  # False: the owner calls the parts one by one (benchmarks compare both)
+        self.held: torch.Tensor | None = None  # as LoraLinear.held
         self.sizes = [p.out_features for p in parts]
         self._corrections: dict[tuple[tuple[str | None, str | None], ...], LoraWeights | None] = {}
 
@@ -173,4 +213,21 @@ class FusedLinear(nn.Module):
         return self._corrections[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., sum(out)]
-        return add_low_rank(linear(x, self.weight, self.weight_scale), x, self.correction())
+        return project(x, self.weight, self.weight_scale, self.correction(), self.held)
+
+
+@contextmanager
+def held_weights(layers: list[LoraLinear | FusedLinear], rows: int, dtype: torch.dtype) -> Iterator[None]:
+    """Inside: each layer whose weight would be dequantised or corrected for ``rows`` rows computes
+    that copy once and uses it for every call (several row chunks of the same input), instead of once
+    per call. Costs the copies' memory while inside (for Mistral-7B's MLP at most 3 x 117 MB)."""
+    for layer in layers:
+        extra = layer.correction()
+        out_features, in_features = layer.weight.shape
+        if layer.weight_scale is not None or (extra is not None and corrects_weight(rows, in_features, out_features)):
+            layer.held = effective_weight(layer.weight, layer.weight_scale, extra, dtype)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.held = None

@@ -22,7 +22,7 @@ from torch import nn
 
 from worker.clara.config import read_config_json
 from worker.clara.errors import CheckpointError
-from worker.clara.lora import FusedLinear, LoraLinear
+from worker.clara.lora import FusedLinear, LoraLinear, held_weights
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,10 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
     return out.reshape(b, h, t, e)
 
 
-MLP_ROWS = 4096  # rows per MLP pass: bounds the [rows, F] activations (3 x 117 MB for Mistral-7B)
+# rows per MLP pass: bounds the [rows, F] activations (3 x 59 MB for Mistral-7B) beside the weights a
+# chunked pass holds (lora.held_weights: 3 x 117 MB), so that a 32-chunk compression micro-batch takes
+# no more memory than it did in 4,096-row chunks without held weights (docs/performance.md)
+MLP_ROWS = 2048
 
 
 class MLP(nn.Module):
@@ -285,8 +288,13 @@ class MLP(nn.Module):
             return self._mlp(x)
         flat = x.reshape(rows, x.shape[-1])  # rows are independent: MLP_ROWS at a time
         out = torch.empty_like(flat)
-        for start in range(0, rows, MLP_ROWS):
-            out[start:start + MLP_ROWS] = self._mlp(flat[start:start + MLP_ROWS])
+        # each weight dequantised / corrected once for all the chunks (lora.held_weights)
+        held: list[LoraLinear | FusedLinear] = [self.gate_proj, self.up_proj, self.down_proj]
+        if self.gate_up is not None and self.gate_up.enabled:
+            held = [self.gate_up, self.down_proj]
+        with held_weights(held, rows, x.dtype):
+            for start in range(0, rows, MLP_ROWS):
+                out[start:start + MLP_ROWS] = self._mlp(flat[start:start + MLP_ROWS])
         return out.view_as(x)
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:  # [..., D] -> [..., D] via [..., F]

@@ -28,12 +28,15 @@ def left_pad(seqs: Sequence[Sequence[int]], device: torch.device, pad_id: int = 
 
 
 @torch.inference_mode()
-def memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str) -> torch.Tensor:
-    """Encoder-template sequences (memory tokens last) -> hidden states at the memory slots [N, M, D]."""
+def memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, fused: bool = False
+                  ) -> torch.Tensor:
+    """Encoder-template sequences (memory tokens last) -> hidden states at the memory slots [N, M, D].
+    ``fused``: q/k/v and gate/up as one matmul each (off: prefill-bound, the separate ones are a little
+    faster, docs/performance.md)."""
     model = clara.model
     ids, valid = left_pad(seqs, clara.device)  # [N, T]
     model.set_adapter(adapter)
-    model.use_fused(False)  # prefill-bound: the separate matmuls are a little faster
+    model.use_fused(fused)
     slots = torch.arange(ids.shape[1], device=clara.device)
     mask = attention_mask(valid, slots, clara.model_config.sliding_window)  # [N, 1, T, T]
     hidden = model(model.embed(ids), positions_from_valid(valid), mask)  # [N, T, D]
@@ -41,14 +44,15 @@ def memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str
 
 
 @torch.inference_mode()
-def packed_memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str) -> torch.Tensor:
+def packed_memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, fused: bool = False
+                         ) -> torch.Tensor:
     """``memory_states`` without padding or mask: the sequences laid end to end in one row (``Packed``:
     each attends causally to itself, through flash attention on CUDA) -> [N, M, D]."""
     model = clara.model
     packed = Packed.of([len(s) for s in seqs], clara.device)
     ids = torch.tensor([token for seq in seqs for token in seq], device=clara.device)[None]  # [1, T]
     model.set_adapter(adapter)
-    model.use_fused(False)
+    model.use_fused(fused)
     hidden = model(model.embed(ids), packed.positions, packed)  # [1, T, D]
     ends = packed.cu_seqlens[1:].long()  # [N]
     slots = ends[:, None] - clara.n_mem + torch.arange(clara.n_mem, device=ends.device)  # [N, M]
@@ -61,7 +65,7 @@ def _encode(clara: ClaraModel, texts: Sequence[str], adapter: str, batch_size: i
 
 
 def encode_ids(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, batch_size: int = 64,
-               packed: bool = False) -> torch.Tensor:
+               packed: bool = False, fused: bool = False) -> torch.Tensor:
     """Encoder-template id sequences -> [N, M, D], in micro-batches of at most ``batch_size`` sequences
     (bounds the activation memory): ``packed`` (the fast path; not with a sliding window) lays each
     micro-batch end to end, otherwise it is left-padded (similar lengths share a batch: little padding)."""
@@ -70,7 +74,7 @@ def encode_ids(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, b
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        out[torch.tensor(rows, device=clara.device)] = states(clara, [seqs[i] for i in rows], adapter)
+        out[torch.tensor(rows, device=clara.device)] = states(clara, [seqs[i] for i in rows], adapter, fused)
     return out
 
 
