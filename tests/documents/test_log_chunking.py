@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -262,3 +263,28 @@ def test_long_lines_split_into_pieces_that_fit_and_lose_nothing(line: str, budge
     pieces = list(split_long_line(line, budget, lambda text: len(text.split()) + len(text) // 7))
     assert all(len(piece.split()) + len(piece) // 7 <= budget or len(piece) == 1 for piece in pieces)
     assert "".join(pieces).replace(" ", "") == line.replace(" ", "")
+
+
+@pytest.mark.parametrize(("line", "severity"), [
+    # HAProxy's HTTP log writes the status after its five timers, before the request
+    ('Jun 11 14:21:08 lb-1 haproxy[2211]: 10.8.12.41:40834 [11/Jun/2024:14:20:38.256] fe_https~ be_api/api-3 '
+     '0/0/1/-1/30003 504 198 - - sH-- 73/71/3/1/0 0/0 "GET /v2/customers/me HTTP/1.1"', Severity.ERROR),
+    ('Jun 11 13:08:46 lb-1 haproxy[2211]: 77.180.33.9:34135 [11/Jun/2024:13:08:46.966] fe_https~ be_api/api-2 '
+     '0/0/0/30/31 200 3832 - - ---- 48/48/8/0/0 0/0 "GET /v2/products/SKU-90242 HTTP/1.1"', Severity.NONE),
+    ("Jun 11 14:21:30 lb-1 haproxy[2211]: Server be_api/api-3 is DOWN, reason: Layer7 timeout", Severity.ERROR),
+    ("Jun 11 13:12:20 lb-1 haproxy[2211]: backend be_checkout has no server available!", Severity.ERROR),
+    # MongoDB's structured log: its "s" field, and failures it logs at "I" read by their text
+    ('{"t":{"$date":"2024-06-04T02:41:17.416+00:00"},"s":"W",  "c":"REPL", "msg":"Fetcher stopped"}',
+     Severity.WARNING),
+    ('{"t":{"$date":"2024-06-04T02:41:17.416+00:00"},"s":"E",  "c":"REPL", "msg":"x"}', Severity.ERROR),
+    ('{"t":{"$date":"2024-06-04T07:12:16.716+00:00"},"s":"I",  "c":"ACCESS", "msg":"Authentication failed"}',
+     Severity.ERROR),
+    ('{"t":{"$date":"2024-06-04T02:41:17.414+00:00"},"s":"I", "msg":"Error returned from oplog query",'
+     '"attr":{"error":"HostUnreachable: Error connecting to mongo-1"}}', Severity.ERROR),
+    ('{"t":{"$date":"2024-06-04T07:12:16.716+00:00"},"s":"I",  "c":"NETWORK", "msg":"Connection ended"}',
+     Severity.NONE),
+    ('{"level":"info","msg":"sent","error":null}', Severity.NONE),  # an empty error field
+    ("2024-06-04 10:00:00 INFO 10 checks, 0 failed", Severity.NONE),  # a level says all is well
+])
+def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, severity: Severity) -> None:
+    assert line_severity(line) == severity

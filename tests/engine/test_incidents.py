@@ -6,7 +6,14 @@ import pytest
 
 from worker.documents.document import Chunk, Document
 from worker.documents.log_format import Severity
-from worker.engine.incidents import asks_about_incident, asks_about_storm, incident_scores, text_severity
+from worker.engine.incidents import (
+    NOT_ENDING,
+    asks_about_crash,
+    asks_about_incident,
+    asks_about_storm,
+    incident_scores,
+    text_severity,
+)
 
 
 @pytest.mark.parametrize("question", [
@@ -16,6 +23,9 @@ from worker.engine.incidents import asks_about_incident, asks_about_storm, incid
     "any trouble talking to redis?", "what was sendgrid complaining about?", "which line of our code is blowing up?",
     "the sessions redis switched masters overnight, what happened?", "is the disk full?",
     "what was going on with the edge proxy around 2am?", "checkout started timing out",
+    "which partition was broker 2 writing to when it fell over?", "the reporting jobs can't log in since about 7",
+    "why did mongo-1 drop out of the replica set?", "how many times did api-3 get pulled out of the pool?",
+    "kafka-2 died in the middle of the night, what took it down?",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
@@ -23,6 +33,7 @@ def test_questions_about_what_went_wrong(question: str) -> None:
 
 @pytest.mark.parametrize("question", [
     "which version of checkout-api was running?", "what kafka topic does it read?", "how many requests per second?",
+    "what kafka version is broker 2 on?",  # a broker is not "broke"
 ])
 def test_other_questions(question: str) -> None:
     assert not asks_about_incident(question)
@@ -61,3 +72,22 @@ def test_a_question_about_a_storm_weighs_incidents_by_how_often_they_recur() -> 
     assert not asks_about_storm("what failed?")
     assert incident_scores("what was this node spamming?", chunks).tolist() == [0.0, 1.0, 1.0, 0.0]
     assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])
+
+
+def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
+    log = Document("file:kafka.log", "kafka.log", "", kind="log")
+    trace = "java.io.IOException: {}\n\tat kafka.server.ReplicaFetcherThread.run(ReplicaFetcherThread.scala:99)"
+    chunks = [Chunk(log, "[2024-06-03 01:47:12,311] INFO Error sending fetch request\n" + trace.format("disconnected"),
+                    57, 60),
+              Chunk(log, "[2024-06-03 02:00:00,000] INFO rolled segment", 61, 61),
+              Chunk(log, "[2024-06-03 03:31:08,412] ERROR Error while appending\n" + trace.format("No space left"),
+                    189, 192),
+              Chunk(log, "[2024-06-03 03:31:08,450] INFO Removed fetcher for partitions", 193, 197),  # a gap
+              Chunk(log, "[2024-06-03 03:31:08,483] ERROR Shutdown broker because all log dirs have failed", 198, 198),
+              Chunk(log, "[2024-06-03 03:52:29,771] INFO starting (kafka.server.KafkaServer)", 199, 199)]
+    assert asks_about_crash("what took it down?") and not asks_about_crash("what failed?")
+    assert incident_scores("kafka-2 died, what took it down?", chunks).tolist() == pytest.approx(
+        [NOT_ENDING, 0.0, 1.0, 0.0, 2 / 3, 0.0])
+    assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1.0, 0.0, 1.0, 0.0, 2 / 3, 0.0])
+    lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
+    assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]

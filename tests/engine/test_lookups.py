@@ -22,6 +22,9 @@ from worker.engine.lookups import asked_values, lookup_scores, states_value
     ("did anyone reload the proxy before checkout started timing out?", ["change"]),
     ("when was the orders db taking connections again after it went down?", ["recovery"]),
     ("which broker are the billing workers connected to?", ["address"]),
+    ("what kafka version is broker 2 on?", ["version"]),  # "broker 2" names one, it asks no address
+    ("when was the orders index put back?", ["recovery"]),
+    ("when did broker 3 get back in sync?", ["recovery"]),
     ("why did checkout fail?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
@@ -45,6 +48,10 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("recovery", '10.20.3.27 - - [21/Apr/2026:02:19:41 +0000] "GET /api/v2/catalog/items?page=1 HTTP/1.1" 200 7412'),
     ("version", "2026/04/21 01:30:00 [notice] 1#1: nginx/1.25.4"),
     ("change", '{"level":"info","changed":{"smtp.maxConnections":{"from":5,"to":25}},"msg":"config reloaded"}'),
+    ("change", "INFO Processing override for entityPath: topics/orders.events with config: HashMap(retention.ms -> 1)"),
+    ("change", '{"t":{"$date":"2024-06-04T10:58:31.077+00:00"},"s":"I","msg":"CMD: dropIndexes"}'),
+    ("recovery", "[2024-06-03 03:53:14,498] INFO [KafkaServer id=2] started (kafka.server.KafkaServer)"),
+    ("recovery", "Jun 11 13:25:02 lb-1 haproxy[2211]: Server be_checkout/checkout-1 is UP, reason: Layer7 check"),
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
@@ -90,3 +97,4 @@ def test_the_comeback_is_the_line_that_says_the_service_is_ready_not_its_crash_r
               Chunk(log, "2026-04-15  3:54:41 0 [Note] mariadbd: ready for connections.", 206, 206),
               Chunk(log, "2026-04-15  4:10:00 0 [Note] InnoDB: Buffer pool(s) load completed successfully", 230, 230)]
     assert lookup_scores("when was the db taking connections again?", chunks).tolist() == [0.0, 0.5, 1.0, 0.5]
+

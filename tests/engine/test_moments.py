@@ -5,19 +5,42 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.moments import asked_minutes, chunk_minutes, moment_scores
+from worker.engine.moments import asked_spans, chunk_minutes, moment_scores
 
 
 @pytest.mark.parametrize(("question", "minutes"), [
     ("order emails went out late just before 10am", [600]),
     ("what happened at 3:30 pm?", [930]),
-    ("it restarted a bit after 11:15", [675]),
-    ("the line at 02:47:12.330 says what?", [167]),
+    ("it restarted a bit after 11:15", [675, 1395]),  # either half of the day: the log decides
+    ("the line at 02:47:12.330 says what?", [167]),  # a leading zero, or 13-23: one reading
+    ("gateway timeouts around 14:20", [860]),
+    ("the reporting jobs fail since about 7, why?", [420, 1140]),  # a bare hour after a word of time
+    ("it gave up after 3 retries, around 5 minutes in", []),  # counts, not hours
     ("which version, 1.2.3 or v2.0, listens on host:8080?", []),
     ("why did it fail?", []),
 ])
 def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) -> None:
-    assert asked_minutes(question) == minutes
+    assert asked_spans(question) == [(m, m) for m in minutes]
+
+
+@pytest.mark.parametrize(("question", "span"), [
+    ("checkout threw 503s just after lunch", (690, 840)),
+    ("kafka died in the middle of the night", (1260, 360)),  # past midnight
+    ("did someone change the retention this morning?", (240, 720)),
+    ("order history got really slow late morning", (600, 720)),
+    ("anything odd early in the afternoon?", (720, 870)),
+])
+def test_parts_of_the_day_are_their_usual_hours(question: str, span: tuple[int, int]) -> None:
+    assert asked_spans(question) == [span]
+
+
+def test_a_part_of_the_day_scores_the_chunks_inside_it_around_midnight_too() -> None:
+    log = Document("file:kafka.log", "kafka.log", "", kind="log")
+    chunks = [Chunk(log, "[2024-06-03 03:31:08,412] ERROR Shutdown broker", 1, 1),
+              Chunk(log, "[2024-06-03 23:50:00,000] INFO rolled segment", 2, 2),
+              Chunk(log, "[2024-06-03 13:05:00,000] INFO rolled segment", 3, 3)]
+    assert moment_scores("it died in the middle of the night", chunks).tolist() == [1.0, 1.0, 0.0]
+    assert moment_scores("503s just after lunch", chunks).tolist() == [0.0, 0.0, 1.0]
 
 
 def test_a_chunk_spans_its_first_and_last_timestamps() -> None:

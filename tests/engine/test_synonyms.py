@@ -18,6 +18,12 @@ def test_a_question_word_brings_the_other_words_of_its_group() -> None:
         "master", "leader", "slave", "secondary", "standby", "follower"}
 
 
+def test_a_name_for_an_http_status_brings_its_code() -> None:
+    assert expansion("a partner says we started rate limiting them around 3pm") == "429"
+    assert expansion("people were getting gateway timeouts from the api") == "504"
+    assert expansion("why the 504s? gateway timeout everywhere") == ""  # the code is asked already
+
+
 def test_synonyms_count_in_bm25(engine: ExtractiveEngine) -> None:
     texts = ["Roll back first: kubectl rollout undo deploy/api", "Switch the processor flag: flagctl set x",
              "Scale out: kubectl scale deploy/api --replicas=10", "Page the secondary on call"]

@@ -28,19 +28,25 @@ _LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}]
 _LEVEL_KEY = r"\b(?:level|lvl|severity|loglevel|levelname)[\"']?[=:][ \t]*[\"']?"  # level=, "severity": "
 # an access log's request and the status after it (combined format): "GET /pay HTTP/1.1" 502
 ACCESS_REQUEST = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" "
-# a request that the server failed: "GET /pay HTTP/1.1" 502, or JSON "status": 503
-_SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b"
+# HAProxy's HTTP log: the five timers (Tq/Tw/Tc/Tr/Ta, -1 when not reached) then the status, before the request
+HAPROXY_TIMERS = r"\s(?:-?\d+/){4}\+?-?\d+ "
+# a request that the server failed: "GET /pay HTTP/1.1" 502, JSON "status": 503, HAProxy "0/0/1/-1/30003 504"
+_SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b|" + HAPROXY_TIMERS + r"5\d\d\b"
+# MongoDB's structured log (4.4+): "s":"F" fatal, "E" error, "W" warning ("I" and "D1".. say little: MongoDB
+# logs "Authentication failed" and failed heartbeats at "I", so those lines are read by their text)
+_MONGO = r"\"s\":\s*\"[{levels}]\""
 _ERROR = re.compile(  # a level that says error
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
     r"|" + _LEVEL_KEY + r"(?:error|err|fatal|critical|panic)\b"
     r"|" + _SERVER_ERROR
     + r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
+    + r"|" + _MONGO.format(levels="EF")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
-    + r"|" + _NUMERIC.format(levels="40")
+    + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
@@ -50,8 +56,10 @@ _QUIET = re.compile(  # a level that says all is well: what the text says then d
 )
 _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"(?i:\b(?:error|fatal|panic)\b:)"
+    r"|(?i:\b(?:error|err|errmsg)[\"']?\s*[:=]\s*[\"']?[A-Za-z])"  # an error field with a message: "error":"Host...
     r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
     r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
+    r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers
 )
 
 # Lines that start a stack trace, and lines that continue one.

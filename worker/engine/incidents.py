@@ -5,7 +5,9 @@ does it keep crashing?" ask for the incidents of a log: for them a log chunk's s
 then error lines: ERROR, FATAL, CRITICAL, panic, Traceback..., then warnings; see log_format.py) counts more
 than the words it shares with the question. A question that asks about warnings weighs every incident
 the same. A question about a storm ("what was it spamming?", "what does it keep logging?") weighs each
-incident by how often its lines' template recurs among the log's candidate chunks instead. Other questions
+incident by how often its lines' template recurs among the log's candidate chunks instead. A question about
+a crash ("what took it down?", "it fell over") weighs less the incidents that the log goes on after, when
+another one ends with a line that says the process ended ("Shutdown broker", "exited with code 137"). Other questions
 ("which version was running?") are ranked on their words alone.
 
 Pure functions of the question and the candidates' text; ``incident_scores`` is 0 for chunks of
@@ -22,21 +24,30 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worker.documents.document import Chunk
+from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 
 _INCIDENT_WORDS = re.compile(
-    r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broke\w*|wrong"
+    r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
     r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down"
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
-    r"|going on|timing out)\b"
+    r"|going on|timing out|fell over|falls? over|falling over|(?:went|go|goes|going|gone) down"
+    r"|took \S+ down|taken down|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
+    r"|not working|stopped working)(?!\w)"
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
                           r"|keeps? (?:logging|saying|printing|throwing)|kept (?:logging|saying|printing|throwing))\b")
+_CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|killed|took \S+ down|taken down|fell over|falls? over"
+                          r"|falling over|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
+# a line that says the process ended: what a crash question wants the incident before
+_ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
+                    r"|killed|core dumped)\b")
+NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
+RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
 
 
@@ -47,6 +58,11 @@ def asks_about_incident(question: str) -> bool:
 
 def asks_about_warnings(question: str) -> bool:
     return bool(_WARNING_WORDS.search(question[:MAX_QUESTION_CHARS]))
+
+
+def asks_about_crash(question: str) -> bool:
+    """The question asks what stopped the process ("died", "took it down", "fell over", "restarted")."""
+    return bool(_CRASH_WORDS.search(question[:MAX_QUESTION_CHARS]))
 
 
 def asks_about_storm(question: str) -> bool:
@@ -80,7 +96,33 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
     if asks_about_storm(question):
         scores = _recurrence(chunks, scores > 0)
+    elif asks_about_crash(question):
+        scores *= _ending(chunks, scores > 0)
     return scores
+
+
+def _ending(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or NOT_ENDING
+    """Per chunk: 1, or ``NOT_ENDING`` for the incident chunks of a run (incident chunks of one log at most
+    ``RUN_GAP_LINES`` apart, in file order) with no line that says the process ended (``_ENDED``: "Shutdown broker",
+    "exited with code 137", "Killed process"), in a log where some run has one: the incident that
+    took the service down, not one it lived through."""
+    out = np.ones(len(chunks), np.float32)
+    for ordered in logs_in_file_order(chunks):
+        runs: list[list[int]] = []
+        last_end = None  # where the last incident chunk ends
+        for index in ordered:
+            if incident[index]:
+                if last_end is not None and last_end + RUN_GAP_LINES >= chunks[index].line_start:
+                    runs[-1].append(index)
+                else:
+                    runs.append([index])
+                last_end = chunks[index].line_end
+        ended = [any(_ENDED.search(chunks[i].text) for i in run) for run in runs]
+        if any(ended):
+            for run, end in zip(runs, ended, strict=True):
+                if not end:
+                    out[run] = NOT_ENDING
+    return out
 
 
 def _recurrence(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N] in [0, 1]

@@ -40,22 +40,28 @@ _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
 _PATH = r"(?<![\w.:/])/[\w.-]+(?:/[\w.-]+)+"
 _UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
        r"|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b|\bstarted successfully\b"
-       r"|\bstartup complete\b)")  # the recovery lines that say the service is up
+       r"|\bstartup complete\b|\bstarted\b(?=\s*(?:[(.]|$)))")  # the recovery lines that say the service is up
+# ("[KafkaServer id=2] started (kafka.server.KafkaServer)", "Server started.")
 _READY = re.compile(_UP)
-_RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b)"
+_RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
+              r"|\bis UP\b|\brejoined\b|\bback in sync\b|\bcaught up\b)"
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
-_CHANGED = r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
+_CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
+            r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
+            r"|\bdrop(?:ped|ping)?(?:Index\w*|Database|Collection)?\b")  # "CMD: dropIndexes"
 _ACCESS_LINE = re.compile(ACCESS_REQUEST + r"\d{3}\b")  # its user agents' versions are not ours
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "version": (re.compile(r"(?i)\b(?:versions?|releases?)\b"), re.compile(_VERSION)),
     "port": (re.compile(r"(?i)\bports?\b"), re.compile(_PORT)),
-    "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?|brokers?)\b"
+    "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"
+                           r"|\bbrokers?\b(?![ #=-]*\d)"  # "which broker?", not "broker 2" (a name)
                            r"|\bconnect\w* (?:to|with)\b"),
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
-    "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are) back\b|\bback (?:up|online)\b"
+    "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are|put|brought|bring) back\b"
+                            r"|\bback (?:up|online|in sync)\b|\brebuilt\b"
                             r"|\brecovered\b|\b(?:up|fine|ok|working|loading|running|serving|responding|flowing"
                             r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"),
                  re.compile(_RECOVERED)),

@@ -1,11 +1,13 @@
-"""A time of day in the question: "what happened just before 10am?", "it restarted a bit after 11:15".
+"""A time of day in the question: "what happened just before 10am?", "it restarted a bit after 11:15",
+"the reporting jobs fail since about 7", "503s just after lunch".
 
-Someone who names a clock time points at the log lines around it. ``moment_scores`` gives each log chunk
-1 when its lines' timestamps span a time the question names, falling linearly to 0 at ``WINDOW_MINUTES``
-away (times of day only: dates, and the time zone the asker means, are not known; the difference is
-taken around the clock). A chunk without a timestamp of its own (a stack trace) lies between the times
-of the chunks around it. Chunks of documents that are not logs, and every chunk of a question that names
-no time, get 0.
+Someone who names a clock time or a part of the day points at the log lines around it. ``moment_scores``
+gives each log chunk 1 when its lines' timestamps meet a time the question names, falling linearly to 0
+at ``WINDOW_MINUTES`` away (times of day only: dates, and the time zone the asker means, are not known;
+the difference is taken around the clock). A time without am/pm that could be either half of the day
+("2:20") counts as both, and the log's own times decide. A chunk without a timestamp of its own (a stack
+trace) lies between the times of the chunks around it. Chunks of documents that are not logs, and every
+chunk of a question that names no time, get 0.
 
 Pure functions of the question and the candidates' text.
 """
@@ -25,27 +27,55 @@ MAX_QUESTION_CHARS = 2000
 WINDOW_MINUTES = 30.0
 DAY = 24 * 60
 
+Span = tuple[int, int]  # minutes after midnight, first and last; first > last wraps past midnight
+
 _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)\b"  # 10am, 3:30 pm
-                    r"|(?<![\w:.])(\d{1,2}):(\d{2})(?::\d{2}(?:[.,]\d+)?)?(?![\w:.]*\d)")  # 11:15, 09:30:12.5
+                    r"|(?<![\w:.])(\d{1,2}):(\d{2})(?::\d{2}(?:[.,]\d+)?)?(?![\w:.]*\d)"  # 11:15, 09:30:12.5
+                    # a bare hour after a word of time: "since about 7", "around 3, what..." (not "after 3 retries")
+                    r"|\b(?:at|around|about|after|before|since|by|until|till|near|past)\s+(?:about\s+|around\s+)?"
+                    r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
+                    r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))")
+# parts of the day people name instead of a time (their usual hours)
+_PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, re.IGNORECASE), span)
+                                                            for pattern, span in (
+    (r"\b(?:noon|midday)\b", (720, 720)),
+    (r"\bmidnight\b", (0, 0)),
+    (r"\blunch(?:time)?\b", (690, 840)),
+    (r"\bearly (?:in the )?morning\b", (240, 480)),
+    (r"\blate (?:in the )?morning\b", (600, 720)),
+    (r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )\bmornings?\b", (240, 720)),
+    (r"\bearly (?:in the )?afternoon\b", (720, 870)),
+    (r"\blate (?:in the )?afternoon\b", (930, 1080)),
+    (r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )\bafternoons?\b", (720, 1080)),
+    (r"\bevenings?\b", (1020, 1320)),
+    (r"\btonight\b", (1080, 360)),
+    (r"\b(?:middle of the night|overnight|last night|at night|in the night)\b", (1260, 360)),
+))
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2}):\d{2}")
 
 
-def asked_minutes(question: str) -> list[int]:
-    """The times of day (minutes after midnight) the question names."""
-    found = []
-    for match in _ASKED.finditer(question[:MAX_QUESTION_CHARS]):
+def asked_spans(question: str) -> list[Span]:
+    """The times of day the question names, as spans of minutes after midnight: a clock time is a point
+    (two when it may be either half of the day: "2:20", "about 7"; not "14:20", "02:20" or "3pm"), a
+    part of the day its usual hours ("after lunch", "in the middle of the night")."""
+    head = question[:MAX_QUESTION_CHARS]
+    found: list[Span] = []
+    for match in _ASKED.finditer(head):
         if match.group(3):
             hour, minute = int(match.group(1)) % 12, int(match.group(2) or 0)
-            hour += 12 if match.group(3).lower() == "pm" else 0
+            readings = [hour + (12 if match.group(3).lower() == "pm" else 0)]
         else:
-            hour, minute = int(match.group(4)), int(match.group(5))
-        if hour < 24 and minute < 60:
-            found.append(hour * 60 + minute)
+            written = match.group(4) or match.group(6)
+            hour, minute = int(written), int(match.group(5) or 0)
+            either_half = 1 <= hour <= 12 and not written.startswith("0")
+            readings = [hour % 12, hour % 12 + 12] if either_half else [hour]
+        found += [(h * 60 + minute, h * 60 + minute) for h in readings if h < 24 and minute < 60]
+    found += [span for pattern, span in _PERIODS if pattern.search(head)]
     return found
 
 
 @functools.lru_cache(maxsize=65_536)
-def chunk_minutes(text: str) -> tuple[int, int] | None:
+def chunk_minutes(text: str) -> Span | None:
     """The times of day of a log text's first and last timestamps, or None without any."""
     minutes = []
     for stamp in (TIMESTAMP.search(line) for line in text.split("\n")):
@@ -55,29 +85,34 @@ def chunk_minutes(text: str) -> tuple[int, int] | None:
     return (minutes[0], minutes[-1]) if minutes else None
 
 
-def _distance(minute: int, span: tuple[int, int]) -> int:
+def _inside(minute: int, span: Span) -> bool:
     first, last = span
-    if first <= last and first <= minute <= last:
+    return first <= minute <= last if first <= last else minute >= first or minute <= last
+
+
+def _distance(asked: Span, span: Span) -> int:
+    """Minutes between two spans of the day, around the clock (0 when they meet)."""
+    if any(_inside(t, span) for t in asked) or any(_inside(t, asked) for t in span):
         return 0
-    return min(min(abs(minute - t), DAY - abs(minute - t)) for t in span)
+    return min(min(abs(a - t), DAY - abs(a - t)) for a in asked for t in span)
 
 
 def moment_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
     """See the module docstring."""
     scores = np.zeros(len(chunks), np.float32)
-    asked = asked_minutes(question)
+    asked = asked_spans(question)
     if not asked:
         return scores
     for index, span in _spans(chunks).items():
-        nearest = min(_distance(minute, span) for minute in asked)
+        nearest = min(_distance(moment, span) for moment in asked)
         scores[index] = max(0.0, 1.0 - nearest / WINDOW_MINUTES)
     return scores
 
 
-def _spans(chunks: Sequence[Chunk]) -> dict[int, tuple[int, int]]:
+def _spans(chunks: Sequence[Chunk]) -> dict[int, Span]:
     """Each log chunk's span of times of day; a chunk without a timestamp (a stack trace) lies between
     the last time before it and the first after it, among its log's candidates in file order."""
-    spans: dict[int, tuple[int, int]] = {}
+    spans: dict[int, Span] = {}
     for ordered in logs_in_file_order(chunks):
         own = [chunk_minutes(chunks[i].text) for i in ordered]
         before: list[int | None] = []  # the last time before each chunk, one pass forward

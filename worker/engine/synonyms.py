@@ -6,7 +6,8 @@ weakly, and BM25 not at all. ``expansion`` gives the other words of every group 
 the question's words (stemmed as ``runbook_lookup.terms`` does: "reverted", "disks") belongs to; the
 retriever scores them as extra lexical terms at ``EXPANSION_WEIGHT`` of a question's own words.
 
-The groups are general operations vocabulary, one meaning each, single words (BM25 terms).
+The groups are general operations vocabulary, one meaning each, single words (BM25 terms). A name for
+an HTTP status ("rate limiting", "gateway timeouts") adds the status code that access logs write.
 
 Some groups name a resource that runs out (``RESOURCES``: disk, memory). A question about one of them is
 not answered by log lines about another alone: "is the node running out of disk?" reads, to MiniLM and
@@ -42,13 +43,26 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("replica", "slave", "secondary", "standby", "follower"),
 ))
 RESOURCES = (DISK, MEMORY)
+# what people call an HTTP status, and the code that access logs write instead
+STATUS_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.IGNORECASE), code)
+                                                                  for pattern, code in (
+    (r"\brate[- ]?limit\w*|\bthrottl\w*|\btoo many requests\b", "429"),
+    (r"\bgateway time-?outs?\b", "504"),
+    (r"\bbad gateways?\b", "502"),
+    (r"\bservice unavailable\b", "503"),
+    (r"\binternal server errors?\b", "500"),
+    (r"\bforbidden\b", "403"),
+    (r"\bunauthori[sz]ed\b", "401"),
+))
 
 
 def expansion(question: str) -> str:
     """The words of the groups the question's words belong to that the question does not hold, joined by
     spaces ("" when none): BM25 terms to add at ``EXPANSION_WEIGHT``."""
-    asked = set(terms(question[:MAX_QUESTION_CHARS]))
+    head = question[:MAX_QUESTION_CHARS]
+    asked = set(terms(head))
     extra = [word for group in GROUPS if group & asked for word in sorted(group - asked)]
+    extra += [code for pattern, code in STATUS_PHRASES if code not in asked and pattern.search(head)]
     return " ".join(dict.fromkeys(extra))
 
 
