@@ -28,21 +28,22 @@ from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 
+_FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
 _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
     r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down"
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
-    r"|going on|timing out|fell over|falls? over|falling over|(?:went|go|goes|going|gone) down"
-    r"|took \S+ down|taken down|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
+    r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"
+    r"|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
     r"|not working|stopped working)(?!\w)"
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
                           r"|keeps? (?:logging|saying|printing|throwing)|kept (?:logging|saying|printing|throwing))\b")
-_CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|killed|took \S+ down|taken down|fell over|falls? over"
-                          r"|falling over|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
+_CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|killed|" + _FELL
+                          + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
 # a line that says the process ended: what a crash question wants the incident before
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
                     r"|killed|core dumped)\b")

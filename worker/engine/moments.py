@@ -33,8 +33,10 @@ _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)
                     r"|(?<![\w:.])(\d{1,2}):(\d{2})(?::\d{2}(?:[.,]\d+)?)?(?![\w:.]*\d)"  # 11:15, 09:30:12.5
                     # a bare hour after a word of time: "since about 7", "around 3, what..." (not "after 3 retries")
                     r"|\b(?:at|around|about|after|before|since|by|until|till|near|past)\s+(?:about\s+|around\s+)?"
-                    r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
+                    r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?"
+                    r"(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
                     r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))")
+_PLAIN = r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )"  # "morning", not "late morning"
 # parts of the day people name instead of a time (their usual hours)
 _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, re.IGNORECASE), span)
                                                             for pattern, span in (
@@ -43,10 +45,10 @@ _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, 
     (r"\blunch(?:time)?\b", (690, 840)),
     (r"\bearly (?:in the )?morning\b", (240, 480)),
     (r"\blate (?:in the )?morning\b", (600, 720)),
-    (r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )\bmornings?\b", (240, 720)),
+    (_PLAIN + r"\bmornings?\b", (240, 720)),
     (r"\bearly (?:in the )?afternoon\b", (720, 870)),
     (r"\blate (?:in the )?afternoon\b", (930, 1080)),
-    (r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )\bafternoons?\b", (720, 1080)),
+    (_PLAIN + r"\bafternoons?\b", (720, 1080)),
     (r"\bevenings?\b", (1020, 1320)),
     (r"\btonight\b", (1080, 360)),
     (r"\b(?:middle of the night|overnight|last night|at night|in the night)\b", (1260, 360)),

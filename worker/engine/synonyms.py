@@ -57,8 +57,9 @@ STATUS_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(patt
 
 
 def expansion(question: str) -> str:
-    """The words of the groups the question's words belong to that the question does not hold, joined by
-    spaces ("" when none): BM25 terms to add at ``EXPANSION_WEIGHT``."""
+    """The words of the groups the question's words belong to that the question does not hold, and the
+    codes of the HTTP statuses it names (``STATUS_PHRASES``) that it does not write, joined by spaces (""
+    when none): BM25 terms to add at ``EXPANSION_WEIGHT``."""
     head = question[:MAX_QUESTION_CHARS]
     asked = set(terms(head))
     extra = [word for group in GROUPS if group & asked for word in sorted(group - asked)]
