@@ -15,6 +15,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   ``lookalike-heldout3``: a third held-out round (12 questions, one per runbook), never tuned on.
 - ``lookalike5``: the fifth held-out round, written blind (by someone who had not seen the engine): a corpus
   of its own, 8 runbooks of 4 look-alike pairs (bench/quality_sets/lookalike5) and 16 symptom questions.
+- ``lookalike6``: the sixth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike6) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -23,6 +25,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   held out whole, never tuned on.
   ``logs-heldout5``: the fifth held-out round, written blind: a Kafka broker log, an HAProxy log and a
   MongoDB structured JSON log, held out whole.
+  ``logs-heldout6``: the sixth held-out round, written blind: an OpenSearch node log, a RabbitMQ node log
+  and a Vault server log, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -134,6 +138,10 @@ def lookalike_cases() -> list[Case]:
     for row in _jsonl(root5 / "questions.jsonl"):
         cases.append(Case("lookalike5", row["question"], root5 / "runbooks", documents=(f"runbook:{row['document']}",),
                           facts=tuple(row["facts"])))
+    root6 = SETS / "lookalike6"
+    for row in _jsonl(root6 / "questions.jsonl"):
+        cases.append(Case("lookalike6", row["question"], root6 / "runbooks", documents=(f"runbook:{row['document']}",),
+                          facts=tuple(row["facts"])))
     return cases
 
 
@@ -142,7 +150,8 @@ def log_cases(empty: Path) -> list[Case]:
     cases = []
     for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl"),
                        ("logs-heldout2", "heldout2.jsonl"), ("logs-heldout3", "heldout3.jsonl"),
-                       ("logs-heldout4", "heldout4.jsonl"), ("logs-heldout5", "heldout5.jsonl")):
+                       ("logs-heldout4", "heldout4.jsonl"), ("logs-heldout5", "heldout5.jsonl"),
+                       ("logs-heldout6", "heldout6.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
@@ -415,7 +424,7 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
 def failures(outcomes: Sequence[Outcome]) -> Iterator[str]:
     """Misses of the sets that are not held out (held-out misses are not shown: they are not for tuning)."""
     for o in outcomes:
-        if "heldout" in o.case.set or o.case.set == "lookalike5":
+        if "heldout" in o.case.set or o.case.set in ("lookalike5", "lookalike6"):
             continue
         missed = [n for n, v in (("document", o.document_first), ("fact", o.fact), ("incident", o.incident_first))
                   if v is False]
