@@ -172,6 +172,9 @@ def _value(data: bytes, position: int, bare: _Run = _BARE) -> tuple[int, int] | 
         close = data.find(quote, position + 1, limit if line_end < 0 else line_end)
         return (position + 1, close) if close > position + 1 else None
     end = bare.end(data, position)
+    if end > position and data[end - 1:end] == b"$" and data[end:end + 1] in (b"{", b"("):
+        end -= 1  # "pass:x${DB_PASSWORD:?set}": the "$" begins an expansion (redacting it would leave
+        # "{DB_PASSWORD:?set", which reads as an assignment: redaction would not be idempotent)
     return (position, end) if end > position else None
 
 

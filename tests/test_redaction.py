@@ -152,6 +152,10 @@ _fragments = st.sampled_from([s.text for s in SAMPLES] + ORDINARY + [
 # found by hypothesis: a PuTTY line right after a PEM key's END marker starts a line only once the key is redacted
 @example(["-----BEGIN RSA PRIVATE KEY-----\n" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" * 2
           + "\n-----END RSA PRIVATE KEY-----", "Private-Lines: 3"], "")
+# found by hypothesis: a secret-named word run into a shell expansion, "...PASSWORD=${DB_PASSWORD:?set it}",
+# whose "$" alone was taken for the value, leaving "{DB_PASSWORD:?set" to read as an assignment
+@example(["openssl pkcs12 -export -in c.pem -inkey k.pem -out c.p12 -passout pass:iK2EVCIL5RiLiT",
+          "DB_PASSWORD=${DB_PASSWORD:?set it}"], "")
 def test_redaction_keeps_lines_and_is_idempotent(parts, joiner):
     text = joiner.join(parts)
     once = redact_secrets(text)
