@@ -17,7 +17,7 @@ from worker.documents.log_chunking import (
     incident_regions,
     line_severities,
 )
-from worker.documents.log_format import Severity, has_leading_timestamp, line_severity
+from worker.documents.log_format import Severity, first_timestamp, has_leading_timestamp, line_severity
 from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
 from worker.engine.default import ExtractiveEngine
@@ -54,7 +54,7 @@ def test_repeated_lines_fold_into_one_with_count_and_original_range() -> None:
 
 def test_stack_trace_is_one_region_with_its_error_line() -> None:
     folded = fold_repeats(EXAMPLE_LOG.read_text().split("\n"))
-    regions = incident_regions(line_severities(folded))
+    regions = incident_regions(folded, line_severities(folded))
     traces = [r for r in regions if r.severity == Severity.STACK_TRACE]
     assert len(traces) == 1
     assert (folded[traces[0].start].first, folded[traces[0].end].last) == TRACE
@@ -71,9 +71,10 @@ def test_the_fields_of_an_error_report_are_part_of_its_incident() -> None:
         "2024-05-01 10:00:01.101 UTC [77] app@db STATEMENT:  INSERT INTO users (email) VALUES ($1)",
         "2024-05-01 10:00:02.000 UTC [77] app@db LOG:  disconnection: session time: 0:00:02.000",
     ]
-    marks = line_severities(fold_repeats(lines))
+    folded = fold_repeats(lines)
+    marks = line_severities(folded)
     assert marks == [Severity.NONE, *[Severity.ERROR] * 4, Severity.NONE]
-    [region] = incident_regions(marks)
+    [region] = incident_regions(folded, marks)
     assert (region.start, region.end) == (1, 4)
 
 
@@ -288,3 +289,60 @@ def test_long_lines_split_into_pieces_that_fit_and_lose_nothing(line: str, budge
 ])
 def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity
+
+
+@pytest.mark.parametrize(("line", "severity"), [
+    # the kernel and systemd write no level: a disk, a crash, a hung task, a unit that gave up
+    ("Jun 03 03:12:46 web-3 kernel: blk_update_request: I/O error, dev sdb, sector 123456 op 0x1:(WRITE)",
+     Severity.ERROR),
+    ("Jun 03 03:12:46 web-3 kernel: EXT4-fs error (device sdb1): ext4_find_entry:1455: inode #2", Severity.ERROR),
+    ("Jun 03 03:12:46 web-3 kernel: INFO: task postgres:1234 blocked for more than 120 seconds.", Severity.ERROR),
+    ("Jun 03 03:12:46 web-3 kernel: app[1234]: segfault at 0 ip 00007f sp 00007ff error 4 in libc.so",
+     Severity.ERROR),
+    ("Jun 03 03:12:46 web-3 systemd-coredump[999]: Process 1234 (app) of user 0 dumped core.", Severity.ERROR),
+    ("2024-06-03T03:12:46+0000 web-3 systemd[1]: app.service: Main process exited, code=killed, status=9/KILL",
+     Severity.ERROR),
+    ("Jun 03 03:12:46 web-3 systemd[1]: Timed out waiting for device /dev/disk/by-label/data.", Severity.ERROR),
+    ("Jun 03 03:12:46 web-3 systemd[1]: Started Daily apt download activities.", Severity.NONE),
+    ("Jun 03 03:12:46 web-3 sshd[2345]: Accepted publickey for deploy from 10.0.0.5 port 5123", Severity.NONE),
+    # Apache 2.4 writes the module with the level; .NET's console logger a four-letter level first
+    ("[Mon Jun 03 03:12:45.123456 2024] [core:warn] [pid 1234] AH00045: child process 1 still did not exit",
+     Severity.WARNING),
+    ("[Mon Jun 03 03:12:45.123456 2024] [proxy:error] [pid 1234:tid 5] AH00957: connect to backend",
+     Severity.ERROR),
+    ("[Mon Jun 03 03:12:45.123456 2024] [mpm_event:notice] [pid 1234:tid 5] AH00489: Apache/2.4.58 configured",
+     Severity.NONE),
+    ("fail: Microsoft.AspNetCore.Server.Kestrel[13]", Severity.ERROR),
+    ("crit: Microsoft.AspNetCore.Hosting.Diagnostics[6]", Severity.ERROR),
+    ("warn: Microsoft.EntityFrameworkCore.Query[20504]", Severity.WARNING),
+    ("info: Microsoft.Hosting.Lifetime[14]", Severity.NONE),
+])
+def test_syslog_journal_apache_and_dotnet_lines(line: str, severity: Severity) -> None:
+    assert line_severity(line) == severity
+
+
+@pytest.mark.parametrize(("line", "stamp", "leading"), [
+    ("[Mon Jun 03 03:12:45.123456 2024] [core:warn] [pid 1234] AH00045", "Jun 03 03:12:45.123456", True),
+    ("03-Jun-2024 03:12:45.123 SEVERE [main] org.apache.catalina.core.StandardService", "03-Jun-2024 03:12:45.123",
+     True),
+    ("E0603 03:12:45.123456    1234 kubelet.go:2345] \"Error syncing pod\"", "03:12:45.123456", True),
+    ('time=2024-06-03T03:12:45Z level=error msg="dial tcp: connection refused"', "2024-06-03T03:12:45Z", True),
+    ('{"ts":"2024-06-03T03:12:45.123Z","level":"warn","msg":"apply request took too long"}', "2024-06-03T03:12:45.123Z",
+     True),
+    ("=ERROR REPORT==== 3-Jun-2024::03:12:45 ===", "3-Jun-2024::03:12:45", False),  # Erlang's report header
+])
+def test_more_timestamps_are_read(line: str, stamp: str, leading: bool) -> None:
+    assert first_timestamp(line) == stamp
+    assert has_leading_timestamp(line) == leading
+
+
+def test_errors_apart_stay_apart_however_quiet_the_lines_between() -> None:
+    """Ten lines that differ only in their (microsecond) times fold into one; the errors around them are
+    still ten lines apart in the file, so two incidents, not one."""
+    error = 'E0514 03:{m}:26.817985 1893 pod_workers.go:1298] "Error syncing pod" err="CrashLoopBackOff"'
+    quiet = "I0514 03:{m}:{s}.000000 1893 prober.go:107] Probe succeeded"
+    lines = [error.format(m=17)] + [quiet.format(m=18, s=n) for n in range(10, 20)] + [error.format(m=22)]
+    folded = fold_repeats(lines)
+    assert len(folded) == 3
+    assert [(folded[r.start].first, folded[r.end].last) for r in incident_regions(folded, line_severities(folded))] == [
+        (1, 1), (12, 12)]

@@ -26,6 +26,13 @@ from worker.engine.lookups import asked_values, lookup_scores, states_value
     ("when was the orders index put back?", ["recovery"]),
     ("when did broker 3 get back in sync?", ["recovery"]),
     ("why did checkout fail?", []),
+    ("when was os-node-2 back in the cluster after it died?", ["recovery"]),
+    ("when did billing manage to connect again?", ["recovery"]),
+    ("what time did vault-2 finally unseal after the upgrade?", ["recovery"]),
+    ("what time did it finally crash?", []),
+    ("who became leader when vault-2 stepped down?", ["leader"]),
+    ("which node is primary now?", ["leader"]),
+    ("publishers were hanging, anything on the broker?", []),  # names the broker, asks no address
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -52,6 +59,18 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("change", '{"t":{"$date":"2024-06-04T10:58:31.077+00:00"},"s":"I","msg":"CMD: dropIndexes"}'),
     ("recovery", "[2024-06-03 03:53:14,498] INFO [KafkaServer id=2] started (kafka.server.KafkaServer)"),
     ("recovery", "Jun 11 13:25:02 lb-1 haproxy[2211]: Server be_checkout/checkout-1 is UP, reason: Layer7 check"),
+    ("recovery", "[2025-03-11T11:15:49,391][INFO ][o.o.n.Node               ] [os-node-2] started"),
+    ("recovery", "[2025-03-11T11:15:49,391][INFO ][o.o.n.Node] [os-node-2] started\n[2025-03-11T11:15:50,000] x"),
+    ("recovery", "2025-05-20T21:07:12.641Z [INFO]  core: vault is unsealed"),
+    ("version", "[2025-03-11T11:15:41,118][INFO ][o.o.n.Node] [os-node-2] version[2.13.0], pid[1]"),
+    ("version", "                 Version: Vault v1.16.3, built 2024-05-29T14:28:42Z"),
+    ("version", "2025-04-02 05:30:53.402000+00:00 [info] <0.228.0>  Starting RabbitMQ 3.13.1 on Erlang 26.2.4 [jit]"),
+    ("change", "[2025-03-11T01:32:07,441][INFO ][o.o.c.s.ClusterSettings] updating [cluster.routing.allocation.disk"
+               ".watermark.high] from [90%] to [93%]"),
+    ("change", "2025-05-20T00:41:07.219Z [INFO]  core: disabled audit backend: path=syslog/"),
+    ("leader", '2025-05-20T13:34:01.412Z [INFO]  storage.raft: entering follower state: follower="vault-2 [Follower]" '
+               "leader-address=vault-3.vault-internal:8201 leader-id=vault-3"),
+    ("leader", '{"s":"I", "c":"REPL", "msg":"Election succeeded, assuming primary role in term 9"}'),
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
@@ -66,6 +85,14 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("recovery", "Warning  NodeNotReady  node is not ready"),
     ("change", '{"level":"info","msg":"config loaded","smtp":{"maxConnections":5}}'),
     ("version", '10.20.5.102 - - [21/Apr/2026:02:25:50 +0000] "GET /main.css HTTP/1.1" 200 3816 "-" "okhttp/4.12.0"'),
+    # an Erlang pid, a date written with dots, a counter called version, a library's version in a stack frame
+    ("version", "2025-04-02 09:46:58.743043+00:00 [info] <0.312.0> Autoheal decision"),
+    ("version", "[2025-03-11T23:30:00,412][INFO ] [s3-nightly:nightly-2025.03.11-mq4xkz0] snapshot started"),
+    ("version", "cluster-manager node changed {version=20418, sourceNode={os-node-1}}"),
+    ("version", "\tat org.opensearch.search.SearchService.run(SearchService.java:689) ~[opensearch-2.13.0.jar:2.13.0]"),
+    ("recovery", "[2025-03-11T23:30:00,412][INFO ][o.o.s.SnapshotShardsService] [[products-v8][1]] snapshot started"),
+    ("leader", '2025-05-20T13:31:44.905Z [INFO]  storage.raft: entering follower state: follower="vault-2" '
+               "leader-address= leader-id="),  # nobody leads yet
 ])
 def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
     assert not states_value(kind, text)
@@ -98,3 +125,20 @@ def test_the_comeback_is_the_line_that_says_the_service_is_ready_not_its_crash_r
               Chunk(log, "2026-04-15  4:10:00 0 [Note] InnoDB: Buffer pool(s) load completed successfully", 230, 230)]
     assert lookup_scores("when was the db taking connections again?", chunks).tolist() == [0.0, 0.5, 1.0, 0.5]
 
+
+
+def test_a_warning_amid_a_crash_recovery_does_not_make_its_progress_the_comeback() -> None:
+    """Kafka loads its logs after a crash ("recovered for orders.events-7"), warns about a corrupt
+    segment on the way, then says it started: that line is the comeback. When no line says so, each
+    stretch of recoveries still has its first (a save that worked, between failed saves)."""
+    log = Document("file:kafka.log", "kafka.log", "", kind="log")
+    chunks = [Chunk(log, "[03:31:08,483] ERROR Shutdown broker because all log dirs have failed", 1, 1),
+              Chunk(log, "[03:52:31,875] INFO Recovering unflushed segment 18470312. 0/1 recovered for x-7", 2, 2),
+              Chunk(log, "[03:52:33,285] WARN Found invalid messages in log segment 18470312", 3, 3),
+              Chunk(log, "[03:53:14,316] INFO [GroupCoordinator 2]: Startup complete.", 4, 4)]
+    assert lookup_scores("when was it serving again?", chunks).tolist() == [0.0, 0.5, 0.0, 1.0]
+    saves = [Chunk(log, "1:M 02 Apr 2026 03:10:00.000 # Background saving error", 1, 1),
+             Chunk(log, "1:M 02 Apr 2026 03:15:00.000 * Background saving terminated with success", 2, 2),
+             Chunk(log, "1:M 02 Apr 2026 03:20:00.000 # Background saving error", 3, 3),
+             Chunk(log, "1:M 02 Apr 2026 03:25:00.000 * Background saving terminated with success", 4, 4)]
+    assert lookup_scores("when were the snapshots working again?", saves).tolist() == [0.0, 1.0, 0.0, 1.0]

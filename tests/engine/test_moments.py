@@ -9,9 +9,9 @@ from worker.engine.moments import asked_spans, chunk_minutes, moment_scores
 
 
 @pytest.mark.parametrize(("question", "minutes"), [
-    ("order emails went out late just before 10am", [600]),
+    ("order emails went out late at 10am", [600]),
     ("what happened at 3:30 pm?", [930]),
-    ("it restarted a bit after 11:15", [675, 1395]),  # either half of the day: the log decides
+    ("it restarted a bit around 11:15", [675, 1395]),  # either half of the day: the log decides
     ("the line at 02:47:12.330 says what?", [167]),  # a leading zero, or 13-23: one reading
     ("gateway timeouts around 14:20", [860]),
     ("the reporting jobs fail since about 7, why?", [420, 1140]),  # a bare hour after a word of time
@@ -23,12 +23,23 @@ def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) ->
     assert asked_spans(question) == [(m, m) for m in minutes]
 
 
+@pytest.mark.parametrize(("question", "spans"), [
+    ("order emails went out late just before 10am", [(585, 600)]),  # the quarter hour before it
+    ("it restarted a bit after 11:15", [(675, 690), (1395, 1410)]),  # and the quarter hour after
+    ("the nightly snapshot just before midnight didn't complete", [(1425, 0)]),  # back past midnight
+    ("it was fine before 3 retries", []),  # a count, not a time
+])
+def test_before_or_after_a_time_is_the_quarter_hour_on_that_side(question: str, spans: list[tuple[int, int]]) -> None:
+    assert asked_spans(question) == spans
+
+
 @pytest.mark.parametrize(("question", "span"), [
     ("checkout threw 503s just after lunch", (690, 840)),
     ("kafka died in the middle of the night", (1260, 360)),  # past midnight
     ("did someone change the retention this morning?", (240, 720)),
     ("order history got really slow late morning", (600, 720)),
     ("anything odd early in the afternoon?", (720, 870)),
+    ("mq-3 dropped out of the cluster mid morning, why?", (540, 690)),  # not the whole morning
 ])
 def test_parts_of_the_day_are_their_usual_hours(question: str, span: tuple[int, int]) -> None:
     assert asked_spans(question) == [span]
@@ -58,7 +69,31 @@ def test_chunks_near_the_named_time_score_and_a_trace_takes_the_time_around_it()
               Chunk(log, "TypeError: Cannot read properties of undefined\n    at f (/app/receipt.js:42:41)", 216, 222),
               Chunk(log, '{"level":"info","time":"2026-04-09T11:17:38.052Z","msg":"mailer-worker starting"}', 225, 225),
               Chunk(runbook, "Restart the mailer at 11:15 if it hangs.", 1, 1)]
-    scores = moment_scores("the mailer restarted a bit after 11:15, what killed it?", chunks)
+    scores = moment_scores("the mailer restarted a bit around 11:15, what killed it?", chunks)
     assert scores[0] == 0 and scores[4] == 0  # two hours away; not a log
     assert scores[1] == pytest.approx(1 - 2 / 30) and scores[2] == pytest.approx(1 - 2 / 30)  # the trace: 11:17
     assert moment_scores("what killed it?", chunks).tolist() == [0.0] * 5
+
+
+def test_a_stack_frame_s_timestamp_is_its_library_s_build_not_the_log_s_time() -> None:
+    """A Java frame names its jar's build date; a trace between 11:12 and 11:15 is not "just before
+    midnight", nor does a build at 16:48 make the chunks after it wrap around midnight."""
+    log = Document("file:node.log", "node.log", "", kind="log")
+    frame = "\tat org.apache.lucene.util.X.<init>(X.java:185) ~[lucene-core-9.10.0.jar:9.10.0 - 2024-02-14 16:48:06]"
+    chunks = [Chunk(log, "[2025-03-11T11:12:57,480][ERROR][o.o.b.Handler] fatal error in thread, exiting", 1, 1),
+              Chunk(log, frame, 2, 2),
+              Chunk(log, "\tat java.lang.Thread.run(Thread.java:1583) [?:?]", 3, 3),
+              Chunk(log, "[2025-03-11T11:15:41,118][INFO ][o.o.n.Node] [os-node-2] version[2.13.0]", 4, 4),
+              Chunk(log, "[2025-03-11T23:50:00,412][WARN ][o.o.s.Snapshots] snapshot failed: Access Denied", 5, 5)]
+    assert chunk_minutes(frame) is None
+    assert moment_scores("the nightly snapshot just before midnight didn't complete, why?", chunks).tolist() == [
+        0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_a_chunk_between_times_that_go_back_lies_between_them_not_around_midnight() -> None:
+    log = Document("file:app.log", "app.log", "", kind="log")
+    chunks = [Chunk(log, "2025-03-11 16:48:00 INFO batch done", 1, 1),
+              Chunk(log, "    continued without a time", 2, 2),
+              Chunk(log, "2025-03-11 11:15:00 INFO replayed from the spool", 3, 3)]
+    assert moment_scores("what happened around midnight?", chunks).tolist() == [0.0, 0.0, 0.0]
+    assert moment_scores("what happened at 2pm?", chunks).tolist() == [0.0, 1.0, 0.0]

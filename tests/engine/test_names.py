@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.documents.document import Chunk, Document
-from worker.engine.names import name_scores, stem, word_stems
+from worker.engine.names import heading_scores, name_scores, stem, word_stems
 
 
 def _runbook(name: str) -> Document:
@@ -31,3 +31,23 @@ def test_one_document_gets_nothing_from_its_name() -> None:
     log = Document("file:checkout-api.log", "checkout-api.log", "", kind="log")
     chunks = [Chunk(log, "a", 1, 1), Chunk(log, "b", 2, 2)]
     assert name_scores("why did checkout-api fail?", chunks).tolist() == [0.0, 0.0]
+
+
+def test_a_section_whose_heading_the_question_asks_for_scores_by_its_heading_s_rare_words() -> None:
+    """"bounce the workers" asks for the "Restart" section (a synonym); a heading that every runbook has
+    ("Alerts") counts for less; a log has no headings."""
+    text = ("# Transcoder\n## Alerts\nTranscodeBacklog\n## Queue backs up\nscale the workers\n"
+            "## Restart\ndrain first: `transcodectl workers drain --all`\n")
+    other = "# Resizer\n## Alerts\nResizerErrors\n## Cache misses\nwarm the cache\n"
+    transcoder = Document("runbook:transcoder.md", "Transcoder", text, kind="runbook")
+    resizer = Document("runbook:resizer.md", "Resizer", other, kind="runbook")
+    log = Document("file:app.log", "app.log", "restart\n", kind="log")
+    chunks = [Chunk(transcoder, "TranscodeBacklog", 3, 3), Chunk(transcoder, "scale the workers", 5, 5),
+              Chunk(transcoder, "drain first", 7, 7), Chunk(resizer, "ResizerErrors", 3, 3),
+              Chunk(resizer, "warm the cache", 5, 5), Chunk(log, "restart", 1, 1)]
+    scores = heading_scores("need to bounce the encoding workers, how do I not lose jobs?", chunks)
+    assert int(scores.argmax()) == 2 and scores[2] == 1.0
+    assert scores[0] == 0.0 and scores[3] == 0.0 and scores[5] == 0.0
+    alerts = heading_scores("what alerts fire?", chunks)
+    assert alerts[0] == alerts[3] and 0 < alerts[0] < scores[2]  # 2 sections of 5 have it, 1 has "Restart"
+    assert alerts[[1, 2, 4, 5]].tolist() == [0.0] * 4

@@ -20,6 +20,7 @@ from worker.engine.passages import (
     actionable,
     asked_part,
     asks_fact_or_reason,
+    asks_what_to_do,
     best_passage,
     block_lead,
     line_template,
@@ -173,12 +174,16 @@ def test_a_log_answer_is_the_whole_incident_then_when_and_how_often() -> None:
     # a chunk in the middle of the trace, as a small encoder would cut it
     middle = "\n".join(document.text.split("\n")[213:216])
     passage = log_passage("why did checkout fail?", Chunk(document, middle, 214, 216), overlap)
-    assert (passage.line_start, passage.line_end) == (204, 225)
-    assert passage.lines[0].endswith("unhandled exception in POST /api/v1/checkout")
-    assert passage.lines[-1].startswith("sqlalchemy.exc.TimeoutError: QueuePool limit of size 20")
-    assert passage.context == "Seen once in app.log, at 2024-05-14 13:57:45,211."
+    # the trace with what came right before it (40 pool warnings, folded) and right after it (one more error)
+    assert (passage.line_start, passage.line_end) == (164, 227)
+    assert passage.lines[0].startswith("2024-05-14 13:57:15,941 WARNING [sqlalchemy.pool] QueuePool limit")
+    assert passage.lines[0].endswith("[x40, lines 164-203, last 2024-05-14 13:57:45,191]")
+    assert passage.lines[1].endswith("unhandled exception in POST /api/v1/checkout")
+    assert any(line.startswith("sqlalchemy.exc.TimeoutError: QueuePool limit of size 20") for line in passage.lines)
+    assert "payments provider timeout" in passage.lines[-1]
+    assert passage.context == "Seen once in app.log, at 2024-05-14 13:57:45,211."  # the trace's headline
     warnings = log_passage("pool warnings?", Chunk(document, "WARNING", 170, 170), overlap)
-    assert (warnings.line_start, warnings.line_end) == (164, 203)
+    assert (warnings.line_start, warnings.line_end) == (164, 227)
     assert warnings.context == ("Seen 40 times in app.log, first at 2024-05-14 13:57:15,941, "
                                 "last at 2024-05-14 13:57:45,191.")
 
@@ -331,3 +336,86 @@ def test_an_unread_runbook_gives_the_same_passage_as_the_runbook_itself() -> Non
     read = best_passage(question, chunks, scores, overlap)
     rebuilt = best_passage(question, [replace(c, document=unread) for c in chunks], scores, overlap)
     assert (rebuilt.heading, rebuilt.lines, rebuilt.line_start) == (read.heading, read.lines, read.line_start)
+
+
+def test_incidents_a_few_lines_apart_are_one_passage_within_the_line_limit() -> None:
+    """A node that loses its quorum warns, logs two errors, tidies up for four lines and then errs again:
+    "what happened?" is all of it. Incidents further apart, or past ``MAX_LINES``, stay apart."""
+    info = "2025-05-20T13:31:{s:02d}.000Z [INFO]  core: tidying up step {s}"
+    lines = [info.format(s=s) for s in range(10)]
+    lines += ["2025-05-20T13:31:44.904Z [WARN]  storage.raft: failed to contact quorum of nodes, stepping down",
+              "2025-05-20T13:31:44.911Z [ERROR] storage.raft: failed to appendEntries to: peer=vault-3",
+              "2025-05-20T13:31:44.942Z [WARN]  core: leadership lost, stopping active operation"]
+    lines += [info.format(s=s) for s in range(45, 49)]
+    lines += ['2025-05-20T13:31:47.112Z [ERROR] core: clearing leader advertisement failed: error="not the leader"']
+    lines += [info.format(s=s) for s in range(50, 56)]
+    lines += ['2025-05-20T13:31:57.000Z [ERROR] core: failed to acquire lock: error="node is not the leader"']
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("vault-2 stopped being the active node, what happened?",
+                          Chunk(document, lines[17], 18, 18), overlap)
+    assert (passage.line_start, passage.line_end) == (11, 18)  # not the error 6 lines further on
+    assert "stepping down" in passage.lines[0] and "leadership lost" in passage.lines[2]
+
+
+def test_a_question_at_a_time_is_answered_with_the_incident_at_that_time_not_its_first_occurrence() -> None:
+    closed = "2025-04-02 {t}.000000+00:00 [warning] <0.1.0> client unexpectedly closed TCP connection"
+    quiet = "2025-04-02 {t}.000000+00:00 [info] <0.2.0> accepting AMQP connection"
+    lines = [closed.format(t="01:35:54")] + [quiet.format(t=f"01:{m}:00") for m in range(40, 50)]
+    lines += [closed.format(t="02:38:03")] + [quiet.format(t=f"02:{m}:00") for m in range(40, 50)]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[11], 12, 12)
+    assert log_passage("what happened to the publishers around 2:40 am?", chunk, overlap).line_start == 12
+    assert log_passage("what happened to the publishers?", chunk, overlap).line_start == 1  # its first time
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Apps log `Temporary failure in name resolution` or `i/o timeout` on lookups.", False),  # quoted messages
+    ("`heartbeat failed` means the extension failed.", False),
+    ("Run `sudo unbound-control set_option serve-expired: yes` on each resolver.", True),
+    ("Keep `net.connect_timeout 10` on the output.", True),  # a setting that names a timeout
+    ("Raise it with `kubectl set env deploy/x TIMEOUT=30`.", True),
+    ("Look for `no space left` then run `df -h /var`.", True),
+])
+def test_inline_code_that_quotes_a_message_says_nothing_to_do(text: str, expected: bool) -> None:
+    assert actionable(text) is expected
+
+
+def test_anything_we_can_do_asks_what_to_do() -> None:
+    assert asks_what_to_do("anything we can flip so apps keep getting answers until it clears?")
+    assert not asks_what_to_do("anything odd in the resolver logs?")
+
+
+def test_a_log_lookup_quotes_the_line_that_states_the_value() -> None:
+    """"Which version?" over a start-up banner: the line that names the version, not the banner line that
+    reads most like the question."""
+    lines = ["==> Vault server configuration:", "", "       Administrative Namespace: ",
+             "             Api Address: https://vault-2.vault-internal:8200", "                     Cgo: disabled",
+             "         Cluster Address: https://vault-2.vault-internal:8201", "              Go Version: go1.22.2",
+             "              Listener 1: tcp (addr: \"[::]:8200\")", "               Log Level: info",
+             "                   Mlock: supported: true, enabled: false", "           Recovery Mode: false",
+             "                 Storage: raft (HA available)",
+             "                 Version: Vault v1.16.3, built 2024-05-29"]
+    document = _log("\n".join(lines) + "\n")
+    banner = Chunk(document, "\n".join(lines), 1, len(lines))
+    assert overlap("what version did the upgrade put on vault-2?", [lines[3]]) == overlap(
+        "what version did the upgrade put on vault-2?", [lines[12]])  # as like the question as the address
+    passage = log_passage("what version did the upgrade put on vault-2?", banner, overlap)
+    assert passage.line_end == 13 and "Vault v1.16.3" in passage.lines[-1]
+
+
+def test_a_long_incident_keeps_the_lines_that_retrieval_found() -> None:
+    """Forty lines of one incident are shortened to its first, last and worst lines; the warning that the
+    question was matched to ("Publishers will be blocked") stays among them."""
+    closed = "2025-04-02 02:{m:02d}:00.000000+00:00 [warning] <0.{m}.0> closing AMQP connection {m}: client closed"
+    lines = [closed.format(m=m) for m in range(0, 20)]
+    lines += ["2025-04-02 02:20:31.076416+00:00 [error] <0.53047.30> Channel error on connection <0.57248.6>"]
+    lines += [closed.format(m=m) for m in range(21, 30)]
+    lines += ["2025-04-02 02:36:40.118270+00:00 [warning] <0.523.0> *** Publishers will be blocked until this alarm "
+              "clears ***"]
+    lines += [closed.format(m=m) for m in range(37, 50)]
+    document = _log("\n".join(lines) + "\n")
+    alarm = lines.index(next(line for line in lines if "Publishers" in line)) + 1
+    passage = log_passage("publishers were hanging around 2:36, anything on the broker?",
+                          Chunk(document, lines[alarm - 1], alarm, alarm), overlap)
+    assert len(passage.lines) < len(lines)
+    assert any("Publishers will be blocked" in line for line in passage.lines)

@@ -1,5 +1,5 @@
 """The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
-runbooks and the logs, tuning and the five rounds of held-out questions, through the CLI's path with the
+runbooks and the logs, tuning and the six rounds of held-out questions, through the CLI's path with the
 default engine, beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
 
 from __future__ import annotations
@@ -12,22 +12,24 @@ from worker.engine.default import ExtractiveEngine
 # (right document first, expected fact in the answer, incident cited first) per set, as reached when this
 # floor was set (docs/quality.md)
 FLOOR = {
-    "lookalike": (47, 47, 0),
+    "lookalike": (48, 47, 0),
     "lookalike-heldout": (12, 12, 0),
     "lookalike-heldout2": (14, 14, 0),
-    "lookalike-heldout3": (12, 10, 0),
+    "lookalike-heldout3": (12, 12, 0),
     "logs": (12, 12, 9),
     "logs-heldout": (7, 7, 6),
     "logs-heldout2": (6, 5, 2),
     "logs-heldout3": (15, 14, 8),
     "logs-heldout4": (18, 16, 9),
     "lookalike5": (15, 15, 0),
-    "logs-heldout5": (21, 15, 16),
+    "logs-heldout5": (21, 17, 16),
+    "lookalike6": (18, 15, 0),
+    "logs-heldout6": (21, 16, 11),
 }
 # Sets where the right runbook is first for fewer questions than plain MiniLM over sections, and by how many:
-# lookalike5's "keep incoming events from being rejected while Kafka is down" is answered by the step that
-# the whole section holds (the baseline embeds it whole), while our chunks split that section in three
-# (docs/quality.md, known misses). Anything more than this fails.
+# lookalike5's "keep incoming events from being rejected while Kafka is down": MiniLM alone puts a section of
+# the right runbook first, the BM25 share puts the look-alike's (docs/quality.md, known misses). Anything
+# more than this fails.
 BELOW_BASELINE = {"lookalike5": 1}
 
 

@@ -6,7 +6,8 @@
    ``Caused by``, Go ``panic``/``goroutine``) is one region together with the error line announcing it.
    The lines that continue a warning or error (indented lines of its message, its report's ``DETAIL:`` /
    ``CONTEXT:`` fields: ``log_format.continues_message``) take its severity, up to ``MAX_MESSAGE_LINES``.
-   Warning and error lines closer than ``MERGE_GAP`` lines join one region.
+   Warning and error lines with at most ``MERGE_GAP`` lines of the file between them join one region (a
+   folded run counts as the lines it stands for: errors minutes apart stay apart, however quiet between).
 3. Regions and the quiet stretches between them are packed into chunks of whole lines within the token
    budget. A chunk's ``line_start``/``line_end`` are lines of the original file, folded lines included.
    Incident chunks come first (stack traces, then errors, then warnings; in file order within each),
@@ -31,7 +32,7 @@ from worker.documents.log_format import (
 )
 from worker.documents.packing import Line, file_lines, pack_lines
 
-MERGE_GAP = 2  # quiet lines between two incident lines that still make them one region
+MERGE_GAP = 2  # quiet lines of the file between two incident lines that still make them one region
 MAX_MESSAGE_LINES = 20  # lines of a message above its first stack frame, or after its first line
 
 
@@ -143,8 +144,9 @@ def _message_start(lines: list[LogLine], marks: list[Severity], trace_start: int
     return j
 
 
-def incident_regions(marks: list[Severity]) -> list[Region]:
-    """Stack traces as they are; warning/error lines merged across gaps of at most ``MERGE_GAP`` lines."""
+def incident_regions(lines: list[LogLine], marks: list[Severity]) -> list[Region]:
+    """Stack traces as they are; warning/error lines merged across gaps of at most ``MERGE_GAP`` lines of
+    the file (``marks``: one per folded line of ``lines``)."""
     regions: list[Region] = []
     for index, mark in enumerate(marks):
         if mark == Severity.NONE:
@@ -152,7 +154,8 @@ def incident_regions(marks: list[Severity]) -> list[Region]:
         last = regions[-1] if regions else None
         same_kind = last is not None and (last.severity == Severity.STACK_TRACE) == (mark == Severity.STACK_TRACE)
         if last is not None and same_kind and (
-            index == last.end + 1 or (mark != Severity.STACK_TRACE and index - last.end - 1 <= MERGE_GAP)
+            index == last.end + 1
+            or (mark != Severity.STACK_TRACE and lines[index].first - lines[last.end].last - 1 <= MERGE_GAP)
         ):
             regions[-1] = Region(last.start, index, max(last.severity, mark))
         else:
@@ -165,7 +168,7 @@ def chunk_log(document: Document, max_tokens: int, count_tokens: TokenCounter) -
     lines = fold_repeats(file_lines(document.text), document.first_line)
     spans: list[tuple[Severity, int, int]] = []  # (severity, start, end) over ``lines``, file order
     position = 0
-    for region in incident_regions(line_severities(lines)):
+    for region in incident_regions(lines, line_severities(lines)):
         if region.start > position:
             spans.append((Severity.NONE, position, region.start))
         spans.append((region.severity, region.start, region.end + 1))

@@ -12,9 +12,15 @@ TIMESTAMP = re.compile(
     r"|\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # syslog: "May  1 10:00:01"
     r"|\b\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"  # access log: "01/May/2024:10:00:01 +0000"
     r"|\b\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # Redis: "02 Apr 2026 01:47:12.330"
-    r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3}\b"  # time only with millis
+    # Tomcat, PHP-FPM: "03-Jun-2024 03:12:45.123"; Erlang: "3-Jun-2024::03:12:45"
+    r"|\b\d{1,2}-[A-Z][a-z]{2}-\d{4}(?: |::)\d{2}:\d{2}:\d{2}(?:\.\d+)?"
+    r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3,9}\b"  # time only with millis or micros (klog: "03:17:26.817985")
 )
-_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] )?\W{0,2}(?:" + TIMESTAMP.pattern + r")")  # Redis: "1:S " first
+# Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", logfmt's "time=", JSON's {"ts":",
+# Apache's "[Mon " (a weekday before the date), or a bracket
+_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4} (?=\d\d:)"
+                                r"|\{?\"?(?:time|ts|timestamp|@timestamp|t)\"?[=:]\s*\"?)?"
+                                r"\W{0,2}(?:[A-Z][a-z]{2} )?(?:" + TIMESTAMP.pattern + r")")
 
 # Kubernetes' klog ("E0514 03:17:26.817985    1893 pod_workers.go:1298] ...") and Android's logcat
 # ("03-17 16:13:38.811  1702  2395 E Tag: ..." or "E/Tag( 1702): ..."): the level is one letter
@@ -39,18 +45,21 @@ _ERROR = re.compile(  # a level that says error
     r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
     r"|" + _LEVEL_KEY + r"(?:error|err|fatal|critical|panic)\b"
     r"|" + _SERVER_ERROR
-    + r"|(?i:\[(?:error|err|crit|critical|alert|emerg|fatal)\])"  # Apache, nginx, PHP: "[error]"
+    # Apache, nginx, PHP: "[error]"; Apache 2.4 with its module: "[proxy:error]"
+    + r"|(?i:\[(?:\w+:)?(?:error|err|crit|critical|alert|emerg|fatal)\])"
+    + r"|^(?:fail|crit): "  # .NET's console logger: "fail: Microsoft.AspNetCore.Server.Kestrel[13]"
+    + r"|\bblocked for more than \d+ seconds\b"  # the kernel's hung task report (it says "INFO:")
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
     + r"|" + _MONGO.format(levels="EF")
 )
 _WARNING = re.compile(
-    r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[warn(?:ing)?\])"
+    r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[(?:\w+:)?warn(?:ing)?\])|^warn: "
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
-    r"|(?i:\[(?:info|notice|debug|trace)\])"
+    r"|(?i:\[(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): "
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30")
 )
@@ -60,6 +69,9 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
     r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
     r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers
+    # the kernel and systemd (syslog and the journal have no level): a disk, a crash, a unit that gave up
+    r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
+    r"|(?i:\btimed out\b)"
 )
 
 # Lines that start a stack trace, and lines that continue one.

@@ -26,7 +26,7 @@ from worker.engine.identifiers import chunk_fields, identifier_scores, question_
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_about_recovery_or_change, lookup_scores
 from worker.engine.moments import moment_scores
-from worker.engine.names import name_scores
+from worker.engine.names import heading_scores, name_scores
 from worker.engine.passages import best_passage
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
@@ -97,18 +97,20 @@ class Evidence:
     question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
     then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
     path, the line that says a service came back or what was changed), the log chunks that state one
-    (lookups.py; a question about a comeback or a change weighs no incident), and for a question that
-    names a time of day, the log chunks around it (moments.py); and the share of a document's name words
-    (title, file name) that the question holds (names.py: an alert's text paraphrases its runbook's
-    name); less for a log chunk that names a resource (disk, memory) but not the one the question names
-    (synonyms.py). Nothing but the name words is computed for a question with no identifiers, no
-    resource and no time, that asks about no incident and for no value."""
+    (lookups.py; a question about a comeback, a change or who leads now weighs no incident), and for a
+    question that names a time of day, the log chunks around it (moments.py); and the share of a
+    document's name words (title, file name) that the question holds (names.py: an alert's text
+    paraphrases its runbook's name), and of a runbook chunk's own heading words ("bounce" asks for the
+    "Restart" section); less for a log chunk that names a resource (disk, memory) but not the one the
+    question names (synonyms.py). Nothing but the name and heading words is computed for a question with
+    no identifiers, no resource and no time, that asks about no incident and for no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
     lookup_weight: float = 0.3
     moment_weight: float = 0.3
     name_weight: float = 0.3
+    heading_weight: float = 0.1
     mismatch_weight: float = 0.2
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
@@ -123,6 +125,8 @@ class Evidence:
             scores += self.moment_weight * moment_scores(question, chunks)
         if self.name_weight > 0:
             scores += self.name_weight * name_scores(question, chunks)
+        if self.heading_weight > 0:
+            scores += self.heading_weight * heading_scores(question, chunks)
         if self.mismatch_weight > 0:
             scores -= self.mismatch_weight * resource_mismatch(question, chunks)
         return scores

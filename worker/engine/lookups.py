@@ -9,7 +9,9 @@ an IP address, ``host:port``; ``/var/lib/...``. "When did the database come back
 kind of line: the one that says the service recovered (``ready to accept connections``, ``back online``),
 not the crash before it, whose lines share the question's words, nor the first start-up: the first
 recovery line after an incident counts in full, other recovery lines half. "Did anyone change the
-config?" asks for the line that records a change (``parameter "work_mem" changed``, ``config reloaded``).
+config?" asks for the line that records a change (``parameter "work_mem" changed``, ``config reloaded``,
+``updating [x] from [90%] to [93%]``). "Who became leader?" asks for the line that names the new leader
+(``leader-id=vault-3``, ``assuming primary role``).
 Other questions, and chunks of documents that are not logs, get nothing.
 
 Pure functions of the question and the candidates' text.
@@ -24,31 +26,44 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-from worker.documents.log_format import ACCESS_REQUEST, Severity
+from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line
 from worker.engine.incidents import text_severity
 
 MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
 
 _VERSION = (r"(?<![\w.])v\d+(?:\.\d+)+\b"  # v1.19.0, v3.4
-            r"|(?<![\w.])\d+\.\d+\.\d+(?:[-+][\w.]+)?(?![\w.]*\.\d)"  # 2.14.1, 1.2.3-rc1 (not an IP address)
+            # 2.14.1, 1.2.3-rc1 (not an IP address, a date written with dots: 2025.03.11, nor an Erlang pid: <0.312.0>)
+            r"|(?<![\w.<])(?!\d{4}\.\d\d\.\d\d\b)\d+\.\d+\.\d+(?:[-+][\w.]+)?(?![\w.]*\.\d)(?!>)"
             r"|\b[A-Z][A-Za-z]+[ /]\d+\.\d+\b"  # Java 21.0.2, PostgreSQL 16.2, nginx/1.25
-            r"|(?i:\bversion\b[\"']?\s*[=:]\s*[\"']?\w[\w.+-]*)")  # version=..., "version": "..."
+            # version=1.4, "version": "2.1", OpenSearch's version[2.13.0] (not a counter: version=20418)
+            r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)")
 _PORT = r"(?<!\d\d):\d{2,5}\b(?![:.,]\d)|(?i:\bport\b[\"']?\s*[=: ]\s*\d{2,5}\b)"
 _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
             r"|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"  # an IPv4 address
             r"|\b[a-z][\w-]*(?:\.[\w-]+)+:\d{2,5}\b")  # host.domain:port
 _PATH = r"(?<![\w.:/])/[\w.-]+(?:/[\w.-]+)+"
-_UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b|\b(?:is|became|now) (?:ready|healthy|up)\b"
+_UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b"
+       r"|\b(?:is|became|now) (?:ready|healthy|up|unsealed|available|online|operational)\b"
        r"|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b|\bstarted successfully\b"
-       r"|\bstartup complete\b|\bstarted\b(?=\s*(?:[(.]|$)))")  # the recovery lines that say the service is up
-# ("[KafkaServer id=2] started (kafka.server.KafkaServer)", "Server started.")
+       r"|\bstartup complete\b"
+       r"|(?:\]|\b(?:server|service|node|broker|instance|application|app|daemon))\s+started\b"
+       r"(?=[ \t]*(?:[(.]|\n|$)))")
+# the recovery lines that say the service is up ("[KafkaServer id=2] started (kafka.server.KafkaServer)", "Server
+# started.", "[os-node-2] started"; not "snapshot started")
 _READY = re.compile(_UP)
 _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
-              r"|\bis UP\b|\brejoined\b|\bback in sync\b|\bcaught up\b)"
+              r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b)"
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
             r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
-            r"|\bdrop(?:ped|ping)?(?:Index\w*|Database|Collection)?\b")  # "CMD: dropIndexes"
+            r"|\bdrop(?:ped|ping)?(?:Index\w*|Database|Collection)?\b"  # "CMD: dropIndexes"
+            r"|\bupdat(?:ed|ing)\b|\b(?:dis|en)abl(?:ed|ing)\b"  # "updating [x] from [90%] to [93%]", "disabled audit"
+            r"|\bfrom \[[^\]\n]*\] to \[")
+# the line that names who leads now: Raft's "leader-id=vault-3", "elected", MongoDB's "assuming primary role"
+_LEADER = (r"(?i)\bleader(?:[-_ ]?(?:id|address|addr))?[\"']?[=:][\"']?\w[\w.:-]*|\belected\b|\bwon (?:the )?election\b"
+           r"|\bbec(?:ame|omes?|oming) (?:the )?(?:new )?(?:leader|primary|master|active)\b|\bassuming primary\b"
+           r"|\btransition to primary\b|\bnew (?:leader|primary|master)\b|\bentering leader state\b"
+           r"|\bpromot\w+ to (?:leader|primary|master)\b")
 _ACCESS_LINE = re.compile(ACCESS_REQUEST + r"\d{3}\b")  # its user agents' versions are not ours
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
@@ -56,17 +71,27 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "version": (re.compile(r"(?i)\b(?:versions?|releases?)\b"), re.compile(_VERSION)),
     "port": (re.compile(r"(?i)\bports?\b"), re.compile(_PORT)),
     "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"
-                           r"|\bbrokers?\b(?![ #=-]*\d)"  # "which broker?", not "broker 2" (a name)
+                           r"|\b(?:which|what) (?:\w+ )?brokers?\b(?![ #=-]*\d)"  # "which broker?", not "broker 2"
                            r"|\bconnect\w* (?:to|with)\b"),
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
     "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are|put|brought|bring) back\b"
                             r"|\bback (?:up|online|in sync)\b|\brebuilt\b"
                             r"|\brecovered\b|\b(?:up|fine|ok|working|loading|running|serving|responding|flowing"
-                            r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"),
+                            r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"
+                            r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
+                            r"|\b(?:connect|log ?in|login|authenticat|join|start|unseal|sync|reach|publish|consum"
+                            r"|deliver|send|talk)\w* again\b"
+                            r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"),
                  re.compile(_RECOVERED)),
     "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
                           r"|reconfigur\w*)\b"), re.compile(_CHANGED)),
+    "leader": (re.compile(r"(?i)\bwho(?:'s| is| was)? (?:the )?(?:new |current )?(?:leader|primary|master)\b"
+                          r"|\bwho (?:became|becomes|took over|is now|got elected)\b"
+                          r"|\bwhich \w+ (?:is|was|became) (?:the )?(?:new |now )?(?:leader|primary|master|active)\b"
+                          r"|\b(?:new|current) (?:leader|primary|master)\b|\b(?:leader|primary|master) now\b"
+                          r"|\belected\b"),
+               re.compile(_LEADER)),
 }
 
 
@@ -77,18 +102,20 @@ def asked_values(question: str) -> list[str]:
 
 
 def asks_about_recovery_or_change(question: str) -> bool:
-    """The question asks when or whether a service came back, or what was changed ("recovery", "change" in
-    ``VALUE_KINDS``): it wants that line, not the incident that its words also describe."""
-    return bool({"recovery", "change"} & set(asked_values(question)))
+    """The question asks when or whether a service came back, what was changed, or who leads now
+    ("recovery", "change", "leader" in ``VALUE_KINDS``): it wants that line, not the incident that its
+    words also describe."""
+    return bool({"recovery", "change", "leader"} & set(asked_values(question)))
 
 
 @functools.lru_cache(maxsize=65_536)
 def states_value(kind: str, text: str) -> bool:
     """The text holds a value of that kind (``VALUE_KINDS``); a version, on a line that is not an access
-    log's request (whose user agents name their own versions)."""
+    log's request (whose user agents name their own versions) nor a stack frame (its libraries')."""
     pattern = VALUE_KINDS[kind][1]
-    if kind == "version" and _ACCESS_LINE.search(text):
-        return any(pattern.search(line) for line in text.split("\n") if not _ACCESS_LINE.search(line))
+    if kind == "version":
+        return any(pattern.search(line) for line in text.split("\n")
+                   if not _ACCESS_LINE.search(line) and not is_stack_trace_line(line))
     return bool(pattern.search(text))
 
 
@@ -117,19 +144,39 @@ def _comebacks(chunks: Sequence[Chunk]) -> set[int]:
     log read in file order: between an incident and the next one, the first chunk that says the service
     is ready (``_READY``: ``ready for connections``, ``listening``...) or, without one, the first that
     states any recovery (``recovered``, ``succeeded``, a 2xx): the comeback, not the first start-up, nor
-    every later good line, nor a crash recovery's progress lines before the service is up."""
+    every later good line, nor a crash recovery's progress lines before the service is up (when a warning
+    cuts them, "found invalid messages", and a line that says the service is ready follows, that line)."""
     found: set[int] = set()
     for indexes in logs_in_file_order(chunks):
         down = False  # an incident came before
         since: list[int] = []  # the recovery chunks since the last incident
+        pending: list[int] = []  # recoveries cut short by a warning, none of them saying the service is ready
         for index in indexes:
-            if text_severity(chunks[index].text) >= Severity.WARNING:
-                found.update(_first_ready(chunks, since))
+            severity = text_severity(chunks[index].text)
+            if severity >= Severity.WARNING:
+                if severity == Severity.WARNING and since and not _says_ready(chunks, since):
+                    pending += _first_ready(chunks, since)  # a comeback, unless a "ready" line follows
+                else:
+                    found.update(_settled(chunks, pending, since))
+                    pending = []
                 down, since = True, []
             elif down and states_value("recovery", chunks[index].text):
                 since.append(index)
-        found.update(_first_ready(chunks, since))
+        found.update(_settled(chunks, pending, since))
     return found
+
+
+def _says_ready(chunks: Sequence[Chunk], indexes: list[int]) -> bool:
+    return any(_READY.search(chunks[i].text) for i in indexes)
+
+
+def _settled(chunks: Sequence[Chunk], pending: list[int], since: list[int]) -> list[int]:
+    """The comebacks of a stretch of recoveries: the line that says the service is ready, when the last
+    part has one (the progress lines before it, cut by a warning such as "found invalid messages", are
+    not comebacks); else the first recovery of each part."""
+    if _says_ready(chunks, since):
+        return _first_ready(chunks, since)
+    return [*pending, *_first_ready(chunks, since)]
 
 
 def _first_ready(chunks: Sequence[Chunk], recoveries: list[int]) -> list[int]:

@@ -5,9 +5,10 @@ Someone who names a clock time or a part of the day points at the log lines arou
 gives each log chunk 1 when its lines' timestamps meet a time the question names, falling linearly to 0
 at ``WINDOW_MINUTES`` away (times of day only: dates, and the time zone the asker means, are not known;
 the difference is taken around the clock). A time without am/pm that could be either half of the day
-("2:20") counts as both, and the log's own times decide. A chunk without a timestamp of its own (a stack
-trace) lies between the times of the chunks around it. Chunks of documents that are not logs, and every
-chunk of a question that names no time, get 0.
+("2:20") counts as both, and the log's own times decide. A time after "before" or "after" ("just before
+midnight") stretches ``BEFORE_AFTER_MINUTES`` to that side. A chunk without a timestamp of its own (a
+stack trace: a frame's timestamp is its library's build) lies between the times of the chunks around
+it. Chunks of documents that are not logs, and every chunk of a question that names no time, get 0.
 
 Pure functions of the question and the candidates' text.
 """
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-from worker.documents.log_format import TIMESTAMP
+from worker.documents.log_format import TIMESTAMP, is_stack_trace_line
 
 MAX_QUESTION_CHARS = 2000
 WINDOW_MINUTES = 30.0
@@ -36,7 +37,7 @@ _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)
                     r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?"
                     r"(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
                     r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))")
-_PLAIN = r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )"  # "morning", not "late morning"
+_PLAIN = r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )(?<!mid )(?<!mid-)"  # not "late morning"
 # parts of the day people name instead of a time (their usual hours)
 _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, re.IGNORECASE), span)
                                                             for pattern, span in (
@@ -45,6 +46,8 @@ _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, 
     (r"\blunch(?:time)?\b", (690, 840)),
     (r"\bearly (?:in the )?morning\b", (240, 480)),
     (r"\blate (?:in the )?morning\b", (600, 720)),
+    (r"\bmid[- ]?morning\b", (540, 690)),
+    (r"\bmid[- ]?afternoon\b", (840, 990)),
     (_PLAIN + r"\bmornings?\b", (240, 720)),
     (r"\bearly (?:in the )?afternoon\b", (720, 870)),
     (r"\blate (?:in the )?afternoon\b", (930, 1080)),
@@ -71,16 +74,39 @@ def asked_spans(question: str) -> list[Span]:
             hour, minute = int(written), int(match.group(5) or 0)
             either_half = 1 <= hour <= 12 and not written.startswith("0")
             readings = [hour % 12, hour % 12 + 12] if either_half else [hour]
-        found += [(h * 60 + minute, h * 60 + minute) for h in readings if h < 24 and minute < 60]
-    found += [span for pattern, span in _PERIODS if pattern.search(head)]
+        side = _side(head[:match.start()] + match.group(0))
+        found += [_widened(h * 60 + minute, side) for h in readings if h < 24 and minute < 60]
+    for pattern, span in _PERIODS:
+        period = pattern.search(head)
+        if period:
+            found.append(_widened(span[0], _side(head[:period.start()])) if span[0] == span[1] else span)
     return found
+
+
+_SIDE = re.compile(r"(?i)\b(before|after)\s+(?:about\s+|around\s+)?(?:the\s+)?(?:\d{1,2}\S*)?$")
+BEFORE_AFTER_MINUTES = 15  # "just before midnight": the quarter hour before it; "after 11:15", the quarter after
+
+
+def _side(text: str) -> str:
+    """"before" or "after" when the time that ends ``text`` follows one of those words, else ""."""
+    found = _SIDE.search(text)
+    return found.group(1).lower() if found else ""
+
+
+def _widened(minute: int, side: str) -> Span:
+    """A point in time, or the ``BEFORE_AFTER_MINUTES`` before or after it."""
+    if side == "before":
+        return ((minute - BEFORE_AFTER_MINUTES) % DAY, minute)
+    if side == "after":
+        return (minute, (minute + BEFORE_AFTER_MINUTES) % DAY)
+    return (minute, minute)
 
 
 @functools.lru_cache(maxsize=65_536)
 def chunk_minutes(text: str) -> Span | None:
     """The times of day of a log text's first and last timestamps, or None without any."""
-    minutes = []
-    for stamp in (TIMESTAMP.search(line) for line in text.split("\n")):
+    minutes = []  # a stack frame's timestamps are its library's build, not the log's
+    for stamp in (TIMESTAMP.search(line) for line in text.split("\n") if not is_stack_trace_line(line)):
         clock = _CLOCK.search(stamp.group(0)) if stamp else None
         if clock:
             minutes.append(int(clock.group(1)) * 60 + int(clock.group(2)))
@@ -132,6 +158,8 @@ def _spans(chunks: Sequence[Chunk]) -> dict[int, Span]:
             if span is None:
                 known = [t for t in (prior, later) if t is not None]
                 span = (known[0], known[-1]) if known else None
+                if span is not None and 0 < span[0] - span[1] < DAY // 2:  # the clock went back, not past
+                    span = (span[1], span[0])  # midnight (a line out of order): between the two
             if span is not None:
                 spans[index] = span
     return spans

@@ -10,6 +10,12 @@ question's words the same. ``name_scores`` gives each candidate the share of its
 that the question holds, each word weighted by how rare it is among the candidate documents' names (a
 word every name has, such as a product's name, tells nothing).
 
+The same holds within a document: its section headings name what each section is for ("Restart", "Jobs
+run twice"), in the words people ask with. ``heading_scores`` gives each runbook chunk the share of its
+own heading's words (the innermost heading above it) that the question holds, its on-call synonyms
+included (synonyms.py: "bounce" asks for "Restart"), each word counted by how rare it is among the
+candidates' sections (every runbook's "Alerts" or "Mitigation" counts for little).
+
 Pure functions of the question and the candidates' documents.
 """
 
@@ -23,8 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, Document
-from worker.documents.runbook_lookup import terms
+from worker.documents.runbook_lookup import section_at, terms
 from worker.engine.identifiers import spelled
+from worker.engine.synonyms import expansion
 
 MAX_QUESTION_CHARS = 2000
 
@@ -64,4 +71,39 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
         by_document[doc_id] = sum(rarity[word] for word in words & asked) / total if total > 0 else 0.0
     for index, chunk in enumerate(chunks):
         scores[index] = by_document[chunk.document.doc_id]
+    return scores
+
+
+def heading_words(chunk: Chunk) -> frozenset[str]:
+    """The stems of the innermost heading above a chunk of a runbook (none for a log or text before any
+    heading)."""
+    return frozenset() if chunk.document.kind == "log" else _heading_words_at(chunk.document, chunk.line_start)
+
+
+@functools.lru_cache(maxsize=65_536)  # a runbook folder's candidates are the same every question
+def _heading_words_at(document: Document, line: int) -> frozenset[str]:
+    section = section_at(document, line)
+    if section is None or section.level == 0 or not section.path:
+        return frozenset()
+    return word_stems(section.path[-1])
+
+
+def heading_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
+    """See the module docstring: one score per chunk, its heading's."""
+    scores = np.zeros(len(chunks), np.float32)
+    head = question[:MAX_QUESTION_CHARS]
+    asked = word_stems(head) | word_stems(expansion(head))
+    if not asked or not chunks:
+        return scores
+    headings = [heading_words(chunk) for chunk in chunks]
+    sections = {(chunk.document.doc_id, words) for chunk, words in zip(chunks, headings, strict=True) if words}
+    if len(sections) < 2:
+        return scores
+    counts = Counter(word for _, words in sections for word in words)  # in how many sections' headings
+    rarity = {word: math.log(len(sections) / count) / math.log(len(sections)) for word, count in counts.items()}
+    # the share of the heading's words that the question holds, each counted by its rarity: a heading that
+    # every runbook has ("Alerts") gets less than one only this section has
+    shares = {words: sum(rarity[word] for word in words & asked) / len(words) for _, words in sections}
+    for index, words in enumerate(headings):
+        scores[index] = shares.get(words, 0.0)
     return scores

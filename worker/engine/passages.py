@@ -15,10 +15,13 @@ do runs on into the steps that follow it when they fit. It is headed by the sect
 
 Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
 error line, the trace, the final exception line), or to the first occurrence of that incident when it
-repeats an earlier one; a long one keeps its first lines, every line that names an exception and its last
+repeats an earlier one (not when the question names a time: "around 2:40" is that one), and to the
+incidents at most ``EPISODE_GAP`` lines before and after it (the warnings before the errors); a long one
+keeps its first lines, every line that names an exception, the lines that retrieval found and its last
 lines. One line of context follows: how many times the incident's first line
 occurred in the log (lines equal once timestamps and numbers are masked) and when it was first and last
-seen. Another log chunk gives its best line with ``LOG_CONTEXT_LINES`` lines either side.
+seen. Another log chunk gives its best line (one that states the kind of value the question asks for,
+if any: lookups.py) with ``LOG_CONTEXT_LINES`` lines either side.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, li
 from worker.documents.runbook_lookup import markdown_headings, section_at
 from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
+from worker.engine.lookups import asked_values, states_value
+from worker.engine.moments import asked_spans
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
 MAX_LINES = 30
@@ -56,6 +61,9 @@ LOG_CONTEXT_LINES = 2
 LOG_HEAD_LINES = 3  # of a long incident, always shown: its first lines, its exception lines, its last lines
 LOG_TAIL_LINES = 2
 LOG_WORST_LINES = 5  # of a long incident, its first lines of the highest severity are always shown
+EPISODE_GAP = 5  # lines of the file between two incidents that make them one passage: the warnings that a
+# node lost its quorum, then the errors of its stepping down
+VALUE_LINE_BONUS = 0.3  # for a line that states the kind of value the question asks for (lookups.py)
 
 # question, texts -> one score per text (higher is more similar); the retriever's text score
 TextScorer = Callable[[str, Sequence[str]], np.ndarray]
@@ -65,6 +73,11 @@ _CODE_LINE = re.compile(r"^\s*(?:```|~~~)|^(?: {4}|\t)\s*(?:\$ )?[a-z./][\w./-]*
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _COMMAND = re.compile(r"^(?:\$ )?[a-z./][\w./-]* \S")  # "kubectl -n x get pods", "./bin/redrive --from q"
 _SETTING = re.compile(r"^[A-Za-z_][\w.-]*\s*[=:]\s*\S")  # "WORKER_CONCURRENCY=16", "memory: 2Gi"
+# inline code that quotes what a program said rather than what to run ("`i/o timeout`", "`heartbeat failed`"):
+# words of failure, and no option, path or assignment
+_MESSAGE = re.compile(r"(?i)\b(?:fail\w*|timed out|timeout|exceeded|not found|refused|unable|errors?|invalid|denied"
+                      r"|prematurely|too many|not yet|no (?:live|such|space|upstream|endpoints?))\b")
+_RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 # the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
                             r"|roll ?backs?|solutions?|what to do)\b")
@@ -132,6 +145,7 @@ def asked_part(question: str) -> str:
 
 _WHAT_TO_DO = re.compile(
     r"(?i)\b(?:how (?:do|can|should|would|to)|what (?:do|should|can) (?:i|we)|(?:can|should|could) (?:i|we)"
+    r"|(?:anything|something) (?:i|we|you) (?:can|could|should)"
     r"|is there a way|any way|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
     r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
 )
@@ -170,9 +184,11 @@ def asks_fact_or_reason(question: str) -> bool:
 
 
 def actionable(text: str) -> bool:
-    """The text says what to do: a code block, or inline code that is a command or a setting."""
+    """The text says what to do: a code block, or inline code that is a command or a setting (not a
+    message it quotes: ``_MESSAGE``)."""
     return any(_CODE_LINE.match(line) for line in text.split("\n")) or any(
-        _COMMAND.match(code) or _SETTING.match(code) for code in _INLINE_CODE.findall(text))
+        (_COMMAND.match(code) or _SETTING.match(code)) and not (_MESSAGE.search(code) and not _RUNNABLE.search(code))
+        for code in _INLINE_CODE.findall(text))
 
 
 # ---- runbooks and other text --------------------------------------------------------------------------
@@ -402,9 +418,12 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     """An incident chunk: the whole incident it lies in, or, when that repeats an earlier incident (its
     headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
-    the fifth back-off); the context line says how many times the headline of the incident that was found
-    was seen, first and last. Another chunk: its best line with ``LOG_CONTEXT_LINES`` either side, also
-    past the chunk's first or last line, and for "how many"/"how often" the same context line about it."""
+    the fifth back-off; not for a question that names a time), joined with the incidents at most
+    ``EPISODE_GAP`` lines before and after it; the context line says how many times the headline of the
+    incident that was found was seen, first and last. Another chunk: its best line (a line that states the
+    kind of value the question asks for counts ``VALUE_LINE_BONUS`` more: lookups.py) with
+    ``LOG_CONTEXT_LINES`` either side, also past the chunk's first or last line, and for "how many"/"how
+    often" the same context line about it."""
     document = chunk.document
     if text_severity(chunk.text) > 0:
         incident = _incident_at(document, chunk.line_start, chunk.line_end)
@@ -412,13 +431,18 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
             headline = _headline(incident)
             seen = _template_counts(document).get(line_template(headline.raw))
             earliest = incident[0].first if seen is None else seen.line
-            if earliest < incident[0].first:
+            if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
                 incident = _incident_at(document, earliest, earliest) or incident
-            return _incident_passage(question, document, incident, headline)
+            incident = _incident_at(document, incident[0].first, incident[-1].last, episode=True) or incident
+            return _incident_passage(question, document, incident, headline, (chunk.line_start, chunk.line_end))
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
     scores = scorer(question, [folded[i].text for i in inside])
+    kinds = asked_values(question)
+    if kinds:  # "which version?": the line that states one, not the line most like the question
+        scores = scores + VALUE_LINE_BONUS * np.asarray(
+            [sum(states_value(kind, folded[i].raw) for kind in kinds) / len(kinds) for i in inside])
     best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
     shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
     first, last = shown[0].first, shown[-1].last
@@ -437,15 +461,30 @@ def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLi
     return folded, [i for i, line in enumerate(folded) if line.last >= start and line.first <= end]
 
 
-def _incident_at(document: Document, start: int, end: int) -> list[LogLine] | None:
+def _incident_at(document: Document, start: int, end: int, *, episode: bool = False) -> list[LogLine] | None:
     """The whole incident (log_chunking's region: the error line, its trace, errors close by) that holds
-    lines ``start``-``end``; None when they lie in none."""
+    lines ``start``-``end``; with ``episode``, with the incidents at most ``EPISODE_GAP`` lines before and
+    after it too, while they fit in ``MAX_LINES`` (folded) lines. None when they lie in none."""
     folded, inside = _folded_window(document, start, end)
     if not inside:
         return None
-    regions = incident_regions(line_severities(folded))
-    region = next((r for r in regions if r.start <= inside[-1] and r.end >= inside[0]), None)
-    return None if region is None else folded[region.start:region.end + 1]
+    regions = incident_regions(folded, line_severities(folded))
+    found = next((n for n, r in enumerate(regions) if r.start <= inside[-1] and r.end >= inside[0]), None)
+    if found is None:
+        return None
+    first = last = found
+
+    def gap(before: int, after: int) -> int:  # lines of the file between two regions
+        return folded[regions[after].start].first - folded[regions[before].end].last - 1
+
+    def fits(a: int, b: int) -> bool:  # an episode of at most MAX_LINES (folded) lines
+        return regions[b].end - regions[a].start + 1 <= MAX_LINES
+
+    while episode and first > 0 and gap(first - 1, first) <= EPISODE_GAP and fits(first - 1, last):
+        first -= 1
+    while episode and last + 1 < len(regions) and gap(last, last + 1) <= EPISODE_GAP and fits(first, last + 1):
+        last += 1
+    return folded[regions[first].start:regions[last].end + 1]
 
 
 def _worst(incident: Sequence[LogLine]) -> set[int]:
@@ -460,16 +499,18 @@ def _headline(incident: Sequence[LogLine]) -> LogLine:
     return incident[min(worst)] if worst else incident[0]
 
 
-def _incident_passage(question: str, document: Document, incident: Sequence[LogLine], counted: LogLine) -> Passage:
-    """The incident's lines (``_shorten``; a long one keeps those that name the question's identifiers:
-    "Why did KERNEL fail?" shows the KERNEL lines of a burst of failures), then how often and when
-    ``counted`` was seen."""
+def _incident_passage(question: str, document: Document, incident: Sequence[LogLine], counted: LogLine,
+                      retrieved: tuple[int, int]) -> Passage:
+    """The incident's lines (``_shorten``; a long one keeps the lines of the chunk that retrieval found,
+    ``retrieved``, and those that name the question's identifiers: "Why did KERNEL fail?" shows the KERNEL
+    lines of a burst of failures), then how often and when ``counted`` was seen."""
     first, last = incident[0].first, incident[-1].last
     identifiers = question_identifiers(question)
     asked = {i for i, line in enumerate(incident) if any(name in spelled(line.text) for name in identifiers)}
+    found = {i for i, line in enumerate(incident) if line.last >= retrieved[0] and line.first <= retrieved[1]}
     return Passage(document, _log_heading(document, first, last),
-                   tuple(_shorten(incident, _worst(incident), asked)), first, last,
-                   context=seen_line(document, counted.raw))
+                   tuple(_shorten(incident, _worst(incident), asked | set(sorted(found)[:LOG_WORST_LINES]))),
+                   first, last, context=seen_line(document, counted.raw))
 
 
 def _log_heading(document: Document, first: int, last: int) -> str:
