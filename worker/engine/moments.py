@@ -61,8 +61,9 @@ _CLOCK = re.compile(r"(\d{1,2}):(\d{2}):\d{2}")
 
 def asked_spans(question: str) -> list[Span]:
     """The times of day the question names, as spans of minutes after midnight: a clock time is a point
-    (two when it may be either half of the day: "2:20", "about 7"; not "14:20", "02:20" or "3pm"), a
-    part of the day its usual hours ("after lunch", "in the middle of the night")."""
+    (two when it may be either half of the day: "2:20", "about 7"; not "14:20", "02:20" or "3pm"), or the
+    ``BEFORE_AFTER_MINUTES`` on the side a "before" or "after" names; a part of the day its usual hours
+    ("after lunch", "in the middle of the night")."""
     head = question[:MAX_QUESTION_CHARS]
     found: list[Span] = []
     for match in _ASKED.finditer(head):
@@ -74,7 +75,7 @@ def asked_spans(question: str) -> list[Span]:
             hour, minute = int(written), int(match.group(5) or 0)
             either_half = 1 <= hour <= 12 and not written.startswith("0")
             readings = [hour % 12, hour % 12 + 12] if either_half else [hour]
-        side = _side(head[:match.start()] + match.group(0))
+        side = _side(head[:match.end()])
         found += [_widened(h * 60 + minute, side) for h in readings if h < 24 and minute < 60]
     for pattern, span in _PERIODS:
         period = pattern.search(head)

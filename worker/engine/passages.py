@@ -426,15 +426,15 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     often" the same context line about it."""
     document = chunk.document
     if text_severity(chunk.text) > 0:
-        incident = _incident_at(document, chunk.line_start, chunk.line_end)
-        if incident is not None:
+        found = _incident_at(document, chunk.line_start, chunk.line_end)
+        if found is not None:
+            incident, episode = found
             headline = _headline(incident)
             seen = _template_counts(document).get(line_template(headline.raw))
             earliest = incident[0].first if seen is None else seen.line
             if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
-                incident = _incident_at(document, earliest, earliest) or incident
-            incident = _incident_at(document, incident[0].first, incident[-1].last, episode=True) or incident
-            return _incident_passage(question, document, incident, headline, (chunk.line_start, chunk.line_end))
+                incident, episode = _incident_at(document, earliest, earliest) or found
+            return _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
@@ -461,10 +461,10 @@ def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLi
     return folded, [i for i, line in enumerate(folded) if line.last >= start and line.first <= end]
 
 
-def _incident_at(document: Document, start: int, end: int, *, episode: bool = False) -> list[LogLine] | None:
+def _incident_at(document: Document, start: int, end: int) -> tuple[list[LogLine], list[LogLine]] | None:
     """The whole incident (log_chunking's region: the error line, its trace, errors close by) that holds
-    lines ``start``-``end``; with ``episode``, with the incidents at most ``EPISODE_GAP`` lines before and
-    after it too, while they fit in ``MAX_LINES`` (folded) lines. None when they lie in none."""
+    lines ``start``-``end``, and its episode: the same with the incidents at most ``EPISODE_GAP`` lines
+    before and after it, while they fit in ``MAX_LINES`` (folded) lines. None when they lie in none."""
     folded, inside = _folded_window(document, start, end)
     if not inside:
         return None
@@ -480,11 +480,11 @@ def _incident_at(document: Document, start: int, end: int, *, episode: bool = Fa
     def fits(a: int, b: int) -> bool:  # an episode of at most MAX_LINES (folded) lines
         return regions[b].end - regions[a].start + 1 <= MAX_LINES
 
-    while episode and first > 0 and gap(first - 1, first) <= EPISODE_GAP and fits(first - 1, last):
+    while first > 0 and gap(first - 1, first) <= EPISODE_GAP and fits(first - 1, last):
         first -= 1
-    while episode and last + 1 < len(regions) and gap(last, last + 1) <= EPISODE_GAP and fits(first, last + 1):
+    while last + 1 < len(regions) and gap(last, last + 1) <= EPISODE_GAP and fits(first, last + 1):
         last += 1
-    return folded[regions[first].start:regions[last].end + 1]
+    return folded[regions[found].start:regions[found].end + 1], folded[regions[first].start:regions[last].end + 1]
 
 
 def _worst(incident: Sequence[LogLine]) -> set[int]:
