@@ -148,12 +148,32 @@ def hold_nothing(layers: list[lora.LoraLinear | lora.FusedLinear], rows: int, dt
     yield  # each call dequantises and corrects for itself, as before lora.held_weights
 
 
+@contextlib.contextmanager
+def whole_last_layer(clara: ClaraModel) -> Iterator[None]:
+    """Compression as before round 6: the last layer computes every token, then the memory rows are taken."""
+    forward = clara.model.forward
+
+    def whole(x: torch.Tensor, positions: torch.Tensor, mask: Any, slots: Any = None, tail: int = 0) -> torch.Tensor:
+        hidden = forward(x, positions, mask, slots)
+        return hidden[:, mask.tail_rows(tail)] if tail else hidden
+
+    clara.model.forward = whole  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del clara.model.forward
+
+
 def compression_variants(clara: ClaraModel, name: str, n: int, micro: int) -> None:
-    """Compression with the q/k/v and gate/up matmuls fused; as before the weight-side corrections (the
-    encoder's low-rank term on the output at any row count, each MLP chunk dequantising for itself:
-    lora.corrects_weight, lora.held_weights); and with the MLP in one pass instead of
-    ``model.MLP_ROWS``-row chunks. Speed, and the memory a micro-batch takes."""
+    """Compression with the last layer computed at every token (before round 6); with the q/k/v and
+    gate/up matmuls fused; as before the weight-side corrections (the encoder's low-rank term on the
+    output at any row count, each MLP chunk dequantising for itself: lora.corrects_weight,
+    lora.held_weights); and with the MLP in one pass instead of ``model.MLP_ROWS``-row chunks. Speed,
+    and the memory a micro-batch takes."""
     compress_peak(clara, f"{name} packed", micro)
+    with whole_last_layer(clara):
+        bench_compress(clara, f"{name} packed, last layer at every token (before round 6)", (n,), micro,
+                       packed=True, target="")
     bench_compress(clara, f"{name} packed, fused q/k/v and gate/up", (n,), micro, packed=True, target="", fused=True)
     weight_side, held = lora.corrects_weight, clara_model.held_weights
     lora.corrects_weight = lambda rows, in_features, out_features: False
@@ -644,7 +664,7 @@ def one_format(name: str, device: torch.device, dtype: torch.dtype, model_config
     profile_decode(clara, name, engine.decoder.generate)
     if name == "bf16":  # the same engine without this issue's decode and compression changes
         bench_compress(clara, "bf16 padded (before issue 15)", sizes[-1:], 64, packed=False)
-        bench_compress(clara, "bf16 packed, micro-batch 64", sizes[-1:], 64, packed=True, target="")
+        bench_compress(clara, "bf16 packed, micro-batch 32 (before round 6)", sizes[-1:], 32, packed=True, target="")
         clara.model.compile_decode(None)
         clara.model.use_gemv(False)
         before = StaticDecoder(clara)

@@ -186,3 +186,15 @@ def test_generation_is_greedy_and_batch_independent(e2e16: ClaraModel) -> None:
         alone = steps.generate(e2e16, steps.insert_memory(e2e16, ids1, [memories[row]]), valid1, 12)
         assert alone[0] == together[row]
     assert all(EOS_ID not in out and len(out) <= 12 for out in together)
+
+
+def test_packed_compression_equals_padded(e2e16: ClaraModel) -> None:
+    """Packed sequences (no padding, no mask; the last layer computed at the memory tokens only) give
+    the padded pass's memory states, unfused and fused."""
+    padded = steps.compress(e2e16, DOCS)
+    for fused in (False, True):
+        seqs = [e2e16.tokenizer.encoder_ids(d, 256) for d in DOCS]
+        packed = steps.encode_ids(e2e16, seqs, ENCODER_ADAPTER, packed=True, fused=fused)
+        assert packed.shape == padded.shape
+        assert (packed - padded).abs().max().item() < 1e-4
+    assert padded.abs().max().item() > 0.1  # not trivially zero

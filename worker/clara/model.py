@@ -146,22 +146,41 @@ class Packed:
     def positions(self) -> torch.Tensor:  # [1, T]: RoPE positions, from 0 in each sequence
         return torch.cat([torch.arange(n) for n in self.lengths])[None].to(self.cu_seqlens.device)
 
+    def tail_rows(self, tail: int) -> torch.Tensor:  # [N * tail]: the last ``tail`` rows of each sequence
+        ends = self.cu_seqlens[1:].long()  # [N]
+        return (ends[:, None] - tail + torch.arange(tail, device=ends.device)).reshape(-1)
 
-def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, packed: Packed) -> torch.Tensor:
+
+def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, packed: Packed, tail: int = 0
+                     ) -> torch.Tensor:
     """q [T, H, E], k and v [T, K, E] -> [T, H, E]: causal within each packed sequence, with no mask.
+    ``tail``: q holds only the last ``tail`` queries of each sequence ([N * tail, H, E], ``tail_rows``),
+    each still attending to every key up to its own position -> [N * tail, H, E].
 
-    On CUDA in bf16/fp16 one flash-attention call over all sequences (variable lengths, GQA native);
-    elsewhere each sequence through SDPA (the reference, and the CPU path)."""
+    On CUDA in bf16/fp16 one flash-attention call over all sequences (variable lengths, GQA native; with
+    fewer queries than keys its causal mask is aligned to the end, as a tail needs); elsewhere each
+    sequence through SDPA (the reference, and the CPU path)."""
     if q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
         longest = max(packed.lengths)
-        return torch.ops.aten._flash_attention_forward(q, k, v, packed.cu_seqlens, packed.cu_seqlens, longest,
+        q_ends, q_longest = packed.cu_seqlens, longest
+        if tail:
+            q_ends = torch.arange(0, len(packed.lengths) + 1, device=q.device, dtype=torch.int32) * tail
+            q_longest = tail
+        return torch.ops.aten._flash_attention_forward(q, k, v, q_ends, packed.cu_seqlens, q_longest,
                                                        longest, 0.0, True, False)[0]
     out = torch.empty_like(q)
     start = 0
-    for n in packed.lengths:
+    for i, n in enumerate(packed.lengths):
         end = start + n
-        q_, k_, v_ = (y[start:end].transpose(0, 1) for y in (q, k, v))  # [heads, n, E]
-        out[start:end] = F.scaled_dot_product_attention(q_, k_, v_, is_causal=True, enable_gqa=True).transpose(0, 1)
+        k_, v_ = (y[start:end].transpose(0, 1) for y in (k, v))  # [K, n, E]
+        if tail:
+            q_ = q[i * tail:(i + 1) * tail].transpose(0, 1)  # [H, tail, E]
+            mask = torch.ones(tail, n, dtype=torch.bool, device=q.device).tril(n - tail)  # query j: keys <= n-tail+j
+            attended = F.scaled_dot_product_attention(q_, k_, v_, attn_mask=mask, enable_gqa=True)
+            out[i * tail:(i + 1) * tail] = attended.transpose(0, 1)
+        else:
+            q_ = q[start:end].transpose(0, 1)  # [H, n, E]
+            out[start:end] = F.scaled_dot_product_attention(q_, k_, v_, is_causal=True, enable_gqa=True).transpose(0, 1)
         start = end
     return out
 
@@ -231,6 +250,19 @@ class Attention(nn.Module):
         qk = OPS.rope(qkv[:, :, : h + kv], cos, sin)  # q and k rotated together
         q, k, v = qk[:, :, :h], qk[:, :, h:], qkv[:, :, h + kv:]
         return self._attention(q, k, v, mask, slots).reshape(b, t, h * e)
+
+    def tail(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, packed: Packed, tail: int
+             ) -> torch.Tensor:
+        """x [1, T, D] -> [1, R, D], R = N * tail: the attention output at the last ``tail`` tokens of each
+        packed sequence only (``Packed.tail_rows``); keys and values still come from every token."""
+        rows = packed.tail_rows(tail)  # [R]
+        t, r = x.shape[1], rows.shape[0]
+        h, kv, e = self.n_heads, self.n_kv, self.head_dim
+        q = self.q_proj(x[:, rows]).view(1, r, h, e)  # [1, R, H, E]
+        k = self.k_proj(x).view(1, t, kv, e)  # [1, T, K, E]
+        v = self.v_proj(x).view(1, t, kv, e)  # [1, T, K, E]
+        q, k = OPS.rope(q, cos[:, rows], sin[:, rows]), OPS.rope(k, cos, sin)
+        return self.o_proj(packed_attention(q[0], k[0], v[0], packed, tail).reshape(1, r, h * e))
 
     def _attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | Packed,
                    slots: torch.Tensor | None) -> torch.Tensor:
@@ -321,6 +353,14 @@ class DecoderLayer(nn.Module):
             return self._decode_gemv(x, cos, sin, mask, slots)
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, slots)
         return x + self.mlp(self.post_attention_layernorm(x))
+
+    def tail(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, packed: Packed, tail: int
+             ) -> torch.Tensor:
+        """The layer's output at the last ``tail`` tokens of each packed sequence only: x [1, T, D] ->
+        [1, N * tail, D]. The queries, o_proj, residual and MLP run on those rows alone."""
+        x_tail = x[:, packed.tail_rows(tail)]  # [1, R, D]
+        x_tail = x_tail + self.self_attn.tail(self.input_layernorm(x), cos, sin, packed, tail)
+        return x_tail + self.mlp(self.post_attention_layernorm(x_tail))
 
     def _plain_weights(self) -> bool:
         """The fused matmuls are on and the active adapter is the merged one (no low-rank terms)."""
@@ -495,13 +535,20 @@ class Mistral(nn.Module):
         return self.model.embed_tokens(ids)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | Packed,
-                slots: torch.Tensor | None = None) -> torch.Tensor:
+                slots: torch.Tensor | None = None, tail: int = 0) -> torch.Tensor:
         """x [B, T, D] input embeddings, positions [B, T], mask [B, 1, T, S] bool (``attention_mask``)
         or ``Packed`` (B = 1), slots [T] cache slots (None: no cache) -> [B, T, D] hidden states after
-        the final RMSNorm."""
+        the final RMSNorm. ``tail`` (``Packed`` only): only the last ``tail`` tokens of each sequence are
+        wanted, so the last layer computes the rest of its rows only as keys and values -> [1, N * tail, D]
+        (compression: the memory tokens; ~3 % of the FLOPs of a 32-layer model)."""
         cos, sin = rope_cos_sin(positions, self.inv_freq, x.dtype)
         if not isinstance(mask, Packed):
             mask = fold_mask(mask, self.config.num_attention_heads // self.config.num_key_value_heads, x.dtype)
+        elif tail:
+            for layer in self.model.layers[:-1]:
+                x = _run_layer(layer, x, cos, sin, mask, slots)
+            last = cast(DecoderLayer, self.model.layers[-1])
+            return self.model.norm(last.tail(x, cos, sin, mask, tail))
         run = _run_layer
         if self._decode_layer is not None and slots is not None and x.shape[1] == 1:
             run = self._decode_layer

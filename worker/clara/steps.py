@@ -47,16 +47,15 @@ def memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str
 def packed_memory_states(clara: ClaraModel, seqs: Sequence[Sequence[int]], adapter: str, fused: bool = False
                          ) -> torch.Tensor:
     """``memory_states`` without padding or mask: the sequences laid end to end in one row (``Packed``:
-    each attends causally to itself, through flash attention on CUDA) -> [N, M, D]."""
+    each attends causally to itself, through flash attention on CUDA) -> [N, M, D]. The M memory tokens
+    end every sequence, and the last layer computes its output there only (``Mistral.forward``'s tail)."""
     model = clara.model
     packed = Packed.of([len(s) for s in seqs], clara.device)
     ids = torch.tensor([token for seq in seqs for token in seq], device=clara.device)[None]  # [1, T]
     model.set_adapter(adapter)
     model.use_fused(fused)
-    hidden = model(model.embed(ids), packed.positions, packed)  # [1, T, D]
-    ends = packed.cu_seqlens[1:].long()  # [N]
-    slots = ends[:, None] - clara.n_mem + torch.arange(clara.n_mem, device=ends.device)  # [N, M]
-    return hidden[0, slots]  # the M memory tokens end every sequence
+    hidden = model(model.embed(ids), packed.positions, packed, tail=clara.n_mem)  # [1, N*M, D]
+    return hidden[0].view(len(seqs), clara.n_mem, -1)
 
 
 def _encode(clara: ClaraModel, texts: Sequence[str], adapter: str, batch_size: int, packed: bool) -> torch.Tensor:
