@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.lookups import asked_values, lookup_scores, states_value
+from worker.engine.lookups import asked_values, lookup_scores, places_a_lookup_by_time, states_value
 
 
 @pytest.mark.parametrize(("question", "kinds"), [
@@ -93,6 +93,9 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("recovery", "[2025-03-11T23:30:00,412][INFO ][o.o.s.SnapshotShardsService] [[products-v8][1]] snapshot started"),
     ("leader", '2025-05-20T13:31:44.905Z [INFO]  storage.raft: entering follower state: follower="vault-2" '
                "leader-address= leader-id="),  # nobody leads yet
+    # states the system moved through by itself, not changes someone made
+    ("change", "[INFO ][o.o.c.r.a.AllocationService] Cluster health status changed from [YELLOW] to [GREEN]"),
+    ("change", "raft: state changed to FOLLOWER"),
 ])
 def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
     assert not states_value(kind, text)
@@ -142,3 +145,61 @@ def test_a_warning_amid_a_crash_recovery_does_not_make_its_progress_the_comeback
              Chunk(log, "1:M 02 Apr 2026 03:20:00.000 # Background saving error", 3, 3),
              Chunk(log, "1:M 02 Apr 2026 03:25:00.000 * Background saving terminated with success", 4, 4)]
     assert lookup_scores("when were the snapshots working again?", saves).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_a_change_asked_for_before_the_trouble_is_the_last_one_before_it() -> None:
+    """"Before the disk trouble started": the watermark raised at 01:32, not the breaker limit changed
+    hours after the flood-stage warnings; nor the health status the cluster moved through."""
+    log = Document("file:os.log", "os.log", "", kind="log")
+    chunks = [Chunk(log, "[01:20:00][INFO ] updating [indices.recovery.max_bytes] from [40mb] to [80mb]", 10, 10),
+              Chunk(log, "[01:32:07][INFO ] updating [cluster.routing.allocation.disk.watermark.high] "
+                         "from [90%] to [93%]", 23, 23),
+              Chunk(log, "[01:40:56][INFO ] Cluster health status changed from [YELLOW] to [GREEN]", 26, 26),
+              Chunk(log, "[03:17:11][WARN ] flood stage disk watermark [95%] exceeded on [os-node-3]", 45, 45),
+              Chunk(log, "[10:48:19][INFO ] updating [indices.breaker.fielddata.limit] from [40%] to [45%]", 173, 173)]
+    question = "did anybody touch the cluster settings before the disk trouble started?"
+    assert lookup_scores(question, chunks).tolist() == [0.5, 1.0, 0.0, 0.0, 0.25]
+    # without an event, every change counts the same
+    assert lookup_scores("did anybody touch the cluster settings?", chunks).tolist() == [1.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_a_change_before_a_time_is_placed_by_that_time() -> None:
+    log = Document("file:vault.log", "vault.log", "", kind="log")
+    chunks = [Chunk(log, "2025-05-20T00:41:07.219Z [INFO]  core: disabled audit backend: path=syslog/", 9, 9),
+              Chunk(log, "2025-05-20T04:12:08.340Z [ERROR] audit: backend failed to log response", 66, 66),
+              Chunk(log, "2025-05-20T04:33:52.615Z [INFO]  core: reloading plugin backends: path=file/", 103, 103)]
+    question = "was anything changed on vault before the 4am outage?"
+    assert places_a_lookup_by_time(question) and not places_a_lookup_by_time("what changed?")
+    assert lookup_scores(question, chunks).tolist() == [1.0, 0.0, 0.25]
+
+
+def test_the_leader_asked_for_after_an_event_is_the_first_named_after_it() -> None:
+    log = Document("file:vault.log", "vault.log", "", kind="log")
+    chunks = [Chunk(log, '09:00:00 [INFO]  storage.raft: entering follower state: leader-id=vault-1', 1, 1),
+              Chunk(log, "13:31:44 [WARN]  storage.raft: failed to contact quorum of nodes, stepping down", 236, 236),
+              Chunk(log, '13:34:01 [INFO]  storage.raft: entering follower state: leader-id=vault-3', 248, 248),
+              Chunk(log, '21:07:13 [INFO]  storage.raft: entering follower state: leader-id=vault-3', 368, 368)]
+    assert lookup_scores("who became leader when vault-2 stepped down?", chunks).tolist() == [0.25, 0.0, 1.0, 0.5]
+
+
+def test_a_party_named_in_the_question_has_its_own_comeback() -> None:
+    """"When did billing connect again?" in a broker's log of many clients: billing's comeback after its
+    refused logins, not another client's reconnect nor billing's after a single dropped connection."""
+    log = Document("file:mq.log", "mq.log", "", kind="log")
+    lines = ["09:40:06 [warning] closing AMQP connection (vhost: 'billing', user: 'billing-svc')",
+             "09:41:38 [info] user 'billing-svc' authenticated and granted access to vhost 'billing'",
+             "12:02:52 [info] user 'fulfillment-worker' authenticated and granted access to vhost 'orders'",
+             "14:53:40 [error] PLAIN login refused: user 'billing-svc' - invalid credentials",
+             "14:58:44 [error] PLAIN login refused: user 'billing-svc' - invalid credentials",
+             "15:01:00 [error] queue.declare caused a channel exception not_found: no queue 'shipping.rates'",
+             "15:02:00 [info] user 'shipping-svc' authenticated and granted access to vhost 'orders'",
+             "15:30:47 [info] user 'billing-svc' authenticated and granted access to vhost 'billing'",
+             *(f"16:{m:02}:00 [info] user 'orders-svc' authenticated and granted access to vhost 'orders'"
+               for m in range(10, 60, 5))]  # billing is one client of many
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, start=1)]
+    scores = lookup_scores("when did billing manage to connect again?", chunks).tolist()
+    assert scores.index(max(scores)) == 7
+    assert scores[1] == 0.75  # billing's comeback after one dropped connection
+    assert scores[6] == 0.5  # another client's line after another client's error
+    # no party named: every comeback counts the same
+    assert lookup_scores("when did they connect again?", chunks).tolist()[6] == 1.0

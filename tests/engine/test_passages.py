@@ -15,6 +15,8 @@ from worker.documents.chunking import chunk_documents, text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import fold_repeats
 from worker.engine.passages import (
+    CAUSE_GAP,
+    EPISODE_GAP,
     MAX_CHARS,
     MAX_LINES,
     actionable,
@@ -355,6 +357,24 @@ def test_incidents_a_few_lines_apart_are_one_passage_within_the_line_limit() -> 
                           Chunk(document, lines[17], 18, 18), overlap)
     assert (passage.line_start, passage.line_end) == (11, 18)  # not the error 6 lines further on
     assert "stepping down" in passage.lines[0] and "leadership lost" in passage.lines[2]
+
+
+def test_a_why_question_gets_the_incident_that_came_shortly_before() -> None:
+    """A node stops answering, the cluster goes on for a while, then a partition error follows: "why did it
+    drop out?" begins with the node that stopped answering (within ``CAUSE_GAP`` lines before); "what
+    happened at 9:46?" is the partition error alone (more than ``EPISODE_GAP`` lines after the first)."""
+    quiet = "2025-04-02 09:41:{s:02d}.000000+00:00 [info] <0.5.0> accepting AMQP connection"
+    lines = ["2025-04-02 09:41:27.330118+00:00 [error] <0.211.0> ** Node 'rabbit@mq-orders-3' not responding **",
+             "2025-04-02 09:41:27.371118+00:00 [info] <0.312.0> node 'rabbit@mq-orders-3' down: net_tick_timeout"]
+    lines += [quiet.format(s=s) for s in range(30, 44)]
+    lines += ["2025-04-02 09:46:58.714043+00:00 [error] <0.344.0> Mnesia: ** ERROR ** mnesia_event got "
+              "{inconsistent_database, running_partitioned_network, 'rabbit@mq-orders-3'}"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[16], 17, 17)
+    why = log_passage("mq-orders-3 dropped out of the cluster, why?", chunk, overlap)
+    assert (why.line_start, why.line_end) == (1, 17) and "not responding" in why.lines[0]
+    assert log_passage("what happened to mq-orders-3 at 9:46?", chunk, overlap).line_start == 17
+    assert CAUSE_GAP >= 15 > EPISODE_GAP
 
 
 def test_a_question_at_a_time_is_answered_with_the_incident_at_that_time_not_its_first_occurrence() -> None:

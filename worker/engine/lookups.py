@@ -8,10 +8,15 @@ hold a value of that shape: ``2.14.1``, ``v1.19.0``, ``Java 21.0.2``; ``:8080``,
 an IP address, ``host:port``; ``/var/lib/...``. "When did the database come back up?" asks for the same
 kind of line: the one that says the service recovered (``ready to accept connections``, ``back online``),
 not the crash before it, whose lines share the question's words, nor the first start-up: the first
-recovery line after an incident counts in full, other recovery lines half. "Did anyone change the
+recovery line after an incident counts in full, other recovery lines half; when the question names one
+party of the log ("when did billing connect again?"), its own comebacks only, the one after its worst
+outage in full and the others 0.75. "Did anyone change the
 config?" asks for the line that records a change (``parameter "work_mem" changed``, ``config reloaded``,
 ``updating [x] from [90%] to [93%]``). "Who became leader?" asks for the line that names the new leader
-(``leader-id=vault-3``, ``assuming primary role``).
+(``leader-id=vault-3``, ``assuming primary role``). A change or a leader asked for before or after an
+event ("before the disk trouble started", "when vault-2 stepped down": anchors.py) is the last such line
+before it, or the first after it: that one counts in full, the others on the same side half, those on the
+other side a quarter.
 Other questions, and chunks of documents that are not logs, get nothing.
 
 Pure functions of the question and the candidates' text.
@@ -27,6 +32,7 @@ import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line
+from worker.engine.anchors import FUNCTION_WORDS, anchor_position, is_timed, question_anchor
 from worker.engine.incidents import text_severity
 
 MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
@@ -52,6 +58,7 @@ _UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b"
 # started.", "[os-node-2] started"; not "snapshot started")
 _READY = re.compile(_UP)
 _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
+              r"|\bauthenticated\b|\bgranted access\b|\blogged in\b"
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b)"
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
@@ -64,6 +71,10 @@ _LEADER = (r"(?i)\bleader(?:[-_ ]?(?:id|address|addr))?[\"']?[=:][\"']?\w[\w.:-]
            r"|\bbec(?:ame|omes?|oming) (?:the )?(?:new )?(?:leader|primary|master|active)\b|\bassuming primary\b"
            r"|\btransition to primary\b|\bnew (?:leader|primary|master)\b|\bentering leader state\b"
            r"|\bpromot\w+ to (?:leader|primary|master)\b")
+# a state the system moved through by itself, not a change someone made ("Cluster health status changed from
+# [YELLOW] to [GREEN]", "state changed to FOLLOWER")
+_TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\w+\W{1,3}){0,2}?chang(?:ed|ing)\b"
+                         r"|\bchanged? (?:state|status)\b")
 _ACCESS_LINE = re.compile(ACCESS_REQUEST + r"\d{3}\b")  # its user agents' versions are not ours
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
@@ -108,14 +119,24 @@ def asks_about_recovery_or_change(question: str) -> bool:
     return bool({"recovery", "change", "leader"} & set(asked_values(question)))
 
 
+def places_a_lookup_by_time(question: str) -> bool:
+    """The question asks for a change or a leader before or after a time ("was anything changed before the
+    4am outage?"): the answer lies on one side of that time, not at it."""
+    anchor = question_anchor(question)
+    return anchor is not None and is_timed(anchor) and bool({"change", "leader"} & set(asked_values(question)))
+
+
 @functools.lru_cache(maxsize=65_536)
 def states_value(kind: str, text: str) -> bool:
     """The text holds a value of that kind (``VALUE_KINDS``); a version, on a line that is not an access
-    log's request (whose user agents name their own versions) nor a stack frame (its libraries')."""
+    log's request (whose user agents name their own versions) nor a stack frame (its libraries'); a
+    change, on a line that is not a state the system moved through (``_TRANSITION``)."""
     pattern = VALUE_KINDS[kind][1]
     if kind == "version":
         return any(pattern.search(line) for line in text.split("\n")
                    if not _ACCESS_LINE.search(line) and not is_stack_trace_line(line))
+    if kind == "change":
+        return any(pattern.search(line) and not _TRANSITION.search(line) for line in text.split("\n"))
     return bool(pattern.search(text))
 
 
@@ -126,44 +147,125 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     kinds = asked_values(question)
     if not kinds:
         return scores
-    comebacks = _comebacks(chunks) if "recovery" in kinds else set()
+    comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
+    relative = {kind: _relative(question, kind, chunks) for kind in kinds if kind in ("change", "leader")}
     for index, chunk in enumerate(chunks):
         if chunk.document.kind != "log":
             continue
         for kind in kinds:
+            placed = relative.get(kind)
             if kind == "recovery":
-                scores[index] += 1.0 if index in comebacks else 0.5 if states_value(kind, chunk.text) else 0.0
+                scores[index] += comebacks.get(index, 0.5 if states_value(kind, chunk.text) else 0.0)
+            elif placed is not None:
+                scores[index] += placed.get(index, 0.0)
             elif states_value(kind, chunk.text):
                 scores[index] += 1.0
         scores[index] /= len(kinds)
     return scores
 
 
-def _comebacks(chunks: Sequence[Chunk]) -> set[int]:
-    """Indexes of the log chunks that state the recovery after an incident chunk (warnings or worse), each
-    log read in file order: between an incident and the next one, the first chunk that says the service
-    is ready (``_READY``: ``ready for connections``, ``listening``...) or, without one, the first that
-    states any recovery (``recovered``, ``succeeded``, a 2xx): the comeback, not the first start-up, nor
-    every later good line, nor a crash recovery's progress lines before the service is up (when a warning
-    cuts them, "found invalid messages", and a line that says the service is ready follows, that line)."""
-    found: set[int] = set()
+def _relative(question: str, kind: str, chunks: Sequence[Chunk]) -> dict[int, float] | None:
+    """For a change or leader asked for before or after an event: the chunks that state one, scored by
+    where they lie against it (the module docstring); None when the question names no event."""
+    anchor = question_anchor(question)
+    if anchor is None:
+        return None
+    scores: dict[int, float] = {}
+    for ordered in logs_in_file_order(chunks):
+        at = anchor_position(anchor, chunks, ordered)
+        stating = [p for p, i in enumerate(ordered) if states_value(kind, chunks[i].text)]
+        if at is None:
+            scores.update((ordered[p], 1.0) for p in stating)
+            continue
+        near = [p for p in stating if p <= at] if anchor.side == "before" else [p for p in stating if p >= at]
+        nearest = near[-1:] if anchor.side == "before" else near[:1]
+        for p in stating:
+            scores[ordered[p]] = 1.0 if p in nearest else 0.5 if p in near else 0.25
+    return scores
+
+
+def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
+    """The log chunks that state the recovery after an incident chunk (warnings or worse), each log read in
+    file order: between an incident and the next one, the first chunk that says the service is ready
+    (``_READY``: ``ready for connections``, ``listening``...) or, without one, the first that states any
+    recovery (``recovered``, ``succeeded``, a 2xx): the comeback, not the first start-up, nor every later
+    good line, nor a crash recovery's progress lines before the service is up (when a warning cuts them,
+    "found invalid messages", and a line that says the service is ready follows, that line).
+    When the question names one party of the log ("when did billing connect again?", ``_party``), only
+    the chunks that name it are read, its own failures and comebacks, and the comeback after its worst
+    outage (the most severe incidents since the comeback before, then the most of them) weighs 1, the
+    others ``MINOR_COMEBACK`` (a client that reconnected after one warning); else every comeback weighs 1."""
+    found: dict[int, float] = {}
     for indexes in logs_in_file_order(chunks):
-        down = False  # an incident came before
-        since: list[int] = []  # the recovery chunks since the last incident
-        pending: list[int] = []  # recoveries cut short by a warning, none of them saying the service is ready
-        for index in indexes:
-            severity = text_severity(chunks[index].text)
-            if severity >= Severity.WARNING:
-                if severity == Severity.WARNING and since and not _says_ready(chunks, since):
-                    pending += _first_ready(chunks, since)  # a comeback, unless a "ready" line follows
-                else:
-                    found.update(_settled(chunks, pending, since))
-                    pending = []
-                down, since = True, []
-            elif down and states_value("recovery", chunks[index].text):
-                since.append(index)
-        found.update(_settled(chunks, pending, since))
+        party = _party(question, chunks, indexes)
+        if party:
+            indexes = [i for i in indexes if party & _words(chunks[i].text)]
+        outages = _log_comebacks(chunks, indexes)
+        worst = max(outages.values(), default=None) if party else None
+        found.update((index, 1.0 if worst in (None, key) else MINOR_COMEBACK) for index, key in outages.items())
     return found
+
+
+def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tuple[int, int]]:
+    """``_comebacks`` of one log's chunks in file order, each with the outage before it: (the worst
+    severity, the number) of the incident chunks since the comeback before."""
+    outages: dict[int, tuple[int, int]] = {}
+    outage: list[int] = []  # the severities of the incident chunks since the last comeback
+    since: list[int] = []  # the recovery chunks since the last incident
+    pending: dict[int, tuple[int, int]] = {}  # recoveries cut short by a warning, none saying the service is
+    # ready, with their outages
+    for index in [*indexes, -1]:  # -1: the end of the log settles what is left
+        severity = text_severity(chunks[index].text) if index >= 0 else Severity.NONE
+        if index < 0 or severity >= Severity.WARNING:
+            if index >= 0 and severity == Severity.WARNING and since and not _says_ready(chunks, since):
+                pending.update(dict.fromkeys(_first_ready(chunks, since), _outage(outage)))  # unless a "ready"
+                outage = []  # line follows
+            else:
+                settled = _settled(chunks, list(pending), since)
+                dropped = [key for i, key in pending.items() if i not in settled]  # the ready line's outage too
+                for i in settled:
+                    outages[i] = pending.get(i) or _outage(outage, *dropped)
+                outage = [] if settled else outage
+                pending = {}
+            outage.append(int(severity))
+            since = []
+        elif outage and states_value("recovery", chunks[index].text):
+            since.append(index)
+    return outages
+
+
+def _outage(severities: list[int], *more: tuple[int, int]) -> tuple[int, int]:
+    """(worst severity, number of incident chunks), of these severities and earlier outages together."""
+    return (max([*severities, *(worst for worst, _ in more)], default=0),
+            len(severities) + sum(count for _, count in more))
+
+
+MINOR_COMEBACK = 0.75  # of a comeback's weight, when it follows a lesser outage than the log's worst
+PARTY_SHARE = 1 / 3  # of a log's chunks, at most, that name a party of it ("billing" among a broker's clients)
+_WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def _party(question: str, chunks: Sequence[Chunk], indexes: list[int]) -> frozenset[str]:
+    """The words of the question, besides its ask for a comeback, that name one party of this log: in at
+    most ``PARTY_SHARE`` of its chunks, and in at least one incident chunk and one recovery chunk of it
+    (the "billing" of 'billing-svc' in a broker's log of many clients); empty when none does."""
+    head = VALUE_KINDS["recovery"][0].sub(" ", question[:MAX_QUESTION_CHARS])
+    words = _words(head) - FUNCTION_WORDS
+    texts = [_words(chunks[i].text) for i in indexes]
+    party = set()
+    for word in words:
+        having = [n for n, text in enumerate(texts) if word in text]
+        if not having or len(having) > PARTY_SHARE * len(texts):
+            continue
+        incident = any(text_severity(chunks[indexes[n]].text) >= Severity.WARNING for n in having)
+        if incident and any(states_value("recovery", chunks[indexes[n]].text) for n in having):
+            party.add(word)
+    return frozenset(party)
 
 
 def _says_ready(chunks: Sequence[Chunk], indexes: list[int]) -> bool:

@@ -119,7 +119,7 @@ def _inside(minute: int, span: Span) -> bool:
     return first <= minute <= last if first <= last else minute >= first or minute <= last
 
 
-def _distance(asked: Span, span: Span) -> int:
+def distance(asked: Span, span: Span) -> int:
     """Minutes between two spans of the day, around the clock (0 when they meet)."""
     if any(_inside(t, span) for t in asked) or any(_inside(t, asked) for t in span):
         return 0
@@ -132,13 +132,13 @@ def moment_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     asked = asked_spans(question)
     if not asked:
         return scores
-    for index, span in _spans(chunks).items():
-        nearest = min(_distance(moment, span) for moment in asked)
+    for index, span in chunk_spans(chunks).items():
+        nearest = min(distance(moment, span) for moment in asked)
         scores[index] = max(0.0, 1.0 - nearest / WINDOW_MINUTES)
     return scores
 
 
-def _spans(chunks: Sequence[Chunk]) -> dict[int, Span]:
+def chunk_spans(chunks: Sequence[Chunk]) -> dict[int, Span]:
     """Each log chunk's span of times of day; a chunk without a timestamp (a stack trace) lies between
     the last time before it and the first after it, among its log's candidates in file order."""
     spans: dict[int, Span] = {}

@@ -16,7 +16,8 @@ do runs on into the steps that follow it when they fit. It is headed by the sect
 Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
 error line, the trace, the final exception line), or to the first occurrence of that incident when it
 repeats an earlier one (not when the question names a time: "around 2:40" is that one), and to the
-incidents at most ``EPISODE_GAP`` lines before and after it (the warnings before the errors); a long one
+incidents at most ``EPISODE_GAP`` lines before and after it (the warnings before the errors; ``CAUSE_GAP``
+lines before it when the question asks why: the cause comes first); a long one
 keeps its first lines, every line that names an exception, the lines that retrieval found and its last
 lines. One line of context follows: how many times the incident's first line
 occurred in the log (lines equal once timestamps and numbers are masked) and when it was first and last
@@ -63,6 +64,8 @@ LOG_TAIL_LINES = 2
 LOG_WORST_LINES = 5  # of a long incident, its first lines of the highest severity are always shown
 EPISODE_GAP = 5  # lines of the file between two incidents that make them one passage: the warnings that a
 # node lost its quorum, then the errors of its stepping down
+CAUSE_GAP = 20  # lines of the file before an incident within which an earlier one joins its passage when the
+# question asks why: the cause comes first ("node not responding", then the partition it led to)
 VALUE_LINE_BONUS = 0.3  # for a line that states the kind of value the question asks for (lookups.py)
 
 # question, texts -> one score per text (higher is more similar); the retriever's text score
@@ -82,6 +85,7 @@ _RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
                             r"|roll ?backs?|solutions?|what to do)\b")
 _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
+_WHY = re.compile(r"(?i)\bwhy\b|\bwhat (?:caused|made|led to|triggered)\b|\broot cause\b|\bhow come\b")
 _HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")  # a log answer then says how often
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
@@ -420,20 +424,22 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
     the fifth back-off; not for a question that names a time), joined with the incidents at most
     ``EPISODE_GAP`` lines before and after it; the context line says how many times the headline of the
-    incident that was found was seen, first and last. Another chunk: its best line (a line that states the
+    incident that was found was seen, first and last; for a question that asks why, the incidents up to
+    ``CAUSE_GAP`` lines before it join too (the cause comes first). Another chunk: its best line (a line that states the
     kind of value the question asks for counts ``VALUE_LINE_BONUS`` more: lookups.py) with
     ``LOG_CONTEXT_LINES`` either side, also past the chunk's first or last line, and for "how many"/"how
     often" the same context line about it."""
     document = chunk.document
     if text_severity(chunk.text) > 0:
-        found = _incident_at(document, chunk.line_start, chunk.line_end)
+        lead = CAUSE_GAP if _WHY.search(question[:MAX_QUESTION_CHARS]) else EPISODE_GAP
+        found = _incident_at(document, chunk.line_start, chunk.line_end, lead)
         if found is not None:
             incident, episode = found
             headline = _headline(incident)
             seen = _template_counts(document).get(line_template(headline.raw))
             earliest = incident[0].first if seen is None else seen.line
             if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
-                incident, episode = _incident_at(document, earliest, earliest) or found
+                incident, episode = _incident_at(document, earliest, earliest, lead) or found
             return _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
@@ -461,10 +467,12 @@ def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLi
     return folded, [i for i, line in enumerate(folded) if line.last >= start and line.first <= end]
 
 
-def _incident_at(document: Document, start: int, end: int) -> tuple[list[LogLine], list[LogLine]] | None:
+def _incident_at(document: Document, start: int, end: int, lead: int = EPISODE_GAP
+                 ) -> tuple[list[LogLine], list[LogLine]] | None:
     """The whole incident (log_chunking's region: the error line, its trace, errors close by) that holds
-    lines ``start``-``end``, and its episode: the same with the incidents at most ``EPISODE_GAP`` lines
-    before and after it, while they fit in ``MAX_LINES`` (folded) lines. None when they lie in none."""
+    lines ``start``-``end``, and its episode: the same with the incidents at most ``lead`` lines before
+    and ``EPISODE_GAP`` after it, while they fit in ``MAX_LINES`` (folded) lines. None when they lie in
+    none."""
     folded, inside = _folded_window(document, start, end)
     if not inside:
         return None
@@ -480,7 +488,7 @@ def _incident_at(document: Document, start: int, end: int) -> tuple[list[LogLine
     def fits(a: int, b: int) -> bool:  # an episode of at most MAX_LINES (folded) lines
         return regions[b].end - regions[a].start + 1 <= MAX_LINES
 
-    while first > 0 and gap(first - 1, first) <= EPISODE_GAP and fits(first - 1, last):
+    while first > 0 and gap(first - 1, first) <= lead and fits(first - 1, last):
         first -= 1
     while last + 1 < len(regions) and gap(last, last + 1) <= EPISODE_GAP and fits(first, last + 1):
         last += 1
