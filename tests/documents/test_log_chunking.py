@@ -155,6 +155,29 @@ def test_a_node_crash_with_its_javascript_frames_is_one_stack_trace() -> None:
     assert text_severity("    at 12:30:45 the job ran") == Severity.NONE
 
 
+def test_a_go_runtime_fatal_error_with_its_goroutines_is_one_stack_trace() -> None:
+    """Go's runtime prints "fatal error: ...", a blank line, "runtime stack:", frames, and each goroutine
+    as "goroutine N gp=... m=... [running]:" (Go 1.22): all of it is the incident, up to the restart."""
+    text = "\n".join([
+        'ts=2025-06-19T04:30:53.069Z caller=scrape.go:1738 level=info msg="scrape ok"',
+        "fatal error: runtime: out of memory",
+        "",
+        "runtime stack:",
+        "runtime.throw({0x2f1a6c5?, 0x400000?})",
+        "\t/usr/local/go/src/runtime/panic.go:1023 +0x5c fp=0x7ffd5a7f3e28 sp=0x7ffd5a7f3df8 pc=0x43f2dc",
+        "",
+        "goroutine 2871443 gp=0xc3a91e2a80 m=27 mp=0xc001180808 [running]:",
+        "runtime.mallocgc(0x4000000, 0x2a8e6e0, 0x1)",
+        "\t/usr/local/go/src/runtime/malloc.go:1165 +0x597 fp=0xc4b8a8f7f8 sp=0xc4b8a8f790 pc=0x412ad7",
+        "created by net/http.(*Server).Serve in goroutine 311",
+        "\t/usr/local/go/src/net/http/server.go:3285 +0x4b4",
+        'ts=2025-06-19T04:33:21.118Z caller=main.go:617 level=info msg="Starting Prometheus Server"',
+    ])
+    folded = fold_repeats(text.split("\n"))
+    regions = incident_regions(folded, line_severities(folded))
+    assert [(folded[r.start].first, folded[r.end].last) for r in regions] == [(2, 12)]
+
+
 def test_the_levels_of_redis_and_of_pino_json_lines_are_read() -> None:
     assert line_severity("1:S 02 Apr 2026 01:47:12.330 # Error condition on socket for SYNC: Connection refused") == (
         Severity.WARNING)  # "#" is Redis's most severe level

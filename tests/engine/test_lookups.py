@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.lookups import asked_values, lookup_scores, places_a_lookup_by_time, states_value
+from worker.engine.lookups import COMEBACK_MINUTES, asked_values, lookup_scores, states_value, time_placement
 
 
 @pytest.mark.parametrize(("question", "kinds"), [
@@ -33,6 +33,11 @@ from worker.engine.lookups import asked_values, lookup_scores, places_a_lookup_b
     ("who became leader when vault-2 stepped down?", ["leader"]),
     ("which node is primary now?", ["leader"]),
     ("publishers were hanging, anything on the broker?", []),  # names the broker, asks no address
+    ("how many mutations did it replay on the way back up?", []),  # a count, not a comeback
+    ("when was prometheus answering queries again after that restart?", ["recovery"]),  # doing its work again
+    ("why is it failing again?", []),  # not failing, timing out, restarting again
+    ("timing out again, why?", []),
+    ("same thing again?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -58,6 +63,11 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("change", "INFO Processing override for entityPath: topics/orders.events with config: HashMap(retention.ms -> 1)"),
     ("change", '{"t":{"$date":"2024-06-04T10:58:31.077+00:00"},"s":"I","msg":"CMD: dropIndexes"}'),
     ("recovery", "[2024-06-03 03:53:14,498] INFO [KafkaServer id=2] started (kafka.server.KafkaServer)"),
+    ("recovery", '{"level":"info","msg":"peer became active","peer-id":"fd422379fda50e48"}'),
+    ("recovery", 'ts=2025-06-19T04:36:41.077Z level=info msg="Server is ready to receive web requests."'),
+    ("recovery", '{"level":"info","msg":"alarm disarmed","alarm":"NOSPACE"}'),
+    ("recovery", "INFO  [main] 2025-06-18 05:53:12,447 - Starting listening for CQL clients on /10.60.3.13:9042"),
+    ("change", 'ts=2025-06-19T00:37:52.118Z level=info msg="Loading configuration file" filename=/etc/p.yaml'),
     ("recovery", "Jun 11 13:25:02 lb-1 haproxy[2211]: Server be_checkout/checkout-1 is UP, reason: Layer7 check"),
     ("recovery", "[2025-03-11T11:15:49,391][INFO ][o.o.n.Node               ] [os-node-2] started"),
     ("recovery", "[2025-03-11T11:15:49,391][INFO ][o.o.n.Node] [os-node-2] started\n[2025-03-11T11:15:50,000] x"),
@@ -96,6 +106,7 @@ def test_values_are_found(kind: str, text: str) -> None:
     # states the system moved through by itself, not changes someone made
     ("change", "[INFO ][o.o.c.r.a.AllocationService] Cluster health status changed from [YELLOW] to [GREEN]"),
     ("change", "raft: state changed to FOLLOWER"),
+    ("recovery", "INFO  [PerDiskMemtableFlushWriter_0:58] 2025-06-18 05:33:05,152 - Stop listening for CQL clients"),
 ])
 def test_lookalikes_of_values_are_not(kind: str, text: str) -> None:
     assert not states_value(kind, text)
@@ -169,7 +180,7 @@ def test_a_change_before_a_time_is_placed_by_that_time() -> None:
               Chunk(log, "2025-05-20T04:12:08.340Z [ERROR] audit: backend failed to log response", 66, 66),
               Chunk(log, "2025-05-20T04:33:52.615Z [INFO]  core: reloading plugin backends: path=file/", 103, 103)]
     question = "was anything changed on vault before the 4am outage?"
-    assert places_a_lookup_by_time(question) and not places_a_lookup_by_time("what changed?")
+    assert time_placement(question) == (True, 0) and time_placement("what changed?") == (False, 0)
     assert lookup_scores(question, chunks).tolist() == [1.0, 0.0, 0.25]
 
 
@@ -203,3 +214,19 @@ def test_a_party_named_in_the_question_has_its_own_comeback() -> None:
     assert scores[6] == 0.5  # another client's line after another client's error
     # no party named: every comeback counts the same
     assert lookup_scores("when did they connect again?", chunks).tolist()[6] == 1.0
+
+
+def test_a_comeback_asked_after_a_time_is_the_first_after_it() -> None:
+    """"etcd-3 dropped off around 5:20, when did it come back?": 05:41, not the comeback after the night's
+    full disk; and the time is where the answer starts, not where it lies."""
+    log = Document("file:etcd.log", "etcd.log", "", kind="log")
+    lines = ['{"level":"warn","ts":"2025-06-17T03:15:38.402Z","msg":"alarm raised","alarm":"NOSPACE"}',
+             '{"level":"info","ts":"2025-06-17T03:52:17.604Z","msg":"alarm disarmed","alarm":"NOSPACE"}',
+             '{"level":"error","ts":"2025-06-17T05:20:33.742Z","msg":"lost TCP streaming connection","peer-id":"fd42"}',
+             '{"level":"info","ts":"2025-06-17T05:41:09.318Z","msg":"peer became active","peer-id":"fd42"}']
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, start=1)]
+    question = "etcd-3 dropped off the cluster around 5:20, when did it come back?"
+    assert lookup_scores(question, chunks).tolist() == [0.0, 0.75, 0.0, 1.0]
+    assert time_placement(question) == (False, COMEBACK_MINUTES)  # the comeback follows the time
+    assert time_placement("what failed around 5:20?") == (False, 0)
+    assert lookup_scores("when did it come back?", chunks).tolist() == [0.0, 1.0, 0.0, 1.0]

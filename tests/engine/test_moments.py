@@ -18,6 +18,13 @@ from worker.engine.moments import asked_spans, chunk_minutes, moment_scores
     ("it gave up after 3 retries, around 5 minutes in", []),  # counts, not hours
     ("which version, 1.2.3 or v2.0, listens on host:8080?", []),
     ("why did it fail?", []),
+    # in words: "half five" is 5:30 (either half of the day), "ten to eight" 7:50, and "this morning" beside
+    # a clock time only says which half
+    ("ring-3 stopped taking traffic around half five, why?", [330, 1050]),
+    ("restarted at half past 11", [690, 1410]),
+    ("quarter past three", [195, 915]),
+    ("can't connect since about ten to eight this morning", [470]),
+    ("twenty-five to six in the afternoon", [1055]),
 ])
 def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) -> None:
     assert asked_spans(question) == [(m, m) for m in minutes]
@@ -28,6 +35,9 @@ def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) ->
     ("it restarted a bit after 11:15", [(675, 690), (1395, 1410)]),  # and the quarter hour after
     ("the nightly snapshot just before midnight didn't complete", [(1425, 0)]),  # back past midnight
     ("it was fine before 3 retries", []),  # a count, not a time
+    ("just before half five", [(315, 330), (1035, 1050)]),
+    ("mimir dashboards have gaps roughly between 2 and 3am", [(120, 180)]),  # a stretch, not 3am alone
+    ("from 22:00 to 23:30", [(1320, 1410)]),
 ])
 def test_before_or_after_a_time_is_the_quarter_hour_on_that_side(question: str, spans: list[tuple[int, int]]) -> None:
     assert asked_spans(question) == spans

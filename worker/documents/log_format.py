@@ -75,10 +75,11 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
 )
 
 # Lines that start a stack trace, and lines that continue one.
+_GOROUTINE = r"goroutine \d+ (?:\S+ )*\["  # Go: "goroutine 7 [running]:", "goroutine 7 gp=0xc0 m=27 [running]:"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
-    r"|panic: |goroutine \d+ \[)"
+    r"|panic: |fatal error: |" + _GOROUTINE + r")"  # Go's panics and its runtime's fatal errors
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
@@ -86,15 +87,15 @@ _TRACE_CONTINUATION = re.compile(
     r"|Caused by: |Suppressed: "
     r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
-    r"|goroutine \d+ \[|created by |\[signal )"  # Go: "panic: ...", "[signal SIGSEGV: ...]", goroutines
+    r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$)"  # Go: "[signal SIGSEGV: ...]", goroutines
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by: |Traceback \(most recent call last\):"
-    r"|panic: |goroutine \d+ \["
-    r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$)"  # JavaScript: "    at f (/app/a.js:42:41)"
+    r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE
+    + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$)"  # JavaScript: "    at f (/app/a.js:42:41)"
 )
 _CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
-                           r"|Caused by: |Traceback \(most recent call last\):|goroutine \d+ \[)")
+                           r"|Caused by: |Traceback \(most recent call last\):|runtime stack:$|" + _GOROUTINE + ")")
 _LOG_NAME = re.compile(
     r"(?i)(?:\.(?:log|out|err)(?:\.\d+)?(?:\.gz)?$"  # app.log, app.log.1, app.log.gz, job.out
     r"|log[\w.-]*\.(?:txt|gz)$"  # build-log.txt, logs-2024.gz

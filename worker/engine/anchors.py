@@ -47,7 +47,8 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9_-]*")
 FUNCTION_WORDS = frozenset(re.findall(r"\w+", "the a an it its this that these those was were is are did does do has"
                                             " had have been be of on in at to for and or but not with from by our we"
                                             " they he she them there then just all any some got get when what why how"
-                                            " who which where can could would should will again still also into out"))
+                                            " who which where can could would should will again still also into out"
+                                            " after before since until about around over under thing stuff"))
 
 
 @dataclass(frozen=True)

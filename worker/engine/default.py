@@ -24,7 +24,7 @@ from worker.documents.document import Chunk
 from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
-from worker.engine.lookups import asks_about_recovery_or_change, lookup_scores, places_a_lookup_by_time
+from worker.engine.lookups import asks_about_recovery_or_change, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
 from worker.engine.names import heading_scores, name_scores
 from worker.engine.passages import best_passage
@@ -121,8 +121,9 @@ class Evidence:
             scores += self.incident_weight * incident_scores(question, chunks)
         if self.lookup_weight > 0:
             scores += self.lookup_weight * lookup_scores(question, chunks)
-        if self.moment_weight > 0 and not places_a_lookup_by_time(question):  # "before the 4am outage" ends there
-            scores += self.moment_weight * moment_scores(question, chunks)
+        ends_there, later = time_placement(question)  # "before the 4am outage" ends there
+        if self.moment_weight > 0 and not ends_there:
+            scores += self.moment_weight * moment_scores(question, chunks, later)
         if self.name_weight > 0:
             scores += self.name_weight * name_scores(question, chunks)
         if self.heading_weight > 0:

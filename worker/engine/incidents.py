@@ -32,7 +32,7 @@ _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the pr
 _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
-    r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down"
+    r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down|lost|los(?:e|es|ing)"
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"

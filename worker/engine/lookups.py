@@ -34,6 +34,7 @@ from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line
 from worker.engine.anchors import FUNCTION_WORDS, anchor_position, is_timed, question_anchor
 from worker.engine.incidents import text_severity
+from worker.engine.moments import DAY, asked_spans, chunk_spans
 
 MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
 
@@ -48,9 +49,10 @@ _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
             r"|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"  # an IPv4 address
             r"|\b[a-z][\w-]*(?:\.[\w-]+)+:\d{2,5}\b")  # host.domain:port
 _PATH = r"(?<![\w.:/])/[\w.-]+(?:/[\w.-]+)+"
-_UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b"
-       r"|\b(?:is|became|now) (?:ready|healthy|up|unsealed|available|online|operational)\b"
-       r"|\bback (?:up|online|to normal)\b|\bup and running\b|\blistening\b|\bstarted successfully\b"
+_UP = (r"(?i:\bready (?:to (?:accept|serve|receive|handle)|for connections)\b"
+       r"|\b(?:is|became|now) (?:ready|healthy|up|unsealed|available|online|operational|active)\b"
+       r"|\bback (?:up|online|to normal)\b|\bup and running\b|(?<!stop )(?<!stopped )\blistening\b"
+       r"|\bstarted successfully\b"
        r"|\bstartup complete\b"
        r"|(?:\]|\b(?:server|service|node|broker|instance|application|app|daemon))\s+started\b"
        r"(?=[ \t]*(?:[(.]|\n|$)))")
@@ -58,13 +60,16 @@ _UP = (r"(?i:\bready (?:to (?:accept|serve)|for connections)\b"
 # started.", "[os-node-2] started"; not "snapshot started")
 _READY = re.compile(_UP)
 _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
-              r"|\bauthenticated\b|\bgranted access\b|\blogged in\b"
+              r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
+              r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b)"
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
             r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
             r"|\bdrop(?:ped|ping)?(?:Index\w*|Database|Collection)?\b"  # "CMD: dropIndexes"
-            r"|\bupdat(?:ed|ing)\b|\b(?:dis|en)abl(?:ed|ing)\b"  # "updating [x] from [90%] to [93%]", "disabled audit"
+            r"|\bupdat(?:ed|ing)\b|\b(?:dis|en)abl(?:ed|ing)\b"
+            r"|\bload(?:ed|ing)? (?:of )?(?:the )?(?:new )?config(?:uration)?(?: file)?\b"  # Prometheus's "Loading
+            # configuration file" on a reload  # "updating [x] from [90%] to [93%]", "disabled audit"
             r"|\bfrom \[[^\]\n]*\] to \[")
 # the line that names who leads now: Raft's "leader-id=vault-3", "elected", MongoDB's "assuming primary role"
 _LEADER = (r"(?i)\bleader(?:[-_ ]?(?:id|address|addr))?[\"']?[=:][\"']?\w[\w.:-]*|\belected\b|\bwon (?:the )?election\b"
@@ -93,6 +98,11 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
                             r"|\b(?:connect|log ?in|login|authenticat|join|start|unseal|sync|reach|publish|consum"
                             r"|deliver|send|talk)\w* again\b"
+                            # doing its work again ("answering queries again"), not failing again
+                            r"|\b(?!(?:fail|crash|break|err|throw|restart|drop|dy|tim|los|reject|refus|complain|spam"
+                            r"|warn|panic|hang|stall|leak|flap|evict|kill|oom|throttl)\w*"
+                            r"|(?:some|any|no|every)?thing\b|morning\b|evening\b|during\b|string\b)"
+                            r"\w+ing(?: \w+)? again\b"
                             r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"),
                  re.compile(_RECOVERED)),
     "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
@@ -106,10 +116,16 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 
 
+_COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
+
+
 def asked_values(question: str) -> list[str]:
-    """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order."""
+    """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order; a
+    question that asks how many asks for a count, not a comeback ("how many mutations did it replay on the
+    way back up?")."""
     head = question[:MAX_QUESTION_CHARS]
-    return [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(head)]
+    kinds = [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(head)]
+    return [kind for kind in kinds if kind != "recovery"] if _COUNT.search(head) else kinds
 
 
 def asks_about_recovery_or_change(question: str) -> bool:
@@ -119,11 +135,20 @@ def asks_about_recovery_or_change(question: str) -> bool:
     return bool({"recovery", "change", "leader"} & set(asked_values(question)))
 
 
-def places_a_lookup_by_time(question: str) -> bool:
-    """The question asks for a change or a leader before or after a time ("was anything changed before the
-    4am outage?"): the answer lies on one side of that time, not at it."""
+COMEBACK_MINUTES = 60  # after a time named with a question about a comeback, where the comeback is looked for
+
+
+def time_placement(question: str) -> tuple[bool, int]:
+    """How a time the question names places its answer: (whether the time is only where the answer ends,
+    minutes the answer may lie after it). A change or a leader before or after a time ("was anything
+    changed before the 4am outage?") lies anywhere on that side: (True, 0); a comeback after a time the
+    question names ("it dropped off around 5:20, when did it come back?") within ``COMEBACK_MINUTES``
+    after it: (False, 60); anything else at it: (False, 0)."""
+    kinds = set(asked_values(question))
     anchor = question_anchor(question)
-    return anchor is not None and is_timed(anchor) and bool({"change", "leader"} & set(asked_values(question)))
+    if anchor is not None and is_timed(anchor) and {"change", "leader"} & kinds:
+        return True, 0
+    return False, COMEBACK_MINUTES if "recovery" in kinds else 0
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -192,18 +217,33 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     good line, nor a crash recovery's progress lines before the service is up (when a warning cuts them,
     "found invalid messages", and a line that says the service is ready follows, that line).
     When the question names one party of the log ("when did billing connect again?", ``_party``), only
-    the chunks that name it are read, its own failures and comebacks, and the comeback after its worst
-    outage (the most severe incidents since the comeback before, then the most of them) weighs 1, the
-    others ``MINOR_COMEBACK`` (a client that reconnected after one warning); else every comeback weighs 1."""
+    the chunks that name it are read, its own failures and comebacks (unless none comes back), and the
+    comeback after its worst outage (the most severe incidents since the comeback before, then the most of
+    them) weighs 1, the others ``MINOR_COMEBACK`` (a client that reconnected after one warning). When the
+    question names a time ("it dropped off around 5:20, when did it come back?"), the first comeback after
+    it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1."""
     found: dict[int, float] = {}
+    asked = asked_spans(question)
     for indexes in logs_in_file_order(chunks):
         party = _party(question, chunks, indexes)
-        if party:
-            indexes = [i for i in indexes if party & _words(chunks[i].text)]
-        outages = _log_comebacks(chunks, indexes)
+        outages = _log_comebacks(chunks, [i for i in indexes if party & _words(chunks[i].text)]) if party else {}
+        if not outages:  # no party named, or none of its lines comes back: the whole log
+            party, outages = frozenset(), _log_comebacks(chunks, indexes)
+        if asked:  # "it dropped off around 5:20, when did it come back?": the first comeback after then
+            first = _first_after(chunks, list(outages), min(start for start, _ in asked))
+            found.update((index, 1.0 if index == first else MINOR_COMEBACK) for index in outages)
+            continue
         worst = max(outages.values(), default=None) if party else None
         found.update((index, 1.0 if worst in (None, key) else MINOR_COMEBACK) for index, key in outages.items())
     return found
+
+
+def _first_after(chunks: Sequence[Chunk], indexes: list[int], minute: int) -> int | None:
+    """Of these chunks, the one whose time comes soonest after ``minute`` (of the day, around the clock)."""
+    spans = chunk_spans([chunks[i] for i in indexes])
+    if not spans:
+        return None
+    return indexes[min(spans, key=lambda n: ((spans[n][0] - minute) % DAY, n))]
 
 
 def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tuple[int, int]]:
@@ -251,9 +291,10 @@ def _words(text: str) -> frozenset[str]:
 
 
 def _party(question: str, chunks: Sequence[Chunk], indexes: list[int]) -> frozenset[str]:
-    """The words of the question, besides its ask for a comeback, that name one party of this log: in at
-    most ``PARTY_SHARE`` of its chunks, and in at least one incident chunk and one recovery chunk of it
-    (the "billing" of 'billing-svc' in a broker's log of many clients); empty when none does."""
+    """The words of the question, besides its ask for a comeback, that name one party of this log: part of
+    a name in it (the "billing" of 'billing-svc' in a broker's log of many clients), in at most
+    ``PARTY_SHARE`` of its chunks, and in at least one incident chunk and one recovery chunk of it; empty
+    when none does."""
     head = VALUE_KINDS["recovery"][0].sub(" ", question[:MAX_QUESTION_CHARS])
     words = _words(head) - FUNCTION_WORDS
     texts = [_words(chunks[i].text) for i in indexes]
@@ -261,6 +302,9 @@ def _party(question: str, chunks: Sequence[Chunk], indexes: list[int]) -> frozen
     for word in words:
         having = [n for n, text in enumerate(texts) if word in text]
         if not having or len(having) > PARTY_SHARE * len(texts):
+            continue
+        named = re.compile(rf"(?i)\b{word}[-_.][a-z0-9]|[a-z0-9][-_.]{word}\b")
+        if not any(named.search(chunks[indexes[n]].text) for n in having):  # a name: 'billing-svc', not "dropped"
             continue
         incident = any(text_severity(chunks[indexes[n]].text) >= Severity.WARNING for n in having)
         if incident and any(states_value("recovery", chunks[indexes[n]].text) for n in having):

@@ -1,5 +1,6 @@
 """A time of day in the question: "what happened just before 10am?", "it restarted a bit after 11:15",
-"the reporting jobs fail since about 7", "503s just after lunch".
+"the reporting jobs fail since about 7", "503s just after lunch", "around half five", "ten to eight",
+"between 2 and 3am".
 
 Someone who names a clock time or a part of the day points at the log lines around it. ``moment_scores``
 gives each log chunk 1 when its lines' timestamps meet a time the question names, falling linearly to 0
@@ -37,6 +38,17 @@ _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)
                     r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?"
                     r"(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
                     r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))")
+_HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
+_MINUTES = {"five": 5, "ten": 10, "quarter": 15, "a quarter": 15, "twenty": 20, "twenty-five": 25, "twenty five": 25,
+            "half": 30}
+# clock times in words: "half five" (5:30), "half past five", "quarter past three", "ten to eight" (7:50)
+_WORDED = re.compile(r"(?i)\b(?:(half)(?: past)?"
+                     r"|(a quarter|quarter|twenty[- ]five|twenty|ten|five) (past|after|to|till|til))"
+                     r"\s+" + _HOUR + r"\b(?![:.]\d)")
+# a stretch between two times: "between 2 and 3am", "from 1:30 to 2:15"
+_BETWEEN = re.compile(r"(?i)\b(?:between|from)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:and|to|-)\s*"
+                      r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b")
 _PLAIN = r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )(?<!mid )(?<!mid-)"  # not "late morning"
 # parts of the day people name instead of a time (their usual hours)
 _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, re.IGNORECASE), span)
@@ -63,10 +75,28 @@ def asked_spans(question: str) -> list[Span]:
     """The times of day the question names, as spans of minutes after midnight: a clock time is a point
     (two when it may be either half of the day: "2:20", "about 7"; not "14:20", "02:20" or "3pm"), or the
     ``BEFORE_AFTER_MINUTES`` on the side a "before" or "after" names; a part of the day its usual hours
-    ("after lunch", "in the middle of the night")."""
+    ("after lunch", "in the middle of the night"), or, beside a clock time, which half of the day that
+    is ("ten to eight this morning")."""
     head = question[:MAX_QUESTION_CHARS]
     found: list[Span] = []
+    taken: list[tuple[int, int]] = []  # what the word times and stretches read, so that "3am" of "between 2
+    for match in _BETWEEN.finditer(head):  # and 3am" is not also a point
+        first, last = _clock(match.group(1), match.group(2), match.group(3) or match.group(6)), \
+            _clock(match.group(4), match.group(5), match.group(6))
+        if first and last and len(first) == len(last):
+            found += list(zip((f for f in first), (t for t in last), strict=True))
+            taken.append(match.span())
+    for match in _WORDED.finditer(head):
+        hour = _HOURS.index(match.group(4).lower()) + 1 if match.group(4).isalpha() else int(match.group(4))
+        minutes = 30 if match.group(1) else _MINUTES[" ".join(match.group(2).lower().replace("-", " ").split())]
+        minute = (hour * 60 + (minutes if match.group(1) or match.group(3).lower() in ("past", "after")
+                               else -minutes)) % (12 * 60)
+        side = _side(head[:match.start()])
+        found += [_widened(m, side) for m in (minute, minute + 12 * 60)] if hour <= 12 else []
+        taken.append(match.span())
     for match in _ASKED.finditer(head):
+        if any(start <= match.start() < end for start, end in taken):
+            continue
         if match.group(3):
             hour, minute = int(match.group(1)) % 12, int(match.group(2) or 0)
             readings = [hour + (12 if match.group(3).lower() == "pm" else 0)]
@@ -77,11 +107,24 @@ def asked_spans(question: str) -> list[Span]:
             readings = [hour % 12, hour % 12 + 12] if either_half else [hour]
         side = _side(head[:match.end()])
         found += [_widened(h * 60 + minute, side) for h in readings if h < 24 and minute < 60]
+    periods = []
     for pattern, span in _PERIODS:
         period = pattern.search(head)
         if period:
-            found.append(_widened(span[0], _side(head[:period.start()])) if span[0] == span[1] else span)
-    return found
+            periods.append(_widened(span[0], _side(head[:period.start()])) if span[0] == span[1] else span)
+    if found and periods:  # "ten to eight this morning": the morning only says which eight
+        return [t for t in found if any(_inside(t[0], p) for p in periods)] or found
+    return found + periods
+
+
+def _clock(hour: str, minute: str | None, half: str | None) -> list[int]:
+    """Minutes after midnight of "2", "2:30", "3am": both halves of the day without am/pm; [] if no time."""
+    h, m = int(hour), int(minute or 0)
+    if m >= 60 or h >= 24 or (half and not 1 <= h <= 12):
+        return []
+    if half:
+        return [(h % 12 + (12 if half.lower() == "pm" else 0)) * 60 + m]
+    return [(h % 12) * 60 + m, (h % 12 + 12) * 60 + m] if 1 <= h <= 12 else [h * 60 + m]
 
 
 _SIDE = re.compile(r"(?i)\b(before|after)\s+(?:about\s+|around\s+)?(?:the\s+)?(?:\d{1,2}\S*)?$")
@@ -126,10 +169,11 @@ def distance(asked: Span, span: Span) -> int:
     return min(min(abs(a - t), DAY - abs(a - t)) for a in asked for t in span)
 
 
-def moment_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
-    """See the module docstring."""
+def moment_scores(question: str, chunks: Sequence[Chunk], later: int = 0) -> np.ndarray:  # [N] in [0, 1]
+    """See the module docstring. ``later``: minutes each named time also stretches forward ("it dropped off
+    around 5:20, when did it come back?" asks about what followed)."""
     scores = np.zeros(len(chunks), np.float32)
-    asked = asked_spans(question)
+    asked = [(first, (last + later) % DAY) for first, last in asked_spans(question)]
     if not asked:
         return scores
     for index, span in chunk_spans(chunks).items():
