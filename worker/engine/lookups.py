@@ -67,9 +67,8 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
             r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
             r"|\bdrop(?:ped|ping)?(?:Index\w*|Database|Collection)?\b"  # "CMD: dropIndexes"
-            r"|\bupdat(?:ed|ing)\b|\b(?:dis|en)abl(?:ed|ing)\b"
-            r"|\bload(?:ed|ing)? (?:of )?(?:the )?(?:new )?config(?:uration)?(?: file)?\b"  # Prometheus's "Loading
-            # configuration file" on a reload  # "updating [x] from [90%] to [93%]", "disabled audit"
+            r"|\bupdat(?:ed|ing)\b|\b(?:dis|en)abl(?:ed|ing)\b"  # "updating [x] from [90%] to [93%]", "disabled audit"
+            r"|\bload(?:ed|ing)? (?:of )?(?:the )?(?:new )?config(?:uration)?(?: file)?\b"  # Prometheus's reload
             r"|\bfrom \[[^\]\n]*\] to \[")
 # the line that names who leads now: Raft's "leader-id=vault-3", "elected", MongoDB's "assuming primary role"
 _LEADER = (r"(?i)\bleader(?:[-_ ]?(?:id|address|addr))?[\"']?[=:][\"']?\w[\w.:-]*|\belected\b|\bwon (?:the )?election\b"
@@ -267,7 +266,8 @@ def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tup
                     outages[i] = pending.get(i) or _outage(outage, *dropped)
                 outage = [] if settled else outage
                 pending = {}
-            outage.append(int(severity))
+            if index >= 0:
+                outage.append(int(severity))
             since = []
         elif outage and states_value("recovery", chunks[index].text):
             since.append(index)

@@ -79,12 +79,13 @@ def asked_spans(question: str) -> list[Span]:
     is ("ten to eight this morning")."""
     head = question[:MAX_QUESTION_CHARS]
     found: list[Span] = []
-    taken: list[tuple[int, int]] = []  # what the word times and stretches read, so that "3am" of "between 2
-    for match in _BETWEEN.finditer(head):  # and 3am" is not also a point
-        first, last = _clock(match.group(1), match.group(2), match.group(3) or match.group(6)), \
-            _clock(match.group(4), match.group(5), match.group(6))
+    # what the stretches and the times in words read: the "3am" of "between 2 and 3am" is not also a point
+    taken: list[tuple[int, int]] = []
+    for match in _BETWEEN.finditer(head):
+        first = _clock(match.group(1), match.group(2), match.group(3) or match.group(6))  # "2 and 3am": 2am
+        last = _clock(match.group(4), match.group(5), match.group(6))
         if first and last and len(first) == len(last):
-            found += list(zip((f for f in first), (t for t in last), strict=True))
+            found += list(zip(first, last, strict=True))
             taken.append(match.span())
     for match in _WORDED.finditer(head):
         hour = _HOURS.index(match.group(4).lower()) + 1 if match.group(4).isalpha() else int(match.group(4))
