@@ -25,6 +25,8 @@ from worker.engine.moments import asked_spans, chunk_minutes, moment_scores
     ("quarter past three", [195, 915]),
     ("can't connect since about ten to eight this morning", [470]),
     ("twenty-five to six in the afternoon", [1055]),
+    ("a restart takes five to ten minutes, is that normal?", []),  # counts, not times
+    ("we run between 2 and 3 replicas", []),
 ])
 def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) -> None:
     assert asked_spans(question) == [(m, m) for m in minutes]

@@ -42,13 +42,16 @@ _HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 _HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
 _MINUTES = {"five": 5, "ten": 10, "quarter": 15, "a quarter": 15, "twenty": 20, "twenty-five": 25, "twenty five": 25,
             "half": 30}
+# a number followed by what it counts is no time of day: "five to ten minutes", "between 2 and 3 retries"
+_NOT_A_COUNT = (r"(?!\s*(?:%|percent\b|x\b|(?:min|sec|hour|hr|day|week|time|retr|attempt|node|pod|replica|gb|mb|kb)"
+                r"\w*))")
 # clock times in words: "half five" (5:30), "half past five", "quarter past three", "ten to eight" (7:50)
 _WORDED = re.compile(r"(?i)\b(?:(half)(?: past)?"
                      r"|(a quarter|quarter|twenty[- ]five|twenty|ten|five) (past|after|to|till|til))"
-                     r"\s+" + _HOUR + r"\b(?![:.]\d)")
+                     r"\s+" + _HOUR + r"\b(?![:.]\d)" + _NOT_A_COUNT)
 # a stretch between two times: "between 2 and 3am", "from 1:30 to 2:15"
 _BETWEEN = re.compile(r"(?i)\b(?:between|from)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:and|to|-)\s*"
-                      r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b")
+                      r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b" + _NOT_A_COUNT)
 _PLAIN = r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )(?<!mid )(?<!mid-)"  # not "late morning"
 # parts of the day people name instead of a time (their usual hours)
 _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, re.IGNORECASE), span)
