@@ -369,3 +369,22 @@ def test_errors_apart_stay_apart_however_quiet_the_lines_between() -> None:
     assert len(folded) == 3
     assert [(folded[r.start].first, folded[r.end].last) for r in incident_regions(folded, line_severities(folded))] == [
         (1, 1), (12, 12)]
+
+
+def test_a_ruby_backtrace_is_a_stack_trace_with_the_line_that_raised_it() -> None:
+    """Sidekiq logs the exception at WARN, then its frames, the first after the logger's prefix."""
+    lines = [
+        "2025-10-07T10:19:17.906Z pid=1 tid=sfmo class=QuoteJob jid=0a2b INFO: start",
+        "2025-10-07T10:19:32.908Z pid=1 tid=sfmo WARN: Faraday::TimeoutError: Net::ReadTimeout with #<TCPSocket>",
+        "2025-10-07T10:19:32.909Z pid=1 tid=sfmo WARN: /usr/local/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'",
+        "/usr/local/lib/ruby/3.2.0/net/protocol.rb:199:in `readuntil'",
+        "app/clients/parcelnet_client.rb:58:in `rates'",
+        "app/jobs/quote_job.rb:22:in 'QuoteJob#perform'",  # Ruby 3.4 quotes
+        "2025-10-07T10:25:00.307Z pid=1 tid=nsi8 class=QuoteJob jid=d74e INFO: start",
+    ]
+    folded = fold_repeats(lines)
+    regions = incident_regions(folded, line_severities(folded))
+    traces = [r for r in regions if r.severity == Severity.STACK_TRACE]
+    assert [(folded[r.start].first, folded[r.end].last) for r in traces] == [(3, 6)]
+    assert text_severity("\n".join(lines[3:5])) == Severity.STACK_TRACE  # a middle piece of it too
+    assert text_severity("see config.rb:12 in the repo") == Severity.NONE

@@ -230,3 +230,25 @@ def test_a_comeback_asked_after_a_time_is_the_first_after_it() -> None:
     assert time_placement(question) == (False, COMEBACK_MINUTES)  # the comeback follows the time
     assert time_placement("what failed around 5:20?") == (False, 0)
     assert lookup_scores("when did it come back?", chunks).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_a_restart_banner_that_says_other_settings_than_the_last_is_a_change() -> None:
+    """No line says "changed": the worker came back with release v4.13.0 and concurrency 10 where the
+    start before said v4.12.3 and 5. A line of measurements that moves every time is no setting."""
+    log = Document("file:worker.log", "worker.log", "", kind="log")
+    banner = "2025-10-07T{t}Z pid={pid} tid=h4w2 INFO: shipping-worker release={release} concurrency={n} queues=a,b"
+    stats = '{{"level":"info","time":"2025-10-07T{t}Z","waiting":{w},"failed":{f},"msg":"queue stats"}}'
+    chunks = [Chunk(log, banner.format(t="09:00:01", pid=4821, release="v4.12.3", n=5), 7, 7),
+              Chunk(log, stats.format(t="10:00:00", w=3, f=59), 20, 20),
+              Chunk(log, stats.format(t="11:00:00", w=6, f=54), 35, 35),
+              Chunk(log, stats.format(t="12:00:00", w=14, f=57), 50, 50),
+              Chunk(log, banner.format(t="13:18:09", pid=5187, release="v4.13.0", n=10), 270, 270),
+              Chunk(log, '2025-10-07T13:19:21.565Z pid=5187 tid=rkh9 WARN: {"context":"Job raised exception",'
+                         '"job":{"queue":"labels","class":"LabelPrintJob"}}\n2025-10-07T13:19:21.565Z pid=5187 '
+                         "tid=rkh9 WARN: NoMethodError: undefined method `tracking_number' for nil:NilClass", 274, 275),
+              Chunk(log, banner.format(t="14:11:48", pid=5224, release="v4.12.3", n=5), 358, 358)]
+    scores = lookup_scores("what changed on the worker right before the label failures?", chunks)
+    assert scores.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.25]
+    # the same banner at every start is no change
+    same = [Chunk(log, banner.format(t=f"{h:02d}:00:01", pid=h, release="v4.12.3", n=5), h, h) for h in (9, 13)]
+    assert lookup_scores("what changed on the worker?", same).tolist() == [0.0, 0.0]

@@ -439,3 +439,32 @@ def test_a_long_incident_keeps_the_lines_that_retrieval_found() -> None:
                           Chunk(document, lines[alarm - 1], alarm, alarm), overlap)
     assert len(passage.lines) < len(lines)
     assert any("Publishers will be blocked" in line for line in passage.lines)
+
+
+def test_how_long_an_outage_lasted_is_answered_up_to_the_line_that_ends_it() -> None:
+    refused = "2025-10-07T12:04:{s}.419Z pid=1 tid=nsi8 ERROR: Error fetching job: Connection refused - connect(2)"
+    lines = ["2025-10-07T12:03:00.000Z pid=1 tid=nsi8 INFO: tracking synced carrier=swiftpost updated=170"]
+    lines += [refused.format(s=n) for n in range(11, 15)]
+    lines += [f"2025-10-07T12:04:{n}.000Z pid=1 tid=26dx class=QuoteJob INFO: start" for n in range(20, 23)]
+    lines += ["2025-10-07T12:05:03.316Z pid=1 tid=nsi8 INFO: Redis is online, 51.914 sec downtime",
+              "2025-10-07T12:17:19.525Z pid=1 tid=26dx class=QuoteJob INFO: start"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, "\n".join(lines[1:3]), 2, 3)
+    long = log_passage("the worker lost redis around noon, how long was it out for?", chunk, overlap)
+    assert (long.line_start, long.line_end) == (2, 9)
+    assert long.lines[-2:] == ("  … 3 more lines", lines[8])
+    assert "Redis is online" not in log_passage("why did the worker lose redis?", chunk, overlap).as_text()
+
+
+def test_names_the_whole_runbook_opens_with_do_not_pick_its_steps() -> None:
+    """"bastion-iad-1" is in the runbook's opening inventory, so it does not lift that opening over the
+    step that answers; and a question that asks what to do is not answered with the opening."""
+    text = ("# SSH bastions\n\nOwner: #corpsec · bastions `bastion-iad-1`, `bastion-iad-2` · recordings in S3\n\n"
+            "## Recording disk full\n\n"
+            "1. With the recordings disk full, sshd refuses new sessions on purpose.\n"
+            "2. Never set `recording: fail-open` to let people in: that breaks the audit.\n")
+    document = Document("runbook:bastion.md", "SSH bastions", text, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 3), 0.8), (Chunk(document, "", 5, 8), 0.5)]
+    passage = text_passage("bastion-iad-1 refusing ssh, can we flip it to fail-open?", ranked, overlap)
+    assert passage.heading == "SSH bastions › Recording disk full"
+    assert "breaks the audit" in passage.as_text()

@@ -51,3 +51,8 @@ def test_a_disk_question_is_not_answered_with_the_memory_kill(engine: Extractive
                          'pod(s) to reclaim" resourceName="ephemeral-storage"', 121, 121)]
     answer = engine.answer("is the node running out of disk?", chunks)
     assert answer.citations[0].chunk.line_start == 121
+
+
+def test_making_it_faster_or_bigger_asks_for_scaling() -> None:
+    assert "scale" in expansion("debezium can't keep up, how do i make it go faster?").split()
+    assert "scale" in expansion("how do i make the warehouse bigger?").split()

@@ -94,6 +94,10 @@ _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$)"  # JavaScript: "    at f (/app/a.js:42:41)"
 )
+# Ruby: "app/jobs/quote_job.rb:22:in `perform'", "from /gems/x.rb:5:in 'Foo#bar'" (Ruby 3.4 quotes), alone on a
+# line or after a logger's prefix ("... WARN: /usr/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'")
+_RUBY_FRAME = re.compile(r"(?:^|\s)(?:from )?[\w./~@+-]*\.rb:\d+:in [`'][^`'\n]*'\s*$")
+_RUBY_FRAME_ALONE = re.compile(r"^\s*(?:from )?[\w./~@+-]*\.rb:\d+:in [`'][^`'\n]*'\s*$")
 _CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
                            r"|Caused by: |Traceback \(most recent call last\):|runtime stack:$|" + _GOROUTINE + ")")
 _LOG_NAME = re.compile(
@@ -137,16 +141,23 @@ def continues_message(line: str) -> bool:
             and not (_ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)))
 
 
+def _ruby_frame_alone(line: str) -> bool:
+    return ".rb:" in line and bool(_RUBY_FRAME_ALONE.match(line))
+
+
 def starts_stack_trace(line: str, next_line: str | None) -> bool:
-    """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame."""
+    """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame or by
+    a Ruby frame on a line of its own."""
     if _TRACE_START.match(line):
+        return True
+    if next_line is not None and _ruby_frame_alone(next_line) and not _ruby_frame_alone(line):
         return True
     return next_line is not None and bool(_JAVA_FRAME.match(next_line)) and not _JAVA_FRAME.match(line)
 
 
 def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bool:
     """``line`` belongs to the stack trace that ``previous`` is part of."""
-    if _TRACE_CONTINUATION.match(line):
+    if _TRACE_CONTINUATION.match(line) or _ruby_frame_alone(line):
         return True
     if (line.strip() and next_line is not None and not has_leading_timestamp(line)
             and next_line.startswith((" ", "\t", "Caused by: ")) and _TRACE_CONTINUATION.match(next_line)):
@@ -161,8 +172,9 @@ def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bo
 
 def is_stack_trace_line(line: str) -> bool:
     """A frame or header that only a stack trace has (Java ``at`` frames, Python ``File`` lines, Go
-    frames, ``Caused by:``, ``Traceback``, ``panic:``): found in any piece of a trace, even a middle one."""
-    return bool(_FRAME_OR_HEADER.match(line))
+    frames, Ruby frames, ``Caused by:``, ``Traceback``, ``panic:``): found in any piece of a trace, even a
+    middle one."""
+    return bool(_FRAME_OR_HEADER.match(line)) or (".rb:" in line and bool(_RUBY_FRAME.search(line)))
 
 
 def has_leading_timestamp(line: str) -> bool:

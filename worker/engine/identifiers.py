@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +82,11 @@ class IdentifierFields:
     text: str  # the candidate's own text
 
 
-def identifier_scores(question: str, candidates: Sequence[IdentifierFields]) -> np.ndarray:  # [N] in [0, 1]
-    """See the module docstring."""
+def identifier_scores(question: str, candidates: Sequence[IdentifierFields], leave_out: Collection[str] = ()
+                      ) -> np.ndarray:  # [N] in [0, 1]
+    """See the module docstring; identifiers in ``leave_out`` are not scored."""
     scores = np.zeros(len(candidates), np.float32)
-    wanted = question_identifiers(question)
+    wanted = [identifier for identifier in question_identifiers(question) if identifier not in leave_out]
     if not wanted or not candidates:
         return scores
     # where each identifier is: per candidate, the weight of the best field that holds it

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line
+from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.anchors import FUNCTION_WORDS, anchor_position, is_timed, question_anchor
 from worker.engine.incidents import text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans
@@ -172,7 +172,8 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     if not kinds:
         return scores
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
-    relative = {kind: _relative(question, kind, chunks) for kind in kinds if kind in ("change", "leader")}
+    resettings = _changed_settings(chunks) if "change" in kinds else set()
+    relative = {kind: _relative(question, kind, chunks, resettings) for kind in kinds if kind in ("change", "leader")}
     for index, chunk in enumerate(chunks):
         if chunk.document.kind != "log":
             continue
@@ -182,22 +183,24 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
                 scores[index] += comebacks.get(index, 0.5 if states_value(kind, chunk.text) else 0.0)
             elif placed is not None:
                 scores[index] += placed.get(index, 0.0)
-            elif states_value(kind, chunk.text):
+            elif states_value(kind, chunk.text) or (kind == "change" and index in resettings):
                 scores[index] += 1.0
         scores[index] /= len(kinds)
     return scores
 
 
-def _relative(question: str, kind: str, chunks: Sequence[Chunk]) -> dict[int, float] | None:
-    """For a change or leader asked for before or after an event: the chunks that state one, scored by
-    where they lie against it (the module docstring); None when the question names no event."""
+def _relative(question: str, kind: str, chunks: Sequence[Chunk], resettings: set[int]) -> dict[int, float] | None:
+    """For a change or leader asked for before or after an event: the chunks that state one (for a change,
+    also ``resettings``: ``_changed_settings``), scored by where they lie against it (the module
+    docstring); None when the question names no event."""
     anchor = question_anchor(question)
     if anchor is None:
         return None
     scores: dict[int, float] = {}
     for ordered in logs_in_file_order(chunks):
         at = anchor_position(anchor, chunks, ordered)
-        stating = [p for p, i in enumerate(ordered) if states_value(kind, chunks[i].text)]
+        stating = [p for p, i in enumerate(ordered)
+                   if states_value(kind, chunks[i].text) or (kind == "change" and i in resettings)]
         if at is None:
             scores.update((ordered[p], 1.0) for p in stating)
             continue
@@ -206,6 +209,79 @@ def _relative(question: str, kind: str, chunks: Sequence[Chunk]) -> dict[int, fl
         for p in stating:
             scores[ordered[p]] = 1.0 if p in nearest else 0.5 if p in near else 0.25
     return scores
+
+
+SETTING_LINE_REPEATS = 4  # a line of settings ("concurrency: 4") whose kind the log repeats at most this often
+# (a start-up banner, once a start; a pool line that logs its size now and then is no setting) is compared with the
+# one before it
+# a field: key=value, "key": value (JSON), key: value (a banner's "concurrency: 4"; not file.java:153)
+_SETTING = re.compile(r"(?:^|[\s{,\[(])\"?([A-Za-z][\w.-]{1,40})(?:\"?=|\":\s?|: )\"?([^\s,\"{}\[\]()]{1,80})")
+# the values a setting takes: a number, a size, a version, a switch (not an id, an address, a message)
+_SETTING_VALUE = re.compile(r"(?i)^(?:v?\d+(?:[.,]\d+)*(?:[a-z%]{1,3})?|true|false|on|off|yes|no|enabled|disabled)$")
+# fields that differ from one line to the next by nature, not because someone changed a setting
+_VOLATILE = re.compile(r"(?i:^(?:\w*[._-])?(?:pid|tid|jid|id|ids|uuid|ts|time|timestamp|date|at|elapsed|took|duration"
+                       r"|latency|uptime|seq|count|size|bytes|total|attempts?|retry\w*|port|line|offset|index"
+                       r"|term|epoch|generation|lag|pending|ops|span\w*|trace\w*|req\w*)$)"
+                       r"|(?<=[a-z])(?:Id|Ids|Ms|Ns|Us|Sec|Secs|Seconds|Bytes|Count|Total|Time|At|Size)$")  # jobId
+
+
+def _changed_settings(chunks: Sequence[Chunk]) -> set[int]:
+    """Log chunks with a line of settings that says something other than the line of its kind before it:
+    a restart's banner with ``concurrency: 8`` where the last start said 4, ``release=v4.13.0`` after
+    ``release=v4.12.3``. No line says "changed": comparing the two banners does. Lines of one kind share a
+    template (``_settings_lines``), and settings are told from measurements by how they vary: the log's
+    candidates hold 2 to ``SETTING_LINE_REPEATS`` lines of the kind and, when more than 2, each field
+    takes some value twice (a banner says 4, 8, 4; a periodic "waiting": 5, "failed": 55 line counts up)."""
+    found: set[int] = set()
+    for ordered in logs_in_file_order(chunks):
+        kinds: dict[str, list[dict[str, str]]] = {}
+        for index in ordered:
+            for template, fields in _settings_lines(chunks[index].text):
+                kinds.setdefault(template, []).append(fields)
+        settings = {template for template, lines in kinds.items() if _are_settings(lines)}
+        last: dict[str, dict[str, str]] = {}
+        for index in ordered:
+            for template, fields in _settings_lines(chunks[index].text):
+                if template not in settings:
+                    continue
+                before = last.get(template)
+                if before is not None and any(before.get(key, value) != value for key, value in fields.items()):
+                    found.add(index)
+                last[template] = fields
+    return found
+
+
+def _are_settings(lines: list[dict[str, str]]) -> bool:
+    """Lines of one kind state settings, not measurements (``_changed_settings``)."""
+    if not 2 <= len(lines) <= SETTING_LINE_REPEATS:
+        return False
+    if len(lines) == 2:
+        return True
+    values: dict[str, list[str]] = {}
+    for fields in lines:
+        for key, value in fields.items():
+            values.setdefault(key, []).append(value)
+    return all(len(set(seen)) < len(seen) for seen in values.values())
+
+
+@functools.lru_cache(maxsize=65_536)
+def _settings_lines(text: str) -> tuple[tuple[str, dict[str, str]], ...]:
+    """The lines of a log text that say nothing is wrong and hold fields that are not ``_VOLATILE``:
+    (template, {key: value}); the template is the line's with every field's value masked."""
+    out = []
+    for line in text.split("\n"):
+        if ("=" not in line and ":" not in line) or line_severity(line) != Severity.NONE:
+            continue
+        head = line[:2000]
+        fields = {key.lower(): value for key, value in _SETTING.findall(head)
+                  if _SETTING_VALUE.match(value) and not _VOLATILE.search(key)}
+        if fields:
+            out.append((line_template(_SETTING.sub(_masked, head)), fields))
+    return tuple(out)
+
+
+def _masked(field: re.Match[str]) -> str:
+    return field.group(0)[:field.start(2) - field.start(0)] + "<v>"
 
 
 def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:

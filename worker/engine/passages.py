@@ -38,7 +38,7 @@ from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
-from worker.documents.runbook_lookup import markdown_headings, section_at
+from worker.documents.runbook_lookup import markdown_headings, runbook_sections, section_at
 from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
 from worker.engine.lookups import asked_values, states_value
@@ -51,6 +51,8 @@ IDENTIFIER_WEIGHT = 0.35  # of a block's identifier score, next to its similarit
 ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passage
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
+LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
+# asks what to do: it says what the service is, the steps are in the sections
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
 MAX_QUESTION_CHARS = 2000
@@ -66,6 +68,7 @@ EPISODE_GAP = 5  # lines of the file between two incidents that make them one pa
 # node lost its quorum, then the errors of its stepping down
 CAUSE_GAP = 20  # lines of the file before an incident within which an earlier one joins its passage when the
 # question asks why: the cause comes first ("node not responding", then the partition it led to)
+OUTAGE_END_LINES = 20  # lines after an incident read for the line that ends it, when the question asks how long
 VALUE_LINE_BONUS = 0.3  # for a line that states the kind of value the question asks for (lookups.py)
 
 # question, texts -> one score per text (higher is more similar); the retriever's text score
@@ -87,6 +90,7 @@ REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\
 _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
 _WHY = re.compile(r"(?i)\bwhy\b|\bwhat (?:caused|made|led to|triggered)\b|\broot cause\b|\bhow come\b")
 _HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")  # a log answer then says how often
+_HOW_LONG = re.compile(r"(?i)\bhow long\b|\bdowntime\b|\bduration\b")  # an incident's answer then runs to its end
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
 )
@@ -340,12 +344,15 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
     similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
     fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
-    similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
+    lead = _lead_text(document)  # names the whole document's hosts and services: no block's own
+    similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(
+        question, fields, leave_out=[name for name in question_identifiers(question) if name in lead])
     how = asks_what_to_do(question)
     bonus = ACTION_BONUS_HOW if how else 0.0 if asks_fact_or_reason(question) else ACTION_BONUS
     remedy = REMEDY_BONUS if how else 0.0
+    overview = LEAD_PENALTY if how and lead else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
-                         + bonus * actionable(texts[n]) + remedy * section.remedy
+                         + bonus * actionable(texts[n]) + remedy * section.remedy - overview * (section.level <= 1)
                          for n, (section, score, _) in enumerate(candidates)])
     best = candidates[int(np.argmax(totals))][0]
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
@@ -354,6 +361,17 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     if not actionable("\n".join(lines)):
         lines = _up_to_next_step(document, best, best.first + start, lines)
     return Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _lead_text(document: Document) -> str:
+    """The text a document opens with, under its title and before its first subsection (who owns it, what it
+    runs, where things are), spelled as identifiers are matched (``spelled``); "" when it has no
+    subsections, since then the lead is the whole document."""
+    sections = runbook_sections(document)
+    if not any(section.level >= 2 for section in sections):
+        return ""
+    return spelled("\n".join(section.own_text for section in sections if section.level <= 1))
 
 
 def _up_to_next_step(document: Document, section: _Section, first: int, lines: list[str]) -> list[str]:
@@ -440,7 +458,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
             earliest = incident[0].first if seen is None else seen.line
             if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
                 incident, episode = _incident_at(document, earliest, earliest, lead) or found
-            return _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
+            passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
+            return _with_outage_end(passage) if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]) else passage
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
@@ -519,6 +538,22 @@ def _incident_passage(question: str, document: Document, incident: Sequence[LogL
     return Passage(document, _log_heading(document, first, last),
                    tuple(_shorten(incident, _worst(incident), asked | set(sorted(found)[:LOG_WORST_LINES]))),
                    first, last, context=seen_line(document, counted.raw))
+
+
+def _with_outage_end(passage: Passage) -> Passage:
+    """For "how long was it down?": the incident's passage run on to the first line, at most
+    ``OUTAGE_END_LINES`` after it, that says the service recovered (lookups.py: "Redis is online, 51.9 sec
+    downtime", "back online"), with the lines between elided; as it is when none does."""
+    document = passage.document
+    lines = _log_lines(document)
+    start = passage.line_end + 1 - document.first_line
+    for offset, line in enumerate(lines[start:start + OUTAGE_END_LINES]):
+        if text_severity(line) == Severity.NONE and states_value("recovery", line):
+            shown = [*passage.lines, *([f"  … {offset} more line{'s' if offset > 1 else ''}"] if offset else []), line]
+            end = passage.line_end + 1 + offset
+            return replace(passage, heading=_log_heading(document, passage.line_start, end), lines=tuple(shown),
+                           line_end=end)
+    return passage
 
 
 def _log_heading(document: Document, first: int, last: int) -> str:

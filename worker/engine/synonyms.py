@@ -35,6 +35,7 @@ MEMORY = frozenset(("memory", "ram", "oom"))
 GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("revert", "rollback", "roll", "undo", "downgrade"),
     ("restart", "bounce", "reboot", "recycle"),
+    ("scale", "faster", "bigger", "throughput", "capacity"),  # "make it go faster" asks for the "Scale up" section
     DISK,
     MEMORY,
     ("certificate", "cert", "tls", "ssl"),
