@@ -96,8 +96,9 @@ _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
 )
 # Ruby: "app/jobs/quote_job.rb:22:in `perform'", "from /gems/x.rb:5:in 'Foo#bar'" (Ruby 3.4 quotes), alone on a
 # line or after a logger's prefix ("... WARN: /usr/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'")
-_RUBY_FRAME = re.compile(r"(?:^|\s)(?:from )?[\w./~@+-]*\.rb:\d+:in [`'][^`'\n]*'\s*$")
-_RUBY_FRAME_ALONE = re.compile(r"^\s*(?:from )?[\w./~@+-]*\.rb:\d+:in [`'][^`'\n]*'\s*$")
+_RUBY = r"(?:from )?[\w./~@+-]*\.rb:\d+:in [`'][^`'\n]*'\s*$"
+_RUBY_FRAME = re.compile(r"(?:^|\s)" + _RUBY)
+_RUBY_FRAME_ALONE = re.compile(r"^\s*" + _RUBY)
 _CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
                            r"|Caused by: |Traceback \(most recent call last\):|runtime stack:$|" + _GOROUTINE + ")")
 _LOG_NAME = re.compile(

@@ -183,10 +183,15 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
                 scores[index] += comebacks.get(index, 0.5 if states_value(kind, chunk.text) else 0.0)
             elif placed is not None:
                 scores[index] += placed.get(index, 0.0)
-            elif states_value(kind, chunk.text) or (kind == "change" and index in resettings):
+            elif _states(kind, chunks, index, resettings):
                 scores[index] += 1.0
         scores[index] /= len(kinds)
     return scores
+
+
+def _states(kind: str, chunks: Sequence[Chunk], index: int, resettings: set[int]) -> bool:
+    """The chunk states a value of that kind; a change also by a line of settings (``resettings``)."""
+    return states_value(kind, chunks[index].text) or (kind == "change" and index in resettings)
 
 
 def _relative(question: str, kind: str, chunks: Sequence[Chunk], resettings: set[int]) -> dict[int, float] | None:
@@ -199,8 +204,7 @@ def _relative(question: str, kind: str, chunks: Sequence[Chunk], resettings: set
     scores: dict[int, float] = {}
     for ordered in logs_in_file_order(chunks):
         at = anchor_position(anchor, chunks, ordered)
-        stating = [p for p, i in enumerate(ordered)
-                   if states_value(kind, chunks[i].text) or (kind == "change" and i in resettings)]
+        stating = [p for p, i in enumerate(ordered) if _states(kind, chunks, i, resettings)]
         if at is None:
             scores.update((ordered[p], 1.0) for p in stating)
             continue

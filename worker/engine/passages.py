@@ -549,7 +549,7 @@ def _with_outage_end(passage: Passage) -> Passage:
     start = passage.line_end + 1 - document.first_line
     for offset, line in enumerate(lines[start:start + OUTAGE_END_LINES]):
         if text_severity(line) == Severity.NONE and states_value("recovery", line):
-            shown = [*passage.lines, *([f"  … {offset} more line{'s' if offset > 1 else ''}"] if offset else []), line]
+            shown = [*passage.lines, *([_elided(offset)] if offset else []), line]
             end = passage.line_end + 1 + offset
             return replace(passage, heading=_log_heading(document, passage.line_start, end), lines=tuple(shown),
                            line_end=end)
@@ -583,12 +583,17 @@ def _shorten(incident: Sequence[LogLine], worst: set[int], asked: set[int]) -> l
     for i, text in enumerate(texts):
         if i in keep:
             if skipped:
-                shown.append(f"  … {skipped} more line{'s' if skipped > 1 else ''}")
+                shown.append(_elided(skipped))
                 skipped = 0
             shown.append(text)
         else:
             skipped += 1
     return shown
+
+
+def _elided(count: int) -> str:
+    """What stands for ``count`` lines left out of a quoted log passage."""
+    return f"  … {count} more line{'s' if count > 1 else ''}"
 
 
 @dataclass(frozen=True)
