@@ -188,6 +188,17 @@ def test_the_levels_of_redis_and_of_pino_json_lines_are_read() -> None:
     assert line_severity('{"level":30,"msg":"job failed: retrying is fine"}') == Severity.NONE
 
 
+def test_an_error_field_that_holds_no_error_is_no_error() -> None:
+    """Go logs a nil error as 'error:<nil>' (client-go's "Objects listed" trace after a successful list);
+    logfmt writes err=nil. An error field with a message is still an error."""
+    assert line_severity('Trace[1454387286]: ---"Objects listed" error:<nil> 10014ms (02:47:31.201)') == Severity.NONE
+    assert line_severity("ts=2025-11-03T02:47:31Z err=nil msg=listed") == Severity.NONE
+    assert line_severity('{"msg":"sync done","error": null}') == Severity.NONE
+    assert line_severity("ts=2025-11-03T02:47:31Z err=timeout msg=failed") == Severity.ERROR
+    assert line_severity("error: null pointer dereference") == Severity.ERROR
+    assert line_severity("error: none of the upstreams answered") == Severity.ERROR
+
+
 def test_nginx_and_mariadb_timestamps_are_read() -> None:
     assert has_leading_timestamp("2026/04/21 03:31:05 [notice] 1#1: reconfiguring")
     assert has_leading_timestamp("2026-04-15  3:51:37 4187 [ERROR] InnoDB: Unable to read page")

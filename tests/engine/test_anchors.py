@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.anchors import Anchor, anchor_position, is_timed, question_anchor
+from worker.engine.anchors import (
+    OUTSIDE_EVENT_WINDOW,
+    Anchor,
+    anchor_position,
+    before_event_weights,
+    is_timed,
+    question_anchor,
+    without_event,
+)
 
 
 @pytest.mark.parametrize(("question", "anchor"), [
@@ -46,3 +54,35 @@ def test_words_point_at_the_start_of_the_longest_stretch_of_that_trouble() -> No
     assert anchor_position(Anchor("before", "the outage"), chunks, ordered) == 12
     # no trouble named ("before it got slow"): no event
     assert anchor_position(Anchor("before", "it got slow"), chunks, ordered) is None
+
+
+def _prometheus() -> list[Chunk]:
+    log = Document("file:prom.log", "prom.log", "", kind="log")
+    return [Chunk(log, 'ts=2025-06-19T01:04:22Z level=warn msg="Evaluating rule failed" err="found duplicate series"',
+                  54, 54),
+            Chunk(log, "ts=2025-06-19T03:46:27Z level=warn msg=\"Scrape failed\" err=\"context deadline exceeded\"",
+                  150, 150),
+            Chunk(log, 'ts=2025-06-19T04:24:09Z level=error component=tsdb msg="compaction failed" err="cannot '
+                       'allocate memory"', 160, 160),
+            Chunk(log, "ts=2025-06-19T04:30:25Z level=info msg=\"Done replaying WAL\"", 161, 161),
+            Chunk(log, "fatal error: runtime: out of memory\n\ngoroutine 1 [running]:\nruntime.throw()", 163, 166)]
+
+
+def test_what_went_wrong_before_a_crash_is_what_came_before_it_within_the_span_asked() -> None:
+    """"In the hour before it died": the crash (its worst incident, a Go runtime dump) and what came before
+    the hour weigh nothing as incidents; the compaction failure and the scrape warning within the hour do."""
+    chunks = _prometheus()
+    question = "was anything off with prometheus in the hour before it died?"
+    weights = before_event_weights(question, chunks)
+    assert weights.tolist() == [OUTSIDE_EVENT_WINDOW, 1.0, 1.0, 1.0, OUTSIDE_EVENT_WINDOW]
+    assert before_event_weights("was anything off before it died?", chunks).tolist() == [
+        1.0, 1.0, 1.0, 1.0, OUTSIDE_EVENT_WINDOW]
+    assert before_event_weights("why did it die?", chunks).tolist() == [1.0] * 5
+    assert before_event_weights("what failed after it died?", chunks).tolist() == [1.0] * 5
+
+
+def test_the_event_asked_about_what_came_before_is_not_what_the_question_asks_about() -> None:
+    assert without_event("was anything off with prometheus in the hour before it died?") == (
+        "was anything off with prometheus in the hour ?")
+    assert without_event("which partition was it writing to when it fell over?") == (
+        "which partition was it writing to when it fell over?")

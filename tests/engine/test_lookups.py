@@ -38,6 +38,10 @@ from worker.engine.lookups import COMEBACK_MINUTES, asked_values, lookup_scores,
     ("why is it failing again?", []),  # not failing, timing out, restarting again
     ("timing out again, why?", []),
     ("same thing again?", []),
+    ("what time did it stop crash looping?", ["recovery"]),  # it stopped going wrong
+    ("when did the writes stop failing?", ["recovery"]),
+    ("when was coredns able to list stuff from the apiserver again?", ["recovery"]),
+    ("why did it stop?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -252,3 +256,61 @@ def test_a_restart_banner_that_says_other_settings_than_the_last_is_a_change() -
     # the same banner at every start is no change
     same = [Chunk(log, banner.format(t=f"{h:02d}:00:01", pid=h, release="v4.12.3", n=5), h, h) for h in (9, 13)]
     assert lookup_scores("what changed on the worker?", same).tolist() == [0.0, 0.0]
+
+
+def _coredns_start(t: str) -> list[str]:
+    return [f"2025-11-03T{t}Z .:53", f"2025-11-03T{t}Z [INFO] plugin/reload: Running configuration SHA512 = 4376ab",
+            f"2025-11-03T{t}Z CoreDNS-1.11.1"]
+
+
+def test_the_start_after_the_last_crash_of_a_loop_is_where_it_stopped_crash_looping() -> None:
+    """CoreDNS dies at start-up on the same fatal error five times, then starts and stays up. No line says
+    it recovered: the start-up banner that no crash follows does. A client's reconnect between is a
+    comeback of another kind, and a reload amid ordinary lines is no restart."""
+    log = Document("file:coredns.log", "coredns.log", "", kind="log")
+    fatal = '2025-11-03T{t}Z [FATAL] plugin/loop: Loop (127.0.0.1:{p} -> :53) detected for zone "."'
+    query = '2025-11-03T01:{m:02d}:00Z [INFO] 10.244.2.41:33772 - 36347 "A IN hooks.slack.com." NXDOMAIN'
+    chunks = [Chunk(log, "\n".join(_coredns_start("00:00:07")), 1, 3),
+              *(Chunk(log, query.format(m=m), 3, 3) for m in range(60)),  # (file order is list order here)
+              Chunk(log, '2025-11-03T02:40:11Z [ERROR] plugin/kubernetes: Failed to watch: connection refused', 4, 4),
+              Chunk(log, '2025-11-03T02:47:31Z Trace[1]: ---"Objects listed" error:<nil> 10014ms', 5, 5),
+              Chunk(log, "2025-11-03T04:05:12Z [INFO] Reloading\n" + _coredns_start("04:05:17")[1], 6, 7)]
+    line = 8
+    for n, t in enumerate(("05:31:08", "05:31:21", "05:31:42", "05:46:12")):
+        chunks.append(Chunk(log, "\n".join(_coredns_start(t)), line, line + 2))
+        if n < 3:
+            chunks.append(Chunk(log, fatal.format(t=t, p=35916 + n), line + 3, line + 3))
+        line += 4
+    scores = lookup_scores("what time did it stop crash looping?", chunks)
+    assert scores.argmax() == len(chunks) - 1 and scores[-1] == 1.0
+    assert scores[62] == 0.0  # the reconnect: "Objects listed" with no error
+    assert lookup_scores("when was coredns able to list stuff from the apiserver again?", chunks)[62] == 1.0
+
+
+def test_the_last_thing_logged_before_a_silent_death_is_before_the_next_start() -> None:
+    """The worker was killed without a line; only its next start-up banner shows it died. The line before
+    that banner, in the banner's chunk or the one before, is what it logged last."""
+    log = Document("file:sidekiq.log", "sidekiq.log", "", kind="log")
+    banner = "2025-10-07T{t}Z pid={pid} tid=230v INFO: Booted Rails 7.1.3 application in production environment"
+    job = "2025-10-07T{t}Z pid=52240 tid=xggq class=ManifestExportJob jid=dc38 INFO: {what}"
+    chunks = [Chunk(log, banner.format(t="09:00:01", pid=48213), 1, 1),
+              Chunk(log, job.format(t="15:37:12", what="start"), 2, 2),
+              Chunk(log, job.format(t="15:38:22", what="rendering manifest pdf pages=1934 rss_mb=3790") + "\n"
+                    + banner.format(t="15:38:41", pid=53391), 3, 4),
+              Chunk(log, job.format(t="15:40:51", what="start"), 5, 5)]
+    question = "what was the last thing the worker logged before it died?"
+    assert lookup_scores(question, chunks).tolist() == [0.0, 0.0, 1.0, 0.0]
+    chunks[2:3] = [Chunk(log, job.format(t="15:38:22", what="rendering manifest pdf"), 3, 3),
+                   Chunk(log, banner.format(t="15:38:41", pid=53391), 4, 4)]
+    assert lookup_scores(question, chunks).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    assert lookup_scores("what did the worker log before the export?", chunks).tolist() == [0.0] * 5
+
+
+def test_a_log_that_does_not_open_with_its_start_up_has_no_restarts() -> None:
+    """A log cut from the middle of the day opens with requests: the same request lines later are no start
+    (a start-up's lines are as rare as starts are)."""
+    log = Document("file:app.log", "app.log", "", kind="log")
+    request = "2025-10-07T10:{m:02d}:00Z INFO GET /health 200"
+    chunks = [Chunk(log, request.format(m=m), m + 1, m + 1) for m in range(40)]
+    chunks[20] = Chunk(log, "2025-10-07T10:20:00Z ERROR upstream timed out", 21, 21)
+    assert lookup_scores("what was the last thing it logged before it died?", chunks).tolist() == [0.0] * 40

@@ -17,6 +17,7 @@ from worker.documents.log_chunking import fold_repeats
 from worker.engine.passages import (
     CAUSE_GAP,
     EPISODE_GAP,
+    LOG_CONTEXT_LINES,
     MAX_CHARS,
     MAX_LINES,
     actionable,
@@ -468,3 +469,69 @@ def test_names_the_whole_runbook_opens_with_do_not_pick_its_steps() -> None:
     passage = text_passage("bastion-iad-1 refusing ssh, can we flip it to fail-open?", ranked, overlap)
     assert passage.heading == "SSH bastions › Recording disk full"
     assert "breaks the audit" in passage.as_text()
+
+
+def test_a_step_that_sends_the_reader_to_another_section_is_followed() -> None:
+    """The triage step that matches the pasted error says 'go to "Schema change upstream"': that section is
+    read as if retrieval had found it with the triage section's score, and its steps answer."""
+    text = ("# Loader\n\n## A table's loads are failing\n\n1. `whctl status --table <t>` shows the last loads.\n"
+            "2. `Number of columns in file does not match`: the source schema changed; go to \"Schema change "
+            "upstream\".\n3. Anything else: retry the failed files, `whctl retry --table <t> --failed-only`.\n\n"
+            "## Freshness\n\n1. Consumer lag growing: scale up.\n\n"
+            "## Schema change upstream\n\n1. Keep the old column; mark it `deprecated: true` in the mapping.\n"
+            "2. Do not drop the column by hand: the loader's cached mapping still names it.\n")
+    document = Document("runbook:loader.md", "Loader", text, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 8), 0.8), (Chunk(document, "", 10, 12), 0.3)]
+    question = "loads failing with `Number of columns in file does not match`, can I drop the column by hand?"
+    passage = text_passage(question, ranked, overlap)
+    assert passage.heading == "Loader › Schema change upstream"
+    assert any("cached mapping" in line for line in passage.lines)
+    # without the reference, the triage section's own steps answer
+    unrouted = replace(document, text=text.replace('go to "Schema change upstream"', "see below"))
+    ranked = [(Chunk(unrouted, "", 3, 8), 0.8), (Chunk(unrouted, "", 10, 12), 0.3)]
+    assert text_passage(question, ranked, overlap).heading == "Loader › A table's loads are failing"
+
+
+def test_who_sends_the_traffic_is_the_address_most_lines_around_the_passage_come_from() -> None:
+    """"Who was hammering it?": the health warning is the incident; the context line names the client
+    that sent most of the queries before it."""
+    query = '2025-11-03T06:{m:02d}:{s:02d}Z [INFO] {ip}:35866 - 19369 "A IN warehouse-db.internal." NXDOMAIN 0.5s'
+    lines = [query.format(m=50, s=n, ip="10.244.2.41") for n in range(5)]
+    lines += [query.format(m=52 + n // 30, s=n % 30, ip="10.244.6.23") for n in range(60)]
+    lines += ['2025-11-03T06:54:00Z [WARNING] plugin/health: Local health request took more than 1s: 1.77s']
+    document = _log("\n".join(lines))
+    passage = log_passage("dns got slow and the health endpoint kept complaining, who was hammering it?",
+                          Chunk(document, "", 66, 66), overlap)
+    assert "Most of the lines around it come from 10.244.6.23: 60 of the 65 lines with an address" in passage.context
+    assert "10.244.6.23" not in log_passage("why was the health endpoint complaining?",
+                                            Chunk(document, "", 66, 66), overlap).context
+
+
+def test_the_line_that_states_the_value_may_lie_a_few_lines_past_the_chunk() -> None:
+    """Retrieval found the index build's lines; the line that says it finished comes three lines later."""
+    lines = ['{"t":"11:45:16","msg":"Index build: collection scan done","ns":"shop.orders"}',
+             '{"t":"11:46:35","msg":"Index build: inserted keys from external sorter into index","ns":"shop.orders"}',
+             '{"t":"11:46:35","msg":"Index build: waiting for next action before completing final phase"}',
+             '{"t":"11:46:35","msg":"Index build: received signal"}',
+             '{"t":"11:46:35","msg":"Index build: completed successfully","ns":"shop.orders"}',
+             '{"t":"11:47:16","msg":"Connection ended","remote":"10.6.2.33:60903"}']
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("when was the orders index put back?", Chunk(document, "", 1, 2), overlap)
+    assert "completed successfully" in passage.lines[LOG_CONTEXT_LINES]
+    # a question for no kind of value stays with the chunk's own lines
+    assert "completed successfully" not in "\n".join(
+        log_passage("what did the orders index build insert?", Chunk(document, "", 1, 2), overlap).lines)
+
+
+def test_a_change_nobody_logged_is_the_setting_a_restart_banner_says_differently() -> None:
+    """"What did we change?" over Celery's second start-up banner: its concurrency line, which says 8 where
+    the first banner said 4, not the banner line that reads most like the question."""
+    def banner(concurrency: int) -> list[str]:
+        return ["- ** ---------- [config]", "- ** ---------- .> app:         billing:0x7f3c2a1b9d50",
+                f"- *** --- * --- .> concurrency: {concurrency} (prefork)",
+                "-- ******* ---- .> task events: OFF (enable -E to monitor tasks in this worker)",
+                "[tasks]", "  . billing.tasks.charge_invoice", "  . billing.tasks.send_receipt"]
+    lines = [*banner(4), "[2026-04-22 09:00:01,000: INFO/MainProcess] billing worker ready", *banner(8)]
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("what did we change on the billing workers?", Chunk(document, "", 9, 15), overlap)
+    assert "concurrency: 8" in passage.lines[LOG_CONTEXT_LINES]

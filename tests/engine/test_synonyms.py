@@ -11,7 +11,8 @@ from worker.engine.synonyms import expansion, resource_mismatch
 
 def test_a_question_word_brings_the_other_words_of_its_group() -> None:
     assert set(expansion("how do I revert the release?").split()) == {
-        "rollback", "roll", "undo", "downgrade", "deploy", "deployment", "rollout"}
+        "rollback", "roll", "undo", "downgrade", "yank", "deploy", "deployment", "rollout"}
+    assert "rollback" in expansion("shipped v8 to 10% and it throws 5xx, how do i yank it").split()
     assert set(expansion("is the node running out of disks?").split()) == {"storage", "filesystem", "volume"}
     assert expansion("why did checkout fail?") == ""
     assert set(expansion("what's the address of the primary this replica pulls from?").split()) == {

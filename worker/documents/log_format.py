@@ -63,9 +63,12 @@ _QUIET = re.compile(  # a level that says all is well: what the text says then d
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30")
 )
+# an error field that holds none: 'error:<nil>', "err=nil msg=..." (not "error: null pointer")
+_NO_ERROR = r"\s?[\"']?(?:<nil>|(?:nil|null|none)\b(?!\s+\w+(?:[\s,.;]|$)))"
 _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
-    r"(?i:\b(?:error|fatal|panic)\b:)"
-    r"|(?i:\b(?:error|err|errmsg)[\"']?\s*[:=]\s*[\"']?[A-Za-z])"  # an error field with a message: "error":"Host...
+    r"(?i:\b(?:error|fatal|panic)\b:(?!" + _NO_ERROR + r"))"  # not Go's "no error": 'error:<nil>'
+    r"|(?i:\b(?:error|err|errmsg)[\"']?\s*[:=]\s*[\"']?(?!" + _NO_ERROR + r")[A-Za-z])"  # an error field with a
+    # message: "error":"Host...
     r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
     r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
     r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers

@@ -14,8 +14,13 @@ that word:
    "stepped down" meets "stepping down"), and of those at the start of the longest stretch of them (at
    most ``RUN_GAP`` chunks apart): "before the timeouts started" is before they began to come one after
    another, not before a lone timeout hours earlier.
-3. A "before" trouble whose words meet no incident points at the log's first error; anything else at
-   nothing, and the answer is then placed as if the question named no event.
+3. A "before" trouble whose words meet no incident points at the log's first error, or, when it is a crash
+   ("before it died"), at the first chunk of the log's worst incident (a stack trace before errors);
+   anything else at nothing, and the answer is then placed as if the question named no event.
+
+An incident asked for before trouble ("was anything off in the hour before it died?") is one before it:
+``before_event_weights`` weighs the incident the event points at, those after it and those before the span
+of time the question names, ``OUTSIDE_EVENT_WINDOW``.
 
 Pure functions of the question and the candidates' text.
 """
@@ -28,10 +33,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from worker.documents.document import Chunk
+import numpy as np
+
+from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import Severity
-from worker.engine.incidents import asks_about_incident, text_severity
-from worker.engine.moments import asked_spans, chunk_spans, distance
+from worker.engine.incidents import asks_about_crash, asks_about_incident, text_severity
+from worker.engine.moments import DAY, asked_spans, chunk_spans, distance
 
 MAX_QUESTION_CHARS = 2000
 MAX_CLAUSE_CHARS = 120
@@ -89,6 +96,10 @@ def anchor_position(anchor: Anchor, chunks: Sequence[Chunk], ordered: Sequence[i
               for position, index in enumerate(ordered) if text_severity(chunks[index].text) >= Severity.WARNING}
     top = max(scores.values(), default=0.0)
     if top <= 0:
+        if anchor.side == "before" and asks_about_crash(anchor.clause):  # "before it died": its worst incident
+            worst = max((text_severity(chunks[i].text) for i in ordered), default=Severity.NONE)
+            return next((p for p, i in enumerate(ordered) if worst >= Severity.ERROR
+                         and text_severity(chunks[i].text) == worst), None)
         if anchor.side == "before":
             return next((p for p, i in enumerate(ordered) if text_severity(chunks[i].text) >= Severity.ERROR), None)
         return None
@@ -105,3 +116,47 @@ def anchor_position(anchor: Anchor, chunks: Sequence[Chunk], ordered: Sequence[i
 @functools.lru_cache(maxsize=65_536)
 def _prefixes(text: str) -> frozenset[str]:
     return frozenset(w[:PREFIX] for w in _WORD.findall(text.lower()))
+
+
+OUTSIDE_EVENT_WINDOW = 0.0  # of an incident's weight, when the question asks for one before an event and it is not
+# "in the hour before it died": the hour of the file before the crash; a span of time the question names
+_WINDOW = re.compile(r"(?i)\b(?:in|within|during|over) (?:the )?(?:last |final |past )?(?:an? |one )?"
+                     r"(?:(\d+|few|couple of|ten|fifteen|twenty|thirty) )?(hours?|minutes?|mins?)\b(?= before\b)")
+_AMOUNT = {"few": 10, "couple of": 2, "ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30}
+
+
+def before_event_weights(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in {OUTSIDE_EVENT_WINDOW, 1}
+    """For a question that asks what went wrong before an event named as trouble, not as a time ("was
+    anything off before it died?", "any errors before the outage?"): ``OUTSIDE_EVENT_WINDOW`` for each log
+    chunk from the one the event points at on, and, when the question names a span ("in the hour before
+    it died"), for those that ended before that span; 1 for those before it and for everything else."""
+    weights = np.ones(len(chunks), np.float32)
+    head = question[:MAX_QUESTION_CHARS]
+    anchor = question_anchor(head)
+    if anchor is None or anchor.side != "before" or is_timed(anchor):
+        return weights
+    window = _WINDOW.search(head)
+    for ordered in logs_in_file_order(chunks):
+        at = anchor_position(anchor, chunks, ordered)
+        if at is None:
+            continue
+        weights[ordered[at:]] = OUTSIDE_EVENT_WINDOW
+        spans = chunk_spans([chunks[i] for i in ordered[:at + 1]]) if window else {}
+        if at in spans:
+            amount = window.group(1) if window else None
+            minutes = (int(amount) if amount and amount.isdigit() else _AMOUNT.get(amount or "", 1)) * (
+                60 if window and window.group(2).lower().startswith("hour") else 1)
+            for position, (_, end) in spans.items():
+                if position < at and (spans[at][0] - end) % DAY > minutes:
+                    weights[ordered[position]] = OUTSIDE_EVENT_WINDOW
+    return weights
+
+
+def without_event(question: str) -> str:
+    """The question without the clause that names the event it asks about what came before ("was anything
+    off in the hour" of "... before it died?"), so that the event's words ("died") do not make it a crash
+    question; as it is for other questions ("which partition was it writing to when it fell over?" asks
+    about the crash)."""
+    head = question[:MAX_QUESTION_CHARS]
+    found = _EVENT.search(head)
+    return head if found is None or not found.group(1) else head[:found.start()] + head[found.end():]

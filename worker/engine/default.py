@@ -21,6 +21,7 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from worker.documents.document import Chunk
+from worker.engine.anchors import before_event_weights, without_event
 from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
@@ -118,7 +119,8 @@ class Evidence:
         if self.identifier_weight > 0 and question_identifiers(question):
             scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0 and not asks_about_recovery_or_change(question):  # not the crash itself
-            scores += self.incident_weight * incident_scores(question, chunks)
+            scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
+                question, chunks)
         if self.lookup_weight > 0:
             scores += self.lookup_weight * lookup_scores(question, chunks)
         ends_there, later = time_placement(question)  # "before the 4am outage" ends there

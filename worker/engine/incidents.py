@@ -37,7 +37,7 @@ _INCIDENT_WORDS = re.compile(
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"
     r"|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
-    r"|not working|stopped working)(?!\w)"
+    r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off)(?!\w)"
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"

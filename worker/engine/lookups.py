@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worker.documents.document import Chunk, logs_in_file_order
+from worker.documents.document import Chunk, Document, logs_in_file_order
 from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.anchors import FUNCTION_WORDS, anchor_position, is_timed, question_anchor
 from worker.engine.incidents import text_severity
@@ -62,7 +62,8 @@ _READY = re.compile(_UP)
 _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
-              r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b)"
+              r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
+              r"|\berr(?:or)?[:=]\s?<?nil\b>?)"  # Go's "no error": client-go's '"Objects listed" error:<nil>'
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
             r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
@@ -102,7 +103,11 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|warn|panic|hang|stall|leak|flap|evict|kill|oom|throttl)\w*"
                             r"|(?:some|any|no|every)?thing\b|morning\b|evening\b|during\b|string\b)"
                             r"\w+ing(?: \w+)? again\b"
-                            r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"),
+                            r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"
+                            # it stopped going wrong: "when did it stop crash looping?"
+                            r"|\bstop(?:ped|s)? (?:crash|fail|restart|flapp|error|throw|reject|refus|dy|time|timing"
+                            r"|panick|oom)\w*"
+                            r"|\b(?:able|allowed) to\b[^.?!\n]{1,60}\bagain\b"),  # "able to list stuff ... again"
                  re.compile(_RECOVERED)),
     "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
                           r"|reconfigur\w*)\b"), re.compile(_CHANGED)),
@@ -128,10 +133,21 @@ def asked_values(question: str) -> list[str]:
 
 
 def asks_about_recovery_or_change(question: str) -> bool:
-    """The question asks when or whether a service came back, what was changed, or who leads now
-    ("recovery", "change", "leader" in ``VALUE_KINDS``): it wants that line, not the incident that its
-    words also describe."""
-    return bool({"recovery", "change", "leader"} & set(asked_values(question)))
+    """The question asks when or whether a service came back, what was changed, who leads now
+    ("recovery", "change", "leader" in ``VALUE_KINDS``) or what it logged last before it died
+    (``asks_last_words``): it wants that line, not the incident that its words also describe."""
+    return bool({"recovery", "change", "leader"} & set(asked_values(question))) or asks_last_words(question)
+
+
+# "what was the last thing the worker logged before it died?", "last lines before it restarted"
+_LAST_WORDS = re.compile(r"(?i)\blast (?:thing|things|line|lines|message|messages|words|entry|entries|log \w+)\b"
+                         r"[^?!\n]{0,60}\bbefore (?:it |the \w+ |\w+ )?(?:died|crash\w*|restart\w*|went down"
+                         r"|was killed|got killed|exited|stopped|fell over|oom\w*|rebooted|dies)")
+
+
+def asks_last_words(question: str) -> bool:
+    """The question asks what a service logged last before it died: the lines before it started again."""
+    return bool(_LAST_WORDS.search(question[:MAX_QUESTION_CHARS]))
 
 
 COMEBACK_MINUTES = 60  # after a time named with a question about a comeback, where the comeback is looked for
@@ -169,6 +185,10 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     states; zeros for other questions and for chunks of documents that are not logs."""
     scores = np.zeros(len(chunks), np.float32)
     kinds = asked_values(question)
+    if asks_last_words(question):
+        for indexes in logs_in_file_order(chunks):
+            scores[_last_words(chunks, indexes)] = 1.0
+        scores /= len(kinds) + 1
     if not kinds:
         return scores
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
@@ -185,7 +205,7 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
                 scores[index] += placed.get(index, 0.0)
             elif _states(kind, chunks, index, resettings):
                 scores[index] += 1.0
-        scores[index] /= len(kinds)
+        scores[index] /= len(kinds) + asks_last_words(question)
     return scores
 
 
@@ -255,6 +275,13 @@ def _changed_settings(chunks: Sequence[Chunk]) -> set[int]:
     return found
 
 
+def changed_setting_lines(document: Document, lines: Sequence[str]) -> set[int]:
+    """Which of these lines of a log (in file order) say other settings than the line of their kind before
+    them (``_changed_settings``, line by line): the ``concurrency: 8`` of a restart's banner where the last
+    start said 4."""
+    return _changed_settings([Chunk(document, line, n, n) for n, line in enumerate(lines)])
+
+
 def _are_settings(lines: list[dict[str, str]]) -> bool:
     """Lines of one kind state settings, not measurements (``_changed_settings``)."""
     if not 2 <= len(lines) <= SETTING_LINE_REPEATS:
@@ -300,7 +327,10 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     comeback after its worst outage (the most severe incidents since the comeback before, then the most of
     them) weighs 1, the others ``MINOR_COMEBACK`` (a client that reconnected after one warning). When the
     question names a time ("it dropped off around 5:20, when did it come back?"), the first comeback after
-    it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1."""
+    it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1; but when the question asks
+    when crashes stopped (``_CRASHES_STOPPED``) and the service started after a crash and stayed up
+    (``_held_restarts``), that start is the answer and the other comebacks (a client that reconnected) weigh
+    nothing."""
     found: dict[int, float] = {}
     asked = asked_spans(question)
     for indexes in logs_in_file_order(chunks):
@@ -314,7 +344,15 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
             continue
         worst = max(outages.values(), default=None) if party else None
         found.update((index, 1.0 if worst in (None, key) else MINOR_COMEBACK) for index, key in outages.items())
+        if _CRASHES_STOPPED.search(question[:MAX_QUESTION_CHARS]):  # the start that stayed up, not a reconnect
+            restarts = _held_restarts(chunks, indexes)
+            if restarts & outages.keys():
+                found.update((index, 0.0) for index in outages if index not in restarts)
     return found
+
+
+# "when did it stop crash looping?", "stopped restarting": asks for the start after the last crash
+_CRASHES_STOPPED = re.compile(r"(?i)\bstop(?:ped|s)? (?:crash|restart|dy|die|panick|oom|reboot)\w*")
 
 
 def _first_after(chunks: Sequence[Chunk], indexes: list[int], minute: int) -> int | None:
@@ -333,6 +371,7 @@ def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tup
     since: list[int] = []  # the recovery chunks since the last incident
     pending: dict[int, tuple[int, int]] = {}  # recoveries cut short by a warning, none saying the service is
     # ready, with their outages
+    restarts = _held_restarts(chunks, indexes)
     for index in [*indexes, -1]:  # -1: the end of the log settles what is left
         severity = text_severity(chunks[index].text) if index >= 0 else Severity.NONE
         if index < 0 or severity >= Severity.WARNING:
@@ -349,9 +388,75 @@ def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tup
             if index >= 0:
                 outage.append(int(severity))
             since = []
-        elif outage and states_value("recovery", chunks[index].text):
+        elif outage and (states_value("recovery", chunks[index].text) or index in restarts):
             since.append(index)
     return outages
+
+
+_TEMPLATE_WORD = re.compile(r"[^\s<>*]+")
+STARTUP_SHARE = 0.1  # of a log's chunks, at most, that repeat a line of its start-up (with at least 3 allowed):
+# a banner comes once a start; a log that opens amid its requests has no start-up to find
+
+
+def _restarts(chunks: Sequence[Chunk], indexes: list[int]) -> list[int]:
+    """Positions in ``indexes`` (one log's chunks, in file order) of the chunks where the service started
+    again: the first of each run of chunks that repeat a line of the log's own start-up (``_opening``), as
+    rare as a banner is (``STARTUP_SHARE``). None when the log does not open with its start-up."""
+    opening = _opening(chunks, indexes)
+    if not opening:
+        return []
+    words = {max(_TEMPLATE_WORD.findall(template), key=len, default=template) for template in opening}
+    starts = [position for position, index in enumerate(indexes) if position > 0
+              and any(word in chunks[index].text for word in words)  # a substring scan first: most chunks fail it
+              and not opening.isdisjoint(line_template(line) for line in chunks[index].text.split("\n"))]
+    if len(starts) > max(3, STARTUP_SHARE * len(indexes)):
+        return []
+    return [position for position in starts if position - 1 not in starts]
+
+
+def _opening(chunks: Sequence[Chunk], indexes: list[int]) -> set[str]:
+    """The templates of a log's start-up: its first chunk's lines that say nothing is wrong (CoreDNS's
+    ``CoreDNS-1.11.1``, Sidekiq's "Booted Rails 7.1.3 application"); none when ``indexes`` (one log's chunks,
+    in file order) do not start at the log's first line."""
+    if not indexes or chunks[indexes[0]].line_start > chunks[indexes[0]].document.first_line:
+        return set()
+    return {line_template(line) for line in chunks[indexes[0]].text.split("\n")
+            if line.strip() and line_severity(line) == Severity.NONE}
+
+
+def _last_words(chunks: Sequence[Chunk], indexes: list[int]) -> list[int]:
+    """The chunks that hold the last line a log's service wrote before each start after the first
+    (``_restarts``): the line before the start-up's first line, in the start's chunk or the one before."""
+    opening = _opening(chunks, indexes)
+    found = []
+    for position in _restarts(chunks, indexes):
+        first_line = chunks[indexes[position]].text.split("\n", 1)[0]
+        found.append(indexes[position - 1] if line_template(first_line) in opening else indexes[position])
+    return found
+
+
+def _held_restarts(chunks: Sequence[Chunk], indexes: list[int]) -> set[int]:
+    """The chunks of one log (in file order) where the service started again after a crash and stayed up
+    (``_restarts``): right after an incident chunk (the one the process died with; not a reload amid
+    ordinary lines), and the first incident after them is not that one again: a start that the same crash
+    ends is a crash loop going on, the start after its last crash is where it stopped."""
+    held = set()
+    for position in _restarts(chunks, indexes):
+        before = indexes[position - 1]
+        if (text_severity(chunks[indexes[position]].text) >= Severity.WARNING
+                or text_severity(chunks[before].text) < Severity.WARNING):
+            continue  # not a start after a crash: a reload amid ordinary lines
+        after = next((i for i in indexes[position + 1:] if text_severity(chunks[i].text) >= Severity.WARNING), None)
+        if after is None or _worst_template(chunks[after].text) != _worst_template(chunks[before].text):
+            held.add(indexes[position])
+    return held
+
+
+def _worst_template(text: str) -> str:
+    """The template of a log text's first line of its highest severity."""
+    lines = text.split("\n")
+    worst = max(lines, key=line_severity)
+    return line_template(worst)
 
 
 def _outage(severities: list[int], *more: tuple[int, int]) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -41,7 +42,7 @@ from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, li
 from worker.documents.runbook_lookup import markdown_headings, runbook_sections, section_at
 from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
-from worker.engine.lookups import asked_values, states_value
+from worker.engine.lookups import asked_values, changed_setting_lines, states_value
 from worker.engine.moments import asked_spans
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
@@ -70,6 +71,7 @@ CAUSE_GAP = 20  # lines of the file before an incident within which an earlier o
 # question asks why: the cause comes first ("node not responding", then the partition it led to)
 OUTAGE_END_LINES = 20  # lines after an incident read for the line that ends it, when the question asks how long
 VALUE_LINE_BONUS = 0.3  # for a line that states the kind of value the question asks for (lookups.py)
+VALUE_REACH_LINES = 5  # lines past a chunk's edges where a line that states the asked kind of value may be quoted
 
 # question, texts -> one score per text (higher is more similar); the retriever's text score
 TextScorer = Callable[[str, Sequence[str]], np.ndarray]
@@ -317,13 +319,11 @@ def _section_of(chunk: Chunk) -> _Section:
 def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: TextScorer) -> Passage:
     """The best span of one section of a document, given its best chunks with their retrieval scores.
 
-    Every block of the sections those chunks lie in is scored: ``BLOCK_WEIGHT`` of its own similarity to
-    the question (with the section's title path; exact identifiers count; half of it from what the question
-    asks, compared with the block and with its lead, ``block_lead``, whichever is closer), the rest the
-    retrieval score of its section's best chunk, plus ``ACTION_BONUS`` when it says what to do
-    (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
-    it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``), plus
-    ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do. The best block's
+    Every block of the sections those chunks lie in is scored (``_block_totals``). When the block that
+    reads closest to the question in its section sends the reader to another section of the document by
+    its title (``_routed_section``: "`Number of columns ... does not match`: go to \"Schema change
+    upstream\""), that section is read too, with the score of the one that sent there, and that block is
+    not the passage's best (it says no more than where to look). The best block's
     section is the passage's; in it, the span grows from the best block (``_best_span``)."""
     document = ranked[0][0].document
     sections: dict[int, tuple[_Section, float]] = {}
@@ -335,6 +335,39 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     if not candidates:
         chunk = ranked[0][0]
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
+    totals, similarity = _block_totals(question, document, candidates, scorer)
+    chosen = totals
+    routed = _routed_section(document, candidates, similarity)
+    if routed is not None:  # the step that points there says no more than where to look
+        router, target, score = routed
+        if target.first not in sections or sections[target.first][1] < score:
+            sections[target.first] = (target, score)
+            candidates = [(section, score, block) for section, score in sections.values() for block in section.blocks]
+            totals, _ = _block_totals(question, document, candidates, scorer)
+        chosen = np.where([candidate[0] is router[0] and candidate[2] == router[2] for candidate in candidates],
+                          -np.inf, totals)
+    best = candidates[int(np.argmax(chosen))][0]
+    mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
+    start, end = _best_span(best.lines, best.blocks, totals[mine])
+    lines = best.lines[start:end + 1]
+    if not actionable("\n".join(lines)):
+        lines = _up_to_next_step(document, best, best.first + start, lines)
+    return Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
+
+
+_Candidate = tuple["_Section", float, Block]  # a block, its section and that section's retrieval score
+
+
+def _block_totals(question: str, document: Document, candidates: Sequence[_Candidate], scorer: TextScorer
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each block's score for the passage, and its similarity alone (both [N]): ``BLOCK_WEIGHT`` of its own
+    similarity to the question (with the section's title path; exact identifiers count; half of it from what
+    the question asks, compared with the block and with its lead, ``block_lead``, whichever is closer), the
+    rest the retrieval score of its section's best chunk, plus ``ACTION_BONUS`` when it says what to do
+    (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
+    it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``), plus
+    ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do, less
+    ``LEAD_PENALTY`` for the document's opening text then."""
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
     headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
     leads = [f"{section.heading.rsplit(' › ', 1)[-1]}\n{block_lead(t)}"
@@ -354,13 +387,37 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
                          + bonus * actionable(texts[n]) + remedy * section.remedy - overview * (section.level <= 1)
                          for n, (section, score, _) in enumerate(candidates)])
-    best = candidates[int(np.argmax(totals))][0]
-    mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
-    start, end = _best_span(best.lines, best.blocks, totals[mine])
-    lines = best.lines[start:end + 1]
-    if not actionable("\n".join(lines)):
-        lines = _up_to_next_step(document, best, best.first + start, lines)
-    return Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
+    return totals, similarity
+
+
+# a section named in a step: "go to \"Schema change upstream\"", "see “Scale up”", "the Failover section"
+_SECTION_REFERENCE = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”|\bthe ([A-Z][\w /&-]{1,60}?) section\b')
+
+
+def _routed_section(document: Document, candidates: Sequence[_Candidate], similarity: np.ndarray
+                    ) -> tuple[_Candidate, _Section, float] | None:
+    """The best-matching block of the best section when it sends the reader to another section of the
+    document by its title, that section, and the score of the one that sent there; None when it sends
+    nowhere (or to its own section). A triage list's step that matches the question is followed as a
+    reader follows it."""
+    best = max(range(len(candidates)), key=lambda n: candidates[n][1])
+    section, score, _ = candidates[best]
+    mine = [n for n, candidate in enumerate(candidates) if candidate[0] is section]
+    closest = max(mine, key=lambda n: float(similarity[n]))
+    block = candidates[closest][2]
+    titles = {_normal_title(s.path[-1]): s for s in runbook_sections(document)
+              if s.level > 0 and s.path[-1] != document.title}
+    for match in _SECTION_REFERENCE.finditer("\n".join(section.lines[block.start:block.end + 1])):
+        target = titles.get(_normal_title(next(group for group in match.groups() if group)))
+        if target is not None:
+            routed = _section_of(Chunk(document, "", target.line_start, target.line_start))
+            if routed.first != section.first:
+                return candidates[closest], routed, score
+    return None
+
+
+def _normal_title(title: str) -> str:
+    return " ".join(title.lower().strip(" .:").split())
 
 
 @functools.lru_cache(maxsize=256)
@@ -459,21 +516,31 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
             if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
                 incident, episode = _incident_at(document, earliest, earliest, lead) or found
             passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
-            return _with_outage_end(passage) if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]) else passage
+            if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]):
+                passage = _with_outage_end(passage)
+            return _with_top_source(question, passage)
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
-    scores = scorer(question, [folded[i].text for i in inside])
     kinds = asked_values(question)
-    if kinds:  # "which version?": the line that states one, not the line most like the question
-        scores = scores + VALUE_LINE_BONUS * np.asarray(
-            [sum(states_value(kind, folded[i].raw) for kind in kinds) / len(kinds) for i in inside])
+    if kinds:  # "which version?": the line that states one, not the line most like the question, also a few
+        # lines past the chunk's edges (the index build's lines found, "completed successfully" after them)
+        changed = changed_setting_lines(document, [line.raw for line in folded]) if "change" in kinds else set()
+        states = [sum(states_value(kind, line.raw) or (kind == "change" and n in changed) for kind in kinds)
+                  / len(kinds) for n, line in enumerate(folded)]
+        near = range(max(0, inside[0] - VALUE_REACH_LINES), min(len(folded), inside[-1] + VALUE_REACH_LINES + 1))
+        # of the lines that state one, the most like the question: the chunk's own, else those a few lines away
+        inside = [i for i in inside if states[i] > 0] or [i for i in near if states[i] > 0] or inside
+        scores = scorer(question, [folded[i].text for i in inside]) + VALUE_LINE_BONUS * np.asarray(
+            [states[i] for i in inside])
+    else:
+        scores = scorer(question, [folded[i].text for i in inside])
     best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
     shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
     first, last = shown[0].first, shown[-1].last
     counted = seen_line(document, folded[best].raw) if _HOW_OFTEN.search(question[:MAX_QUESTION_CHARS]) else ""
-    return Passage(document, _log_heading(document, first, last), tuple(line.text for line in shown), first, last,
-                   context=counted)
+    return _with_top_source(question, Passage(document, _log_heading(document, first, last),
+                                              tuple(line.text for line in shown), first, last, context=counted))
 
 
 
@@ -554,6 +621,47 @@ def _with_outage_end(passage: Passage) -> Passage:
             return replace(passage, heading=_log_heading(document, passage.line_start, end), lines=tuple(shown),
                            line_end=end)
     return passage
+
+
+# "who was hammering it?", "which client is flooding us?", "where is all that traffic coming from?"
+_WHO_SENDS = re.compile(
+    r"(?i)\bwho(?:'s| is| was| were| are)? (?:\w+ing|sen(?:ds|t)|call(?:s|ed)|hit|hits|spamm?ed)\b"
+    r"|\bwhich (?:clients?|ips?|hosts?|pods?|callers?|sources?|addresses|boxe?s?|nodes?|apps?|services?)\b"
+    r"[^.?!\n]{0,40}\b(?:send|call|hit|query|request|hammer|flood|spam|load|traffic)"
+    r"|\b(?:traffic|requests|queries|calls|load) (?:is |are |was |were )?coming from\b"
+    r"|\btop (?:talkers?|clients?|callers?)\b")
+# a line's first IPv4 address, with or without its port: in access and query logs, the client's
+_CLIENT_ADDRESS = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?![\w.])")
+SOURCE_LINES_BEFORE = 100  # lines before a passage read for who sent most of them ("who was hammering it?")
+SOURCE_LINES_AFTER = 20
+SOURCE_SHARE = 0.4  # of the lines with an address, at least, from one address for it to be named
+SOURCE_MIN_LINES = 5
+
+
+def _with_top_source(question: str, passage: Passage) -> Passage:
+    """For a question that asks who sends the traffic (``_WHO_SENDS``): the passage's context names the
+    address that most of the lines around it come from (each line's first IPv4 address: the client of an
+    access or query log line), from ``SOURCE_LINES_BEFORE`` lines before it to ``SOURCE_LINES_AFTER`` after,
+    with how many of them and when; as it is for other questions, or when no address holds
+    ``SOURCE_SHARE`` of them."""
+    if not _WHO_SENDS.search(question[:MAX_QUESTION_CHARS]):
+        return passage
+    document = passage.document
+    lines = _log_lines(document)
+    start = max(0, passage.line_start - document.first_line - SOURCE_LINES_BEFORE)
+    window = lines[start:passage.line_end - document.first_line + 1 + SOURCE_LINES_AFTER]
+    sources = [(match.group(1), line) for line in window if (match := _CLIENT_ADDRESS.search(line))]
+    if not sources:
+        return passage
+    counts = Counter(address for address, _ in sources)
+    address, count = counts.most_common(1)[0]
+    if count < SOURCE_MIN_LINES or count < SOURCE_SHARE * len(sources):
+        return passage
+    stamps = [stamp for source, line in sources if source == address and (stamp := first_timestamp(line))]
+    when = f", from {stamps[0]} to {stamps[-1]}" if len(stamps) > 1 else ""
+    said = (f"Most of the lines around it come from {address}: {count} of the {len(sources)} lines with an address"
+            f"{when}.")
+    return replace(passage, context=f"{passage.context}\n{said}" if passage.context else said)
 
 
 def _log_heading(document: Document, first: int, last: int) -> str:

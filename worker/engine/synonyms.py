@@ -33,7 +33,7 @@ MAX_QUESTION_CHARS = 2000
 DISK = frozenset(("disk", "storage", "filesystem", "volume"))
 MEMORY = frozenset(("memory", "ram", "oom"))
 GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
-    ("revert", "rollback", "roll", "undo", "downgrade"),
+    ("revert", "rollback", "roll", "undo", "downgrade", "yank"),
     ("restart", "bounce", "reboot", "recycle"),
     ("scale", "faster", "bigger", "throughput", "capacity"),  # "make it go faster" asks for the "Scale up" section
     DISK,
