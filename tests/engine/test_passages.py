@@ -131,6 +131,8 @@ def test_what_a_question_asks_is_read_after_the_situation_it_describes() -> None
         "can I make it skip the bad product?"
     assert asked_part("how do I fail over?") == "how do I fail over?"
     assert asked_part("users keep getting logged out") == "users keep getting logged out"
+    assert asked_part("schedulers both up but nothing starts. ok to just kill both pods?") == (
+        "ok to just kill both pods?")
 
 
 def test_a_block_leads_with_its_first_sentence_before_any_code() -> None:
@@ -404,6 +406,8 @@ def test_inline_code_that_quotes_a_message_says_nothing_to_do(text: str, expecte
 def test_anything_we_can_do_asks_what_to_do() -> None:
     assert asks_what_to_do("anything we can flip so apps keep getting answers until it clears?")
     assert not asks_what_to_do("anything odd in the resolver logs?")
+    assert asks_what_to_do("nothing new has started in 40 min. ok to just kill both pods?")
+    assert asks_what_to_do("is it safe to delete the old deployment?")
 
 
 def test_a_log_lookup_quotes_the_line_that_states_the_value() -> None:

@@ -139,7 +139,7 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
 
 _CLAUSE = re.compile(r"[,;:.!?]+\s+|\s+(?:and|but|so)\s+")
 _ASKING = re.compile(r"(?i)^(?:how|what|which|where|when|who|why|can|could|should|shall|do|does|is there|are there"
-                     r"|is it|any way|anything)\b")
+                     r"|is it|any way|anything|(?:ok|okay|safe|fine|alright) to)\b")
 
 
 def asked_part(question: str) -> str:
@@ -155,6 +155,7 @@ def asked_part(question: str) -> str:
 
 _WHAT_TO_DO = re.compile(
     r"(?i)\b(?:how (?:do|can|should|would|to)|what (?:do|should|can) (?:i|we)|(?:can|should|could) (?:i|we)"
+    r"|(?:ok|okay|safe|fine|alright) to (?:just )?\w+"
     r"|(?:anything|something) (?:i|we|you) (?:can|could|should)"
     r"|is there a way|any way|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
     r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
