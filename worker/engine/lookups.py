@@ -16,7 +16,9 @@ config?" asks for the line that records a change (``parameter "work_mem" changed
 (``leader-id=vault-3``, ``assuming primary role``). A change or a leader asked for before or after an
 event ("before the disk trouble started", "when vault-2 stepped down": anchors.py) is the last such line
 before it, or the first after it: that one counts in full, the others on the same side half, those on the
-other side a quarter.
+other side a quarter. A service's starts are read from its log too (``_restarts``: the log's own start-up
+lines again): "when did it stop crash looping?" asks for the start after the last crash of the loop, "what
+was the last thing it logged before it died?" for the line before a start.
 Other questions, and chunks of documents that are not logs, get nothing.
 
 Pure functions of the question and the candidates' text.
@@ -185,7 +187,8 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     states; zeros for other questions and for chunks of documents that are not logs."""
     scores = np.zeros(len(chunks), np.float32)
     kinds = asked_values(question)
-    if asks_last_words(question):
+    last_words = asks_last_words(question)
+    if last_words:
         for indexes in logs_in_file_order(chunks):
             scores[_last_words(chunks, indexes)] = 1.0
         scores /= len(kinds) + 1
@@ -205,7 +208,7 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
                 scores[index] += placed.get(index, 0.0)
             elif _states(kind, chunks, index, resettings):
                 scores[index] += 1.0
-        scores[index] /= len(kinds) + asks_last_words(question)
+        scores[index] /= len(kinds) + last_words
     return scores
 
 
