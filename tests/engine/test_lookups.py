@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.lookups import COMEBACK_MINUTES, asked_values, lookup_scores, states_value, time_placement
+from worker.engine.lookups import (
+    COMEBACK_MINUTES,
+    asked_values,
+    asks_about_recovery_or_change,
+    lookup_scores,
+    states_value,
+    time_placement,
+)
 
 
 @pytest.mark.parametrize(("question", "kinds"), [
@@ -42,6 +49,9 @@ from worker.engine.lookups import COMEBACK_MINUTES, asked_values, lookup_scores,
     ("when did the writes stop failing?", ["recovery"]),
     ("when was coredns able to list stuff from the apiserver again?", ["recovery"]),
     ("why did it stop?", []),
+    ("invoice-pdf never came back on web-07 after the 2am deploy, why?", []),  # what went wrong
+    ("why didn't the api come back up?", []),
+    ("when did the api come back up?", ["recovery"]),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -314,3 +324,10 @@ def test_a_log_that_does_not_open_with_its_start_up_has_no_restarts() -> None:
     chunks = [Chunk(log, request.format(m=m), m + 1, m + 1) for m in range(40)]
     chunks[20] = Chunk(log, "2025-10-07T10:20:00Z ERROR upstream timed out", 21, 21)
     assert lookup_scores("what was the last thing it logged before it died?", chunks).tolist() == [0.0] * 40
+
+
+def test_a_question_for_the_version_since_a_restart_asks_for_no_incident() -> None:
+    """"What version is it on since the afternoon restart?": the restart places the answer; the version line
+    is what it asks for, not the restart's errors."""
+    assert asks_about_recovery_or_change("what nomad version is web-07 on since the afternoon restart?")
+    assert not asks_about_recovery_or_change("why did web-07 restart this afternoon?")

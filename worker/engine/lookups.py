@@ -123,22 +123,28 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 
 _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
+# "it never came back, why?", "why didn't it come back up?": what went wrong, not a comeback
+_NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't)\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
+                          r"|was|were) back\b")
 
 
 def asked_values(question: str) -> list[str]:
     """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order; a
     question that asks how many asks for a count, not a comeback ("how many mutations did it replay on the
-    way back up?")."""
+    way back up?"), and one that says it never came back asks what went wrong."""
     head = question[:MAX_QUESTION_CHARS]
     kinds = [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(head)]
-    return [kind for kind in kinds if kind != "recovery"] if _COUNT.search(head) else kinds
+    no_comeback = _COUNT.search(head) or _NO_COMEBACK.search(head)
+    return [kind for kind in kinds if kind != "recovery"] if no_comeback else kinds
 
 
 def asks_about_recovery_or_change(question: str) -> bool:
-    """The question asks when or whether a service came back, what was changed, who leads now
-    ("recovery", "change", "leader" in ``VALUE_KINDS``) or what it logged last before it died
-    (``asks_last_words``): it wants that line, not the incident that its words also describe."""
-    return bool({"recovery", "change", "leader"} & set(asked_values(question))) or asks_last_words(question)
+    """The question asks when or whether a service came back, what was changed, who leads now, which
+    version runs ("recovery", "change", "leader", "version" in ``VALUE_KINDS``: "what version is it on since
+    the restart?") or what it logged last before it died (``asks_last_words``): it wants that line, not the
+    incident that its words also describe."""
+    return bool({"recovery", "change", "leader", "version"} & set(asked_values(question))) or asks_last_words(
+        question)
 
 
 # "what was the last thing the worker logged before it died?", "last lines before it restarted"
