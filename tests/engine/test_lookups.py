@@ -8,7 +8,7 @@ from worker.documents.document import Chunk, Document
 from worker.engine.lookups import (
     COMEBACK_MINUTES,
     asked_values,
-    asks_about_recovery_or_change,
+    asks_for_a_line_not_an_incident,
     lookup_scores,
     states_value,
     time_placement,
@@ -329,5 +329,5 @@ def test_a_log_that_does_not_open_with_its_start_up_has_no_restarts() -> None:
 def test_a_question_for_the_version_since_a_restart_asks_for_no_incident() -> None:
     """"What version is it on since the afternoon restart?": the restart places the answer; the version line
     is what it asks for, not the restart's errors."""
-    assert asks_about_recovery_or_change("what nomad version is web-07 on since the afternoon restart?")
-    assert not asks_about_recovery_or_change("why did web-07 restart this afternoon?")
+    assert asks_for_a_line_not_an_incident("what nomad version is web-07 on since the afternoon restart?")
+    assert not asks_for_a_line_not_an_incident("why did web-07 restart this afternoon?")

@@ -97,9 +97,9 @@ def anchor_position(anchor: Anchor, chunks: Sequence[Chunk], ordered: Sequence[i
     top = max(scores.values(), default=0.0)
     if top <= 0:
         if anchor.side == "before" and asks_about_crash(anchor.clause):  # "before it died": its worst incident
-            worst = max((text_severity(chunks[i].text) for i in ordered), default=Severity.NONE)
-            return next((p for p, i in enumerate(ordered) if worst >= Severity.ERROR
-                         and text_severity(chunks[i].text) == worst), None)
+            severities = [text_severity(chunks[i].text) for i in ordered]
+            worst = max(severities, default=Severity.NONE)
+            return severities.index(worst) if worst >= Severity.ERROR else None
         if anchor.side == "before":
             return next((p for p, i in enumerate(ordered) if text_severity(chunks[i].text) >= Severity.ERROR), None)
         return None
@@ -135,21 +135,31 @@ def before_event_weights(question: str, chunks: Sequence[Chunk]) -> np.ndarray: 
     anchor = question_anchor(head)
     if anchor is None or anchor.side != "before" or is_timed(anchor):
         return weights
-    window = _WINDOW.search(head)
+    minutes = _window_minutes(head)
     for ordered in logs_in_file_order(chunks):
         at = anchor_position(anchor, chunks, ordered)
         if at is None:
             continue
         weights[ordered[at:]] = OUTSIDE_EVENT_WINDOW
-        spans = chunk_spans([chunks[i] for i in ordered[:at + 1]]) if window else {}
+        if minutes is None:
+            continue
+        spans = chunk_spans([chunks[i] for i in ordered[:at + 1]])
         if at in spans:
-            amount = window.group(1) if window else None
-            minutes = (int(amount) if amount and amount.isdigit() else _AMOUNT.get(amount or "", 1)) * (
-                60 if window and window.group(2).lower().startswith("hour") else 1)
             for position, (_, end) in spans.items():
                 if position < at and (spans[at][0] - end) % DAY > minutes:
                     weights[ordered[position]] = OUTSIDE_EVENT_WINDOW
     return weights
+
+
+def _window_minutes(question: str) -> int | None:
+    """The span of time before the event that the question names, in minutes ("in the hour before": 60, "in
+    the last 20 minutes before": 20); None when it names none."""
+    window = _WINDOW.search(question)
+    if window is None:
+        return None
+    amount = window.group(1)
+    count = int(amount) if amount and amount.isdigit() else _AMOUNT.get(amount or "", 1)
+    return count * (60 if window.group(2).lower().startswith("hour") else 1)
 
 
 def without_event(question: str) -> str:

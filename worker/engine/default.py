@@ -25,7 +25,7 @@ from worker.engine.anchors import before_event_weights, without_event
 from worker.engine.base import Answer, Citation, Question
 from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
 from worker.engine.incidents import incident_scores
-from worker.engine.lookups import asks_about_recovery_or_change, lookup_scores, time_placement
+from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
 from worker.engine.names import heading_scores, name_scores
 from worker.engine.passages import best_passage
@@ -118,7 +118,7 @@ class Evidence:
         scores = np.zeros(len(chunks), np.float32)
         if self.identifier_weight > 0 and question_identifiers(question):
             scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
-        if self.incident_weight > 0 and not asks_about_recovery_or_change(question):  # not the crash itself
+        if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)
         if self.lookup_weight > 0:

@@ -138,7 +138,7 @@ def asked_values(question: str) -> list[str]:
     return [kind for kind in kinds if kind != "recovery"] if no_comeback else kinds
 
 
-def asks_about_recovery_or_change(question: str) -> bool:
+def asks_for_a_line_not_an_incident(question: str) -> bool:
     """The question asks when or whether a service came back, what was changed, who leads now, which
     version runs ("recovery", "change", "leader", "version" in ``VALUE_KINDS``: "what version is it on since
     the restart?") or what it logged last before it died (``asks_last_words``): it wants that line, not the
