@@ -314,6 +314,9 @@ def test_the_last_thing_logged_before_a_silent_death_is_before_the_next_start() 
                    Chunk(log, banner.format(t="15:38:41", pid=53391), 4, 4)]
     assert lookup_scores(question, chunks).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
     assert lookup_scores("what did the worker log before the export?", chunks).tolist() == [0.0] * 5
+    # with another kind asked, each counts half: the last words and the banner's version
+    both = lookup_scores("which version, and what was the last thing it logged before it died?", chunks)
+    assert both.tolist() == [0.5, 0.0, 0.5, 0.5, 0.0]
 
 
 def test_a_log_that_does_not_open_with_its_start_up_has_no_restarts() -> None:

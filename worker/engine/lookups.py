@@ -194,10 +194,9 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     scores = np.zeros(len(chunks), np.float32)
     kinds = asked_values(question)
     last_words = asks_last_words(question)
-    if last_words:
+    if last_words:  # counted as one more kind: the loop below divides by len(kinds) + 1
         for indexes in logs_in_file_order(chunks):
             scores[_last_words(chunks, indexes)] = 1.0
-        scores /= len(kinds) + 1
     if not kinds:
         return scores
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
