@@ -23,6 +23,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike8) and 18 symptom questions.
 - ``lookalike9``: the ninth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike9) and 18 symptom questions.
+- ``lookalike10``: the tenth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike10) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -41,6 +43,10 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   ``logs-heldout9``: the ninth held-out round, written blind the same way: a Caddy JSON log (access, error and
   TLS lines), a ZooKeeper server log (Java stack traces, a leader election, a disk-full crash and restart) and a
   Nomad client log (hclog, with the agent's restart banner), held out whole.
+  ``logs-heldout10``: the tenth held-out round, written blind the same way: a Keycloak log (Quarkus format, Java
+  stack traces with ``Caused by``, an OOM crash and two restart banners), a systemd journal of a CI runner host
+  (``journalctl -o short-iso``: kernel, containerd, dockerd, gitlab-runner, sshd) and an ASP.NET Core Serilog log
+  (.NET exceptions with inner exceptions, Polly retries and circuit breaker, a startup crash loop), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -168,6 +174,10 @@ def lookalike_cases() -> list[Case]:
     for row in _jsonl(root9 / "questions.jsonl"):
         cases.append(Case("lookalike9", row["question"], root9 / "runbooks", documents=(f"runbook:{row['document']}",),
                           facts=tuple(row["facts"])))
+    root10 = SETS / "lookalike10"
+    for row in _jsonl(root10 / "questions.jsonl"):
+        cases.append(Case("lookalike10", row["question"], root10 / "runbooks",
+                          documents=(f"runbook:{row['document']}",), facts=tuple(row["facts"])))
     return cases
 
 
@@ -178,7 +188,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout2", "heldout2.jsonl"), ("logs-heldout3", "heldout3.jsonl"),
                        ("logs-heldout4", "heldout4.jsonl"), ("logs-heldout5", "heldout5.jsonl"),
                        ("logs-heldout6", "heldout6.jsonl"), ("logs-heldout7", "heldout7.jsonl"),
-                       ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl")):
+                       ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl"),
+                       ("logs-heldout10", "heldout10.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
@@ -452,7 +463,7 @@ def failures(outcomes: Sequence[Outcome]) -> Iterator[str]:
     """Misses of the sets that are not held out (held-out misses are not shown: they are not for tuning)."""
     for o in outcomes:
         if "heldout" in o.case.set or o.case.set in ("lookalike5", "lookalike6", "lookalike7", "lookalike8",
-                                                     "lookalike9"):
+                                                     "lookalike9", "lookalike10"):
             continue
         missed = [n for n, v in (("document", o.document_first), ("fact", o.fact), ("incident", o.incident_first))
                   if v is False]
