@@ -178,6 +178,32 @@ def test_a_go_runtime_fatal_error_with_its_goroutines_is_one_stack_trace() -> No
     assert [(folded[r.start].first, folded[r.end].last) for r in regions] == [(2, 12)]
 
 
+def test_a_go_panic_through_the_journal_is_one_stack_trace_under_its_prefix() -> None:
+    """journald (and syslog) write a process's panic line by line, each under its prefix; the frames are read
+    after it, so the panic, its goroutine and the unit's exit are one incident. Another process's line
+    between is not a frame."""
+    prefix = "2026-04-07T08:30:16+00:00 ci-runner-04 containerd[884]: "
+    text = "\n".join([
+        "2026-04-07T08:17:39+00:00 ci-runner-04 systemd[1]: Finished docker-prune.service.",
+        prefix + "panic: runtime error: invalid memory address or nil pointer dereference",
+        prefix + "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x55d1c3a1b2f4]",
+        prefix,
+        prefix + "goroutine 48211 [running]:",
+        prefix + "github.com/containerd/containerd/runtime/v2.(*shimTask).delete(0x0, {0x55d1c4f0e8a0, 0xc0013a2f00})",
+        prefix + "\t/go/src/github.com/containerd/containerd/runtime/v2/shim.go:421 +0x54",
+        "2026-04-07T08:30:16+00:00 ci-runner-04 systemd[1]: containerd.service: Main process exited, code=exited, "
+        "status=2/INVALIDARGUMENT",
+        "2026-04-07T08:30:21+00:00 ci-runner-04 systemd[1]: Starting containerd.service - containerd runtime...",
+    ])
+    folded = fold_repeats(text.split("\n"))
+    marks = line_severities(folded)
+    assert marks[1:7] == [Severity.STACK_TRACE] * 6
+    regions = incident_regions(folded, marks)
+    assert [(folded[r.start].first, folded[r.end].last) for r in regions] == [(2, 7), (8, 8)]  # then the exit
+    other = "2026-04-07T08:30:16+00:00 ci-runner-04 dockerd[1022]:     indented, but another process's"
+    assert line_severities(fold_repeats([text.split("\n")[1], other]))[1] == Severity.NONE
+
+
 def test_the_levels_of_redis_and_of_pino_json_lines_are_read() -> None:
     assert line_severity("1:S 02 Apr 2026 01:47:12.330 # Error condition on socket for SYNC: Connection refused") == (
         Severity.WARNING)  # "#" is Redis's most severe level
@@ -337,6 +363,10 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("2024-06-03T03:12:46+0000 web-3 systemd[1]: app.service: Main process exited, code=killed, status=9/KILL",
      Severity.ERROR),
     ("Jun 03 03:12:46 web-3 systemd[1]: Timed out waiting for device /dev/disk/by-label/data.", Severity.ERROR),
+    ("2026-04-07T08:30:16+00:00 ci-4 systemd[1]: containerd.service: Main process exited, code=exited, "
+     "status=2/INVALIDARGUMENT", Severity.ERROR),
+    ("2026-04-07T08:30:16+00:00 ci-4 systemd[1]: sa1.service: Main process exited, code=exited, status=0/SUCCESS",
+     Severity.NONE),
     ("Jun 03 03:12:46 web-3 systemd[1]: Started Daily apt download activities.", Severity.NONE),
     ("Jun 03 03:12:46 web-3 sshd[2345]: Accepted publickey for deploy from 10.0.0.5 port 5123", Severity.NONE),
     # Apache 2.4 writes the module with the level; .NET's console logger a four-letter level first
@@ -350,6 +380,13 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("crit: Microsoft.AspNetCore.Hosting.Diagnostics[6]", Severity.ERROR),
     ("warn: Microsoft.EntityFrameworkCore.Query[20504]", Severity.WARNING),
     ("info: Microsoft.Hosting.Lifetime[14]", Severity.NONE),
+    # Serilog's three-letter levels
+    ("2026-05-12 04:43:30.828 +02:00 [WRN] Polly: Resilience event occurred. EventName: 'OnCircuitOpened'",
+     Severity.WARNING),
+    ("2026-05-12 09:02:42.634 +02:00 [FTL] Dispatch.Api.Program: Host terminated unexpectedly", Severity.ERROR),
+    ("2026-05-12 04:41:36.178 +02:00 [ERR] Dispatch.Api.Shipments: Creating shipment failed", Severity.ERROR),
+    ("2026-05-12 04:58:12.476 +02:00 [INF] RequestLoggingMiddleware: HTTP POST /v2 responded 201 after a failed try",
+     Severity.NONE),
 ])
 def test_syslog_journal_apache_and_dotnet_lines(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity

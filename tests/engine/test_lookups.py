@@ -7,6 +7,7 @@ import pytest
 from worker.documents.document import Chunk, Document
 from worker.engine.lookups import (
     COMEBACK_MINUTES,
+    MINOR_COMEBACK,
     asked_values,
     asks_for_a_line_not_an_incident,
     lookup_scores,
@@ -52,6 +53,10 @@ from worker.engine.lookups import (
     ("invoice-pdf never came back on web-07 after the 2am deploy, why?", []),  # what went wrong
     ("why didn't the api come back up?", []),
     ("when did the api come back up?", ["recovery"]),
+    ("which build is dispatch on now after that mess?", ["version"]),
+    ("the 9 o'clock release kept crashing on startup, where's the actual error?", []),  # a release that failed
+    ("what time did it stop short-circuiting the carrier calls?", ["recovery"]),
+    ("when did it stop throttling us?", ["recovery"]),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -98,6 +103,19 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
+
+
+@pytest.mark.parametrize(("text", "recovered"), [
+    ("[INF] Polly: Resilience event occurred. EventName: 'OnCircuitClosed', Source: 'carrier-gw'", True),
+    ("CircuitBreaker 'backendA' changed state from HALF_OPEN to CLOSED", True),
+    ("circuit breaker is closed", True),
+    ("[INF] Serilog.AspNetCore.RequestLoggingMiddleware: HTTP POST /v2/shipments responded 201 in 131.2 ms", True),
+    ("[WRN] Polly: Resilience event occurred. EventName: 'OnCircuitOpened', Source: 'carrier-gw'", False),
+    ("circuit open, connection closed by peer", False),
+    ("[ERR] Serilog.AspNetCore.RequestLoggingMiddleware: HTTP POST /v2/shipments responded 503 in 2.5 ms", False),
+])
+def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:
+    assert states_value("recovery", text) == recovered
 
 
 @pytest.mark.parametrize(("kind", "text"), [
@@ -151,25 +169,90 @@ def test_the_comeback_is_the_line_that_says_the_service_is_ready_not_its_crash_r
               Chunk(log, "2026-04-15  3:54:17 0 [Note] InnoDB: rollback of recovered transactions", 190, 190),
               Chunk(log, "2026-04-15  3:54:41 0 [Note] mariadbd: ready for connections.", 206, 206),
               Chunk(log, "2026-04-15  4:10:00 0 [Note] InnoDB: Buffer pool(s) load completed successfully", 230, 230)]
-    assert lookup_scores("when was the db taking connections again?", chunks).tolist() == [0.0, 0.5, 1.0, 0.5]
+    assert lookup_scores("when was the db taking connections again?", chunks).tolist() == [0.0, 0.25, 1.0, 0.5]
 
 
 
 def test_a_warning_amid_a_crash_recovery_does_not_make_its_progress_the_comeback() -> None:
     """Kafka loads its logs after a crash ("recovered for orders.events-7"), warns about a corrupt
-    segment on the way, then says it started: that line is the comeback. When no line says so, each
-    stretch of recoveries still has its first (a save that worked, between failed saves)."""
+    segment on the way, then says it started: that line is the comeback, and the lines before it are its
+    progress. When no line says so, each stretch of recoveries still has its first (a save that worked,
+    between failed saves)."""
     log = Document("file:kafka.log", "kafka.log", "", kind="log")
     chunks = [Chunk(log, "[03:31:08,483] ERROR Shutdown broker because all log dirs have failed", 1, 1),
               Chunk(log, "[03:52:31,875] INFO Recovering unflushed segment 18470312. 0/1 recovered for x-7", 2, 2),
               Chunk(log, "[03:52:33,285] WARN Found invalid messages in log segment 18470312", 3, 3),
               Chunk(log, "[03:53:14,316] INFO [GroupCoordinator 2]: Startup complete.", 4, 4)]
-    assert lookup_scores("when was it serving again?", chunks).tolist() == [0.0, 0.5, 0.0, 1.0]
+    assert lookup_scores("when was it serving again?", chunks).tolist() == [0.0, 0.25, 0.0, 1.0]
     saves = [Chunk(log, "1:M 02 Apr 2026 03:10:00.000 # Background saving error", 1, 1),
              Chunk(log, "1:M 02 Apr 2026 03:15:00.000 * Background saving terminated with success", 2, 2),
              Chunk(log, "1:M 02 Apr 2026 03:20:00.000 # Background saving error", 3, 3),
              Chunk(log, "1:M 02 Apr 2026 03:25:00.000 * Background saving terminated with success", 4, 4)]
     assert lookup_scores("when were the snapshots working again?", saves).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_the_comeback_is_where_the_start_up_ends_not_its_first_listening_component() -> None:
+    """Keycloak's JGroups says "server listening" seconds before Keycloak says it started: the start-up's
+    last ready line within a minute is the comeback; a ready line an hour later is another."""
+    log = Document("file:kc.log", "kc.log", "", kind="log")
+    chunks = [Chunk(log, "2026-03-18 08:08:45,013 ERROR [o.k.s.e.KeycloakErrorHandler] Uncaught server error: "
+                         "java.lang.OutOfMemoryError: Java heap space", 1, 1),
+              Chunk(log, "2026-03-18 08:11:10,679 INFO  [org.jgroups.protocols.FD_SOCK2] (main) server listening on "
+                         "*.57800", 2, 2),
+              Chunk(log, "2026-03-18 08:11:14,224 INFO  [o.k.c.i.DefaultInfinispanConnectionProviderFactory] Node name",
+                    3, 3),
+              Chunk(log, "2026-03-18 08:11:16,179 INFO  [io.quarkus] (main) Keycloak 24.0.3 on JVM started in 19.7s. "
+                         "Listening on: http://0.0.0.0:8080", 4, 4),
+              Chunk(log, "2026-03-18 09:30:00,000 INFO  [org.jgroups.protocols.FD_SOCK2] (main) server listening on "
+                         "*.57801", 5, 5)]
+    assert lookup_scores("what time was it serving again?", chunks).tolist() == [0.0, 0.25, 0.0, 1.0, 0.5]
+
+
+def test_a_comeback_asked_after_a_crash_is_the_one_after_the_worst_outage() -> None:
+    """A log with a crash (a stack trace) and, later, a warning and a reconnect: "after that crash" is the
+    comeback after the trace; "after that restart" names no crash, and both comebacks count."""
+    log = Document("file:svc.log", "svc.log", "", kind="log")
+    chunks = [Chunk(log, "2026-03-18 08:08:45 ERROR boom\njava.lang.OutOfMemoryError: Java heap space\n"
+                         "\tat com.example.Export.run(Export.java:42)", 1, 3),
+              Chunk(log, "2026-03-18 08:11:16 INFO server is ready", 4, 4),
+              Chunk(log, "2026-03-18 10:00:00 WARN smtp relay slow", 5, 5),
+              Chunk(log, "2026-03-18 10:05:00 INFO smtp connection established", 6, 6)]
+    assert lookup_scores("when was it serving again after that crash?", chunks).tolist() == [0.0, 1.0, 0.0, 0.75]
+    assert lookup_scores("when was it serving again after that restart?", chunks).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_a_comeback_asked_for_by_what_failed_is_the_one_after_that_outage() -> None:
+    """Two outages, each with its comeback: "stop short-circuiting the carrier calls" names the second's
+    words (the open circuit, the carrier gateway), so its comeback weighs 1 and the other less; a question
+    that names neither leaves both at 1."""
+    log = Document("file:dispatch.log", "dispatch.log", "", kind="log")
+    lines = ["02:11:08 [ERR] Microsoft.EntityFrameworkCore.Query: SqlException: Execution Timeout Expired.",
+             "02:19:57 [INF] RequestLoggingMiddleware: HTTP GET /v2/shipments/8525176 responded 200 in 16 ms",
+             "04:41:54 [WRN] Polly: EventName: 'OnCircuitOpened', Source: 'Standard-CircuitBreaker'",
+             "04:43:57 [ERR] ShipmentService: Creating shipment failed, carrier gateway unavailable\n"
+             "Polly.CircuitBreaker.BrokenCircuitException: The circuit is now open and is not allowing calls.",
+             "04:58:12 [INF] Polly: EventName: 'OnCircuitClosed', Source: 'Standard-CircuitBreaker'",
+             *(f"05:{m:02}:00 [INF] ManifestSweepService: Manifest sweep finished" for m in range(10, 60, 10))]
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, start=1)]
+    scores = lookup_scores("what time did it stop short-circuiting the carrier calls?", chunks).tolist()
+    assert scores[:5] == [0.0, MINOR_COMEBACK, 0.0, 0.0, 1.0]
+    assert lookup_scores("when did it come back?", chunks).tolist()[:5] == [0.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_a_line_that_does_again_what_the_outage_failed_to_do_is_its_comeback() -> None:
+    """gitlab-runner says "Checking for jobs... failed" through GitLab's 502s, then "Checking for jobs...
+    received": no word of recovery, but the same operation without the failure; a "Job failed" names too
+    little of what failed for "Job succeeded" to be its comeback that way."""
+    log = Document("file:journal.log", "journal.log", "", kind="log")
+    prefix = "2026-04-07T05:{m:02}:00+00:00 ci-runner-04 gitlab-runner[1187]: "
+    lines = [prefix.format(m=m) + "WARNING: Checking for jobs... failed  runner=xZ3 status=502 Bad Gateway"
+             for m in range(40, 58)]
+    lines.append(prefix.format(m=58) + "Checking for jobs... received  job=4488639 runner=xZ3")
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, start=1)]
+    assert lookup_scores("when did it start taking jobs again?", chunks).tolist()[-1] == 1.0
+    jobs = [Chunk(log, prefix.format(m=1) + "ERROR: Job failed (system failure)  job=1", 1, 1),
+            Chunk(log, prefix.format(m=2) + "Job started  job=2", 2, 2)]
+    assert lookup_scores("when did it start taking jobs again?", jobs).tolist() == [0.0, 0.0]
 
 
 def test_a_change_asked_for_before_the_trouble_is_the_last_one_before_it() -> None:

@@ -27,6 +27,8 @@ from worker.engine.moments import asked_spans, chunk_minutes, moment_scores
     ("twenty-five to six in the afternoon", [1055]),
     ("a restart takes five to ten minutes, is that normal?", []),  # counts, not times
     ("we run between 2 and 3 replicas", []),
+    ("the 9 o'clock release kept crashing on startup", [540, 1260]),  # "o'clock" makes a time wherever it stands
+    ("the nine o'clock deploy", [540, 1260]),
 ])
 def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) -> None:
     assert asked_spans(question) == [(m, m) for m in minutes]

@@ -17,7 +17,7 @@ from worker.documents.runbook_lookup import markdown_headings
 # What chunk_document makes from a document: part of the index's fingerprint (worker/index/chunk_index.py),
 # so entries chunked another way are not reused. 2: a markdown heading starts a chunk. 3: log lines' severities
 # as read since (Ruby backtraces are stack traces; Go's 'error:<nil>' is no error), which cut log incidents.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -48,18 +48,20 @@ _ERROR = re.compile(  # a level that says error
     # Apache, nginx, PHP: "[error]"; Apache 2.4 with its module: "[proxy:error]"
     + r"|(?i:\[(?:\w+:)?(?:error|err|crit|critical|alert|emerg|fatal)\])"
     + r"|^(?:fail|crit): "  # .NET's console logger: "fail: Microsoft.AspNetCore.Server.Kestrel[13]"
+    + r"|\[FTL\]"  # Serilog's fatal (its error is "[ERR]")
     + r"|\bblocked for more than \d+ seconds\b"  # the kernel's hung task report (it says "INFO:")
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
     + r"|" + _MONGO.format(levels="EF")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[(?:\w+:)?warn(?:ing)?\])|^warn: "
+    r"|\[WRN\]"  # Serilog
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
-    r"|(?i:\[(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): "
+    r"|(?i:\[(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): |\[(?:INF|DBG|VRB)\]"  # Serilog
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30")
 )
@@ -74,6 +76,7 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers
     # the kernel and systemd (syslog and the journal have no level): a disk, a crash, a unit that gave up
     r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
+    r"|\bcode=exited, status=(?!0/)\d+"  # systemd: a unit's main process exited with an error status
     r"|(?i:\btimed out\b)"
 )
 
@@ -149,9 +152,30 @@ def _ruby_frame_alone(line: str) -> bool:
     return ".rb:" in line and bool(_RUBY_FRAME_ALONE.match(line))
 
 
+# syslog's and the journal's prefix (``journalctl -o short-iso``, rsyslog): "2026-04-07T08:30:16+00:00 ci-runner-04
+# containerd[884]: ", "May  1 10:00:01 web-1 app[77]: ". A process's stack trace reaches them line by line, each under
+# the prefix, so its frames are read after it.
+_SYSLOG_PREFIX = re.compile(r"^(?:" + TIMESTAMP.pattern + r")\s+[\w.-]+\s+([\w./@-]+(?:\[\d+\])?): ?")
+
+
+def _unprefixed(line: str, other: str) -> tuple[str, str]:
+    """Both lines without syslog's prefix (``_SYSLOG_PREFIX``) when they share it (the same process); the
+    lines as they are otherwise."""
+    head = _SYSLOG_PREFIX.match(line)
+    if head is None:
+        return line, other
+    tail = _SYSLOG_PREFIX.match(other)
+    if tail is None or tail.group(1) != head.group(1):
+        return line, other
+    return line[head.end():], other[tail.end():]
+
+
 def starts_stack_trace(line: str, next_line: str | None) -> bool:
     """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame or by
-    a Ruby frame on a line of its own."""
+    a Ruby frame on a line of its own; under syslog's prefix too, when the next line is the same process's
+    (``_unprefixed``)."""
+    if next_line is not None:
+        line, next_line = _unprefixed(line, next_line)
     if _TRACE_START.match(line):
         return True
     if next_line is not None and _ruby_frame_alone(next_line) and not _ruby_frame_alone(line):
@@ -160,7 +184,11 @@ def starts_stack_trace(line: str, next_line: str | None) -> bool:
 
 
 def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bool:
-    """``line`` belongs to the stack trace that ``previous`` is part of."""
+    """``line`` belongs to the stack trace that ``previous`` is part of (under syslog's prefix too, when both
+    are the same process's: ``_unprefixed``)."""
+    if next_line is not None:
+        next_line = _unprefixed(line, next_line)[1]
+    line, previous = _unprefixed(line, previous)
     if _TRACE_CONTINUATION.match(line) or _ruby_frame_alone(line):
         return True
     if (line.strip() and next_line is not None and not has_leading_timestamp(line)
@@ -177,7 +205,9 @@ def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bo
 def is_stack_trace_line(line: str) -> bool:
     """A frame or header that only a stack trace has (Java ``at`` frames, Python ``File`` lines, Go
     frames, Ruby frames, ``Caused by:``, ``Traceback``, ``panic:``): found in any piece of a trace, even a
-    middle one."""
+    middle one, and under syslog's prefix."""
+    prefix = _SYSLOG_PREFIX.match(line)
+    line = line[prefix.end():] if prefix else line
     return bool(_FRAME_OR_HEADER.match(line)) or (".rb:" in line and bool(_RUBY_FRAME.search(line)))
 
 

@@ -90,7 +90,7 @@ def anchor_position(anchor: Anchor, chunks: Sequence[Chunk], ordered: Sequence[i
     if not asks_about_incident(anchor.clause):  # "before it got slow": no incident to point at
         return None
     words = {w[:PREFIX] for w in _WORD.findall(anchor.clause.lower()) if w not in FUNCTION_WORDS and len(w) > 2}
-    texts = [_prefixes(chunks[i].text) for i in ordered]
+    texts = [word_prefixes(chunks[i].text) for i in ordered]
     weights = {w: math.log((len(texts) + 1) / (1 + sum(w in t for t in texts))) for w in words}
     scores = {position: sum(weights[w] for w in words if w in texts[position])
               for position, index in enumerate(ordered) if text_severity(chunks[index].text) >= Severity.WARNING}
@@ -114,7 +114,8 @@ def anchor_position(anchor: Anchor, chunks: Sequence[Chunk], ordered: Sequence[i
 
 
 @functools.lru_cache(maxsize=65_536)
-def _prefixes(text: str) -> frozenset[str]:
+def word_prefixes(text: str) -> frozenset[str]:
+    """The first ``PREFIX`` letters of each word of a text, lower-cased."""
     return frozenset(w[:PREFIX] for w in _WORD.findall(text.lower()))
 
 

@@ -27,6 +27,7 @@ Pure functions of the question and the candidates' text.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Sequence
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document, logs_in_file_order
 from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line, line_severity, line_template
-from worker.engine.anchors import FUNCTION_WORDS, anchor_position, is_timed, question_anchor
+from worker.engine.anchors import FUNCTION_WORDS, PREFIX, anchor_position, is_timed, question_anchor, word_prefixes
 from worker.engine.incidents import text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans
 
@@ -65,7 +66,12 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
-              r"|\berr(?:or)?[:=]\s?<?nil\b>?)"  # Go's "no error": client-go's '"Objects listed" error:<nil>'
+              r"|\berr(?:or)?[:=]\s?<?nil\b>?"  # Go's "no error": client-go's '"Objects listed" error:<nil>'
+              # a circuit breaker that lets calls through again: Polly's "OnCircuitClosed", resilience4j's "changed
+              # state from HALF_OPEN to CLOSED", "circuit breaker is closed"
+              r"|(?:\bon)?circuit(?:[ _-]?breaker)?\s*(?:['\"][^'\"\n]{1,60}['\"]\s*)?(?:is\s+|was\s+|now\s+"
+              r"|changed\s+(?:state\s+)?(?:from\s+\w+\s+)?to\s+)?closed\b"
+              r"|\bresponded (?:with )?(?:status )?2\d\d\b)"  # ASP.NET's request log: "HTTP POST /v2 responded 201"
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
             r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
@@ -86,7 +92,10 @@ _ACCESS_LINE = re.compile(ACCESS_REQUEST + r"\d{3}\b")  # its user agents' versi
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "version": (re.compile(r"(?i)\b(?:versions?|releases?)\b"), re.compile(_VERSION)),
+    # a release or a build asked for ("which build is it on now?"), not one that failed ("the 9 o'clock release
+    # kept crashing")
+    "version": (re.compile(r"(?i)\bversions?\b|\b(?:which|what)(?:'s|\s+is|\s+was)?\s+(?:[\w-]+\s+){0,3}?"
+                           r"(?:releases?|builds?)\b"), re.compile(_VERSION)),
     "port": (re.compile(r"(?i)\bports?\b"), re.compile(_PORT)),
     "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"
                            r"|\b(?:which|what) (?:\w+ )?brokers?\b(?![ #=-]*\d)"  # "which broker?", not "broker 2"
@@ -108,7 +117,8 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"
                             # it stopped going wrong: "when did it stop crash looping?"
                             r"|\bstop(?:ped|s)? (?:crash|fail|restart|flapp|error|throw|reject|refus|dy|time|timing"
-                            r"|panick|oom)\w*"
+                            r"|panick|oom|short[- ]?circuit|throttl|drop|retr(?:y|i)|flood|spam|return\w* (?:errors?"
+                            r"|[45]\d\d))\w*"
                             r"|\b(?:able|allowed) to\b[^.?!\n]{1,60}\bagain\b"),  # "able to list stuff ... again"
                  re.compile(_RECOVERED)),
     "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
@@ -325,15 +335,18 @@ def _masked(field: re.Match[str]) -> str:
 
 def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     """The log chunks that state the recovery after an incident chunk (warnings or worse), each log read in
-    file order: between an incident and the next one, the first chunk that says the service is ready
-    (``_READY``: ``ready for connections``, ``listening``...) or, without one, the first that states any
+    file order: between an incident and the next one, the chunk that says the service is ready (``_READY``:
+    ``ready for connections``, ``listening``...; the last of a start-up's burst of them, ``_first_ready``)
+    or, without one, the first that states any
     recovery (``recovered``, ``succeeded``, a 2xx): the comeback, not the first start-up, nor every later
     good line, nor a crash recovery's progress lines before the service is up (when a warning cuts them,
     "found invalid messages", and a line that says the service is ready follows, that line).
     When the question names one party of the log ("when did billing connect again?", ``_party``), only
     the chunks that name it are read, its own failures and comebacks (unless none comes back), and the
     comeback after its worst outage (the most severe incidents since the comeback before, then the most of
-    them) weighs 1, the others ``MINOR_COMEBACK`` (a client that reconnected after one warning). When the
+    them) weighs 1, the others ``MINOR_COMEBACK`` (a client that reconnected after one warning); so too when
+    the question asks for the comeback after a crash (``_AFTER_CRASH``). Recovery lines between an error and
+    its comeback are its progress (``PROGRESS``). When the
     question names a time ("it dropped off around 5:20, when did it come back?"), the first comeback after
     it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1; but when the question asks
     when crashes stopped (``_CRASHES_STOPPED``) and the service started after a crash and stayed up
@@ -343,15 +356,21 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     asked = asked_spans(question)
     for indexes in logs_in_file_order(chunks):
         party = _party(question, chunks, indexes)
-        outages = _log_comebacks(chunks, [i for i in indexes if party & _words(chunks[i].text)]) if party else {}
+        read = [i for i in indexes if party & _words(chunks[i].text)]
+        outages = _log_comebacks(chunks, read) if party else {}
         if not outages:  # no party named, or none of its lines comes back: the whole log
-            party, outages = frozenset(), _log_comebacks(chunks, indexes)
+            party, read, outages = frozenset(), indexes, _log_comebacks(chunks, indexes)
         if asked:  # "it dropped off around 5:20, when did it come back?": the first comeback after then
             first = _first_after(chunks, list(outages), min(start for start, _ in asked))
             found.update((index, 1.0 if index == first else MINOR_COMEBACK) for index in outages)
             continue
-        worst = max(outages.values(), default=None) if party else None
-        found.update((index, 1.0 if worst in (None, key) else MINOR_COMEBACK) for index, key in outages.items())
+        found.update((index, PROGRESS) for index in _progress(chunks, read, set(outages)))
+        if party or _AFTER_CRASH.search(question):
+            worst = max(outages.values(), default=None)
+            found.update((index, 1.0 if key == worst else MINOR_COMEBACK) for index, key in outages.items())
+        else:
+            named = _named_outages(question, chunks, read, set(outages))
+            found.update((index, 1.0 if not named or index in named else MINOR_COMEBACK) for index in outages)
         if _CRASHES_STOPPED.search(question[:MAX_QUESTION_CHARS]):  # the start that stayed up, not a reconnect
             restarts = _held_restarts(chunks, indexes)
             if restarts & outages.keys():
@@ -359,6 +378,59 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     return found
 
 
+_WHEN_WORDS = frozenset(("time", "start", "started", "begin", "began", "long"))  # of "what time did it start taking
+# jobs again?": they name no outage
+
+
+def _named_outages(question: str, chunks: Sequence[Chunk], indexes: list[int], comebacks: set[int]) -> set[int]:
+    """The comebacks (of one log's chunks in file order) after the outage whose incident chunks share the
+    most of the question's words, each weighted by its rarity among these chunks and compared by its first
+    ``PREFIX`` letters ("stop short-circuiting the carrier calls" meets "BrokenCircuitException" and
+    "carrier gateway unavailable", not the database timeouts hours before; the words of the log's own name,
+    its service's, name every outage of it); none when no word meets one."""
+    head = VALUE_KINDS["recovery"][0].sub(" ", question[:MAX_QUESTION_CHARS])
+    words = {w[:PREFIX] for w in _WORD.findall(head.lower()) if w not in FUNCTION_WORDS and w not in _WHEN_WORDS}
+    words -= word_prefixes(chunks[indexes[0]].document.title) if indexes else set()  # the service itself
+    if not words:
+        return set()
+    texts = {i: word_prefixes(chunks[i].text) for i in indexes}
+    weights = {w: math.log((len(texts) + 1) / (1 + sum(w in t for t in texts.values()))) for w in words}
+    scores: dict[int, float] = {}
+    outage: list[int] = []  # the incident chunks since the last comeback
+    for index in indexes:
+        if index in comebacks:
+            scores[index] = max((sum(weights[w] for w in words if w in texts[i]) for i in outage), default=0.0)
+            outage = []
+        elif text_severity(chunks[index].text) >= Severity.WARNING:
+            outage.append(index)
+    top = max(scores.values(), default=0.0)
+    return {index for index, score in scores.items() if score == top} if top > 0 else set()
+
+
+PROGRESS = 0.25  # of a recovery line's weight, when it comes between an incident and the comeback after it: the
+# recovery's progress ("Recovering unflushed segment ... 1/1 recovered"), not the service back
+
+
+def _progress(chunks: Sequence[Chunk], indexes: list[int], comebacks: set[int]) -> set[int]:
+    """The chunks of one log (in file order) that state a recovery between an error and the comeback after
+    it (``_log_comebacks``; a warning amid them, "found invalid messages", cuts nothing)."""
+    found: set[int] = set()
+    since: list[int] = []  # recovery chunks since the last error chunk
+    for index in indexes:
+        if index in comebacks:
+            found.update(since)
+            since = []
+        elif text_severity(chunks[index].text) >= Severity.ERROR:
+            since = []
+        elif states_value("recovery", chunks[index].text):
+            since.append(index)
+    return found
+
+
+# "serving again after that crash?": the comeback after the worst outage (not a restart's: "after that restart" may
+# be an upgrade's)
+_AFTER_CRASH = re.compile(r"(?i)\b(?:after|since)\s+(?:(?:the|that|this|its|it|a)\s+)?(?:\w+\s+)?(?:crash\w*|died"
+                          r"|death|oom\w*|got killed|was killed|fell over)")
 # "when did it stop crash looping?", "stopped restarting": asks for the start after the last crash
 _CRASHES_STOPPED = re.compile(r"(?i)\bstop(?:ped|s)? (?:crash|restart|dy|die|panick|oom|reboot)\w*")
 
@@ -379,26 +451,69 @@ def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tup
     since: list[int] = []  # the recovery chunks since the last incident
     pending: dict[int, tuple[int, int]] = {}  # recoveries cut short by a warning, none saying the service is
     # ready, with their outages
+    failing: set[tuple[str, ...]] = set()  # what the outage's lines failed to do (``_operations``)
     restarts = _held_restarts(chunks, indexes)
     for index in [*indexes, -1]:  # -1: the end of the log settles what is left
         severity = text_severity(chunks[index].text) if index >= 0 else Severity.NONE
         if index < 0 or severity >= Severity.WARNING:
             if index >= 0 and severity == Severity.WARNING and since and not _says_ready(chunks, since):
                 pending.update(dict.fromkeys(_first_ready(chunks, since), _outage(outage)))  # unless a "ready"
-                outage = []  # line follows
+                outage, failing = [], set()  # line follows
             else:
                 settled = _settled(chunks, list(pending), since)
                 dropped = [key for i, key in pending.items() if i not in settled]  # the ready line's outage too
                 for i in settled:
                     outages[i] = pending.get(i) or _outage(outage, *dropped)
-                outage = [] if settled else outage
+                outage, failing = ([], set()) if settled else (outage, failing)
                 pending = {}
             if index >= 0:
                 outage.append(int(severity))
+                failing |= _operations(chunks[index].text)
             since = []
-        elif outage and (states_value("recovery", chunks[index].text) or index in restarts):
+        elif outage and (states_value("recovery", chunks[index].text) or index in restarts
+                         or _does_again(chunks[index].text, failing)):
             since.append(index)
     return outages
+
+
+# the word that says a line's operation failed, and a line's level as a word of its own
+_FAILED_WORD = re.compile(r"(?i)\b(?:failed|failure|errored|refused|timed out|timeout|unavailable|denied|rejected"
+                          r"|unreachable)\b")
+_LEVEL_WORD = re.compile(r"(?i)^\[?(?:warn(?:ing)?|wrn|error|err|fatal|ftl|crit(?:ical)?|info|inf|notice)\]?:?$")
+MIN_OPERATION_WORDS = 2  # words of a failing line's operation, after its source ("gitlab-runner[1187]:")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _operations(text: str) -> frozenset[tuple[str, ...]]:
+    """What a log text's lines were doing when they failed: each line's template (``line_template``) up to
+    the word that says it failed, without its level ("Checking for jobs..." of gitlab-runner's "WARNING:
+    Checking for jobs... failed"), when that names at least ``MIN_OPERATION_WORDS`` words after the line's
+    source (not the "Job" of "Job failed")."""
+    found = set()
+    for line in text.split("\n"):
+        template = line_template(line)
+        failed = _FAILED_WORD.search(template)
+        if failed is None:
+            continue
+        tokens = [token for token in template[:failed.start()].split() if not _LEVEL_WORD.match(token)]
+        after_source = tokens[max((n + 1 for n, token in enumerate(tokens) if token.endswith(":")), default=0):]
+        if sum(token != "<*>" and any(c.isalpha() for c in token) for token in after_source) >= MIN_OPERATION_WORDS:
+            found.add(tuple(tokens))
+    return frozenset(found)
+
+
+def _does_again(text: str, operations: set[tuple[str, ...]]) -> bool:
+    """A line of the text that says nothing is wrong does one of these failed operations (``_operations``)
+    again: gitlab-runner's "Checking for jobs... received" after its "Checking for jobs... failed"."""
+    return bool(operations) and any(tokens[:len(operation)] == operation
+                                    for tokens in _quiet_lines(text) for operation in operations)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _quiet_lines(text: str) -> tuple[tuple[str, ...], ...]:
+    """The words of the template of each line of a log text that says nothing is wrong, without its level."""
+    return tuple(tuple(token for token in line_template(line).split() if not _LEVEL_WORD.match(token))
+                 for line in text.split("\n") if line_severity(line) == Severity.NONE)
 
 
 _TEMPLATE_WORD = re.compile(r"[^\s<>*]+")
@@ -518,7 +633,22 @@ def _settled(chunks: Sequence[Chunk], pending: list[int], since: list[int]) -> l
     return [*pending, *_first_ready(chunks, since)]
 
 
+READY_BURST_MINUTES = 1  # a start-up's lines that say something is ready, the last within this of the first: the
+# service is up when its start-up ends (Keycloak's JGroups "server listening on *.57800", then "Keycloak 24.0.3 ...
+# started in 19.743s. Listening on: http://0.0.0.0:8080"; PostgreSQL's "listening on", then "ready to accept
+# connections")
+
+
 def _first_ready(chunks: Sequence[Chunk], recoveries: list[int]) -> list[int]:
-    """The first of these chunks that says the service is ready, else the first of them (none: [])."""
+    """The chunk that says the service is ready (the last of the first burst of them: ``READY_BURST_MINUTES``),
+    else the first of these chunks (none: [])."""
     ready = [i for i in recoveries if _READY.search(chunks[i].text)]
-    return (ready or recoveries)[:1]
+    if not ready:
+        return recoveries[:1]
+    spans = chunk_spans([chunks[i] for i in ready])
+    if 0 not in spans:
+        return ready[:1]
+    last = 0
+    while last + 1 in spans and (spans[last + 1][0] - spans[0][0]) % DAY <= READY_BURST_MINUTES:
+        last += 1
+    return [ready[last]]

@@ -37,7 +37,9 @@ _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)
                     r"|\b(?:at|around|about|after|before|since|by|until|till|near|past)\s+(?:about\s+|around\s+)?"
                     r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?"
                     r"(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
-                    r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))")
+                    r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))"
+                    r"|(?<![\w:.])(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+                    r"\s*o'?clock\b")  # "the 9 o'clock release", wherever it stands
 _HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 _HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
 _MINUTES = {"five": 5, "ten": 10, "quarter": 15, "a quarter": 15, "twenty": 20, "twenty-five": 25, "twenty five": 25,
@@ -105,7 +107,8 @@ def asked_spans(question: str) -> list[Span]:
             hour, minute = int(match.group(1)) % 12, int(match.group(2) or 0)
             readings = [hour + (12 if match.group(3).lower() == "pm" else 0)]
         else:
-            written = match.group(4) or match.group(6)
+            written = match.group(4) or match.group(6) or match.group(7)
+            written = str(_HOURS.index(written.lower()) + 1) if written.isalpha() else written
             hour, minute = int(written), int(match.group(5) or 0)
             either_half = 1 <= hour <= 12 and not written.startswith("0")
             readings = [hour % 12, hour % 12 + 12] if either_half else [hour]

@@ -42,6 +42,8 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("deploy", "deployment", "release", "rollout"),
     ("primary", "master", "leader"),
     ("replica", "slave", "secondary", "standby", "follower"),
+    ("webhook", "callback", "hook"),
+    ("signature", "hmac"),
 ))
 RESOURCES = (DISK, MEMORY)
 # what people call an HTTP status, and the code that access logs write instead
