@@ -147,38 +147,15 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def lookalike_cases() -> list[Case]:
-    root = SETS / "lookalike"
-    cases = []
-    for name, file in (("lookalike", "questions.jsonl"), ("lookalike-heldout", "heldout.jsonl"),
-                       ("lookalike-heldout2", "heldout2.jsonl"), ("lookalike-heldout3", "heldout3.jsonl")):
-        for row in _jsonl(root / file):
-            cases.append(Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
-                              facts=tuple(row["facts"])))
-    root5 = SETS / "lookalike5"
-    for row in _jsonl(root5 / "questions.jsonl"):
-        cases.append(Case("lookalike5", row["question"], root5 / "runbooks", documents=(f"runbook:{row['document']}",),
-                          facts=tuple(row["facts"])))
-    root6 = SETS / "lookalike6"
-    for row in _jsonl(root6 / "questions.jsonl"):
-        cases.append(Case("lookalike6", row["question"], root6 / "runbooks", documents=(f"runbook:{row['document']}",),
-                          facts=tuple(row["facts"])))
-    root7 = SETS / "lookalike7"
-    for row in _jsonl(root7 / "questions.jsonl"):
-        cases.append(Case("lookalike7", row["question"], root7 / "runbooks", documents=(f"runbook:{row['document']}",),
-                          facts=tuple(row["facts"])))
-    root8 = SETS / "lookalike8"
-    for row in _jsonl(root8 / "questions.jsonl"):
-        cases.append(Case("lookalike8", row["question"], root8 / "runbooks", documents=(f"runbook:{row['document']}",),
-                          facts=tuple(row["facts"])))
-    root9 = SETS / "lookalike9"
-    for row in _jsonl(root9 / "questions.jsonl"):
-        cases.append(Case("lookalike9", row["question"], root9 / "runbooks", documents=(f"runbook:{row['document']}",),
-                          facts=tuple(row["facts"])))
-    root10 = SETS / "lookalike10"
-    for row in _jsonl(root10 / "questions.jsonl"):
-        cases.append(Case("lookalike10", row["question"], root10 / "runbooks",
-                          documents=(f"runbook:{row['document']}",), facts=tuple(row["facts"])))
-    return cases
+    """Our look-alike runbook sets: the first corpus with its questions and three held-out question files,
+    then the held-out rounds 5 to 10, each with its own corpus."""
+    first = SETS / "lookalike"
+    sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
+            ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 11))]
+    return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
+                 facts=tuple(row["facts"]))
+            for name, root, file in sets for row in _jsonl(root / file)]
 
 
 def log_cases(empty: Path) -> list[Case]:
