@@ -21,6 +21,8 @@ from worker.engine.lookups import (
     ("what release is deployed?", ["version"]),
     ("what port does it listen on?", ["port"]),
     ("which host and port does it connect to?", ["port", "address"]),
+    ("where is it listening on now?", ["port"]),
+    ("something was poking the kubelet port in the night, who was it?", []),  # a port named, not asked for
     ("where is the data directory?", ["path"]),
     ("when did the database come back up after the crash?", ["recovery"]),
     ("is the api working again?", ["recovery"]),
@@ -38,6 +40,11 @@ from worker.engine.lookups import (
     ("when did billing manage to connect again?", ["recovery"]),
     ("what time did vault-2 finally unseal after the upgrade?", ["recovery"]),
     ("what time did it finally crash?", []),
+    ("when did claim submission go back to normal after the fraud vendor problem?", ["recovery"]),
+    ("what time did those early morning 502s on the api stop?", ["recovery"]),
+    ("when did the timeouts die down?", ["recovery"]),
+    ("why did the errors start?", []),
+    ("kubelet died around half five and came back by itself. why did it crash?", []),  # asks what went wrong
     ("who became leader when vault-2 stepped down?", ["leader"]),
     ("which node is primary now?", ["leader"]),
     ("publishers were hanging, anything on the broker?", []),  # names the broker, asks no address
@@ -94,6 +101,7 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("version", "[2025-03-11T11:15:41,118][INFO ][o.o.n.Node] [os-node-2] version[2.13.0], pid[1]"),
     ("version", "                 Version: Vault v1.16.3, built 2024-05-29T14:28:42Z"),
     ("version", "2025-04-02 05:30:53.402000+00:00 [info] <0.228.0>  Starting RabbitMQ 3.13.1 on Erlang 26.2.4 [jit]"),
+    ("version", "I, [2026-03-04T14:02:22.021630 #1]  INFO -- : [Boot] storefront release 2026.03.04-2 (git 4f9c2e1)"),
     ("change", "[2025-03-11T01:32:07,441][INFO ][o.o.c.s.ClusterSettings] updating [cluster.routing.allocation.disk"
                ".watermark.high] from [90%] to [93%]"),
     ("change", "2025-05-20T00:41:07.219Z [INFO]  core: disabled audit backend: path=syslog/"),
@@ -380,6 +388,30 @@ def test_the_start_after_the_last_crash_of_a_loop_is_where_it_stopped_crash_loop
     assert lookup_scores("when was coredns able to list stuff from the apiserver again?", chunks)[62] == 1.0
 
 
+def test_a_start_that_the_same_crash_ends_again_is_no_comeback() -> None:
+    """gunicorn after a bad deploy: each start's worker dies on the same exception, logged across a few
+    chunks (the exception, then "exited with code 3" and "Reason: Worker failed to boot"), until the fixed
+    start stays up. "When was it serving again?" is that start, not the one the crash loop ended again."""
+    log = Document("file:gunicorn.log", "gunicorn.log", "", kind="log")
+
+    def start(t: str) -> str:
+        return (f"[2026-01-20 {t} +0000] [1] [INFO] Starting gunicorn 22.0.0\n"
+                f"[2026-01-20 {t} +0000] [1] [INFO] Listening at: http://0.0.0.0:8000 (1)")
+
+    def crash(t: str) -> list[str]:
+        return [f"[2026-01-20 {t} +0000] [7] [ERROR] Exception in worker process\nKeyError: 'BUCKET'",
+                f"[2026-01-20 {t} +0000] [1] [ERROR] Worker (pid:7) exited with code 3\n"
+                f"[2026-01-20 {t} +0000] [1] [ERROR] Reason: Worker failed to boot."]
+
+    request = '192.0.2.88 - - [20/Jan/2026:14:{m:02d}:00 +0000] "GET /dashboard/ HTTP/1.1" 200 18149'
+    texts = [start("06:00:02"), *(request.format(m=m) for m in range(50)), *crash("15:02:59"), start("15:03:22"),
+             *crash("15:03:23"), start("15:14:06"), request.format(m=59)]
+    chunks = [Chunk(log, text, n, n) for n, text in enumerate(texts, 1)]
+    scores = lookup_scores("what time was the portal serving again after that deploy mess?", chunks)
+    assert scores[texts.index(start("15:14:06"))] == 1.0
+    assert scores[texts.index(start("15:03:22"))] < 1.0, "the crash loop ended it at once"
+
+
 def test_the_last_thing_logged_before_a_silent_death_is_before_the_next_start() -> None:
     """The worker was killed without a line; only its next start-up banner shows it died. The line before
     that banner, in the banner's chunk or the one before, is what it logged last."""
@@ -417,3 +449,28 @@ def test_a_question_for_the_version_since_a_restart_asks_for_no_incident() -> No
     is what it asks for, not the restart's errors."""
     assert asks_for_a_line_not_an_incident("what nomad version is web-07 on since the afternoon restart?")
     assert not asks_for_a_line_not_an_incident("why did web-07 restart this afternoon?")
+
+
+def test_a_version_asked_for_as_it_is_now_is_the_last_one_the_log_states() -> None:
+    """"Which build is it on now?" after a crash loop of the build before it: the last start names it."""
+    log = Document("file:dispatch.log", "dispatch.log", "", kind="log")
+    lines = ["09:02:41 [INF] Starting Dispatch.Api 3.14.0 (commit 4be81d2)", "09:02:42 [FTL] Host terminated",
+             "09:03:19 [INF] Starting Dispatch.Api 3.14.0 (commit 4be81d2)", "09:03:20 [FTL] Host terminated",
+             "09:12:07 [INF] Starting Dispatch.Api 3.14.1 (commit 9f1c2ab)", "09:12:09 [INF] Now listening"]
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, 1)]
+    assert lookup_scores("which build is dispatch on now?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
+    assert lookup_scores("which version is currently deployed?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
+    assert lookup_scores("the 9 o'clock release kept crashing, why?", chunks).tolist() == [0] * 6, "no version asked"
+    assert lookup_scores("which version was deployed at nine?", chunks).tolist() == [1, 0, 1, 0, 1, 0]
+
+
+def test_the_last_version_of_each_kind_counts_when_a_start_up_also_names_its_runtime() -> None:
+    """A kubelet start names its own version, then the container runtime's: "which version is it on now?"
+    is the last kubelet version line, not only the runtime's line that follows it."""
+    log = Document("file:kubelet.log", "kubelet.log", "", kind="log")
+    lines = ['I0211 05:31:50.359964 3342 server.go:487] "Kubelet version" kubeletVersion="v1.29.3-eks-ae9a62a"',
+             'I0211 05:31:50.713928 3342 kuberuntime_manager.go:258] "Container runtime initialized" version="1.7.11"',
+             'I0211 06:45:07.237596 5120 server.go:487] "Kubelet version" kubeletVersion="v1.29.4-eks-036c24b"',
+             'I0211 06:45:07.713928 5120 kuberuntime_manager.go:258] "Container runtime initialized" version="1.7.11"']
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, 1)]
+    assert lookup_scores("which version is the kubelet on now?", chunks).tolist() == [0.5, 0.5, 1, 1]

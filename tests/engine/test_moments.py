@@ -111,3 +111,10 @@ def test_a_chunk_between_times_that_go_back_lies_between_them_not_around_midnigh
               Chunk(log, "2025-03-11 11:15:00 INFO replayed from the spool", 3, 3)]
     assert moment_scores("what happened around midnight?", chunks).tolist() == [0.0, 0.0, 0.0]
     assert moment_scores("what happened at 2pm?", chunks).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_the_time_of_an_access_log_line_is_read_after_its_date() -> None:
+    """The common log format joins date and time with a colon ("[20/Jan/2026:11:15:13 +0000]"): the time is
+    11:15, not "26:11" read from the year."""
+    line = '198.51.100.14 - - [20/Jan/2026:11:15:13 +0000] "POST /claims/submit/ HTTP/1.1" 302 0'
+    assert chunk_minutes(line) == (11 * 60 + 15, 11 * 60 + 15)

@@ -394,10 +394,14 @@ def test_a_question_at_a_time_is_answered_with_the_incident_at_that_time_not_its
 @pytest.mark.parametrize(("text", "expected"), [
     ("Apps log `Temporary failure in name resolution` or `i/o timeout` on lookups.", False),  # quoted messages
     ("`heartbeat failed` means the extension failed.", False),
+    ("coturn logs `check_stun_auth: Cannot find credentials of user`: the secret differs.", False),  # no setting
     ("Run `sudo unbound-control set_option serve-expired: yes` on each resolver.", True),
     ("Keep `net.connect_timeout 10` on the output.", True),  # a setting that names a timeout
     ("Raise it with `kubectl set env deploy/x TIMEOUT=30`.", True),
     ("Look for `no space left` then run `df -h /var`.", True),
+    ("Post it into the next open period: rerun with `--post-to-period <YYYY-MM>`.", True),  # a command's option
+    ("Pass `--dry-run` first.", True),
+    ("The job logs `--- retrying ---` between attempts.", False),
 ])
 def test_inline_code_that_quotes_a_message_says_nothing_to_do(text: str, expected: bool) -> None:
     assert actionable(text) is expected
@@ -494,6 +498,42 @@ def test_a_step_that_sends_the_reader_to_another_section_is_followed() -> None:
     unrouted = replace(document, text=text.replace('go to "Schema change upstream"', "see below"))
     ranked = [(Chunk(unrouted, "", 3, 8), 0.8), (Chunk(unrouted, "", 10, 12), 0.3)]
     assert text_passage(question, ranked, overlap).heading == "Loader › A table's loads are failing"
+
+
+def test_in_an_error_table_only_the_row_that_matches_sends_the_reader_elsewhere() -> None:
+    """An error table whose `PERIOD_CLOSED` row says 'see "Month-end"': a question about another of its errors
+    is answered by the table (its row names the setting), not sent to "Month-end", nor to the opening."""
+    text = ("# GL export\n\nOwner: #fin-eng · journals to NetSuite\n\n## NetSuite API errors\n\n"
+            "| Error | Cause | Action |\n|---|---|---|\n"
+            "| `INVALID_LOGIN_ATTEMPT` | token rotated | new token in Vault |\n"
+            "| `CONCURRENCY_LIMIT_EXCEEDED` | too many parallel posts | lower `glexport.netsuite.concurrency` to 2 |\n"
+            "| `PERIOD_CLOSED` | the period is locked | see \"Month-end\" |\n\n"
+            "## Month-end\n\n1. Post into the next open period: rerun with `--post-to-period <YYYY-MM>`.\n")
+    document = Document("runbook:gl.md", "GL export", text, kind="runbook")
+    ranked = [(Chunk(document, "", 5, 11), 0.9), (Chunk(document, "", 1, 3), 0.5), (Chunk(document, "", 13, 15), 0.4)]
+    passage = text_passage("netsuite throwing CONCURRENCY_LIMIT_EXCEEDED all through today's run, which setting?",
+                           ranked, overlap)
+    assert passage.heading == "GL export › NetSuite API errors"
+    assert "glexport.netsuite.concurrency" in passage.as_text()
+    routed = text_passage("export failed with PERIOD_CLOSED, how do i get the journal in?", ranked, overlap)
+    assert routed.heading == "GL export › Month-end"
+
+
+def test_a_step_that_sends_the_reader_to_another_runbook_is_not_the_answer_here() -> None:
+    """"Callers can't hear our agents ... where is that configured?": the escalation step that says browser audio
+    is the TURN runbook's reads as close as the step that names the file; it says where to look, not what to
+    do here."""
+    text = ("# SIP edge\n\n## One-way audio on phone calls\n\n"
+            "1. Callers hear nothing from the agents on phone calls: rtpengine announces the wrong address.\n"
+            "2. Check `interface = pub/10.20.0.11` in `/etc/rtpengine/rtpengine.conf` on the host.\n\n"
+            "## Escalation\n\n1. voice-oncall secondary.\n"
+            "2. Agents can't hear callers in the browser (WebRTC audio): that is TURN, use that runbook.\n")
+    document = Document("runbook:sip.md", "SIP edge", text, kind="runbook")
+    ranked = [(Chunk(document, "", 10, 12), 0.8), (Chunk(document, "", 3, 6), 0.78)]
+    question = "callers can't hear our agents on phone calls since the rebuild, where is that configured?"
+    passage = text_passage(question, ranked, overlap)
+    assert passage.heading == "SIP edge › One-way audio on phone calls"
+    assert "/etc/rtpengine/rtpengine.conf" in passage.as_text()
 
 
 def test_who_sends_the_traffic_is_the_address_most_lines_around_the_passage_come_from() -> None:

@@ -29,6 +29,7 @@ from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores
 from worker.engine.moments import moment_scores
 from worker.engine.names import heading_scores, name_scores
 from worker.engine.passages import best_passage
+from worker.engine.redirects import redirect_scores
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
 
@@ -103,8 +104,10 @@ class Evidence:
     document's name words (title, file name) that the question holds (names.py: an alert's text
     paraphrases its runbook's name), and of a runbook chunk's own heading words ("bounce" asks for the
     "Restart" section); less for a log chunk that names a resource (disk, memory) but not the one the
-    question names (synonyms.py). Nothing but the name and heading words is computed for a question with
-    no identifiers, no resource and no time, that asks about no incident and for no value."""
+    question names (synonyms.py); less for a runbook that uses some of the question's words only where it
+    sends a case to another runbook or system (redirects.py: "scoring orders at checkout is a different
+    system"). Nothing but the name, heading and redirect words is computed for a question with no
+    identifiers, no resource and no time, that asks about no incident and for no value."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
@@ -113,6 +116,7 @@ class Evidence:
     name_weight: float = 0.3
     heading_weight: float = 0.1
     mismatch_weight: float = 0.2
+    redirect_weight: float = 0.2
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
@@ -132,6 +136,8 @@ class Evidence:
             scores += self.heading_weight * heading_scores(question, chunks)
         if self.mismatch_weight > 0:
             scores -= self.mismatch_weight * resource_mismatch(question, chunks)
+        if self.redirect_weight > 0:
+            scores -= self.redirect_weight * redirect_scores(question, chunks)
         return scores
 
 

@@ -16,9 +16,11 @@ config?" asks for the line that records a change (``parameter "work_mem" changed
 (``leader-id=vault-3``, ``assuming primary role``). A change or a leader asked for before or after an
 event ("before the disk trouble started", "when vault-2 stepped down": anchors.py) is the last such line
 before it, or the first after it: that one counts in full, the others on the same side half, those on the
-other side a quarter. A service's starts are read from its log too (``_restarts``: the log's own start-up
-lines again): "when did it stop crash looping?" asks for the start after the last crash of the loop, "what
-was the last thing it logged before it died?" for the line before a start.
+other side a quarter. A version asked for as it is now ("which build is it on now?") is the last line of its
+kind that the log states: that chunk counts in full, those with earlier lines of the kind half. A service's
+starts are read from its log too (``_restarts``: the log's own start-up lines again): "when did it stop crash
+looping?" asks for the start after the last crash of the loop, "what was the last thing it logged before it
+died?" for the line before a start.
 Other questions, and chunks of documents that are not logs, get nothing.
 
 Pure functions of the question and the candidates' text.
@@ -46,7 +48,8 @@ _VERSION = (r"(?<![\w.])v\d+(?:\.\d+)+\b"  # v1.19.0, v3.4
             r"|(?<![\w.<])(?!\d{4}\.\d\d\.\d\d\b)\d+\.\d+\.\d+(?:[-+][\w.]+)?(?![\w.]*\.\d)(?!>)"
             r"|\b[A-Z][A-Za-z]+[ /]\d+\.\d+\b"  # Java 21.0.2, PostgreSQL 16.2, nginx/1.25
             # version=1.4, "version": "2.1", OpenSearch's version[2.13.0] (not a counter: version=20418)
-            r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)")
+            r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)"
+            r"|(?i:\b(?:release|build|version)\s+v?\d{4}\.\d\d\.\d\d\b)")  # a dated release: "release 2026.03.04-2"
 _PORT = r"(?<!\d\d):\d{2,5}\b(?![:.,]\d)|(?i:\bport\b[\"']?\s*[=: ]\s*\d{2,5}\b)"
 _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
             r"|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"  # an IPv4 address
@@ -96,14 +99,16 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # kept crashing")
     "version": (re.compile(r"(?i)\bversions?\b|\b(?:which|what)(?:'s|\s+is|\s+was)?\s+(?:[\w-]+\s+){0,3}?"
                            r"(?:releases?|builds?)\b"), re.compile(_VERSION)),
-    "port": (re.compile(r"(?i)\bports?\b"), re.compile(_PORT)),
+    # a port asked for ("what port does it listen on?", "on which port?"), not one named ("poking the kubelet port")
+    "port": (re.compile(r"(?i)\b(?:which|what)(?:'s| is| was)?\s+(?:[\w-]+\s+){0,3}?ports?\b"
+                        r"|\bports? (?:number|is it)\b|\blisten(?:s|ing)? on\b"), re.compile(_PORT)),
     "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"
                            r"|\b(?:which|what) (?:\w+ )?brokers?\b(?![ #=-]*\d)"  # "which broker?", not "broker 2"
                            r"|\bconnect\w* (?:to|with)\b"),
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
     "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are|put|brought|bring) back\b"
-                            r"|\bback (?:up|online|in sync)\b|\brebuilt\b"
+                            r"|\bback (?:up|online|in sync|to normal)\b|\brebuilt\b"
                             r"|\brecovered\b|\b(?:up|fine|ok|working|loading|running|serving|responding|flowing"
                             r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"
                             r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
@@ -119,7 +124,12 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\bstop(?:ped|s)? (?:crash|fail|restart|flapp|error|throw|reject|refus|dy|time|timing"
                             r"|panick|oom|short[- ]?circuit|throttl|drop|retr(?:y|i)|flood|spam|return\w* (?:errors?"
                             r"|[45]\d\d))\w*"
-                            r"|\b(?:able|allowed) to\b[^.?!\n]{1,60}\bagain\b"),  # "able to list stuff ... again"
+                            r"|\b(?:able|allowed) to\b[^.?!\n]{1,60}\bagain\b"  # "able to list stuff ... again"
+                            # the trouble itself stopped: "when did those early morning 502s on the api stop?"
+                            # (read ahead, so that the trouble's words stay for ``_named_outages``)
+                            r"|\b(?=(?:[45]\d\ds|errors|timeouts|failures|crashes|exceptions|restarts|retries|rejections"
+                            r"|refusals)\b(?: [\w'-]+){0,6}? (?:stop|stopped|end|ended|go away|went away|die down"
+                            r"|died down|clear|cleared)\b)"),
                  re.compile(_RECOVERED)),
     "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
                           r"|reconfigur\w*)\b"), re.compile(_CHANGED)),
@@ -133,9 +143,12 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 
 _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
-# "it never came back, why?", "why didn't it come back up?": what went wrong, not a comeback
+# "it never came back, why?", "why didn't it come back up?", "it came back by itself, why did it crash?": what
+# went wrong, not a comeback
 _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't)\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
-                          r"|was|were) back\b")
+                          r"|was|were) back\b"
+                          r"|\bwhy (?:did|does|do|was|were|is|has|had|would) (?:\S+ ){1,4}?(?:crash|die|fail|panic"
+                          r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*")
 
 
 def asked_values(question: str) -> list[str]:
@@ -212,6 +225,8 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
     resettings = _changed_settings(chunks) if "change" in kinds else set()
     relative = {kind: _relative(question, kind, chunks, resettings) for kind in kinds if kind in ("change", "leader")}
+    if "version" in kinds and _NOW.search(question[:MAX_QUESTION_CHARS]):
+        relative["version"] = _latest_versions(chunks)
     for index, chunk in enumerate(chunks):
         if chunk.document.kind != "log":
             continue
@@ -224,6 +239,23 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
             elif _states(kind, chunks, index, resettings):
                 scores[index] += 1.0
         scores[index] /= len(kinds) + last_words
+    return scores
+
+
+# a version asked for as it is now: the last one the log states
+_NOW = re.compile(r"(?i)\b(?:now|currently|current|at the moment|these days)\b")
+
+
+def _latest_versions(chunks: Sequence[Chunk]) -> dict[int, float]:
+    """The chunks that state a version: those with the last line of its kind in its log (``line_template``)
+    in full, the others half. "Which build is it on now?" after a crash loop of the build before it is the
+    last start's; a start-up that names the runtime's version beside its own keeps both kinds."""
+    scores: dict[int, float] = {}
+    for ordered in logs_in_file_order(chunks):
+        stating = [(i, {line_template(line) for line in chunks[i].text.split("\n") if states_value("version", line)})
+                   for i in ordered if states_value("version", chunks[i].text)]
+        last = {kind: i for i, kinds in stating for kind in kinds}
+        scores.update((i, 1.0 if any(last[kind] == i for kind in kinds) else 0.5) for i, kinds in stating)
     return scores
 
 
@@ -346,12 +378,12 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     comeback after its worst outage (the most severe incidents since the comeback before, then the most of
     them) weighs 1, the others ``MINOR_COMEBACK`` (a client that reconnected after one warning); so too when
     the question asks for the comeback after a crash (``_AFTER_CRASH``). Recovery lines between an error and
-    its comeback are its progress (``PROGRESS``). When the
-    question names a time ("it dropped off around 5:20, when did it come back?"), the first comeback after
-    it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1; but when the question asks
-    when crashes stopped (``_CRASHES_STOPPED``) and the service started after a crash and stayed up
-    (``_held_restarts``), that start is the answer and the other comebacks (a client that reconnected) weigh
-    nothing."""
+    its comeback are its progress (``PROGRESS``). A start after a crash that the same crash ends again is
+    a crash loop going on, no comeback, when some start after a crash stayed up (``_restarts_after_crashes``).
+    When the question names a time ("it dropped off around 5:20, when did it come back?"), the first comeback
+    after it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1; but when the question
+    asks when crashes stopped (``_CRASHES_STOPPED``) and the service started after a crash and stayed up,
+    that start is the answer and the other comebacks (a client that reconnected) weigh nothing."""
     found: dict[int, float] = {}
     asked = asked_spans(question)
     for indexes in logs_in_file_order(chunks):
@@ -360,6 +392,9 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
         outages = _log_comebacks(chunks, read) if party else {}
         if not outages:  # no party named, or none of its lines comes back: the whole log
             party, read, outages = frozenset(), indexes, _log_comebacks(chunks, indexes)
+        restarts = _restarts_after_crashes(chunks, indexes)
+        if any(restarts.values()):  # a start that the same crash ended at once did not bring it back
+            outages = {index: key for index, key in outages.items() if restarts.get(index, True)} or outages
         if asked:  # "it dropped off around 5:20, when did it come back?": the first comeback after then
             first = _first_after(chunks, list(outages), min(start for start, _ in asked))
             found.update((index, 1.0 if index == first else MINOR_COMEBACK) for index in outages)
@@ -372,9 +407,9 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
             named = _named_outages(question, chunks, read, set(outages))
             found.update((index, 1.0 if not named or index in named else MINOR_COMEBACK) for index in outages)
         if _CRASHES_STOPPED.search(question[:MAX_QUESTION_CHARS]):  # the start that stayed up, not a reconnect
-            restarts = _held_restarts(chunks, indexes)
-            if restarts & outages.keys():
-                found.update((index, 0.0) for index in outages if index not in restarts)
+            held = {index for index, stayed in restarts.items() if stayed}
+            if held & outages.keys():
+                found.update((index, 0.0) for index in outages if index not in held)
     return found
 
 
@@ -389,7 +424,7 @@ def _named_outages(question: str, chunks: Sequence[Chunk], indexes: list[int], c
     "carrier gateway unavailable", not the database timeouts hours before; the words of the log's own name,
     its service's, name every outage of it); none when no word meets one."""
     head = VALUE_KINDS["recovery"][0].sub(" ", question[:MAX_QUESTION_CHARS])
-    words = {w[:PREFIX] for w in _WORD.findall(head.lower()) if w not in FUNCTION_WORDS and w not in _WHEN_WORDS}
+    words = {_singular(w)[:PREFIX] for w in _WORD.findall(head.lower()) if w not in FUNCTION_WORDS | _WHEN_WORDS}
     words -= word_prefixes(chunks[indexes[0]].document.title) if indexes else set()  # the service itself
     if not words:
         return set()
@@ -405,6 +440,11 @@ def _named_outages(question: str, chunks: Sequence[Chunk], indexes: list[int], c
             outage.append(index)
     top = max(scores.values(), default=0.0)
     return {index for index, score in scores.items() if score == top} if top > 0 else set()
+
+
+def _singular(word: str) -> str:
+    """A status code's plural as the code: "502s" -> "502"."""
+    return word[:-1] if word.endswith("s") and word[:-1].isdigit() else word
 
 
 PROGRESS = 0.25  # of a recovery line's weight, when it comes between an incident and the comeback after it: the
@@ -558,21 +598,29 @@ def _last_words(chunks: Sequence[Chunk], indexes: list[int]) -> list[int]:
     return found
 
 
-def _held_restarts(chunks: Sequence[Chunk], indexes: list[int]) -> set[int]:
-    """The chunks of one log (in file order) where the service started again after a crash and stayed up
-    (``_restarts``): right after an incident chunk (the one the process died with; not a reload amid
-    ordinary lines), and the first incident after them is not that one again: a start that the same crash
-    ends is a crash loop going on, the start after its last crash is where it stopped."""
-    held = set()
+def _restarts_after_crashes(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, bool]:
+    """The chunks of one log (in file order) where the service started again after a crash (``_restarts``):
+    right after an incident chunk (the one the process died with; not a reload amid ordinary lines), each
+    with whether it stayed up: the first incident after it is none of those since the start before. A start
+    that the same crash ends is a crash loop going on, the start after its last crash is where it stopped."""
+    outcomes = {}
+    previous = 0
     for position in _restarts(chunks, indexes):
         before = indexes[position - 1]
+        crash = {_worst_template(chunks[i].text) for i in indexes[previous:position]
+                 if text_severity(chunks[i].text) >= Severity.WARNING}  # since the start before
+        previous = position
         if (text_severity(chunks[indexes[position]].text) >= Severity.WARNING
                 or text_severity(chunks[before].text) < Severity.WARNING):
             continue  # not a start after a crash: a reload amid ordinary lines
         after = next((i for i in indexes[position + 1:] if text_severity(chunks[i].text) >= Severity.WARNING), None)
-        if after is None or _worst_template(chunks[after].text) != _worst_template(chunks[before].text):
-            held.add(indexes[position])
-    return held
+        outcomes[indexes[position]] = after is None or _worst_template(chunks[after].text) not in crash
+    return outcomes
+
+
+def _held_restarts(chunks: Sequence[Chunk], indexes: list[int]) -> set[int]:
+    """The starts after a crash that stayed up (``_restarts_after_crashes``)."""
+    return {index for index, held in _restarts_after_crashes(chunks, indexes).items() if held}
 
 
 def _worst_template(text: str) -> str:

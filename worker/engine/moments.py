@@ -73,7 +73,7 @@ _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, 
     (r"\btonight\b", (1080, 360)),
     (r"\b(?:middle of the night|overnight|last night|at night|in the night)\b", (1260, 360)),
 ))
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2}):\d{2}")
+_CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2}):\d{2}")  # not "2026:11:15:13" read as 26:11
 
 
 def asked_spans(question: str) -> list[Span]:

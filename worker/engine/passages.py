@@ -7,7 +7,8 @@ similarity to the question and to what the question asks (``asked_part``; matche
 and against what the block says it does, its heading and first sentence, ``block_lead``, whichever is
 closer: a step's commands do not dilute "Roll back first"), on its section's retrieval score, and on
 whether it says what to do (``actionable``; more so when the question asks what to do, when a section
-headed as a remedy, ``REMEDY_HEADING``, also counts more).
+headed as a remedy, ``REMEDY_HEADING``, also counts more); a block that sends the reader to another runbook or
+system (redirects.py) counts less: it says where to look, not what to do here.
 The best block's section is the passage: whole when it fits ``MAX_CHARS`` and ``MAX_LINES``, else the
 best block grown toward its better neighbour while that scores within ``GROW_MARGIN`` and fits. So
 numbered steps keep their order and commands and code blocks stay whole. A passage that says nothing to
@@ -44,6 +45,7 @@ from worker.engine.identifiers import IdentifierFields, identifier_scores, quest
 from worker.engine.incidents import text_severity
 from worker.engine.lookups import asked_values, changed_setting_lines, states_value
 from worker.engine.moments import asked_spans
+from worker.engine.redirects import REDIRECT
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
 MAX_LINES = 30
@@ -54,6 +56,7 @@ ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_wh
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
 # asks what to do: it says what the service is, the steps are in the sections
+REDIRECT_PENALTY = 0.1  # for a block that sends the reader to another runbook or system (redirects.REDIRECT)
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
 MAX_QUESTION_CHARS = 2000
@@ -81,10 +84,11 @@ _CODE_LINE = re.compile(r"^\s*(?:```|~~~)|^(?: {4}|\t)\s*(?:\$ )?[a-z./][\w./-]*
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _COMMAND = re.compile(r"^(?:\$ )?[a-z./][\w./-]* \S")  # "kubectl -n x get pods", "./bin/redrive --from q"
 _SETTING = re.compile(r"^[A-Za-z_][\w.-]*\s*[=:]\s*\S")  # "WORKER_CONCURRENCY=16", "memory: 2Gi"
+_OPTION = re.compile(r"^--[a-z][\w-]*(?:[ =]\S|$)")  # "rerun with `--post-to-period <YYYY-MM>`"
 # inline code that quotes what a program said rather than what to run ("`i/o timeout`", "`heartbeat failed`"):
 # words of failure, and no option, path or assignment
-_MESSAGE = re.compile(r"(?i)\b(?:fail\w*|timed out|timeout|exceeded|not found|refused|unable|errors?|invalid|denied"
-                      r"|prematurely|too many|not yet|no (?:live|such|space|upstream|endpoints?))\b")
+_MESSAGE = re.compile(r"(?i)\b(?:fail\w*|timed out|timeout|exceeded|not found|refused|unable|cannot|errors?|invalid"
+                      r"|denied|prematurely|too many|not yet|no (?:live|such|space|upstream|endpoints?))\b")
 _RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 # the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
@@ -195,10 +199,11 @@ def asks_fact_or_reason(question: str) -> bool:
 
 
 def actionable(text: str) -> bool:
-    """The text says what to do: a code block, or inline code that is a command or a setting (not a
-    message it quotes: ``_MESSAGE``)."""
+    """The text says what to do: a code block, or inline code that is a command, a setting or a command's
+    option (not a message it quotes: ``_MESSAGE``)."""
     return any(_CODE_LINE.match(line) for line in text.split("\n")) or any(
-        (_COMMAND.match(code) or _SETTING.match(code)) and not (_MESSAGE.search(code) and not _RUNNABLE.search(code))
+        (_COMMAND.match(code) or _SETTING.match(code) or _OPTION.match(code))
+        and not (_MESSAGE.search(code) and not _RUNNABLE.search(code))
         for code in _INLINE_CODE.findall(text))
 
 
@@ -338,7 +343,7 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
     totals, similarity = _block_totals(question, document, candidates, scorer)
     chosen = totals
-    routed = _routed_section(document, candidates, similarity)
+    routed = _routed_section(question, document, candidates, similarity, scorer)
     if routed is not None:  # the step that points there says no more than where to look
         router, target, score = routed
         if target.first not in sections or sections[target.first][1] < score:
@@ -368,7 +373,8 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
     it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``), plus
     ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do, less
-    ``LEAD_PENALTY`` for the document's opening text then."""
+    ``LEAD_PENALTY`` for the document's opening text then, less ``REDIRECT_PENALTY`` for a block that sends
+    the reader elsewhere."""
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
     headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
     leads = [f"{section.heading.rsplit(' › ', 1)[-1]}\n{block_lead(t)}"
@@ -387,6 +393,7 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     overview = LEAD_PENALTY if how and lead else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
                          + bonus * actionable(texts[n]) + remedy * section.remedy - overview * (section.level <= 1)
+                         - REDIRECT_PENALTY * bool(REDIRECT.search(texts[n]))
                          for n, (section, score, _) in enumerate(candidates)])
     return totals, similarity
 
@@ -395,12 +402,12 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
 _SECTION_REFERENCE = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”|\bthe ([A-Z][\w /&-]{1,60}?) section\b')
 
 
-def _routed_section(document: Document, candidates: Sequence[_Candidate], similarity: np.ndarray
-                    ) -> tuple[_Candidate, _Section, float] | None:
+def _routed_section(question: str, document: Document, candidates: Sequence[_Candidate], similarity: np.ndarray,
+                    scorer: TextScorer) -> tuple[_Candidate, _Section, float] | None:
     """The best-matching block of the best section when it sends the reader to another section of the
     document by its title, that section, and the score of the one that sent there; None when it sends
     nowhere (or to its own section). A triage list's step that matches the question is followed as a
-    reader follows it."""
+    reader follows it; in a table, the row that matches it (``_closest_row``), not another row of it."""
     best = max(range(len(candidates)), key=lambda n: candidates[n][1])
     section, score, _ = candidates[best]
     mine = [n for n, candidate in enumerate(candidates) if candidate[0] is section]
@@ -408,13 +415,24 @@ def _routed_section(document: Document, candidates: Sequence[_Candidate], simila
     block = candidates[closest][2]
     titles = {_normal_title(s.path[-1]): s for s in runbook_sections(document)
               if s.level > 0 and s.path[-1] != document.title}
-    for match in _SECTION_REFERENCE.finditer("\n".join(section.lines[block.start:block.end + 1])):
+    for match in _SECTION_REFERENCE.finditer(_closest_row(question, section.lines[block.start:block.end + 1], scorer)):
         target = titles.get(_normal_title(next(group for group in match.groups() if group)))
         if target is not None:
             routed = _section_of(Chunk(document, "", target.line_start, target.line_start))
             if routed.first != section.first:
                 return candidates[closest], routed, score
     return None
+
+
+def _closest_row(question: str, lines: Sequence[str], scorer: TextScorer) -> str:
+    """A block's text; of a table, its row that reads closest to the question (exact identifiers count, as in
+    ``_block_totals``): each row of an error table says where its own error goes."""
+    rows = [line for line in lines if line.strip()]
+    if len(rows) < 2 or not all(row.lstrip().startswith("|") for row in rows):
+        return "\n".join(lines)
+    fields = [IdentifierFields(document="", names="", headings="", text=spelled(row)) for row in rows]
+    closeness = scorer(question, rows) + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
+    return rows[int(np.argmax(closeness))]
 
 
 def _normal_title(title: str) -> str:
@@ -624,12 +642,14 @@ def _with_outage_end(passage: Passage) -> Passage:
     return passage
 
 
-# "who was hammering it?", "which client is flooding us?", "where is all that traffic coming from?"
+# "who was hammering it?", "which client is flooding us?", "where is all that traffic coming from?", "something was
+# poking the port, where did it come from?"
 _WHO_SENDS = re.compile(
     r"(?i)\bwho(?:'s| is| was| were| are)? (?:\w+ing|sen(?:ds|t)|call(?:s|ed)|hit|hits|spamm?ed)\b"
     r"|\bwhich (?:clients?|ips?|hosts?|pods?|callers?|sources?|addresses|boxe?s?|nodes?|apps?|services?)\b"
     r"[^.?!\n]{0,40}\b(?:send|call|hit|query|request|hammer|flood|spam|load|traffic)"
     r"|\b(?:traffic|requests|queries|calls|load) (?:is |are |was |were )?coming from\b"
+    r"|\bwhere (?:did|does|do|is|are|was|were) [^.?!\n]{0,30}?\bcom(?:e|es|ing) from\b"  # "where did it come from?"
     r"|\btop (?:talkers?|clients?|callers?)\b")
 # a line's first IPv4 address, with or without its port: in access and query logs, the client's
 _CLIENT_ADDRESS = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?![\w.])")

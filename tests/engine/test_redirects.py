@@ -1,0 +1,78 @@
+"""Redirects (worker/engine/redirects.py): words a runbook uses only where it sends a case elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.documents.document import Chunk, Document
+from worker.engine.default import Evidence
+from worker.engine.redirects import redirect_scores, redirects
+
+KYC = """# Seller identity verification (KYC)
+
+`kyc-gateway` sends the seller's ID document to the vendor and sends unclear cases to the manual review
+queue of the onboarding team. Scoring orders for fraud at checkout is a different system (the fraud scoring
+runbook), even though both use the words "score" and "manual review".
+
+## Manual review queue too long
+
+1. Cases go to manual review when the vendor's score is below `kyc.auto_approve_min_score: 0.85`.
+"""
+FRAUD = """# Order fraud scoring
+
+Checkout calls `riskscore` for every order. Orders in the review band go to the manual review queue.
+
+## Declines suddenly up
+
+1. Check whether a rule changed in the last hour: `riskctl rules diff --last`.
+"""
+
+
+def _runbook(path: str, text: str) -> Document:
+    return Document(f"runbook:{path}", text.split("\n", 1)[0].lstrip("# "), text, kind="runbook", link=path)
+
+
+def test_the_words_a_runbook_uses_only_to_send_a_case_elsewhere() -> None:
+    (every, words), = redirects(_runbook("trust/kyc.md", KYC)).sentences
+    assert {"checkout", "fraud", "order"} <= words and "fraud" in every
+    assert not {"manual", "review", "queue", "seller", "score"} & words, "used in its own sentences too"
+    assert not {"different", "system", "runbook", "both"} & words, "the cue's words, and short or function words"
+    assert redirects(_runbook("trust/fraud.md", FRAUD)).sentences == (), "it sends nothing elsewhere"
+    assert redirects(Document("file:app.log", "app.log", KYC, kind="log")).sentences == (), "runbooks only"
+
+
+def test_cues_of_a_sentence_that_sends_a_case_elsewhere() -> None:
+    for sentence in ("If only the push fails with 5xx, see the container registry runbook.",
+                     "Kubernetes CronJobs without dependencies (use the cron scheduler runbook).",
+                     "A bastion that cannot be reached at all is usually a VPN problem, not ours.",
+                     "Metrics (recording rules) are a different pipeline.",
+                     "Previews blank or spinning: that is `previewd`, page docs-oncall with its runbook."):
+        text = f"# Build runners\n\nRunners pick jobs from the queue.\n\n{sentence}\n"
+        assert redirects(_runbook("ci/runners.md", text)).sentences, sentence
+
+
+def test_the_other_system_named_as_a_suspect_says_nothing() -> None:
+    """"No route since the map build, pelias?": the routing runbook says address lookups are "the geocoder
+    (Pelias), a separate service"; naming that service (a capitalised name, or the name words of the
+    runbook the sentence names) is no sign that the case is the geocoder's."""
+    routing = _runbook("geo/routing.md", "# Routing engine (OSRM)\n\nRoutes between coordinates.\n\n"
+                       "Turning an address into a point is the geocoder (Pelias), a separate service.\n"
+                       "Pins in the wrong place: see the address geocoder runbook.\n")
+    geocoder = _runbook("geo/geocoder.md", "# Address geocoder\n\nLooks addresses up.\n")
+    chunks = [Chunk(routing, "", 1, 3), Chunk(geocoder, "", 1, 3)]
+    assert redirect_scores("no route south of the river since the build. pelias? geocoder?", chunks).tolist() == [0, 0]
+    assert redirect_scores("the pins are in the wrong place", chunks).tolist() == [1, 0], "a case it sends away"
+
+
+def test_a_question_about_the_case_sent_elsewhere_weighs_the_sending_runbook_less() -> None:
+    """"Declines at checkout ... manual review queue is exploding": its "manual review queue" reads like the
+    KYC runbook's section, its "checkout" is what that runbook says is another system's."""
+    kyc, fraud = _runbook("trust/kyc.md", KYC), _runbook("trust/fraud.md", FRAUD)
+    chunks = [Chunk(kyc, "## Manual review queue too long", 7, 9), Chunk(fraud, "## Declines suddenly up", 5, 7)]
+    question = "declines at checkout jumped 4x and the manual review queue is exploding, where do i start"
+    scores = redirect_scores(question, chunks)
+    assert scores[0] == 0.5 and scores[1] == 0.0, "one of FULL_AT = 2 redirected words"
+    assert redirect_scores("sellers stuck in manual review for hours", chunks).tolist() == [0.0, 0.0]
+    with_redirects, without = Evidence(), Evidence(redirect_weight=0.0)
+    difference = with_redirects(question, chunks) - without(question, chunks)
+    assert difference[0] == pytest.approx(-0.1) and difference[1] == 0.0
