@@ -56,6 +56,7 @@ ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_wh
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
 # asks what to do: it says what the service is, the steps are in the sections
+MAX_TABLE_ROWS = 100  # rows of a table compared one by one with the question (``_closest_row``)
 REDIRECT_PENALTY = 0.1  # for a block that sends the reader to another runbook or system (redirects.REDIRECT)
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
@@ -426,9 +427,10 @@ def _routed_section(question: str, document: Document, candidates: Sequence[_Can
 
 def _closest_row(question: str, lines: Sequence[str], scorer: TextScorer) -> str:
     """A block's text; of a table, its row that reads closest to the question (exact identifiers count, as in
-    ``_block_totals``): each row of an error table says where its own error goes."""
+    ``_block_totals``): each row of an error table says where its own error goes. A table of more than
+    ``MAX_TABLE_ROWS`` rows is read whole (its rows are not embedded one by one)."""
     rows = [line for line in lines if line.strip()]
-    if len(rows) < 2 or not all(row.lstrip().startswith("|") for row in rows):
+    if not 2 <= len(rows) <= MAX_TABLE_ROWS or not all(row.lstrip().startswith("|") for row in rows):
         return "\n".join(lines)
     fields = [IdentifierFields(document="", names="", headings="", text=spelled(row)) for row in rows]
     closeness = scorer(question, rows) + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
