@@ -20,6 +20,7 @@ from worker.engine.passages import (
     LOG_CONTEXT_LINES,
     MAX_CHARS,
     MAX_LINES,
+    MAX_TABLE_ROWS,
     actionable,
     asked_part,
     asks_fact_or_reason,
@@ -534,6 +535,23 @@ def test_a_step_that_sends_the_reader_to_another_runbook_is_not_the_answer_here(
     passage = text_passage(question, ranked, overlap)
     assert passage.heading == "SIP edge › One-way audio on phone calls"
     assert "/etc/rtpengine/rtpengine.conf" in passage.as_text()
+
+
+def test_a_large_table_is_not_compared_row_by_row() -> None:
+    """An inventory table of thousands of rows in the best section: the question is compared with the table
+    as one block (and its neighbours), never with each of its rows."""
+    rows = "".join(f"| host-{n} | rack {n % 40} | `see \"Racks\"` |\n" for n in range(MAX_TABLE_ROWS * 20))
+    text = f"# Hosts\n\n## Inventory\n\n| Host | Rack | Notes |\n|---|---|---|\n{rows}\n## Racks\n\nRack 7 is cold.\n"
+    document = Document("runbook:hosts.md", "Hosts", text, kind="runbook")
+    widest = 0
+
+    def counting(question: str, texts: Sequence[str]) -> np.ndarray:
+        nonlocal widest
+        widest = max(widest, len(texts))
+        return overlap(question, texts)
+
+    text_passage("which rack is host-17 in?", [(Chunk(document, "", 3, 9), 0.9)], counting)
+    assert 0 < widest < MAX_TABLE_ROWS
 
 
 def test_who_sends_the_traffic_is_the_address_most_lines_around_the_passage_come_from() -> None:
