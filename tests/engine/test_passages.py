@@ -567,6 +567,9 @@ def test_who_sends_the_traffic_is_the_address_most_lines_around_the_passage_come
     assert "Most of the lines around it come from 10.244.6.23: 60 of the 65 lines with an address" in passage.context
     assert "10.244.6.23" not in log_passage("why was the health endpoint complaining?",
                                             Chunk(document, "", 66, 66), overlap).context
+    asked_where = log_passage("something was hitting the health endpoint, where did it come from?",
+                              Chunk(document, "", 66, 66), overlap)
+    assert "come from 10.244.6.23" in asked_where.context
 
 
 def test_the_line_that_states_the_value_may_lie_a_few_lines_past_the_chunk() -> None:
