@@ -69,6 +69,8 @@ def redirects(document: Document) -> Redirects:
 
 @functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
 def _redirects(document: Document) -> Redirects:
+    if not REDIRECT.search(document.text[:MAX_DOCUMENT_CHARS]):  # most runbooks send nothing elsewhere: one scan
+        return Redirects(())
     sending: list[tuple[frozenset[str], frozenset[str]]] = []
     own: set[str] = set(name_words(document))
     for sentence in _SENTENCE_END.split(document.text[:MAX_DOCUMENT_CHARS]):
