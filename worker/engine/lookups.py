@@ -389,11 +389,12 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     for indexes in logs_in_file_order(chunks):
         party = _party(question, chunks, indexes)
         read = [i for i in indexes if party & _words(chunks[i].text)]
-        outages = _log_comebacks(chunks, read) if party else {}
-        if not outages:  # no party named, or none of its lines comes back: the whole log
-            party, read, outages = frozenset(), indexes, _log_comebacks(chunks, indexes)
         restarts = _restarts_after_crashes(chunks, indexes)
-        if any(restarts.values()):  # a start that the same crash ended at once did not bring it back
+        held = {index for index, stayed in restarts.items() if stayed}
+        outages = _log_comebacks(chunks, read, _held_restarts(chunks, read)) if party else {}
+        if not outages:  # no party named, or none of its lines comes back: the whole log
+            party, read, outages = frozenset(), indexes, _log_comebacks(chunks, indexes, held)
+        if held:  # a start that the same crash ended at once did not bring it back
             outages = {index: key for index, key in outages.items() if restarts.get(index, True)} or outages
         if asked:  # "it dropped off around 5:20, when did it come back?": the first comeback after then
             first = _first_after(chunks, list(outages), min(start for start, _ in asked))
@@ -406,10 +407,9 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
         else:
             named = _named_outages(question, chunks, read, set(outages))
             found.update((index, 1.0 if not named or index in named else MINOR_COMEBACK) for index in outages)
-        if _CRASHES_STOPPED.search(question[:MAX_QUESTION_CHARS]):  # the start that stayed up, not a reconnect
-            held = {index for index, stayed in restarts.items() if stayed}
-            if held & outages.keys():
-                found.update((index, 0.0) for index in outages if index not in held)
+        # when crashes stopped: the start that stayed up, not a reconnect
+        if _CRASHES_STOPPED.search(question[:MAX_QUESTION_CHARS]) and held & outages.keys():
+            found.update((index, 0.0) for index in outages if index not in held)
     return found
 
 
@@ -483,16 +483,17 @@ def _first_after(chunks: Sequence[Chunk], indexes: list[int], minute: int) -> in
     return indexes[min(spans, key=lambda n: ((spans[n][0] - minute) % DAY, n))]
 
 
-def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int]) -> dict[int, tuple[int, int]]:
+def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int], restarts: set[int]
+                   ) -> dict[int, tuple[int, int]]:
     """``_comebacks`` of one log's chunks in file order, each with the outage before it: (the worst
-    severity, the number) of the incident chunks since the comeback before."""
+    severity, the number) of the incident chunks since the comeback before. ``restarts``: the starts after a
+    crash that stayed up (``_held_restarts`` of these chunks)."""
     outages: dict[int, tuple[int, int]] = {}
     outage: list[int] = []  # the severities of the incident chunks since the last comeback
     since: list[int] = []  # the recovery chunks since the last incident
     pending: dict[int, tuple[int, int]] = {}  # recoveries cut short by a warning, none saying the service is
     # ready, with their outages
     failing: set[tuple[str, ...]] = set()  # what the outage's lines failed to do (``_operations``)
-    restarts = _held_restarts(chunks, indexes)
     for index in [*indexes, -1]:  # -1: the end of the log settles what is left
         severity = text_severity(chunks[index].text) if index >= 0 else Severity.NONE
         if index < 0 or severity >= Severity.WARNING:

@@ -384,7 +384,7 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     ask = asked_part(question)
     asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
     similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
-    fields = [IdentifierFields(document="", names="", headings="", text=spelled(t)) for t in texts]
+    fields = _text_fields(texts)
     lead = _lead_text(document)  # names the whole document's hosts and services: no block's own
     similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(
         question, fields, leave_out=[name for name in question_identifiers(question) if name in lead])
@@ -432,9 +432,13 @@ def _closest_row(question: str, lines: Sequence[str], scorer: TextScorer) -> str
     rows = [line for line in lines if line.strip()]
     if not 2 <= len(rows) <= MAX_TABLE_ROWS or not all(row.lstrip().startswith("|") for row in rows):
         return "\n".join(lines)
-    fields = [IdentifierFields(document="", names="", headings="", text=spelled(row)) for row in rows]
-    closeness = scorer(question, rows) + IDENTIFIER_WEIGHT * identifier_scores(question, fields)
+    closeness = scorer(question, rows) + IDENTIFIER_WEIGHT * identifier_scores(question, _text_fields(rows))
     return rows[int(np.argmax(closeness))]
+
+
+def _text_fields(texts: Sequence[str]) -> list[IdentifierFields]:
+    """Texts as the identifier matcher reads a block's own text (spelled out; no document, name or heading)."""
+    return [IdentifierFields(document="", names="", headings="", text=spelled(text)) for text in texts]
 
 
 def _normal_title(title: str) -> str:
