@@ -29,6 +29,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike11) and 18 symptom questions.
 - ``lookalike12``: the twelfth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike12) and 18 symptom questions.
+- ``lookalike13``: the thirteenth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike13) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -60,6 +62,12 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   a Phoenix/Elixir Logger log (request metadata, Elixir stack traces, a GenServer crash and a BEAM heap crash with
   restart banners, a migration crash loop) and a ClickHouse server log (Keeper loss, C++ stack traces, a segfault
   with BaseDaemon lines and two startup banners), held out whole.
+  ``logs-heldout13``: the thirteenth held-out round, written blind the same way: an Envoy front proxy log (access
+  log lines in Envoy's default format mixed with its application log, health-check and outlier-ejection JSON events;
+  xDS rejections, a segfault backtrace with a restart banner, an upgrade), a Jenkins controller log (Java stack
+  traces, Kubernetes agent provisioning errors, a plugin dependency failure after an upgrade, an OOM with restart
+  banners) and a PHP-FPM container log with Laravel, queue worker and supervisord lines (Laravel exception traces,
+  pool saturation and slow-request traces, worker fatal errors and respawns), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -161,11 +169,11 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def lookalike_cases() -> list[Case]:
     """Our look-alike runbook sets: the first corpus with its questions and three held-out question files,
-    then the held-out rounds 5 to 12, each with its own corpus."""
+    then the held-out rounds 5 to 13, each with its own corpus."""
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 13))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 14))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -180,7 +188,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout6", "heldout6.jsonl"), ("logs-heldout7", "heldout7.jsonl"),
                        ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl"),
                        ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
-                       ("logs-heldout12", "heldout12.jsonl")):
+                       ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
@@ -454,7 +462,8 @@ def failures(outcomes: Sequence[Outcome]) -> Iterator[str]:
     """Misses of the sets that are not held out (held-out misses are not shown: they are not for tuning)."""
     for o in outcomes:
         if "heldout" in o.case.set or o.case.set in ("lookalike5", "lookalike6", "lookalike7", "lookalike8",
-                                                     "lookalike9", "lookalike10", "lookalike11", "lookalike12"):
+                                                     "lookalike9", "lookalike10", "lookalike11", "lookalike12",
+                                                     "lookalike13"):
             continue
         missed = [n for n, v in (("document", o.document_first), ("fact", o.fact), ("incident", o.incident_first))
                   if v is False]
