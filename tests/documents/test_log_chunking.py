@@ -392,6 +392,48 @@ def test_syslog_journal_apache_and_dotnet_lines(line: str, severity: Severity) -
     assert line_severity(line) == severity
 
 
+@pytest.mark.parametrize(("line", "severity"), [
+    # ClickHouse (and other Poco loggers): the level in angle brackets
+    ("2025.09.23 14:22:17.486120 [ 51233 ] {} <Fatal> BaseDaemon: Signal description: Segmentation fault",
+     Severity.ERROR),
+    ("2025.09.23 02:19:57.612040 [ 812 ] {} <Error> DB::ReplicatedMergeTreeRestartingThread::runImpl(): Code: 999.",
+     Severity.ERROR),
+    ("2025.09.23 09:44:02.100000 [ 47 ] {} <Warning> MemoryTracker: Current memory usage is high", Severity.WARNING),
+    ("2025.09.23 14:22:24.507415 [ 43 ] {} <Information> Application: Listening for connections failed before",
+     Severity.NONE),
+    ("2025.09.23 06:42:22.047362 [ 1262 ] {fd18} <Debug> executeQuery: (from 10.1.4.20:50389) SELECT error FROM t",
+     Severity.NONE),
+    # the Erlang VM's last words before it dies, with no level and no timestamp
+    ('eheap_alloc: Cannot allocate 3936161496 bytes of memory (of type "heap").', Severity.ERROR),
+    ("Crash dump is being written to: erl_crash.dump...done", Severity.ERROR),
+    ("fork: cannot allocate memory", Severity.ERROR),
+    ("Oct 14 02:06:52 mx-relay-2 opendkim[21262]: /etc/opendkim/keys/s2025.private: open(): Permission denied",
+     Severity.ERROR),
+    ("fatal error: runtime: out of memory", Severity.ERROR),
+])
+def test_poco_levels_and_errors_of_the_system_without_a_level(line: str, severity: Severity) -> None:
+    assert line_severity(line) == severity
+
+
+def test_an_elixir_exception_with_its_frames_is_one_stack_trace() -> None:
+    """A release's migration raises: "** (Postgrex.Error) ..." and the frames "(app version) file.ex:line: M.f/1"
+    below it, with no timestamp, up to the next start."""
+    lines = [
+        "2026-02-17 15:02:10.603 [info] create table waitlist_entries",
+        '** (Postgrex.Error) ERROR 42P07 (duplicate_table) relation "waitlist_entries" already exists',
+        "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.raise_sql_call_error/1",
+        '    (elixir 1.16.1) lib/enum.ex:1700: Enum."-map/2-lists^map/1-1-"/2',
+        "    (pulsebook 2.5.0) lib/pulsebook/release.ex:14: Pulsebook.Release.migrate/0",
+        "2026-02-17 15:02:31.905 [info] Pulsebook 2.5.0 (build a41d2e7) starting on node pulsebook@10.4.2.31",
+    ]
+    folded = fold_repeats(lines)
+    traces = [r for r in incident_regions(folded, line_severities(folded)) if r.severity == Severity.STACK_TRACE]
+    assert [(folded[r.start].first, folded[r.end].last) for r in traces] == [(2, 5)]
+    assert text_severity(lines[3]) == Severity.STACK_TRACE  # a middle piece of it too
+    assert text_severity("** (exit) an exception was raised:") == Severity.STACK_TRACE  # Cowboy's crash report
+    assert text_severity("see lib/pulsebook/release.ex in the repo") == Severity.NONE
+
+
 @pytest.mark.parametrize(("line", "stamp", "leading"), [
     ("[Mon Jun 03 03:12:45.123456 2024] [core:warn] [pid 1234] AH00045", "Jun 03 03:12:45.123456", True),
     ("03-Jun-2024 03:12:45.123 SEVERE [main] org.apache.catalina.core.StandardService", "03-Jun-2024 03:12:45.123",
@@ -436,3 +478,22 @@ def test_a_ruby_backtrace_is_a_stack_trace_with_the_line_that_raised_it() -> Non
     assert [(folded[r.start].first, folded[r.end].last) for r in traces] == [(3, 6)]
     assert text_severity("\n".join(lines[3:5])) == Severity.STACK_TRACE  # a middle piece of it too
     assert text_severity("see config.rb:12 in the repo") == Severity.NONE
+
+
+def test_a_java_exception_after_a_line_of_any_level_is_logged_with_that_line() -> None:
+    """Jenkins logs "Ping failed. Terminating the channel" at INFO with the exception after it: the line says
+    what failed, so it heads the trace; a raw Go panic after an unrelated INFO line does not take it."""
+    lines = [
+        "2025-11-04 19:41:07.220+0000 [id=10873]\tINFO\to.j.p.g.w.s.PushGHEventSubscriber#onEvent: Received PushEvent",
+        "2025-11-04 19:58:14.402+0000 [id=11368]\tINFO\thudson.slaves.ChannelPinger$1#onDead: Ping failed. "
+        "Terminating the channel mac-builder-02.",
+        "java.util.concurrent.TimeoutException: Ping started at 1762286054401 hangs at 1762286294402",
+        "\tat hudson.remoting.PingThread.ping(PingThread.java:135)",
+        "\tat hudson.remoting.PingThread.run(PingThread.java:87)",
+        "2025-11-04 19:58:17.522+0000 [id=11394]\tINFO\tDurableTaskStep: waiting for mac-builder-02",
+    ]
+    folded = fold_repeats(lines)
+    assert line_severities(folded) == [Severity.NONE, *[Severity.STACK_TRACE] * 4, Severity.NONE]
+    go = ["2026-04-09T11:17:29Z INFO request handled", "panic: runtime error: index out of range",
+          "goroutine 7 [running]:", "main.main()", "\t/app/main.go:12 +0x1d"]
+    assert line_severities(fold_repeats(go))[0] == Severity.NONE

@@ -26,6 +26,8 @@ from worker.engine.incidents import (
     "which partition was broker 2 writing to when it fell over?", "the reporting jobs can't log in since about 7",
     "why did mongo-1 drop out of the replica set?", "how many times did api-3 get pulled out of the pool?",
     "kafka-2 died in the middle of the night, what took it down?",
+    "right after the upgrade nobody outside could email us for like 15 min, what was it choking on?",
+    "no one can log in since the deploy", "the relay was choking on something around noon",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
@@ -89,5 +91,7 @@ def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
     assert incident_scores("kafka-2 died, what took it down?", chunks).tolist() == pytest.approx(
         [NOT_ENDING, 0.0, 1.0, 0.0, 2 / 3, 0.0])
     assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1.0, 0.0, 1.0, 0.0, 2 / 3, 0.0])
+    beam = [chunks[0], Chunk(log, "Crash dump is being written to: erl_crash.dump...done", 250, 250)]  # the VM died
+    assert incident_scores("what killed it?", beam).tolist() == pytest.approx([NOT_ENDING, 2 / 3])
     lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
     assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]

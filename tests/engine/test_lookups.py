@@ -45,6 +45,13 @@ from worker.engine.lookups import (
     ("when did the timeouts die down?", ["recovery"]),
     ("why did the errors start?", []),
     ("kubelet died around half five and came back by itself. why did it crash?", []),  # asks what went wrong
+    ("api dropped for ~30s and the container came back by itself, what killed it?", []),
+    ("clickhouse fell over around 2:20pm and came back up, what crashed it?", []),
+    ("mails failed with 451s a bit after 2am and then came back later on, what broke on the relay?", []),
+    ("jenkins fell over around half one and came back by itself a minute later, what took it down?", []),
+    ("front proxy container restarted itself just before noon and nobody touched it. why", []),  # no change
+    ("it restarted at 3, we didn't change anything, why?", []),
+    ("did someone touch the kubelet this morning?", ["change"]),
     ("who became leader when vault-2 stepped down?", ["leader"]),
     ("which node is primary now?", ["leader"]),
     ("publishers were hanging, anything on the broker?", []),  # names the broker, asks no address
@@ -121,6 +128,11 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("[WRN] Polly: Resilience event occurred. EventName: 'OnCircuitOpened', Source: 'carrier-gw'", False),
     ("circuit open, connection closed by peer", False),
     ("[ERR] Serilog.AspNetCore.RequestLoggingMiddleware: HTTP POST /v2/shipments responded 503 in 2.5 ms", False),
+    # a bad state left
+    ("<Information> analytics.events_local (ReplicatedMergeTreeRestartingThread): Table is not readonly anymore", True),
+    ("INFO org.apache.hadoop.hdfs.StateChange: STATE* Leaving safe mode after 36 secs", True),
+    ("<Error> TCPHandler: Code: 242. DB::Exception: Table is in readonly mode (replica path: /clickhouse)", False),
+    ("WARN writes are throttled, not paused until the queue drains", False),
 ])
 def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:
     assert states_value("recovery", text) == recovered

@@ -54,6 +54,8 @@ def test_before_or_after_a_time_is_the_quarter_hour_on_that_side(question: str, 
     ("order history got really slow late morning", (600, 720)),
     ("anything odd early in the afternoon?", (720, 870)),
     ("mq-3 dropped out of the cluster mid morning, why?", (540, 690)),  # not the whole morning
+    ("was somebody guessing passwords early this morning?", (240, 480)),  # not the whole morning
+    ("exports failed late this afternoon", (930, 1080)),
 ])
 def test_parts_of_the_day_are_their_usual_hours(question: str, span: tuple[int, int]) -> None:
     assert asked_spans(question) == [span]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.documents.document import Chunk, Document
-from worker.engine.names import heading_scores, name_scores, stem, word_stems
+from worker.engine.names import cleared_words, heading_scores, name_scores, stem, word_stems
 
 
 def _runbook(name: str) -> Document:
@@ -51,3 +51,25 @@ def test_a_section_whose_heading_the_question_asks_for_scores_by_its_heading_s_r
     alerts = heading_scores("what alerts fire?", chunks)
     assert alerts[0] == alerts[3] and 0 < alerts[0] < scores[2]  # 2 sections of 5 have it, 1 has "Restart"
     assert alerts[[1, 2, 4, 5]].tolist() == [0.0] * 4
+
+
+def test_what_the_question_says_is_working_is_no_reason_to_answer_from_its_runbook() -> None:
+    """"fhir api looks healthy" rules the FHIR API out: its name and its heading words do not count."""
+    documents = [Document("runbook:clinical/fhir-gateway.md", "FHIR gateway (fhir-api)", "", kind="runbook"),
+                 Document("runbook:clinical/hl7-interface.md", "HL7 interface engine (Mirth)", "", kind="runbook")]
+    chunks = [Chunk(d, "text", 1, 1) for d in documents]
+    assert cleared_words("new admissions aren't showing, fhir api looks healthy. where do i start") == {"fhir", "api"}
+    assert cleared_words("dashboards are behind but the collector looks healthy") == {"collector"}
+    assert cleared_words("why is the fhir api slow?") == frozenset()
+    assert name_scores("admissions aren't showing in the app, fhir api looks healthy", chunks).tolist() == [0.0, 0.0]
+    assert name_scores("admissions aren't showing in the fhir api", chunks)[0] > 0
+
+
+def test_the_parts_of_a_dotted_name_are_not_the_question_s_words() -> None:
+    """"3 booking.com guests" names the travel site, not the booking engine."""
+    documents = [Document("runbook:hospitality/booking-engine.md", "Direct booking engine (bookit)", "",
+                          kind="runbook"),
+                 Document("runbook:hospitality/channel-manager.md", "Channel manager (chanman)", "", kind="runbook")]
+    chunks = [Chunk(d, "text", 1, 1) for d in documents]
+    assert name_scores("3 booking.com guests for one room, how do i stop more coming in", chunks).tolist() == [0, 0]
+    assert name_scores("the booking engine shows no rooms", chunks)[0] > 0

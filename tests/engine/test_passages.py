@@ -413,6 +413,9 @@ def test_anything_we_can_do_asks_what_to_do() -> None:
     assert not asks_what_to_do("anything odd in the resolver logs?")
     assert asks_what_to_do("nothing new has started in 40 min. ok to just kill both pods?")
     assert asks_what_to_do("is it safe to delete the old deployment?")
+    assert asks_what_to_do("new admissions aren't showing in the patient app. where do i start")
+    assert not asks_what_to_do("where did it start?")
+    assert asks_what_to_do("users see raw string keys since this morning's strings update. fastest way back?")
 
 
 def test_a_log_lookup_quotes_the_line_that_states_the_value() -> None:
@@ -570,6 +573,11 @@ def test_who_sends_the_traffic_is_the_address_most_lines_around_the_passage_come
     asked_where = log_passage("something was hitting the health endpoint, where did it come from?",
                               Chunk(document, "", 66, 66), overlap)
     assert "come from 10.244.6.23" in asked_where.context
+    outage = _log("\n".join(f'E0211 01:5{n}:17 controller.go:145] "Failed to ensure lease exists" err="Get '
+                             f'\\"https://api/leases\\": dial tcp 10.42.0.12:443: i/o timeout"' for n in range(8)))
+    where_to = log_passage("something was poking the kubelet, where did it come from?", Chunk(outage, "", 1, 8),
+                           overlap)
+    assert "come from" not in where_to.context  # the lines name where they went, not who sent them
 
 
 def test_the_line_that_states_the_value_may_lie_a_few_lines_past_the_chunk() -> None:

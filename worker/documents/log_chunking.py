@@ -101,15 +101,18 @@ def unfold_repeats(line: str, number: int) -> list[str]:
 
 
 def line_severities(lines: list[LogLine]) -> list[Severity]:
-    """A severity per folded line; every line of a stack trace (and the error line before it) is
-    ``STACK_TRACE``; the lines that continue a warning or error's message take its severity."""
+    """A severity per folded line; every line of a stack trace (and the error line before it, or the line it
+    was logged with: ``_logged_with``) is ``STACK_TRACE``; the lines that continue a warning or error's
+    message take its severity."""
     marks = [Severity.NONE] * len(lines)
     i = 0
     while i < len(lines):
         following = lines[i + 1].raw if i + 1 < len(lines) else None
         if starts_stack_trace(lines[i].raw, following):
             start = _message_start(lines, marks, i)
-            start = start - 1 if start > 0 and marks[start - 1] == Severity.ERROR else start
+            if start > 0 and (marks[start - 1] == Severity.ERROR
+                              or _logged_with(lines[start - 1].raw, lines[start].raw)):
+                start -= 1
             j = i + 1
             while j < len(lines) and continues_stack_trace(
                 lines[j].raw, lines[j - 1].raw, lines[j + 1].raw if j + 1 < len(lines) else None
@@ -129,6 +132,18 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
             continue
         i += 1
     return marks
+
+
+# a Java (Kotlin, Scala) exception's first line: its class's full name ("java.util.concurrent.TimeoutException:")
+_EXCEPTION_HEAD = re.compile(r"^(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)\b")
+
+
+def _logged_with(line: str, trace_first: str) -> bool:
+    """A stack trace that opens with a Java exception's class name and no timestamp, right after a timestamped
+    line, is the exception logged with that line's message, whatever its level (Jenkins: "INFO ... Ping failed.
+    Terminating the channel mac-builder-02." then "java.util.concurrent.TimeoutException: ...")."""
+    return (has_leading_timestamp(line) and not has_leading_timestamp(trace_first)
+            and bool(_EXCEPTION_HEAD.match(trace_first)))
 
 
 def _message_start(lines: list[LogLine], marks: list[Severity], trace_start: int) -> int:

@@ -49,19 +49,21 @@ _ERROR = re.compile(  # a level that says error
     + r"|(?i:\[(?:\w+:)?(?:error|err|crit|critical|alert|emerg|fatal)\])"
     + r"|^(?:fail|crit): "  # .NET's console logger: "fail: Microsoft.AspNetCore.Server.Kestrel[13]"
     + r"|\[FTL\]"  # Serilog's fatal (its error is "[ERR]")
+    + r"|<(?:Error|Fatal|Critical)>"  # ClickHouse and other Poco loggers: "{} <Fatal> BaseDaemon: ..."
     + r"|\bblocked for more than \d+ seconds\b"  # the kernel's hung task report (it says "INFO:")
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
     + r"|" + _MONGO.format(levels="EF")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[(?:\w+:)?warn(?:ing)?\])|^warn: "
-    r"|\[WRN\]"  # Serilog
+    r"|\[WRN\]|<Warning>"  # Serilog, Poco
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
     r"|(?i:\[(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): |\[(?:INF|DBG|VRB)\]"  # Serilog
+    r"|<(?:Information|Notice|Debug|Trace|Test)>"  # Poco
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30")
 )
@@ -72,7 +74,9 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|(?i:\b(?:error|err|errmsg)[\"']?\s*[:=]\s*[\"']?(?!" + _NO_ERROR + r")[A-Za-z])"  # an error field with a
     # message: "error":"Host...
     r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
-    r"|\bOOMKilled\b|\bOut of memory\b|\bKilled process\b|\bsegmentation fault\b"
+    r"|\bOOMKilled\b|(?i:\bout of memory\b)|\bKilled process\b|\bsegmentation fault\b"
+    r"|(?i:\bcannot allocate\b)|\bCrash dump is being written\b"  # ENOMEM; the Erlang VM's own last words
+    r"|\bPermission denied\b"  # EACCES: "opendkim[21262]: ... s2025.private: open(): Permission denied"
     r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers
     # the kernel and systemd (syslog and the journal have no level): a disk, a crash, a unit that gave up
     r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
@@ -85,7 +89,8 @@ _GOROUTINE = r"goroutine \d+ (?:\S+ )*\["  # Go: "goroutine 7 [running]:", "goro
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
-    r"|panic: |fatal error: |" + _GOROUTINE + r")"  # Go's panics and its runtime's fatal errors
+    r"|panic: |fatal error: |" + _GOROUTINE  # Go's panics and its runtime's fatal errors
+    + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
@@ -98,7 +103,9 @@ _TRACE_CONTINUATION = re.compile(
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by: |Traceback \(most recent call last\):"
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE
-    + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$)"  # JavaScript: "    at f (/app/a.js:42:41)"
+    + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
+    # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
+    + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"
 )
 # Ruby: "app/jobs/quote_job.rb:22:in `perform'", "from /gems/x.rb:5:in 'Foo#bar'" (Ruby 3.4 quotes), alone on a
 # line or after a logger's prefix ("... WARN: /usr/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'")

@@ -30,6 +30,7 @@ from worker.engine.moments import moment_scores
 from worker.engine.names import heading_scores, name_scores
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
+from worker.engine.sources import source_scores
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
 
@@ -106,8 +107,10 @@ class Evidence:
     "Restart" section); less for a log chunk that names a resource (disk, memory) but not the one the
     question names (synonyms.py); less for a runbook that uses some of the question's words only where it
     sends a case to another runbook or system (redirects.py: "scoring orders at checkout is a different
-    system"). Nothing but the name, heading and redirect words is computed for a question with no
-    identifiers, no resource and no time, that asks about no incident and for no value."""
+    system"); for a question that asks who sent some traffic, the log chunks whose lines mostly come from one
+    address (sources.py: "something was poking the port, where did it come from?"). Nothing but the name,
+    heading and redirect words is computed for a question with no identifiers, no resource and no time, that
+    asks about no incident and for no value, and that does not ask who sent some traffic."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
@@ -117,6 +120,7 @@ class Evidence:
     heading_weight: float = 0.1
     mismatch_weight: float = 0.2
     redirect_weight: float = 0.2
+    source_weight: float = 0.3
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
@@ -138,6 +142,8 @@ class Evidence:
             scores -= self.mismatch_weight * resource_mismatch(question, chunks)
         if self.redirect_weight > 0:
             scores -= self.redirect_weight * redirect_scores(question, chunks)
+        if self.source_weight > 0:
+            scores += self.source_weight * source_scores(question, chunks)
         return scores
 
 

@@ -37,7 +37,8 @@ _INCIDENT_WORDS = re.compile(
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"
     r"|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
-    r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off)(?!\w)"
+    r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off"
+    r"|chok(?:e|es|ed|ing)|(?:nobody|no one|none of \w+) (?:could|can|was able|were able))(?!\w)"
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
@@ -46,7 +47,7 @@ _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|killed|" + _FELL
                           + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
 # a line that says the process ended: what a crash question wants the incident before
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
-                    r"|killed|core dumped)\b")
+                    r"|killed|core dumped|crash dump)\b")
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing

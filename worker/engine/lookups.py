@@ -69,6 +69,9 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
+              # a bad state left: ClickHouse's "Table is not readonly anymore", HDFS's "Leaving safe mode"
+              r"|\b(?:not|no longer) (?:in )?(?:read-?only|degraded|throttled|fenced|paused)\b(?: mode)?(?! until)"
+              r"|\b(?:leaving|left|exit(?:ed|ing)?) safe ?mode\b"
               r"|\berr(?:or)?[:=]\s?<?nil\b>?"  # Go's "no error": client-go's '"Objects listed" error:<nil>'
               # a circuit breaker that lets calls through again: Polly's "OnCircuitClosed", resilience4j's "changed
               # state from HALF_OPEN to CLOSED", "circuit breaker is closed"
@@ -143,22 +146,33 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 
 _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
-# "it never came back, why?", "why didn't it come back up?", "it came back by itself, why did it crash?": what
-# went wrong, not a comeback
+# "it never came back, why?", "why didn't it come back up?", "it came back by itself, why did it crash?", "... and
+# came back up, what crashed it?": what went wrong, not a comeback
 _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't)\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
                           r"|was|were) back\b"
                           r"|\bwhy (?:did|does|do|was|were|is|has|had|would) (?:\S+ ){1,4}?(?:crash|die|fail|panic"
-                          r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*")
+                          r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*"
+                          # "... and came back up, what crashed it?"
+                          r"|\bwhat (?:\w+ )?(?:killed|crashed|caused|broke|(?:took|taken|brought) (?:\w+ )?down)\b")
+
+
+# "it restarted and nobody touched it, why?", "we didn't change anything": no change to look for
+_CHANGE_VERB = r"(?:touch|chang|modif|edit|tweak|reconfigur)\w*"
+_NO_CHANGE = re.compile(r"(?i)\b(?:nobody|no one|noone|nothing)\b[^.?!\n]{0,20}?\b" + _CHANGE_VERB
+                        + r"|\b(?:didn'?t|did not|haven'?t|have not|hasn'?t|has not|never)\s+(?:\w+\s+){0,2}?"
+                        + _CHANGE_VERB)
 
 
 def asked_values(question: str) -> list[str]:
     """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order; a
     question that asks how many asks for a count, not a comeback ("how many mutations did it replay on the
-    way back up?"), and one that says it never came back asks what went wrong."""
+    way back up?"), one that says it never came back asks what went wrong, and one that says nobody touched
+    it asks for no change."""
     head = question[:MAX_QUESTION_CHARS]
     kinds = [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(head)]
-    no_comeback = _COUNT.search(head) or _NO_COMEBACK.search(head)
-    return [kind for kind in kinds if kind != "recovery"] if no_comeback else kinds
+    if _COUNT.search(head) or _NO_COMEBACK.search(head):
+        kinds = [kind for kind in kinds if kind != "recovery"]
+    return [kind for kind in kinds if kind != "change"] if _NO_CHANGE.search(head) else kinds
 
 
 def asks_for_a_line_not_an_incident(question: str) -> bool:

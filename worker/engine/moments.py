@@ -54,20 +54,22 @@ _WORDED = re.compile(r"(?i)\b(?:(half)(?: past)?"
 # a stretch between two times: "between 2 and 3am", "from 1:30 to 2:15"
 _BETWEEN = re.compile(r"(?i)\b(?:between|from)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:and|to|-)\s*"
                       r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b" + _NOT_A_COUNT)
-_PLAIN = r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )(?<!mid )(?<!mid-)"  # not "late morning"
+# not "late morning", "early this morning"
+_PLAIN = (r"(?<!early )(?<!late )(?<!early in the )(?<!late in the )(?<!early this )(?<!late this )(?<!mid )"
+          r"(?<!mid-)")
 # parts of the day people name instead of a time (their usual hours)
 _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, re.IGNORECASE), span)
                                                             for pattern, span in (
     (r"\b(?:noon|midday)\b", (720, 720)),
     (r"\bmidnight\b", (0, 0)),
     (r"\blunch(?:time)?\b", (690, 840)),
-    (r"\bearly (?:in the )?morning\b", (240, 480)),
-    (r"\blate (?:in the )?morning\b", (600, 720)),
+    (r"\bearly (?:in the |this )?morning\b", (240, 480)),
+    (r"\blate (?:in the |this )?morning\b", (600, 720)),
     (r"\bmid[- ]?morning\b", (540, 690)),
     (r"\bmid[- ]?afternoon\b", (840, 990)),
     (_PLAIN + r"\bmornings?\b", (240, 720)),
-    (r"\bearly (?:in the )?afternoon\b", (720, 870)),
-    (r"\blate (?:in the )?afternoon\b", (930, 1080)),
+    (r"\bearly (?:in the |this )?afternoon\b", (720, 870)),
+    (r"\blate (?:in the |this )?afternoon\b", (930, 1080)),
     (_PLAIN + r"\bafternoons?\b", (720, 1080)),
     (r"\bevenings?\b", (1020, 1320)),
     (r"\btonight\b", (1080, 360)),

@@ -16,6 +16,9 @@ own heading's words (the innermost heading above it) that the question holds, it
 included (synonyms.py: "bounce" asks for "Restart"), each word counted by how rare it is among the
 candidates' sections (every runbook's "Alerts" or "Mitigation" counts for little).
 
+Neither counts what the question says is working: "new admissions aren't showing in the patient app, fhir api
+looks healthy" names the FHIR API to rule it out, not to ask for its runbook (``cleared_words``).
+
 Pure functions of the question and the candidates' documents.
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -53,10 +57,29 @@ def name_words(document: Document) -> frozenset[str]:
     return word_stems(f"{document.title} {file_name.rsplit('.', 1)[0]}")
 
 
+# what the question says is working: "fhir api looks healthy", "the other views look fine", "vpn itself is fine"
+_CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet|so)\b)\s*((?:[\w-]+\s+){1,3}?)"
+                      r"(?:itself\s+|side\s+)?(?:looks?|seems?|is|are|was|were)\s+(?:all\s+|totally\s+|perfectly\s+)?"
+                      r"(?:healthy|fine|ok|okay|green|normal)\b")
+
+
+# a dotted name ("booking.com", "checkout.cta.pay_now"): its parts are no words of the question's own ("booking"
+# of the travel site is not the booking engine's name)
+_DOTTED = re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)+")
+
+
+def cleared_words(question: str) -> frozenset[str]:
+    """The stems of what the question says is working ("fhir api looks healthy": fhir, api): naming it is no
+    reason to answer from its runbook."""
+    return frozenset().union(*(word_stems(match.group(1)) for match in _CLEARED.finditer(question)))
+
+
 def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
-    """See the module docstring: one score per chunk, its document's."""
+    """See the module docstring: one score per chunk, its document's; what the question says is working
+    (``cleared_words``) and the parts of dotted names (``_DOTTED``) do not count."""
     scores = np.zeros(len(chunks), np.float32)
-    asked = word_stems(question[:MAX_QUESTION_CHARS])
+    head = question[:MAX_QUESTION_CHARS]
+    asked = word_stems(_DOTTED.sub(" ", head)) - cleared_words(head)
     if not asked or not chunks:
         return scores
     documents = {chunk.document.doc_id: chunk.document for chunk in chunks}
@@ -89,10 +112,11 @@ def _heading_words_at(document: Document, line: int) -> frozenset[str]:
 
 
 def heading_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
-    """See the module docstring: one score per chunk, its heading's."""
+    """See the module docstring: one score per chunk, its heading's; what the question says is working
+    (``cleared_words``) does not count."""
     scores = np.zeros(len(chunks), np.float32)
     head = question[:MAX_QUESTION_CHARS]
-    asked = word_stems(head) | word_stems(expansion(head))
+    asked = (word_stems(head) | word_stems(expansion(head))) - cleared_words(head)
     if not asked or not chunks:
         return scores
     headings = [heading_words(chunk) for chunk in chunks]

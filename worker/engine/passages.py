@@ -46,6 +46,7 @@ from worker.engine.incidents import text_severity
 from worker.engine.lookups import asked_values, changed_setting_lines, states_value
 from worker.engine.moments import asked_spans
 from worker.engine.redirects import REDIRECT
+from worker.engine.sources import asks_who_sends, sender
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
 MAX_LINES = 30
@@ -162,7 +163,9 @@ _WHAT_TO_DO = re.compile(
     r"(?i)\b(?:how (?:do|can|should|would|to)|what (?:do|should|can) (?:i|we)|(?:can|should|could) (?:i|we)"
     r"|(?:ok|okay|safe|fine|alright) to (?:just )?\w+"
     r"|(?:anything|something) (?:i|we|you) (?:can|could|should)"
-    r"|is there a way|any way|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
+    r"|where (?:do|should|can) (?:i|we) (?:start|begin|look first)|where to (?:start|begin)"  # the first step
+    r"|is there a way|any way|(?:fastest|quickest|easiest|safest|best) way|way back"
+    r"|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
     r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
 )
 
@@ -648,36 +651,24 @@ def _with_outage_end(passage: Passage) -> Passage:
     return passage
 
 
-# "who was hammering it?", "which client is flooding us?", "where is all that traffic coming from?", "something was
-# poking the port, where did it come from?"
-_WHO_SENDS = re.compile(
-    r"(?i)\bwho(?:'s| is| was| were| are)? (?:\w+ing|sen(?:ds|t)|call(?:s|ed)|hit|hits|spamm?ed)\b"
-    r"|\bwhich (?:clients?|ips?|hosts?|pods?|callers?|sources?|addresses|boxe?s?|nodes?|apps?|services?)\b"
-    r"[^.?!\n]{0,40}\b(?:send|call|hit|query|request|hammer|flood|spam|load|traffic)"
-    r"|\b(?:traffic|requests|queries|calls|load) (?:is |are |was |were )?coming from\b"
-    r"|\bwhere (?:did|does|do|is|are|was|were) [^.?!\n]{0,30}?\bcom(?:e|es|ing) from\b"  # "where did it come from?"
-    r"|\btop (?:talkers?|clients?|callers?)\b")
-# a line's first IPv4 address, with or without its port: in access and query logs, the client's
-_CLIENT_ADDRESS = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?![\w.])")
 SOURCE_LINES_BEFORE = 100  # lines before a passage read for who sent most of them ("who was hammering it?")
 SOURCE_LINES_AFTER = 20
-SOURCE_SHARE = 0.4  # of the lines with an address, at least, from one address for it to be named
+SOURCE_SHARE = 0.4  # of the lines with a sender, at least, from one address for it to be named
 SOURCE_MIN_LINES = 5
 
 
 def _with_top_source(question: str, passage: Passage) -> Passage:
-    """For a question that asks who sends the traffic (``_WHO_SENDS``): the passage's context names the
-    address that most of the lines around it come from (each line's first IPv4 address: the client of an
-    access or query log line), from ``SOURCE_LINES_BEFORE`` lines before it to ``SOURCE_LINES_AFTER`` after,
-    with how many of them and when; as it is for other questions, or when no address holds
-    ``SOURCE_SHARE`` of them."""
-    if not _WHO_SENDS.search(question[:MAX_QUESTION_CHARS]):
+    """For a question that asks who sends the traffic (sources.py): the passage's context names the
+    address that most of the lines around it were sent from (``sources.sender``), from ``SOURCE_LINES_BEFORE``
+    lines before it to ``SOURCE_LINES_AFTER`` after, with how many of them and when; as it is for other
+    questions, or when no address holds ``SOURCE_SHARE`` of them."""
+    if not asks_who_sends(question):
         return passage
     document = passage.document
     lines = _log_lines(document)
     start = max(0, passage.line_start - document.first_line - SOURCE_LINES_BEFORE)
     window = lines[start:passage.line_end - document.first_line + 1 + SOURCE_LINES_AFTER]
-    sources = [(match.group(1), line) for line in window if (match := _CLIENT_ADDRESS.search(line))]
+    sources = [(address, line) for line in window if (address := sender(line)) is not None]
     if not sources:
         return passage
     counts = Counter(address for address, _ in sources)
