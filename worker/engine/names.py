@@ -17,7 +17,9 @@ included (synonyms.py: "bounce" asks for "Restart"), each word counted by how ra
 candidates' sections (every runbook's "Alerts" or "Mitigation" counts for little).
 
 Neither counts what the question says is working: "new admissions aren't showing in the patient app, fhir api
-looks healthy" names the FHIR API to rule it out, not to ask for its runbook (``cleared_words``).
+looks healthy" names the FHIR API to rule it out, not to ask for its runbook (``cleared_words``). Nor does
+``name_scores`` count the parts of a dotted name: "3 booking.com guests" names the travel site, not the
+booking engine.
 
 Pure functions of the question and the candidates' documents.
 """
