@@ -387,12 +387,6 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("2026-05-12 04:41:36.178 +02:00 [ERR] Dispatch.Api.Shipments: Creating shipment failed", Severity.ERROR),
     ("2026-05-12 04:58:12.476 +02:00 [INF] RequestLoggingMiddleware: HTTP POST /v2 responded 201 after a failed try",
      Severity.NONE),
-])
-def test_syslog_journal_apache_and_dotnet_lines(line: str, severity: Severity) -> None:
-    assert line_severity(line) == severity
-
-
-@pytest.mark.parametrize(("line", "severity"), [
     # ClickHouse (and other Poco loggers): the level in angle brackets
     ("2025.09.23 14:22:17.486120 [ 51233 ] {} <Fatal> BaseDaemon: Signal description: Segmentation fault",
      Severity.ERROR),
@@ -411,7 +405,7 @@ def test_syslog_journal_apache_and_dotnet_lines(line: str, severity: Severity) -
      Severity.ERROR),
     ("fatal error: runtime: out of memory", Severity.ERROR),
 ])
-def test_poco_levels_and_errors_of_the_system_without_a_level(line: str, severity: Severity) -> None:
+def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity
 
 
