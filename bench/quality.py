@@ -31,6 +31,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike12) and 18 symptom questions.
 - ``lookalike13``: the thirteenth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike13) and 18 symptom questions.
+- ``lookalike14``: the fourteenth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike14) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -173,7 +175,7 @@ def lookalike_cases() -> list[Case]:
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 14))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 15))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -463,7 +465,7 @@ def failures(outcomes: Sequence[Outcome]) -> Iterator[str]:
     for o in outcomes:
         if "heldout" in o.case.set or o.case.set in ("lookalike5", "lookalike6", "lookalike7", "lookalike8",
                                                      "lookalike9", "lookalike10", "lookalike11", "lookalike12",
-                                                     "lookalike13"):
+                                                     "lookalike13", "lookalike14"):
             continue
         missed = [n for n, v in (("document", o.document_first), ("fact", o.fact), ("incident", o.incident_first))
                   if v is False]
