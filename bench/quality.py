@@ -70,6 +70,13 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   traces, Kubernetes agent provisioning errors, a plugin dependency failure after an upgrade, an OOM with restart
   banners) and a PHP-FPM container log with Laravel, queue worker and supervisord lines (Laravel exception traces,
   pool saturation and slow-request traces, worker fatal errors and respawns), held out whole.
+  ``logs-heldout14``: the fourteenth held-out round, written blind the same way: a Spring Boot (Logback console
+  format) payments service log (Java stack traces with ``Caused by``, Resilience4j retries and circuit breaker, a
+  HikariCP pool exhaustion with leak-detection traces, an OOM and a restart banner, a crash loop of
+  ``APPLICATION FAILED TO START`` after a deploy), a Mosquitto MQTT broker log (bridge TLS failures, connections
+  denied at ``max_connections``, persistence write errors, a certificate error after an upgrade) and a Rust service's
+  ``tracing`` log (request spans, a panic with its backtrace and restarts, a database outage with retries, file
+  descriptor exhaustion, an ``anyhow`` config error after a deploy), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -190,7 +197,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout6", "heldout6.jsonl"), ("logs-heldout7", "heldout7.jsonl"),
                        ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl"),
                        ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
-                       ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl")):
+                       ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
+                       ("logs-heldout14", "heldout14.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
