@@ -178,7 +178,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def lookalike_cases() -> list[Case]:
     """Our look-alike runbook sets: the first corpus with its questions and three held-out question files,
-    then the held-out rounds 5 to 13, each with its own corpus."""
+    then the held-out rounds 5 to 14, each with its own corpus."""
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),

@@ -404,6 +404,12 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("Oct 14 02:06:52 mx-relay-2 opendkim[21262]: /etc/opendkim/keys/s2025.private: open(): Permission denied",
      Severity.ERROR),
     ("fatal error: runtime: out of memory", Severity.ERROR),
+    # what a server refused a client, in a log without levels (Mosquitto)
+    ("2024-09-04T09:12:51: Client connection from 10.20.6.61:36068 denied: max_connections exceeded.", Severity.ERROR),
+    ("2024-09-04T09:11:54: Client hmi-panel-12 disconnected, not authorised.", Severity.ERROR),
+    ("2024-09-04T09:19:53: Client plc-l4-02 has exceeded timeout, disconnecting.", Severity.NONE),  # a keepalive
+    ("2024-09-04T09:20:09: New connection from 10.20.6.11:56413 on port 1883.", Severity.NONE),
+    ("2024-09-04T09:20:09 INFO request rejected by the rate limiter as configured", Severity.NONE),  # its level says
 ])
 def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity
@@ -491,3 +497,43 @@ def test_a_java_exception_after_a_line_of_any_level_is_logged_with_that_line() -
     go = ["2026-04-09T11:17:29Z INFO request handled", "panic: runtime error: index out of range",
           "goroutine 7 [running]:", "main.main()", "\t/app/main.go:12 +0x1d"]
     assert line_severities(fold_repeats(go))[0] == Severity.NONE
+
+
+def test_a_rust_panic_with_its_backtrace_is_one_stack_trace() -> None:
+    """Rust prints "thread '...' panicked at file:line:col:", the message on the next line, "stack backtrace:" and
+    numbered frames with their "at" lines, then a note; none of it has a timestamp."""
+    lines = [
+        "2025-02-11T10:18:07.054450Z  INFO tilesrv::handlers::tiles: tile rendered",
+        "thread 'tokio-runtime-worker' panicked at src/render/style.rs:214:41:",
+        "called `Option::unwrap()` on a `None` value",
+        "stack backtrace:",
+        "   0: rust_begin_unwind",
+        "             at /rustc/3f5fd8dd41153bc5/library/std/src/panicking.rs:652:5",
+        "   4: tilesrv::render::style::Layer::fill_color",
+        "             at ./src/render/style.rs:214:41",
+        "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.",
+        '2025-02-11T10:18:41.030211Z  INFO tilesrv: starting tilesrv version="0.31.2"',
+    ]
+    assert line_severities(fold_repeats(lines)) == [Severity.NONE, *[Severity.STACK_TRACE] * 8, Severity.NONE]
+    assert text_severity(lines[1]) == Severity.STACK_TRACE  # the header alone, in a chunk of its own
+    without = ["thread 'main' panicked at src/main.rs:9:5:", "boom",  # no backtrace, only the note
+               "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"]
+    assert line_severities(fold_repeats(without)) == [Severity.STACK_TRACE] * 3
+
+
+def test_the_chain_of_causes_after_an_error_is_part_of_it() -> None:
+    """Rust's anyhow prints an error, a blank line, "Caused by:" and the causes indented: the cause (the line that
+    names the unknown field) is part of the error's incident."""
+    lines = [
+        '2025-02-11T17:05:12.118202Z  INFO tilesrv: starting tilesrv version="0.32.0"',
+        'Error: failed to load configuration from "/etc/tilesrv/config.toml"',
+        "",
+        "Caused by:",
+        "    TOML parse error at line 23, column 1",
+        "    unknown field `redis_url`, expected one of `url`, `pool_size`, `ttl_secs`",
+        '2025-02-11T17:05:24.560031Z  INFO tilesrv: starting tilesrv version="0.32.0"',
+        "",
+        "2025-02-11T17:05:25.000000Z  INFO listening",
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks[1:6] == [Severity.ERROR] * 5 and marks[6:] == [Severity.NONE] * 3  # a blank line alone ends it

@@ -72,6 +72,8 @@ def test_a_question_about_a_storm_weighs_incidents_by_how_often_they_recur() -> 
               Chunk(log, "1:S 02 Apr 2026 01:47:26.166 * MASTER MODE enabled", 178, 178)]
     assert asks_about_storm("what was this node spamming right before it got promoted?")
     assert not asks_about_storm("what failed?")
+    assert asks_about_storm("which device keeps failing to log in to the broker? the log is full of it")
+    assert not asks_about_storm("why does the indexer keep crashing")  # a crash loop, not a storm
     assert incident_scores("what was this node spamming?", chunks).tolist() == [0.0, 1.0, 1.0, 0.0]
     assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])
 

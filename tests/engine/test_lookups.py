@@ -66,6 +66,7 @@ from worker.engine.lookups import (
     ("why did it stop?", []),
     ("invoice-pdf never came back on web-07 after the 2am deploy, why?", []),  # what went wrong
     ("why didn't the api come back up?", []),
+    ("line 4 went dark after the switch reboot. why couldnt the devices get back on?", []),  # no apostrophe
     ("when did the api come back up?", ["recovery"]),
     ("which build is dispatch on now after that mess?", ["version"]),
     ("the 9 o'clock release kept crashing on startup, where's the actual error?", []),  # a release that failed

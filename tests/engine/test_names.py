@@ -65,6 +65,14 @@ def test_what_the_question_says_is_working_is_no_reason_to_answer_from_its_runbo
     assert name_scores("admissions aren't showing in the fhir api", chunks)[0] > 0
 
 
+def test_a_team_the_question_quotes_is_not_the_one_asked_about() -> None:
+    """"wave planner oncall says their side looks normal": the asker reports what another team told them."""
+    assert cleared_words("bots sit idle, wave planner oncall says their side looks normal") == {"wave", "planner"}
+    assert cleared_words("viewers get LIC-404-KID, the license folks say the kid isn't in their keystore") == {
+        "license"}
+    assert cleared_words("the search team owns the indexer, what does it say?") == frozenset()  # quotes nobody
+
+
 def test_the_parts_of_a_dotted_name_are_not_the_question_s_words() -> None:
     """"3 booking.com guests" names the travel site, not the booking engine."""
     documents = [Document("runbook:hospitality/booking-engine.md", "Direct booking engine (bookit)", "",

@@ -17,7 +17,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # What chunk_document makes from a document: part of the index's fingerprint (worker/index/chunk_index.py),
 # so entries chunked another way are not reused. 2: a markdown heading starts a chunk. 3: log lines' severities
 # as read since (Ruby backtraces are stack traces; Go's 'error:<nil>' is no error), which cut log incidents.
-CHUNKER_VERSION = 4
+# 4: stack traces under syslog's prefix. 5: Rust panics, chains of causes after an error ("Caused by:"), a server's
+# refusals in logs without levels ("denied", "not authorised").
+CHUNKER_VERSION = 5
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -125,7 +125,8 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
         marks[i] = line_severity(lines[i].raw)
         if marks[i] in (Severity.WARNING, Severity.ERROR):
             j = i + 1
-            while j < len(lines) and j - i <= MAX_MESSAGE_LINES and continues_message(lines[j].raw):
+            while j < len(lines) and j - i <= MAX_MESSAGE_LINES and continues_message(
+                    lines[j].raw, lines[j + 1].raw if j + 1 < len(lines) else None):
                 marks[j] = marks[i]
                 j += 1
             i = j

@@ -82,27 +82,36 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
     r"|\bcode=exited, status=(?!0/)\d+"  # systemd: a unit's main process exited with an error status
     r"|(?i:\btimed out\b)"
+    # what a server refused a client, in logs without levels (Mosquitto: "Client connection from 10.20.6.61:36068
+    # denied: max_connections exceeded.", "Client hmi-panel-12 disconnected, not authorised.")
+    r"|(?i:\b(?:denied|refused|rejected|not authori[sz]ed|unauthori[sz]ed)\b)"
 )
 
 # Lines that start a stack trace, and lines that continue one.
 _GOROUTINE = r"goroutine \d+ (?:\S+ )*\["  # Go: "goroutine 7 [running]:", "goroutine 7 gp=0xc0 m=27 [running]:"
+# Rust: "thread 'tokio-runtime-worker' panicked at src/render/style.rs:214:41:", its message on the next line, then
+# "stack backtrace:" with numbered frames, or a note that says how to get one ("note: run with `RUST_BACKTRACE=1`")
+_RUST_PANIC = r"thread '[^']*' panicked at "
+_RUST_TAIL = r"stack backtrace:$|note: .*\bRUST_BACKTRACE\b"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
     r"|panic: |fatal error: |" + _GOROUTINE  # Go's panics and its runtime's fatal errors
+    + r"|" + _RUST_PANIC
     + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
     r"^(?:\s+\S"  # indented: frames, source lines, "... 12 more"
-    r"|Caused by: |Suppressed: "
-    r"|During handling of the above exception|The above exception was the direct cause"
+    r"|Caused by:(?: |$)|Suppressed: |" + _RUST_TAIL
+    + r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
     r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$)"  # Go: "[signal SIGSEGV: ...]", goroutines
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
-    r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by: |Traceback \(most recent call last\):"
-    r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE
+    r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
+    r"|Traceback \(most recent call last\):"
+    r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"
@@ -112,8 +121,10 @@ _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
 _RUBY = r"(?:from )?[\w./~@+-]*\.rb:\d+:in [`'][^`'\n]*'\s*$"
 _RUBY_FRAME = re.compile(r"(?:^|\s)" + _RUBY)
 _RUBY_FRAME_ALONE = re.compile(r"^\s*" + _RUBY)
+_RUST_PANIC_LINE = re.compile(r"^" + _RUST_PANIC)
 _CHAIN_MARKER = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause"
-                           r"|Caused by: |Traceback \(most recent call last\):|runtime stack:$|" + _GOROUTINE + ")")
+                           r"|Caused by:(?: |$)|Traceback \(most recent call last\):|runtime stack:$|"
+                           + _GOROUTINE + ")")
 _LOG_NAME = re.compile(
     r"(?i)(?:\.(?:log|out|err)(?:\.\d+)?(?:\.gz)?$"  # app.log, app.log.1, app.log.gz, job.out
     r"|log[\w.-]*\.(?:txt|gz)$"  # build-log.txt, logs-2024.gz
@@ -145,12 +156,18 @@ def line_severity(line: str) -> Severity:
 _REPORT_FIELD = re.compile(r"(?:^|\s)(?:DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s")
 
 
-def continues_message(line: str) -> bool:
+_CAUSES = re.compile(r"^Caused by:\s*$")  # the head of a chain of causes printed after an error, on its own line
+
+
+def continues_message(line: str, next_line: str | None = None) -> bool:
     """``line`` belongs to the warning or error logged just before it: an indented line of no level of its
-    own (a message over several lines), or a field of the same error report (``DETAIL:``, ``HINT:``,
-    ``CONTEXT:``, ``STATEMENT:``...)."""
-    if _REPORT_FIELD.search(line):
+    own (a message over several lines), a field of the same error report (``DETAIL:``, ``HINT:``,
+    ``CONTEXT:``, ``STATEMENT:``...), or the chain of its causes (Rust's anyhow: "Error: failed to load
+    configuration", a blank line, "Caused by:", then the causes indented)."""
+    if _REPORT_FIELD.search(line) or _CAUSES.match(line):
         return True
+    if not line.strip():
+        return next_line is not None and bool(_CAUSES.match(next_line))
     return (line[:1] in (" ", "\t") and bool(line.strip()) and not has_leading_timestamp(line)
             and not (_ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)))
 
@@ -201,6 +218,8 @@ def continues_stack_trace(line: str, previous: str, next_line: str | None) -> bo
     if (line.strip() and next_line is not None and not has_leading_timestamp(line)
             and next_line.startswith((" ", "\t", "Caused by: ")) and _TRACE_CONTINUATION.match(next_line)):
         return True  # a message line between frames (Java "Detail:" lines, Go function lines)
+    if _RUST_PANIC_LINE.match(previous) and line.strip() and not has_leading_timestamp(line):
+        return True  # a Rust panic's message, on the line after "thread 'main' panicked at src/main.rs:9:5:"
     if not line.strip():  # a blank line between chained tracebacks
         return next_line is not None and bool(_CHAIN_MARKER.match(next_line))
     # Python ends a traceback with an unindented "SomeError: message" right after the indented frames.

@@ -7,8 +7,10 @@ than the words it shares with the question. A question that asks about warnings 
 the same. A question about a storm ("what was it spamming?", "what does it keep logging?") weighs each
 incident by how often its lines' template recurs among the log's candidate chunks instead. A question about
 a crash ("what took it down?", "it fell over") weighs less the incidents that the log goes on after, when
-another one ends with a line that says the process ended ("Shutdown broker", "exited with code 137"). Other questions
-("which version was running?") are ranked on their words alone.
+another one ends with a line that says the process ended ("Shutdown broker", "exited with code 137").
+A question that names a suspect ("a wall of warnings right before the restart, was that what took it down?") is
+read without it, and the suspect's lines count as no incident (suspects.py). Other questions ("which version was
+running?") are ranked on their words alone.
 
 Pure functions of the question and the candidates' text; ``incident_scores`` is 0 for chunks of
 documents that are not logs.
@@ -27,6 +29,7 @@ import numpy as np
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
+from worker.engine.suspects import suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
 _INCIDENT_WORDS = re.compile(
@@ -42,12 +45,14 @@ _INCIDENT_WORDS = re.compile(
 )
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
-                          r"|keeps? (?:logging|saying|printing|throwing)|kept (?:logging|saying|printing|throwing))\b")
-_CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|killed|" + _FELL
+                          r"|keeps? (?:logging|saying|printing|throwing|failing)"
+                          r"|kept (?:logging|saying|printing|throwing|failing)"
+                          r"|(?:log|logs|it) (?:is|are|'s|was|were) full of (?:it|them|this|that))\b")
+_CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + _FELL
                           + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
 # a line that says the process ended: what a crash question wants the incident before
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
-                    r"|killed|core dumped|crash dump)\b")
+                    r"|killed|core dumped|crash dump|panicked)\b")  # Rust: "thread 'main' panicked at src/main.rs:9:5:"
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
@@ -89,18 +94,27 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
     scores = np.zeros(len(chunks), np.float32)
     if not asks_about_incident(question):
         return scores
-    flat = asks_about_warnings(question)
+    suspect = suspect_split(question)
+    asked = question if suspect is None else suspect[1]  # what went wrong, without the suspect's words
+    suspects = frozenset() if suspect is None else suspect_templates(suspect[0], chunks)
+    flat = asks_about_warnings(asked)
     for index, chunk in enumerate(chunks):
         if chunk.document.kind != "log":
             continue
-        severity = text_severity(chunk.text)
+        severity = _severity_without(chunk.text, suspects) if suspects else text_severity(chunk.text)
         if severity != Severity.NONE:
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
-    if asks_about_storm(question):
+    if asks_about_storm(asked):
         scores = _recurrence(chunks, scores > 0)
-    elif asks_about_crash(question):
+    elif asks_about_crash(asked):
         scores *= _ending(chunks, scores > 0)
     return scores
+
+
+def _severity_without(text: str, suspects: frozenset[str]) -> Severity:
+    """``text_severity`` of a log text without the lines of the suspect's templates (suspects.py)."""
+    kept = [line for line in text.split("\n") if line_template(folded_run(line)[0]) not in suspects]
+    return text_severity("\n".join(kept)) if kept else Severity.NONE
 
 
 def _ending(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or NOT_ENDING

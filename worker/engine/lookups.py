@@ -146,9 +146,12 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 
 _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
-# "it never came back, why?", "why didn't it come back up?", "it came back by itself, why did it crash?", "... and
+# "it never came back, why?", "why didn't it come back up?", "why couldnt the devices get back on?" (no apostrophe),
+# "it came back by itself, why did it crash?", "... and
 # came back up, what crashed it?": what went wrong, not a comeback
-_NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't)\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
+_NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
+                          r"|(?:couldn|wouldn|didn|doesn|don|isn|wasn|weren|hasn|haven|won|can)t)"
+                          r"\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
                           r"|was|were) back\b"
                           r"|\bwhy (?:did|does|do|was|were|is|has|had|would) (?:\S+ ){1,4}?(?:crash|die|fail|panic"
                           r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*"

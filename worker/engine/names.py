@@ -17,7 +17,8 @@ included (synonyms.py: "bounce" asks for "Restart"), each word counted by how ra
 candidates' sections (every runbook's "Alerts" or "Mitigation" counts for little).
 
 Neither counts what the question says is working: "new admissions aren't showing in the patient app, fhir api
-looks healthy" names the FHIR API to rule it out, not to ask for its runbook (``cleared_words``). Nor does
+looks healthy" names the FHIR API to rule it out, not to ask for its runbook (``cleared_words``); nor the team it
+quotes ("wave planner oncall says their side looks normal", "the license folks say ..."). Nor does
 ``name_scores`` count the parts of a dotted name: "3 booking.com guests" names the travel site, not the
 booking engine.
 
@@ -65,15 +66,25 @@ _CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|ye
                       r"(?:healthy|fine|ok|okay|green|normal)\b")
 
 
+# a team that the question quotes: "wave planner oncall says their side looks normal", "the license folks say the kid
+# isn't in their keystore": the asker reports what another team told them, so that team's system is not the one asked
+# about
+_QUOTED_TEAM = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet|so|the)\b)"
+                          r"\s*((?:[\w-]+\s+){1,3}?)"
+                          r"(?:on-?call|team|folks|people|guys|owners?|side)\s+(?:says?|said|claims?|claimed|insists?"
+                          r"|swears?|thinks?|reckons?|told us|tells us)\b")
+
+
 # a dotted name ("booking.com", "checkout.cta.pay_now"): its parts are no words of the question's own ("booking"
 # of the travel site is not the booking engine's name)
 _DOTTED = re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)+")
 
 
 def cleared_words(question: str) -> frozenset[str]:
-    """The stems of what the question says is working ("fhir api looks healthy": fhir, api): naming it is no
-    reason to answer from its runbook."""
-    return frozenset().union(*(word_stems(match.group(1)) for match in _CLEARED.finditer(question)))
+    """The stems of what the question says is working ("fhir api looks healthy": fhir, api), and of the teams
+    it quotes ("the license folks say ...": license): naming them is no reason to answer from their runbook."""
+    found = [*_CLEARED.finditer(question), *_QUOTED_TEAM.finditer(question)]
+    return frozenset().union(*(word_stems(match.group(1)) for match in found))
 
 
 def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]

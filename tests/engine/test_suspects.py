@@ -1,0 +1,64 @@
+"""Questions that name a suspect (worker/engine/suspects.py): the incident that did it leads, not the lines the
+question describes."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.documents.document import Chunk, Document
+from worker.engine.incidents import NOT_ENDING, incident_scores
+from worker.engine.suspects import suspect_split, suspect_templates
+
+WARNED = ("2024-11-19T02:53:25.460Z  WARN 1 --- [exec-18] DefaultHandlerExceptionResolver : Resolved "
+          "[HttpMediaTypeNotSupportedException: Content-Type 'text/plain' is not supported]")
+CRASH = ("2024-11-19T03:07:48.020Z ERROR 1 --- [exec-6] dispatcherServlet : Servlet.service() threw exception\n"
+         "java.lang.OutOfMemoryError: Java heap space\n\tat com.corvid.pay.export.CsvWriter.row(CsvWriter.java:38)")
+
+
+@pytest.mark.parametrize(("question", "described", "asked"), [
+    ("there was a wall of content type warnings right before that restart at 3, was that what took it down?",
+     "there was a wall of content type warnings right before that restart at 3, ", "was that what took it down?"),
+    ("theres a ton of not authorised spam in the broker log around then too, is that what kept line 4 out?",
+     "theres a ton of not authorised spam in the broker log around then too, ", "is that what kept line 4 out?"),
+    ("tons of deprecated api key warnings. could those be related?", "tons of deprecated api key warnings. ",
+     "could those be related?"),
+    ("saw a bunch of GC pauses earlier, did that cause the timeouts?", "saw a bunch of GC pauses earlier, ",
+     "did that cause the timeouts?"),
+])
+def test_a_question_that_describes_lines_then_asks_whether_they_did_it(question: str, described: str,
+                                                                        asked: str) -> None:
+    assert suspect_split(question) == (described, asked)
+
+
+@pytest.mark.parametrize("question", [
+    "what took it down?",  # nothing described
+    "was it the disk?",  # asks about a cause before describing anything
+    "lots of warnings, is that normal?",  # not about a cause
+    "there were tons of warnings, was that what took it down?",  # describes nothing but "warnings"
+])
+def test_other_questions_name_no_suspect(question: str) -> None:
+    assert suspect_split(question) is None
+
+
+def test_the_suspects_lines_are_the_templates_sharing_most_of_its_words() -> None:
+    log = Document("file:pay.log", "pay.log", "", kind="log")
+    chunks = [Chunk(log, WARNED, 212, 212), Chunk(log, CRASH, 237, 239),
+              Chunk(log, "2024-11-19T03:07:19.554Z  WARN 1 --- [housekeeper] HikariPool-1 - Thread starvation",
+                    236, 236)]
+    suspects = suspect_templates("a wall of content type warnings right before that restart", chunks)
+    assert len(suspects) == 1 and "Content-Type" in next(iter(suspects))
+    assert suspect_templates("a wall of quota warnings", chunks) == frozenset()  # no line is described
+
+
+def test_the_suspects_lines_count_as_no_incident_and_its_words_set_no_intent() -> None:
+    log = Document("file:pay.log", "pay.log", "", kind="log")
+    chunks = [Chunk(log, WARNED, 212, 212), Chunk(log, CRASH, 237, 239)]
+    question = "there was a wall of content type warnings right before that restart, was that what took it down?"
+    assert incident_scores(question, chunks).tolist() == [0.0, 1.0]
+    # the same words without the suspect clause ask about warnings: every incident the same
+    assert incident_scores("what do the content type warnings say?", chunks).tolist() == [1.0, 1.0]
+    # the part after the cut is what is asked: a crash, so an incident after which the log goes on weighs less
+    ended = Chunk(log, "2024-11-19T03:08:53.474Z ERROR 1 --- Shutdown broker because all log dirs have failed",
+                  300, 300)
+    assert incident_scores(question, [chunks[0], chunks[1], ended]).tolist() == pytest.approx(
+        [0.0, NOT_ENDING, 2 / 3])

@@ -1,0 +1,81 @@
+"""Questions that name a suspect: "there was a wall of content type warnings right before the restart, was
+that what took it down?", "tons of not authorised spam around then too, is that what kept them out?".
+
+Such a question describes some lines of the log (the suspect), then asks whether they caused the trouble.
+What the on-call person needs is the incident that did, whatever the suspect's part in it: the lines they
+describe are what they have already seen. So:
+
+1. ``suspect_split`` cuts the question where it asks whether "that" was the cause ("was that what", "is
+   that why", "did those cause", "could it be related"): the words before describe the suspect, the
+   words after say what went wrong (a crash: "took it down"), and only those say what kind of incident is
+   asked about (the suspect's "warnings" or "spam" do not make it a question about warnings or a storm).
+2. ``suspect_templates`` finds the suspect's lines: among the warning-or-worse line templates of the
+   candidates' logs (``log_format.line_template``), those that share the most of the description's words
+   ("content type": ``Content-Type '<*>' is not supported``), at least one.
+3. Those lines count as no incident (incidents.py), so the other incidents lead.
+
+Pure functions of the question and the candidates' text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from worker.documents.document import Chunk
+from worker.documents.log_chunking import folded_run
+from worker.documents.log_format import Severity, line_severity, line_template
+from worker.engine.names import word_stems
+
+MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
+
+_THAT = r"(?:that|this|it|those|these|they|all that|all this|all of that|any of that|any of this)"
+# where the question asks whether what it just described was the cause
+_ASKS_CAUSE = re.compile(
+    r"(?i)(?:\b(?:is|was|are|were|could|can|would|might|may)\s+" + _THAT + r"\s+(?:(?:be|have been)\s+)?"
+    r"(?:what|why|the (?:cause|reason|problem|culprit|issue|trigger)|related|connected|behind|to blame"
+    r"|causing|caused|responsible)\b"
+    r"|\bdid\s+" + _THAT + r"\s+(?:cause|kill|take|break|bring|trigger|knock)\w*\b"
+    r"|\b(?:is|was|are|were)\s+" + _THAT + r"\s+(?:\w+\s+){0,2}(?:related|connected)\b)")
+# the words of a description that say nothing about which lines it means
+_GENERIC = word_stems("a lot lots ton tons wall bunch load loads pile heap flood spam spamming noise noisy junk "
+                      "warning warnings warn error errors message messages line lines log logs entries entry there "
+                      "right around then before after time too also same seeing seen saw see got get getting kept "
+                      "keep keeps whole full of in the was were is are been be had have has did does do it its "
+                      "this that these those we our they them just all any some still again")
+
+
+def suspect_split(question: str) -> tuple[str, str] | None:
+    """(the suspect's description, what the question asks of it) when the question names a suspect after
+    describing it; None otherwise (also when it asks whether something caused it before describing anything:
+    "was it the disk?")."""
+    head = question[:MAX_QUESTION_CHARS]
+    found = _ASKS_CAUSE.search(head)
+    if found is None:
+        return None
+    described = head[:found.start()]
+    if not description_words(described):
+        return None
+    return described, head[found.start():]
+
+
+def description_words(described: str) -> frozenset[str]:
+    """The stems of a suspect's description that may say which lines it means."""
+    return word_stems(described) - _GENERIC
+
+
+def suspect_templates(described: str, chunks: Sequence[Chunk]) -> frozenset[str]:
+    """The templates of the warning-or-worse lines of the candidates' logs that share the most words with
+    the description (at least one): the lines the question suspects."""
+    wanted = description_words(described)
+    shared: dict[str, int] = {}
+    for chunk in chunks:
+        if chunk.document.kind != "log":
+            continue
+        for line in chunk.text.split("\n"):
+            template = line_template(folded_run(line)[0])
+            if template in shared or line_severity(line) == Severity.NONE:
+                continue
+            shared[template] = len(wanted & word_stems(template))
+    most = max(shared.values(), default=0)
+    return frozenset(t for t, n in shared.items() if n == most) if most > 0 else frozenset()
