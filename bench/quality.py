@@ -79,6 +79,15 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   denied at ``max_connections``, persistence write errors, a certificate error after an upgrade) and a Rust service's
   ``tracing`` log (request spans, a panic with its backtrace and restarts, a database outage with retries, file
   descriptor exhaustion, an ``anyhow`` config error after a deploy), held out whole.
+  ``logs-heldout15``: the fifteenth held-out round, written blind the same way: a Tomcat ``catalina.out`` (JULI
+  one-line format mixed with the webapps' Logback lines; Java stack traces, a database outage, file descriptor
+  exhaustion and a manual restart, a native JVM crash with its error report and restart banners, a webapp that fails
+  to deploy after a release, a translation-warning flood), an Airflow scheduler log (Python tracebacks, a metadata
+  database outage with a crash loop and the scheduler's restart banners, zombie tasks, a DAG import error after a
+  push, a pool starved by a manual run, a deprecation-warning flood) and a Traefik log (logrus lines and access log
+  lines, then the v3 console format after an upgrade; a backend outage, failed ACME renewals, a Go runtime crash
+  with its goroutine dump and a restart, a crash loop on a removed flag, health-check noise, a client hammering the
+  login), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -200,7 +209,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl"),
                        ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
                        ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
-                       ("logs-heldout14", "heldout14.jsonl")):
+                       ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
