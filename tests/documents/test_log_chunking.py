@@ -537,3 +537,23 @@ def test_the_chain_of_causes_after_an_error_is_part_of_it() -> None:
     ]
     marks = line_severities(fold_repeats(lines))
     assert marks[1:6] == [Severity.ERROR] * 5 and marks[6:] == [Severity.NONE] * 3  # a blank line alone ends it
+
+
+def test_the_jvm_s_crash_report_is_one_stack_trace() -> None:
+    """catalina.out gets the JVM's own report when it dies in native code: "#" lines from "A fatal error has been
+    detected" through the problematic frame to the last "#", with no timestamp; any piece of it counts."""
+    lines = [
+        "2025-03-11 04:02:57,495 INFO  [https-openssl-apr-8443-exec-6] c.a.claimsapi.web.AccessLog - GET /api 200",
+        "#",
+        "# A fatal error has been detected by the Java Runtime Environment:",
+        "#",
+        "#  SIGSEGV (0xb) at pc=0x00007f3c2a91f2a3, pid=2214, tid=2391",
+        "# Problematic frame:",
+        "# C  [libtcnative-1.so.0+0x1f2a3]  ssl_socket_recv+0x53",
+        "#",
+        "11-Mar-2025 04:03:15.356 INFO [main] VersionLoggerListener.log Server version name:   Apache Tomcat/9.0.86",
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks[2:8] == [Severity.STACK_TRACE] * 6 and marks[0] == marks[8] == Severity.NONE
+    assert text_severity("# C  [libtcnative-1.so.0+0x1f2a3]  ssl_socket_recv+0x53\n#") == Severity.STACK_TRACE
+    assert text_severity("# a comment in a config dump") == Severity.NONE

@@ -95,5 +95,10 @@ def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
     assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1.0, 0.0, 1.0, 0.0, 2 / 3, 0.0])
     beam = [chunks[0], Chunk(log, "Crash dump is being written to: erl_crash.dump...done", 250, 250)]  # the VM died
     assert incident_scores("what killed it?", beam).tolist() == pytest.approx([NOT_ENDING, 2 / 3])
+    jvm = [chunks[0], Chunk(log, "# C  [libtcnative-1.so.0+0x1f2a3]  ssl_socket_recv+0x53\n#\n"
+                                 "# Core dump will be written. Default location: core.2214", 338, 340)]
+    assert incident_scores("what crashed it?", jvm).tolist() == pytest.approx([NOT_ENDING, 1.0])
+    rust = [chunks[0], Chunk(log, "thread 'main' panicked at src/main.rs:9:5:\nboom", 400, 401)]
+    assert incident_scores("what was killing it?", rust).tolist() == pytest.approx([NOT_ENDING, 1.0])
     lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
     assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]

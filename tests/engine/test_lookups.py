@@ -467,9 +467,13 @@ def test_a_question_for_the_version_since_a_restart_asks_for_no_incident() -> No
 def test_a_version_asked_for_as_it_is_now_is_the_last_one_the_log_states() -> None:
     """"Which build is it on now?" after a crash loop of the build before it: the last start names it."""
     log = Document("file:dispatch.log", "dispatch.log", "", kind="log")
-    lines = ["09:02:41 [INF] Starting Dispatch.Api 3.14.0 (commit 4be81d2)", "09:02:42 [FTL] Host terminated",
-             "09:03:19 [INF] Starting Dispatch.Api 3.14.0 (commit 4be81d2)", "09:03:20 [FTL] Host terminated",
-             "09:12:07 [INF] Starting Dispatch.Api 3.14.1 (commit 9f1c2ab)", "09:12:09 [INF] Now listening"]
+    lines = ["09:02:41 [INF] Starting Dispatch.Api 3.14.0 (commit 4be81d2) on .NET 8.0.6",
+             "09:02:42 [FTL] Host terminated",
+             "09:03:19 [INF] Starting Dispatch.Api 3.14.0 (commit 4be81d2) on .NET 8.0.6",
+             "09:03:20 [FTL] Host terminated",
+             # the runtime's version is one kind whatever the commit before it
+             "09:12:07 [INF] Starting Dispatch.Api 3.14.1 (commit 9f1c2ab) on .NET 8.0.6",
+             "09:12:09 [INF] Now listening"]
     chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, 1)]
     assert lookup_scores("which build is dispatch on now?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("which version is currently deployed?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
@@ -487,3 +491,22 @@ def test_the_last_version_of_each_kind_counts_when_a_start_up_also_names_its_run
              'I0211 06:45:07.713928 5120 kuberuntime_manager.go:258] "Container runtime initialized" version="1.7.11"']
     chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, 1)]
     assert lookup_scores("which version is the kubelet on now?", chunks).tolist() == [0.5, 0.5, 1, 1]
+
+
+def test_the_version_of_what_the_question_names_and_not_a_newer_release_on_offer() -> None:
+    """"Which tomcat version?": Tomcat's own version line, not the Tomcat Native library's; "which traefik version
+    now?" after an upgrade that changed the log's format: the last "Traefik version" line, not the notice of a new
+    release found."""
+    log = Document("file:catalina.out", "catalina.out", "", kind="log")
+    tomcat = ["11-Mar-2025 04:03:15.356 INFO [main] VersionLoggerListener Server version name: Apache Tomcat/9.0.86",
+              "11-Mar-2025 04:03:15.492 INFO [main] AprLifecycleListener Loaded Apache Tomcat Native library [1.2.35]"]
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(tomcat, 1)]
+    assert lookup_scores("which tomcat version is portal-2 running?", chunks).tolist() == [1, 0.5]
+    assert lookup_scores("which version is it running?", chunks).tolist() == [1, 1], "no kind named"
+    edge = Document("file:traefik.log", "traefik.log", "", kind="log")
+    lines = ['time="2025-03-13T00:14:52Z" level=warning msg="A new release of Traefik has been found: 3.0.4. Please '
+             'consider updating."',
+             'time="2025-03-13T03:06:21Z" level=info msg="Traefik version 2.11.2 built on 2024-04-11T09:08:44Z"',
+             "2025-03-13T04:41:30Z INF Traefik version 3.0.4 built on 2024-07-02T13:46:37Z version=3.0.4"]
+    chunks = [Chunk(edge, line, n, n) for n, line in enumerate(lines, 1)]
+    assert lookup_scores("what traefik version is edge-3 on right now?", chunks).tolist() == [0, 0.5, 1]

@@ -46,7 +46,9 @@ def test_cues_of_a_sentence_that_sends_a_case_elsewhere() -> None:
                      "Kubernetes CronJobs without dependencies (use the cron scheduler runbook).",
                      "A bastion that cannot be reached at all is usually a VPN problem, not ours.",
                      "Metrics (recording rules) are a different pipeline.",
-                     "Previews blank or spinning: that is `previewd`, page docs-oncall with its runbook."):
+                     "Previews blank or spinning: that is `previewd`, page docs-oncall with its runbook.",
+                     "If samples are labelled but results never show, that's them.",
+                     "Getting results back from analyzers is the Instrument Bridge (`lab/instrument-bridge.md`)."):
         text = f"# Build runners\n\nRunners pick jobs from the queue.\n\n{sentence}\n"
         assert redirects(_runbook("ci/runners.md", text)).sentences, sentence
 
@@ -76,3 +78,15 @@ def test_a_question_about_the_case_sent_elsewhere_weighs_the_sending_runbook_les
     with_redirects, without = Evidence(), Evidence(redirect_weight=0.0)
     difference = with_redirects(question, chunks) - without(question, chunks)
     assert difference[0] == pytest.approx(-0.1) and difference[1] == 0.0
+
+
+def test_a_table_row_that_sends_a_case_elsewhere_is_a_sentence_of_its_own() -> None:
+    """A symptom table whose one row says "Not ours": that row's words are redirected, the other rows' are the
+    runbook's own."""
+    text = ("# Gate scan\n\nTurnstiles validate tickets.\n\n| Symptom | Cause | Action |\n|---|---|---|\n"
+            "| Scanners spinning, venue LTE down | network | Step 3 (offline mode) |\n"
+            "| Everything rejected for recent purchases | stale manifest | Not ours: ask Seat Inventory to republish |"
+            "\n")
+    (_, words), = redirects(_runbook("ticketing/gate-scan.md", text)).sentences
+    assert {"recent", "purchase", "stale", "republish"} <= words
+    assert not {"scanner", "spinning", "offline", "network"} & words

@@ -93,17 +93,20 @@ _GOROUTINE = r"goroutine \d+ (?:\S+ )*\["  # Go: "goroutine 7 [running]:", "goro
 # "stack backtrace:" with numbered frames, or a note that says how to get one ("note: run with `RUST_BACKTRACE=1`")
 _RUST_PANIC = r"thread '[^']*' panicked at "
 _RUST_TAIL = r"stack backtrace:$|note: .*\bRUST_BACKTRACE\b"
+# the JVM's own crash report on stdout (catalina.out): "#" lines from "# A fatal error has been detected by the Java
+# Runtime Environment:" through "#  SIGSEGV (0xb) at pc=..." and "# C  [libtcnative-1.so.0+0x1f2a3]" to the last "#"
+_JVM_CRASH = r"# A fatal error has been detected by the Java Runtime Environment"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
     r"|panic: |fatal error: |" + _GOROUTINE  # Go's panics and its runtime's fatal errors
-    + r"|" + _RUST_PANIC
+    + r"|" + _RUST_PANIC + r"|" + _JVM_CRASH
     + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
     r"^(?:\s+\S"  # indented: frames, source lines, "... 12 more"
-    r"|Caused by:(?: |$)|Suppressed: |" + _RUST_TAIL
+    r"|Caused by:(?: |$)|Suppressed: |" + _RUST_TAIL + r"|#(?: |$)"  # the JVM's crash report goes on in "#" lines
     + r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
     r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$)"  # Go: "[signal SIGSEGV: ...]", goroutines
@@ -111,7 +114,8 @@ _TRACE_CONTINUATION = re.compile(
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
     r"|Traceback \(most recent call last\):"
-    r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL
+    r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
+    + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)"
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"

@@ -35,7 +35,8 @@ _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the pr
 _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
-    r"|killed|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down|lost|los(?:e|es|ing)"
+    r"|kill(?:ed|ing)|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down|lost"
+    r"|los(?:e|es|ing)"
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"
@@ -50,9 +51,10 @@ _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|agai
                           r"|(?:log|logs|it) (?:is|are|'s|was|were) full of (?:it|them|this|that))\b")
 _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + _FELL
                           + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
-# a line that says the process ended: what a crash question wants the incident before
+# a line that says the process ended: what a crash question wants the incident before (a Rust panic: "thread 'main'
+# panicked at src/main.rs:9:5:"; the JVM's crash report: "# Core dump will be written.")
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
-                    r"|killed|core dumped|crash dump|panicked)\b")  # Rust: "thread 'main' panicked at src/main.rs:9:5:"
+                    r"|killed|core dumped|crash dump|core dump will be written|panicked)\b")
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing

@@ -214,15 +214,21 @@ def time_placement(question: str) -> tuple[bool, int]:
     return False, COMEBACK_MINUTES if "recovery" in kinds else 0
 
 
+# a notice of a release that is not running: "A new release of Traefik has been found: 3.0.4. Please consider updating."
+_NEWER = re.compile(r"(?i)\bnew(?:er)? (?:release|version)s?\b[^\n]{0,40}\b(?:found|available|out)\b"
+                    r"|\b(?:update|upgrade) (?:is )?available\b|\bconsider (?:updating|upgrading)\b")
+
+
 @functools.lru_cache(maxsize=65_536)
 def states_value(kind: str, text: str) -> bool:
     """The text holds a value of that kind (``VALUE_KINDS``); a version, on a line that is not an access
-    log's request (whose user agents name their own versions) nor a stack frame (its libraries'); a
-    change, on a line that is not a state the system moved through (``_TRANSITION``)."""
+    log's request (whose user agents name their own versions), a stack frame (its libraries') nor a notice
+    of a newer release (``_NEWER``); a change, on a line that is not a state the system moved through
+    (``_TRANSITION``)."""
     pattern = VALUE_KINDS[kind][1]
     if kind == "version":
         return any(pattern.search(line) for line in text.split("\n")
-                   if not _ACCESS_LINE.search(line) and not is_stack_trace_line(line))
+                   if not _ACCESS_LINE.search(line) and not is_stack_trace_line(line) and not _NEWER.search(line))
     if kind == "change":
         return any(pattern.search(line) and not _TRANSITION.search(line) for line in text.split("\n"))
     return bool(pattern.search(text))
@@ -242,8 +248,13 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
     resettings = _changed_settings(chunks) if "change" in kinds else set()
     relative = {kind: _relative(question, kind, chunks, resettings) for kind in kinds if kind in ("change", "leader")}
-    if "version" in kinds and _NOW.search(question[:MAX_QUESTION_CHARS]):
-        relative["version"] = _latest_versions(chunks)
+    if "version" in kinds:
+        versions = _named_versions(question, chunks)
+        if _NOW.search(question[:MAX_QUESTION_CHARS]):
+            latest = _latest_versions(chunks)
+            versions = {i: score * (versions or {}).get(i, 1.0) for i, score in latest.items()}
+        if versions is not None:
+            relative["version"] = versions
     for index, chunk in enumerate(chunks):
         if chunk.document.kind != "log":
             continue
@@ -264,16 +275,46 @@ _NOW = re.compile(r"(?i)\b(?:now|currently|current|at the moment|these days)\b")
 
 
 def _latest_versions(chunks: Sequence[Chunk]) -> dict[int, float]:
-    """The chunks that state a version: those with the last line of its kind in its log (``line_template``)
-    in full, the others half. "Which build is it on now?" after a crash loop of the build before it is the
-    last start's; a start-up that names the runtime's version beside its own keeps both kinds."""
+    """The chunks that state a version: those with the last version of its kind in its log
+    (``_version_kinds``) in full, the others half. "Which build is it on now?" after a crash loop of the build
+    before it is the last start's; a start-up that names the runtime's version beside its own keeps both kinds;
+    an upgrade that changed the log's format ("Traefik version 2.11.2" in logfmt, then "INF Traefik version
+    3.0.4") is still one kind."""
     scores: dict[int, float] = {}
     for ordered in logs_in_file_order(chunks):
-        stating = [(i, {line_template(line) for line in chunks[i].text.split("\n") if states_value("version", line)})
+        stating = [(i, {kind for line in chunks[i].text.split("\n") if states_value("version", line)
+                        for kind in _version_kinds(line)})
                    for i in ordered if states_value("version", chunks[i].text)]
         last = {kind: i for i, kinds in stating for kind in kinds}
         scores.update((i, 1.0 if any(last[kind] == i for kind in kinds) else 0.5) for i, kinds in stating)
     return scores
+
+
+_LETTERS = re.compile(r"\b[A-Za-z]+\b")  # whole words of letters: none of a commit hash's ("4be81d2")
+_VERSION_WORDS = frozenset(("version", "versions", "release", "releases", "build", "builds", "running", "which",
+                            "what", "the", "and", "now", "currently", "current"))
+
+
+def _named_versions(question: str, chunks: Sequence[Chunk]) -> dict[int, float] | None:
+    """For a question that names what it asks the version of ("which tomcat version is it running?"): the
+    chunks that state a version of a kind (``_version_kinds``) holding one of the question's words in full,
+    the other chunks that state one half (the Tomcat Native library's "[1.2.35]" is not Tomcat's version);
+    None when no stated version is of a kind the question names."""
+    asked = {w for w in _LETTERS.findall(question[:MAX_QUESTION_CHARS].lower()) if len(w) > 2} - _VERSION_WORDS
+    stating = {i: set().union(*(_version_kinds(line) for line in chunk.text.split("\n")
+                                if states_value("version", line)))
+               for i, chunk in enumerate(chunks)
+               if chunk.document.kind == "log" and states_value("version", chunk.text)}
+    named = {i for i, kinds in stating.items() if any(asked & set(kind.split()) for kind in kinds)}
+    return {i: 1.0 if i in named else 0.5 for i in stating} if named else None
+
+
+def _version_kinds(line: str) -> set[str]:
+    """What each version a line states is the version of: the words of it and the two words before it,
+    whatever the line's format ("traefik version" for both 'msg="Traefik version 2.11.2 built on ..."' and
+    "INF Traefik version 3.0.4 built on ...", "java" for "Java 21.0.2")."""
+    return {" ".join([*_LETTERS.findall(line[:found.start()])[-2:], *_LETTERS.findall(found.group(0))]).lower()
+            for found in VALUE_KINDS["version"][1].finditer(line)}
 
 
 def _states(kind: str, chunks: Sequence[Chunk], index: int, resettings: set[int]) -> bool:

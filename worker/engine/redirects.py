@@ -43,10 +43,11 @@ REDIRECT = re.compile(
     r"(?i)\bthe (?!this\b)[\w ./'-]{1,60}? runbook\b|\b(?:that|its|their) (?:own )?runbook\b"
     r"|\b(?:different|separate|another|other) (?:system|pipeline|service|team|runbook)s?\b"
     r"|\bnot (?:covered|handled) (?:here|in this runbook|by this runbook)\b"
-    r"|\bnot ours\b"
+    r"|\bnot ours\b|\b(?:that|it)(?:'s| is) (?:them|theirs)\b"  # "... but results never show, that's them"
+    r"|\([`'\"]?[\w./-]+\.md[`'\"]?\)"  # another runbook's file named in brackets: "(`lab/instrument-bridge.md`)"
 )
-# sentence ends, blank lines, and list items each start a sentence
-_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)])\s)|\n(?=#)")
+# sentence ends, blank lines, list items and table rows each start a sentence
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)])\s)|\n(?=#)|\n(?=\|)")
 # a name ("the geocoder (Pelias)", "OSRM"): a question that names the other system may only suspect it
 _CAPITALISED = re.compile(r"(?<![\w.-])[A-Z][\w-]*")
 # the cue's own words, and the little words around it, say nothing about the case
