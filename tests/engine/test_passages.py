@@ -32,6 +32,7 @@ from worker.engine.passages import (
     text_blocks,
     text_passage,
 )
+from worker.engine.suspects import suspected
 
 EXAMPLE_LOG = Path(__file__).parents[2] / "examples" / "logs" / "checkout-api.log"
 
@@ -208,6 +209,23 @@ def test_a_repeated_incident_is_answered_with_its_first_occurrence_and_what_led_
     assert (passage.line_start, passage.line_end) == (11, 12)
     assert "Killed process" in passage.lines[0]
     assert passage.context == "Seen 3 times in app.log, first at May 14 03:17:26, last at May 14 03:24:26."
+
+
+def test_the_lines_a_question_suspects_head_no_incident() -> None:
+    """"Tons of not authorised spam around then, is that what kept line 4 out?": one panel's login failures, all
+    morning, and the refusals at max_connections interleaved with them. Headed by the refusals, the incident is
+    the one found; headed by the panel's line, it would go back to that line's first time, hours before."""
+    panel = "2024-09-04T0{h}:{m}:54: Client hmi-panel-12 disconnected, not authorised."
+    denied = "2024-09-04T09:{m}:51: Client connection from 10.20.6.61:36068 denied: max_connections exceeded."
+    lines = [panel.format(h=8, m=43), "2024-09-04T08:50:00: New connection from 10.20.7.1:40525 on port 1883."]
+    lines += [f"2024-09-04T08:5{n}:00: Saving in-memory database to /mosquitto/data/mosquitto.db." for n in range(9)]
+    lines += [panel.format(h=9, m=11), denied.format(m=12), denied.format(m=13), denied.format(m=14)]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, "\n".join(lines[11:15]), 12, 15)
+    question = "theres a ton of not authorised spam in the broker log around then too, is that what kept line 4 out?"
+    suspects = suspected(question, [Chunk(document, "\n".join(lines), 1, len(lines))])
+    assert log_passage(question, chunk, overlap, suspects).line_start == 12
+    assert log_passage(question, chunk, overlap).line_start == 1
 
 
 def test_a_long_incident_keeps_the_lines_that_name_what_the_question_asks_about() -> None:

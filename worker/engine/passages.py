@@ -47,6 +47,7 @@ from worker.engine.lookups import asked_values, changed_setting_lines, states_va
 from worker.engine.moments import asked_spans
 from worker.engine.redirects import REDIRECT
 from worker.engine.sources import asks_who_sends, sender
+from worker.engine.suspects import suspected
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
 MAX_LINES = 30
@@ -135,7 +136,8 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
     if document.content_key and not document.text:
         readable = replace(document, text=text_from_chunks(document, [chunks[i] for i in mine]))
     if document.kind == "log":
-        passage = log_passage(question, replace(chunks[top], document=readable), scorer)
+        suspects = suspected(question, [chunks[i] for i in mine])
+        passage = log_passage(question, replace(chunks[top], document=readable), scorer, suspects)
     else:
         best = sorted(mine, key=lambda i: -float(scores[i]))[:SECTIONS_CONSIDERED]
         passage = text_passage(question, [(replace(chunks[i], document=readable), float(scores[i])) for i in best],
@@ -521,14 +523,16 @@ def _log_lines(document: Document) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
+def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: frozenset[str] = frozenset()
+                ) -> Passage:
     """An incident chunk: the whole incident it lies in, or, when that repeats an earlier incident (its
     headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
     the fifth back-off; not for a question that names a time), joined with the incidents at most
     ``EPISODE_GAP`` lines before and after it; the context line says how many times the headline of the
     incident that was found was seen, first and last; for a question that asks why, the incidents up to
-    ``CAUSE_GAP`` lines before it join too (the cause comes first). Another chunk: its best line (a line that states the
+    ``CAUSE_GAP`` lines before it join too (the cause comes first); the lines of ``suspects`` (templates of the
+    lines the question suspects: suspects.py) head no incident. Another chunk: its best line (a line that states the
     kind of value the question asks for counts ``VALUE_LINE_BONUS`` more: lookups.py) with
     ``LOG_CONTEXT_LINES`` either side, also past the chunk's first or last line, and for "how many"/"how
     often" the same context line about it."""
@@ -538,7 +542,7 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer) -> Passage:
         found = _incident_at(document, chunk.line_start, chunk.line_end, lead)
         if found is not None:
             incident, episode = found
-            headline = _headline(incident)
+            headline = _headline(incident, suspects)
             seen = _template_counts(document).get(line_template(headline.raw))
             earliest = incident[0].first if seen is None else seen.line
             if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
@@ -615,10 +619,13 @@ def _worst(incident: Sequence[LogLine]) -> set[int]:
     return {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
 
 
-def _headline(incident: Sequence[LogLine]) -> LogLine:
-    """The first of an incident's most severe lines (its first line when none has a level)."""
-    worst = _worst(incident)
-    return incident[min(worst)] if worst else incident[0]
+def _headline(incident: Sequence[LogLine], suspects: frozenset[str] = frozenset()) -> LogLine:
+    """The first of an incident's most severe lines, of those not of ``suspects`` (templates) when it has
+    such lines (its first line when none has a level)."""
+    kept = [line for line in incident if line_template(line.raw) not in suspects]
+    candidates = kept if _worst(kept) else incident
+    worst = _worst(candidates)
+    return candidates[min(worst)] if worst else incident[0]
 
 
 def _incident_passage(question: str, document: Document, incident: Sequence[LogLine], counted: LogLine,

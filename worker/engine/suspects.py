@@ -12,7 +12,9 @@ describe are what they have already seen. So:
 2. ``suspect_templates`` finds the suspect's lines: among the warning-or-worse line templates of the
    candidates' logs (``log_format.line_template``), those that share the most of the description's words
    ("content type": ``Content-Type '<*>' is not supported``), at least one.
-3. Those lines count as no incident (incidents.py), so the other incidents lead.
+3. Those lines count as no incident (incidents.py), so the other incidents lead, and no incident's passage is
+   headed by one (passages.py: the suspect's lines, interleaved with the refusals that kept the devices out,
+   are not what the answer starts from, nor where it goes back to the first of them).
 
 Pure functions of the question and the candidates' text.
 """
@@ -79,3 +81,10 @@ def suspect_templates(described: str, chunks: Sequence[Chunk]) -> frozenset[str]
             shared[template] = len(wanted & word_stems(template))
     most = max(shared.values(), default=0)
     return frozenset(t for t, n in shared.items() if n == most) if most > 0 else frozenset()
+
+
+def suspected(question: str, chunks: Sequence[Chunk]) -> frozenset[str]:
+    """The templates of the lines the question suspects (``suspect_templates``); none when it names no
+    suspect."""
+    split = suspect_split(question)
+    return frozenset() if split is None else suspect_templates(split[0], chunks)
