@@ -7,6 +7,7 @@ import pytest
 from worker.documents.document import Chunk, Document
 from worker.documents.log_format import Severity
 from worker.engine.incidents import (
+    CHRONIC,
     NOT_ENDING,
     asks_about_crash,
     asks_about_incident,
@@ -102,3 +103,19 @@ def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
     assert incident_scores("what was killing it?", rust).tolist() == pytest.approx([NOT_ENDING, 1.0])
     lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
     assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]
+
+
+def test_at_a_time_asked_about_a_problem_that_began_there_outweighs_one_going_on_long_before() -> None:
+    """"Just after 9, why couldn't the devices get back on?": one panel has failed to log in since 08:43, the
+    refusals at max_connections began at 09:12; both lie around 9. Without a time, or when nothing began there,
+    neither weighs less."""
+    log = Document("file:mosquitto.log", "mosquitto.log", "", kind="log")
+    panel = "2024-09-04T{}: Client hmi-panel-12 disconnected, not authorised."
+    denied = "2024-09-04T{}: Client connection from 10.20.6.61:36068 denied: max_connections exceeded."
+    chunks = [Chunk(log, panel.format("08:43:54"), 130, 130), Chunk(log, panel.format("09:08:39"), 185, 185),
+              Chunk(log, denied.format("09:12:51"), 194, 194), Chunk(log, panel.format("09:31:48"), 254, 254)]
+    question = "line 4 went dark just after 9. why couldnt the devices get back on?"
+    assert incident_scores(question, chunks).tolist() == pytest.approx(
+        [CHRONIC * 2 / 3, CHRONIC * 2 / 3, 2 / 3, CHRONIC * 2 / 3])
+    assert incident_scores("why couldnt the devices get back on?", chunks).tolist() == pytest.approx([2 / 3] * 4)
+    assert incident_scores(question, [chunks[0], chunks[1]]).tolist() == pytest.approx([2 / 3] * 2)

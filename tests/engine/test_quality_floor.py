@@ -40,7 +40,7 @@ FLOOR = {
     "lookalike13": (17, 15, 0),
     "logs-heldout13": (21, 18, 15),
     "lookalike14": (16, 16, 0),
-    "logs-heldout14": (21, 20, 14),
+    "logs-heldout14": (21, 21, 15),
     "lookalike15": (17, 16, 0),
     "logs-heldout15": (21, 18, 14),
 }

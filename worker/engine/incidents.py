@@ -29,6 +29,7 @@ import numpy as np
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
+from worker.engine.moments import DAY, WINDOW_MINUTES, asked_spans, chunk_spans, distance
 from worker.engine.suspects import suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
@@ -55,6 +56,8 @@ _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + 
 # panicked at src/main.rs:9:5:"; the JVM's crash report: "# Core dump will be written.")
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
                     r"|killed|core dumped|crash dump|core dump will be written|panicked)\b")
+CHRONIC = 0.6  # for a question that names a time, the weight of incidents that were going on long before it
+CHRONIC_MINUTES = 15  # how long before the time asked about a problem first logged was going on already
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
@@ -107,10 +110,43 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
         if severity != Severity.NONE:
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
     if asks_about_storm(asked):
-        scores = _recurrence(chunks, scores > 0)
-    elif asks_about_crash(asked):
+        return _recurrence(chunks, scores > 0)
+    if asks_about_crash(asked):
         scores *= _ending(chunks, scores > 0)
-    return scores
+    return scores * _chronic(asked, chunks, scores > 0)
+
+
+def _chronic(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or CHRONIC
+    """For a question that names a time ("just after 9, why couldn't the devices get back on?"): ``CHRONIC``
+    for the incident chunks around that time (within moments.py's ``WINDOW_MINUTES``) whose problem lines were
+    all logged already, first, at least ``CHRONIC_MINUTES`` before it (one panel failing to log in all
+    morning), when another incident chunk around that time has a problem that began later (the refusals at
+    max_connections); 1 elsewhere."""
+    out = np.ones(len(chunks), np.float32)
+    asked = asked_spans(question)
+    if not asked or not incident.any():
+        return out
+    spans = chunk_spans(chunks)
+    for ordered in logs_in_file_order(chunks):
+        began: dict[str, int] = {}  # template -> the minute of the day it was first logged
+        for index in ordered:
+            if index in spans:
+                for template in _problem_templates(chunks[index].text):
+                    began.setdefault(template, spans[index][0])
+        at = {i: [a for a in asked if distance(a, spans[i]) < WINDOW_MINUTES]
+              for i in ordered if incident[i] and i in spans}
+        at = {i: meets for i, meets in at.items() if meets}
+        old = [i for i, meets in at.items() if all(template in began and _long_before(began[template], meets)
+                                                   for template in _problem_templates(chunks[i].text))]
+        if old and len(old) < len(at):
+            out[old] = CHRONIC
+    return out
+
+
+def _long_before(minute: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """``minute`` lies at least ``CHRONIC_MINUTES`` (and at most half a day) before the start of one of the
+    asked spans that a chunk lies in."""
+    return any(CHRONIC_MINUTES <= (first - minute) % DAY <= DAY // 2 for first, _ in spans)
 
 
 def _severity_without(text: str, suspects: frozenset[str]) -> Severity:
