@@ -195,6 +195,28 @@ def test_a_log_answer_is_the_whole_incident_then_when_and_how_often() -> None:
                                 "last at 2024-05-14 13:57:45,191.")
 
 
+def test_a_when_question_about_lines_without_a_time_runs_on_to_the_first_line_with_one() -> None:
+    """Airflow's start-up banner is ASCII art without a timestamp; "when did it come back up?" needs the time of
+    the line after it. Other questions keep the best line with its context."""
+    lines = ["[2025-03-12T01:35:40.000+0000] {scheduler_job_runner.py:808} INFO - Exiting",
+             "Traceback (most recent call last):",
+             '  File "/home/airflow/.local/bin/airflow", line 8, in <module>',
+             "sqlalchemy.exc.OperationalError: FATAL:  remaining connection slots are reserved",
+             "",
+             "(Background on this error at: https://sqlalche.me/e/14/e3q8)",
+             "  ____________       _____________",
+             " ____    |__( )_________  __/__  /________      __",
+             "____  /| |_  /__  ___/_  /_ __  /_  __ \\_ | /| / /",
+             "___  ___ |  / _  /   _  __/ _  / / /_/ /_ |/ |/ /",
+             " _/_/  |_/_/  /_/    /_/    /_/  \\____/____/|__/",
+             "[2025-03-12T01:44:52.816+0000] {executor_loader.py:115} INFO - Loaded executor: CeleryExecutor"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, "\n".join(lines[6:11]), 7, 11)
+    when = log_passage("when did the scheduler come back up?", chunk, overlap)
+    assert when.line_end == 12 and "01:44:52" in when.lines[-1]
+    assert log_passage("what does the banner say?", chunk, overlap).line_end < 12
+
+
 def test_a_repeated_incident_is_answered_with_its_first_occurrence_and_what_led_up_to_it() -> None:
     back_off = ('May 14 03:{m}:26 node kubelet[1893]: E0514 03:{m}:26.817985 1893 pod_workers.go:1298] "Error '
                 'syncing pod" err="CrashLoopBackOff: back-off {s}s restarting failed container=ledger"')

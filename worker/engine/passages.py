@@ -569,11 +569,26 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
         scores = scorer(question, [folded[i].text for i in inside])
     best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
     shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
+    if _WHEN.search(question[:MAX_QUESTION_CHARS]) and not any(first_timestamp(line.raw) for line in shown):
+        shown = _up_to_a_time(folded, best, shown)
     first, last = shown[0].first, shown[-1].last
     counted = seen_line(document, folded[best].raw) if _HOW_OFTEN.search(question[:MAX_QUESTION_CHARS]) else ""
     return _with_top_source(question, Passage(document, _log_heading(document, first, last),
                                               tuple(line.text for line in shown), first, last, context=counted))
 
+
+
+_WHEN = re.compile(r"(?i)\bwhen\b|\bwhat time\b")  # the answer needs a time
+
+
+def _up_to_a_time(folded: Sequence[LogLine], best: int, shown: list[LogLine]) -> list[LogLine]:
+    """For a question that asks when, lines without a time (a start-up's ASCII-art banner) run on to the first
+    line after them that has one (the banner's "Loaded executor" with its time), within ``VALUE_REACH_LINES``."""
+    end = best + LOG_CONTEXT_LINES + 1
+    for index in range(end, min(len(folded), end + VALUE_REACH_LINES)):
+        if first_timestamp(folded[index].raw):
+            return [*shown, *folded[end:index + 1]]
+    return shown
 
 
 def _folded_window(document: Document, start: int, end: int) -> tuple[list[LogLine], list[int]]:
