@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
@@ -27,6 +29,7 @@ from worker.documents.log_format import (
     first_timestamp,
     has_leading_timestamp,
     line_severity,
+    line_template,
     starts_stack_trace,
     strip_timestamps,
 )
@@ -82,6 +85,19 @@ def folded_run(line: str) -> tuple[str, int]:
     """A chunk line without ``fold_repeats``' marker, and how many lines of the file it stands for."""
     folded = _FOLDED.search(line)
     return (line[:folded.start()], int(folded.group(1))) if folded else (line, 1)
+
+
+@functools.lru_cache(maxsize=65_536)
+def problem_templates(text: str) -> Counter[str]:
+    """The templates (``line_template``) of a log text's warning-or-worse lines, with how many lines each
+    stands for (a folded run counts its repeats)."""
+    found: Counter[str] = Counter()
+    for line in text.split("\n"):
+        if line_severity(line) == Severity.NONE:
+            continue
+        text, repeats = folded_run(line)
+        found[line_template(text)] += repeats
+    return found
 
 
 def unfold_repeats(line: str, number: int) -> list[str]:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-from worker.documents.log_chunking import folded_run
+from worker.documents.log_chunking import folded_run, problem_templates
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.moments import DAY, WINDOW_MINUTES, asked_spans, chunk_spans, distance
 from worker.engine.suspects import suspect_split, suspect_templates
@@ -131,13 +131,13 @@ def _chronic(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np
         began: dict[str, int] = {}  # template -> the minute of the day it was first logged
         for index in ordered:
             if index in spans:
-                for template in _problem_templates(chunks[index].text):
+                for template in problem_templates(chunks[index].text):
                     began.setdefault(template, spans[index][0])
         at = {i: [a for a in asked if distance(a, spans[i]) < WINDOW_MINUTES]
               for i in ordered if incident[i] and i in spans}
         at = {i: meets for i, meets in at.items() if meets}
         old = [i for i, meets in at.items() if all(template in began and _long_before(began[template], meets)
-                                                   for template in _problem_templates(chunks[i].text))]
+                                                   for template in problem_templates(chunks[i].text))]
         if old and len(old) < len(at):
             out[old] = CHRONIC
     return out
@@ -185,24 +185,11 @@ def _recurrence(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  #
     counts: dict[str, Counter[str]] = {}
     for chunk in chunks:
         if chunk.document.kind == "log":
-            counts.setdefault(chunk.document.doc_id, Counter()).update(_problem_templates(chunk.text))
+            counts.setdefault(chunk.document.doc_id, Counter()).update(problem_templates(chunk.text))
     out = np.zeros(len(chunks), np.float32)
     for index in np.flatnonzero(incident):
         log = counts[chunks[index].document.doc_id]
-        mine = max((log[t] for t in _problem_templates(chunks[index].text)), default=1)
+        mine = max((log[t] for t in problem_templates(chunks[index].text)), default=1)
         most = max(log.values(), default=1)
         out[index] = math.log(mine) / math.log(most) if most > 1 else 0.0
     return out
-
-
-@functools.lru_cache(maxsize=65_536)
-def _problem_templates(text: str) -> Counter[str]:
-    """The templates (``line_template``) of a log text's warning-or-worse lines, with how many lines each
-    stands for (a folded run counts its repeats)."""
-    found: Counter[str] = Counter()
-    for line in text.split("\n"):
-        if line_severity(line) == Severity.NONE:
-            continue
-        text, repeats = folded_run(line)
-        found[line_template(text)] += repeats
-    return found

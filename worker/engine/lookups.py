@@ -282,9 +282,7 @@ def _latest_versions(chunks: Sequence[Chunk]) -> dict[int, float]:
     3.0.4") is still one kind."""
     scores: dict[int, float] = {}
     for ordered in logs_in_file_order(chunks):
-        stating = [(i, {kind for line in chunks[i].text.split("\n") if states_value("version", line)
-                        for kind in _version_kinds(line)})
-                   for i in ordered if states_value("version", chunks[i].text)]
+        stating = [(i, _text_version_kinds(chunks[i].text)) for i in ordered if states_value("version", chunks[i].text)]
         last = {kind: i for i, kinds in stating for kind in kinds}
         scores.update((i, 1.0 if any(last[kind] == i for kind in kinds) else 0.5) for i, kinds in stating)
     return scores
@@ -301,12 +299,17 @@ def _named_versions(question: str, chunks: Sequence[Chunk]) -> dict[int, float] 
     the other chunks that state one half (the Tomcat Native library's "[1.2.35]" is not Tomcat's version);
     None when no stated version is of a kind the question names."""
     asked = {w for w in _LETTERS.findall(question[:MAX_QUESTION_CHARS].lower()) if len(w) > 2} - _VERSION_WORDS
-    stating = {i: set().union(*(_version_kinds(line) for line in chunk.text.split("\n")
-                                if states_value("version", line)))
-               for i, chunk in enumerate(chunks)
+    stating = {i: _text_version_kinds(chunk.text) for i, chunk in enumerate(chunks)
                if chunk.document.kind == "log" and states_value("version", chunk.text)}
     named = {i for i, kinds in stating.items() if any(asked & set(kind.split()) for kind in kinds)}
     return {i: 1.0 if i in named else 0.5 for i in stating} if named else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _text_version_kinds(text: str) -> frozenset[str]:
+    """The kinds (``_version_kinds``) of the versions the lines of a text state."""
+    return frozenset(kind for line in text.split("\n") if states_value("version", line)
+                     for kind in _version_kinds(line))
 
 
 def _version_kinds(line: str) -> set[str]:

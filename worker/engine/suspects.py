@@ -10,7 +10,7 @@ describe are what they have already seen. So:
    words after say what went wrong (a crash: "took it down"), and only those say what kind of incident is
    asked about (the suspect's "warnings" or "spam" do not make it a question about warnings or a storm).
 2. ``suspect_templates`` finds the suspect's lines: among the warning-or-worse line templates of the
-   candidates' logs (``log_format.line_template``), those that share the most of the description's words
+   candidates' logs (``log_chunking.problem_templates``), those that share the most of the description's words
    ("content type": ``Content-Type '<*>' is not supported``), at least one.
 3. Those lines count as no incident (incidents.py), so the other incidents lead, and no incident's passage is
    headed by one (passages.py: the suspect's lines, interleaved with the refusals that kept the devices out,
@@ -25,8 +25,7 @@ import re
 from collections.abc import Sequence
 
 from worker.documents.document import Chunk
-from worker.documents.log_chunking import folded_run
-from worker.documents.log_format import Severity, line_severity, line_template
+from worker.documents.log_chunking import problem_templates
 from worker.engine.names import word_stems
 
 MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
@@ -74,11 +73,9 @@ def suspect_templates(described: str, chunks: Sequence[Chunk]) -> frozenset[str]
     for chunk in chunks:
         if chunk.document.kind != "log":
             continue
-        for line in chunk.text.split("\n"):
-            template = line_template(folded_run(line)[0])
-            if template in shared or line_severity(line) == Severity.NONE:
-                continue
-            shared[template] = len(wanted & word_stems(template))
+        for template in problem_templates(chunk.text):
+            if template not in shared:
+                shared[template] = len(wanted & word_stems(template))
     most = max(shared.values(), default=0)
     return frozenset(t for t, n in shared.items() if n == most) if most > 0 else frozenset()
 
