@@ -90,6 +90,18 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   lines, then the v3 console format after an upgrade; a backend outage, failed ACME renewals, a Go runtime crash
   with its goroutine dump and a restart, a crash loop on a removed flag, health-check noise, a client hammering the
   login), held out whole.
+  ``logs-heldout16``: the sixteenth held-out round, written blind the same way: an AWS Lambda log exported from
+  CloudWatch (``aws logs tail``: INIT_START, START/END/REPORT lines and the Python runtime's tab-separated lines;
+  a poison SQS message failing with a ``KeyError`` traceback on every retry, a warehouse gateway refusing
+  connections with retries and tracebacks then recovering, ``Task timed out`` on one tenant's huge export, an
+  out-of-memory kill while rendering a PDF, ``Runtime.ImportModuleError`` on every cold start of a new version
+  until the rollback, a deprecation-warning flood), a Ceph OSD log (Quincy; heartbeat failures on the cluster
+  network and ``wrongly marked me down``, slow ops from one RBD client, a clock-skew warning flood, an I/O error
+  abort with its backtrace, recent-events dump and restart banner, a deep-scrub read error leaving a pg
+  inconsistent) and an Apache httpd container log (access lines in the combined format mixed with error_log lines;
+  a mod_proxy backend refusing connections, password guessing on ``/admin/``, ``MaxRequestWorkers`` reached,
+  gateway timeouts from a slow backend, a crash loop on a config syntax error after an upgrade with restart
+  banners, a scraper denied ``/server-status`` every minute), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -211,7 +223,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl"),
                        ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
                        ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
-                       ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl")):
+                       ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
+                       ("logs-heldout16", "heldout16.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
