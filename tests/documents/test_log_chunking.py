@@ -410,6 +410,14 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("2024-09-04T09:19:53: Client plc-l4-02 has exceeded timeout, disconnecting.", Severity.NONE),  # a keepalive
     ("2024-09-04T09:20:09: New connection from 10.20.6.11:56413 on port 1883.", Severity.NONE),
     ("2024-09-04T09:20:09 INFO request rejected by the rate limiter as configured", Severity.NONE),  # its level says
+    # Ceph's level is a number after the thread id: -1 is an error (here a message that reads as none), 0 to 20 not
+    ("2024-03-02T10:11:12.345+0000 7f2b1c4d5700 -1 osd.3 812 heartbeat_check: no reply from 10.0.0.5:6802 osd.9",
+     Severity.ERROR),
+    ("   -3> 2024-03-02T10:11:12.345+0000 7f2b1c4d5700 -1 bdev(0x5600aa) _aio_thread got r=-5", Severity.ERROR),
+    ("2024-03-02T10:11:13.001+0000 7f2b1c4d5700  1 osd.3 812 start_boot", Severity.NONE),
+    ("2024-03-02T10:11:13.001+0000 7f2b1c4d5700  0 log_channel(cluster) log [WRN] : 3 slow requests", Severity.WARNING),
+    # Apache's configuration check, before its error log has a format
+    ("AH00526: Syntax error on line 7 of /etc/httpd/conf.d/site.conf:", Severity.ERROR),
 ])
 def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity
@@ -557,3 +565,25 @@ def test_the_jvm_s_crash_report_is_one_stack_trace() -> None:
     assert marks[2:8] == [Severity.STACK_TRACE] * 6 and marks[0] == marks[8] == Severity.NONE
     assert text_severity("# C  [libtcnative-1.so.0+0x1f2a3]  ssl_socket_recv+0x53\n#") == Severity.STACK_TRACE
     assert text_severity("# a comment in a config dump") == Severity.NONE
+
+
+def test_a_native_backtrace_after_a_caught_signal_is_one_stack_trace() -> None:
+    """A C++ daemon (Ceph) that catches a signal prints "*** Caught signal (Aborted) **", the thread, its version and
+    numbered frames ("(function+0x..) [0x..]", "library(+0x..) [0x..]", "clone()"), none with a timestamp."""
+    lines = [
+        "2024-03-02T10:20:00.100+0000 7f2b1c4d5700  1 osd.3 812 tick",
+        "2024-03-02T10:20:01.842+0000 7f2b1c4d5700 -1 *** Caught signal (Aborted) **",
+        " in thread 7f2b1c4d5700 thread_name:bstore_aio",
+        "",
+        " ceph version 17.2.6 (d7ff0d10654d2280e08f1ab989c7cdf3064446a5) quincy (stable)",
+        " 1: /lib64/libpthread.so.0(+0x12cf0) [0x7f3a4a5c0cf0]",
+        " 2: gsignal()",
+        " 3: (KernelDevice::_aio_thread()+0x1254) [0x55d5c1a8e0a4]",
+        " 4: clone()",
+        "2024-03-02T10:20:30.000+0000 7f8c1e3c8200  0 set uid:gid to 167:167 (ceph:ceph)",
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks[1] == Severity.STACK_TRACE and marks[5:9] == [Severity.STACK_TRACE] * 4
+    assert marks[0] == marks[9] == Severity.NONE
+    assert text_severity(" 3: (KernelDevice::_aio_thread()+0x1254) [0x55d5c1a8e0a4]") == Severity.STACK_TRACE
+    assert text_severity(" 2: a numbered list item()") == Severity.NONE

@@ -29,6 +29,7 @@ from worker.engine.incidents import (
     "kafka-2 died in the middle of the night, what took it down?",
     "right after the upgrade nobody outside could email us for like 15 min, what was it choking on?",
     "no one can log in since the deploy", "the relay was choking on something around noon",
+    "ceph health shows an inconsistent pg, is that this osd?", "a corrupted segment file?",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)

@@ -72,6 +72,12 @@ from worker.engine.lookups import (
     ("the 9 o'clock release kept crashing on startup, where's the actual error?", []),  # a release that failed
     ("what time did it stop short-circuiting the carrier calls?", ["recovery"]),
     ("when did it stop throttling us?", ["recovery"]),
+    # the event a question places itself against asks for nothing; what it asks, before or after that, does
+    ("right after we published the new version every invocation failed, why?", []),
+    ("since the version bump the workers keep dying", []),
+    ("it broke after we changed the config, why?", []),
+    ("what version are we on now after the deploy?", ["version"]),
+    ("after the upgrade, which version is it running?", ["version"]),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -134,6 +140,9 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("INFO org.apache.hadoop.hdfs.StateChange: STATE* Leaving safe mode after 36 secs", True),
     ("<Error> TCPHandler: Code: 242. DB::Exception: Table is in readonly mode (replica path: /clickhouse)", False),
     ("WARN writes are throttled, not paused until the queue drains", False),
+    # a state entered: Ceph's "state: booting -> active"
+    ("2024-03-02T10:21:09.231+0000 7f8c1e3c8200  1 osd.3 815 state: booting -> active", True),
+    ("node state: active -> draining", False),
 ])
 def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:
     assert states_value("recovery", text) == recovered

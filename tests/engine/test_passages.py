@@ -286,6 +286,28 @@ def test_another_log_chunk_gives_its_best_line_with_two_either_side() -> None:
     assert len(passage.lines) == 3 and passage.context == ""
 
 
+def test_a_line_of_a_request_that_went_wrong_later_runs_on_to_how_it_ended() -> None:
+    """AWS Lambda tags a request's lines with its RequestId: the line that matches the question (the export it
+    asks about) is followed to that request's worst line (its timeout), past another request's lines; a request
+    that ended well is quoted as it is."""
+    request, other = "5b0c51de-8a60-4a9e-9d0c-4d3e2f1a7b11", "0f6a2c3e-1111-4a2b-8c3d-9e8f7a6b5c4d"
+    lines = [
+        f"2024-05-01T02:00:00Z START RequestId: {request} Version: 7",
+        f"2024-05-01T02:00:00Z [INFO] {request} export_id=exp-1 tenant=acme format=xlsx",
+        f"2024-05-01T02:00:01Z START RequestId: {other} Version: 7",
+        f"2024-05-01T02:00:02Z [INFO] {other} export_id=exp-2 tenant=initech format=csv",
+        f"2024-05-01T02:00:03Z END RequestId: {other}",
+        f"2024-05-01T02:00:20Z [INFO] {request} warehouse query finished in 20000 ms",
+        f"2024-05-01T02:00:30Z {request} Task timed out after 30.00 seconds",
+        f"2024-05-01T02:00:30Z END RequestId: {request}",
+    ]
+    document = _log("\n".join(lines))
+    passage = log_passage("acme says their xlsx export never showed up", Chunk(document, "", 2, 2), overlap)
+    assert (passage.line_start, passage.line_end) == (1, 7) and "Task timed out" in passage.lines[-1]
+    fine = log_passage("where is the initech csv export?", Chunk(document, "", 4, 4), overlap)
+    assert (fine.line_start, fine.line_end) == (2, 6)  # two lines either side, no more
+
+
 def test_the_two_lines_either_side_reach_past_the_edges_of_the_chunk() -> None:
     document = _log("\n".join([
         "14:16:03 LOG:  disconnection: session time: 0:00:50 user=orders",

@@ -36,6 +36,10 @@ _LEVEL_KEY = r"\b(?:level|lvl|severity|loglevel|levelname)[\"']?[=:][ \t]*[\"']?
 ACCESS_REQUEST = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" "
 # HAProxy's HTTP log: the five timers (Tq/Tw/Tc/Tr/Ta, -1 when not reached) then the status, before the request
 HAPROXY_TIMERS = r"\s(?:-?\d+/){4}\+?-?\d+ "
+# Ceph's daemons ("2024-11-05T01:52:09.317+0000 7f3a35812700 -1 osd.14 4519 heartbeat_check: no reply from ..."): after
+# the time and the thread id, the message's level, -1 for an error, 0 to 20 for the rest (also in the dump of recent
+# events a crash prints: "   -2> 2024-11-05T04:12:22.829+0000 7f3a2f00a700 -1 bdev(...) ...")
+_CEPH = r"^(?:\s*-?\d+> )?\d{{4}}-\d{{2}}-\d{{2}}T[\d:.]+[+-]\d{{4}} [0-9a-f]{{12,16}} +(?:{levels}) "
 # a request that the server failed: "GET /pay HTTP/1.1" 502, JSON "status": 503, HAProxy "0/0/1/-1/30003 504"
 _SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b|" + HAPROXY_TIMERS + r"5\d\d\b"
 # MongoDB's structured log (4.4+): "s":"F" fatal, "E" error, "W" warning ("I" and "D1".. say little: MongoDB
@@ -52,7 +56,7 @@ _ERROR = re.compile(  # a level that says error
     + r"|<(?:Error|Fatal|Critical)>"  # ClickHouse and other Poco loggers: "{} <Fatal> BaseDaemon: ..."
     + r"|\bblocked for more than \d+ seconds\b"  # the kernel's hung task report (it says "INFO:")
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
-    + r"|" + _MONGO.format(levels="EF")
+    + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[(?:\w+:)?warn(?:ing)?\])|^warn: "
@@ -81,7 +85,7 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     # the kernel and systemd (syslog and the journal have no level): a disk, a crash, a unit that gave up
     r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
     r"|\bcode=exited, status=(?!0/)\d+"  # systemd: a unit's main process exited with an error status
-    r"|(?i:\btimed out\b)"
+    r"|(?i:\btimed out\b)|(?i:\bsyntax error\b)"  # Apache: "AH00526: Syntax error on line 41 of /usr/.../x.conf:"
     # what a server refused a client, in logs without levels (Mosquitto: "Client connection from 10.20.6.61:36068
     # denied: max_connections exceeded.", "Client hmi-panel-12 disconnected, not authorised.")
     r"|(?i:\b(?:denied|refused|rejected|not authori[sz]ed|unauthori[sz]ed)\b)"
@@ -96,12 +100,19 @@ _RUST_TAIL = r"stack backtrace:$|note: .*\bRUST_BACKTRACE\b"
 # the JVM's own crash report on stdout (catalina.out): "#" lines from "# A fatal error has been detected by the Java
 # Runtime Environment:" through "#  SIGSEGV (0xb) at pc=..." and "# C  [libtcnative-1.so.0+0x1f2a3]" to the last "#"
 _JVM_CRASH = r"# A fatal error has been detected by the Java Runtime Environment"
+# a C++ daemon's backtrace (Ceph: " 4: (KernelDevice::_aio_thread()+0x1254) [0x55d5c1a8e0a4]",
+# " 7: /lib64/libpthread.so.0(+0x81ca) [0x7f3a4a5b61ca]", " 8: clone()") after the signal it caught
+# ("*** Caught signal (Aborted) **") or a failed assertion
+_NATIVE_FRAME = r"\s+\d{1,3}: (?:\(.+\)\+0x[0-9a-f]+\) \[0x[0-9a-f]+\]|\S+\([\w+.]*\) \[0x[0-9a-f]+\]|[\w:~]+\(\))\s*$"
+_SIGNAL = r"\*\*\* Caught signal \("
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
     r"|panic: |fatal error: |" + _GOROUTINE  # Go's panics and its runtime's fatal errors
     + r"|" + _RUST_PANIC + r"|" + _JVM_CRASH
     + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
+    + r"|^(?:" + TIMESTAMP.pattern + r")\s+[0-9a-f]{12,16}\s+-?\d+\s+" + _SIGNAL  # Ceph, after its prefix
+    + r"|^" + _NATIVE_FRAME  # after a blank line and the daemon's version
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
@@ -115,7 +126,7 @@ _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
     r"|Traceback \(most recent call last\):"
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
-    + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)"
+    + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"

@@ -69,6 +69,8 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
+              # a state entered: Ceph's "state: booting -> active"
+              r"|(?:->|=>|→)\s*(?:active|up|running|healthy|ready|online|green)\b"
               # a bad state left: ClickHouse's "Table is not readonly anymore", HDFS's "Leaving safe mode"
               r"|\b(?:not|no longer) (?:in )?(?:read-?only|degraded|throttled|fenced|paused)\b(?: mode)?(?! until)"
               r"|\b(?:leaving|left|exit(?:ed|ing)?) safe ?mode\b"
@@ -166,13 +168,23 @@ _NO_CHANGE = re.compile(r"(?i)\b(?:nobody|no one|noone|nothing)\b[^.?!\n]{0,20}?
                         + _CHANGE_VERB)
 
 
+# the event a question places itself against, up to where it asks ("right after we published the new version every
+# invocation failed, why?": "we published the new version every invocation failed"); not the question's own "when did"
+_EVENT_CLAUSE = re.compile(r"(?i)(?:^|(?<=\S ))\b(?:after|since|once|before|when)\s+"
+                           r"(?!(?:did|do|does|was|were|is|are|has|have|had|will|would|could|can)\b)"
+                           r"[^?!.;,\n]{1,120}?(?=\s+(?:what|which|who|where|how|why|is|are|was|were|did|does|do)\b"
+                           r"|[?!.;,\n]|$)")
+
+
 def asked_values(question: str) -> list[str]:
-    """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order; a
-    question that asks how many asks for a count, not a comeback ("how many mutations did it replay on the
-    way back up?"), one that says it never came back asks what went wrong, and one that says nobody touched
-    it asks for no change."""
+    """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order, read
+    outside the event it places itself against (``_EVENT_CLAUSE``: "after we published the new version" asks
+    for no version); a question that asks how many asks for a count, not a comeback ("how many mutations did
+    it replay on the way back up?"), one that says it never came back asks what went wrong, and one that
+    says nobody touched it asks for no change."""
     head = question[:MAX_QUESTION_CHARS]
-    kinds = [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(head)]
+    asking = _EVENT_CLAUSE.sub(" ", head)
+    kinds = [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(asking)]
     if _COUNT.search(head) or _NO_COMEBACK.search(head):
         kinds = [kind for kind in kinds if kind != "recovery"]
     return [kind for kind in kinds if kind != "change"] if _NO_CHANGE.search(head) else kinds

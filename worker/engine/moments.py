@@ -37,7 +37,8 @@ _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)
                     r"|\b(?:at|around|about|after|before|since|by|until|till|near|past)\s+(?:about\s+|around\s+)?"
                     r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?"
                     r"(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
-                    r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt)\b))"
+                    r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt|during|it|we|they|i"
+                    r"|everything)\b))"
                     r"|(?<![\w:.])(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
                     r"\s*o'?clock\b")  # "the 9 o'clock release", wherever it stands
 _HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")

@@ -534,8 +534,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     ``CAUSE_GAP`` lines before it join too (the cause comes first); the lines of ``suspects`` (templates of the
     lines the question suspects: suspects.py) head no incident. Another chunk: its best line (a line that states the
     kind of value the question asks for counts ``VALUE_LINE_BONUS`` more: lookups.py) with
-    ``LOG_CONTEXT_LINES`` either side, also past the chunk's first or last line, and for "how many"/"how
-    often" the same context line about it."""
+    ``LOG_CONTEXT_LINES`` either side, also past the chunk's first or last line, run on to how its request
+    ended when that went wrong (``_up_to_request_outcome``), and for "how many"/"how often" the same context
+    line about it."""
     document = chunk.document
     if text_severity(chunk.text) > 0:
         lead = CAUSE_GAP if _WHY.search(question[:MAX_QUESTION_CHARS]) else EPISODE_GAP
@@ -569,6 +570,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
         scores = scorer(question, [folded[i].text for i in inside])
     best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
     shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
+    if not kinds:
+        shown = _up_to_request_outcome(folded, best, shown)
     if _WHEN.search(question[:MAX_QUESTION_CHARS]) and not any(first_timestamp(line.raw) for line in shown):
         shown = _up_to_a_time(folded, best, shown)
     first, last = shown[0].first, shown[-1].last
@@ -579,6 +582,30 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
 
 
 _WHEN = re.compile(r"(?i)\bwhen\b|\bwhat time\b")  # the answer needs a time
+# what ties a request's lines together: a UUID (AWS Lambda's "RequestId: e1dff635-80f3-...", most trace ids)
+_REQUEST_ID = re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+REQUEST_LINES = 20  # lines after a quoted line of a request read for how that request ended
+
+
+def _up_to_request_outcome(folded: Sequence[LogLine], best: int, shown: list[LogLine]) -> list[LogLine]:
+    """A line of a request (a UUID its lines share: ``_REQUEST_ID``) whose later lines went wrong: the passage
+    runs on to the first of that request's most severe lines within ``REQUEST_LINES`` (the export's
+    "Task timed out after 30.03 seconds" after its "export_id=... format=xlsx"), when it is a warning or
+    worse and the passage still fits ``MAX_LINES``; as it is otherwise."""
+    ids = set(_REQUEST_ID.findall(folded[best].raw))
+    end = best + LOG_CONTEXT_LINES + 1
+    if not ids or end >= len(folded):
+        return shown
+    mine = [i for i in range(best + 1, min(len(folded), best + REQUEST_LINES + 1))
+            if ids & set(_REQUEST_ID.findall(folded[i].raw))]
+    marks = {i: line_severity(folded[i].raw) for i in mine}
+    worst = max(marks.values(), default=Severity.NONE)
+    if worst == Severity.NONE:
+        return shown
+    target = min(i for i, mark in marks.items() if mark == worst)
+    if target < end or len(shown) + target - end + 1 > MAX_LINES:
+        return shown
+    return [*shown, *folded[end:target + 1]]
 
 
 def _up_to_a_time(folded: Sequence[LogLine], best: int, shown: list[LogLine]) -> list[LogLine]:
