@@ -104,6 +104,18 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   a mod_proxy backend refusing connections, password guessing on ``/admin/``, ``MaxRequestWorkers`` reached,
   gateway timeouts from a slow backend, a crash loop on a config syntax error after an upgrade with restart
   banners, a scraper denied ``/server-status`` every minute), held out whole.
+  ``logs-heldout17``: the seventeenth held-out round, written blind the same way: a SQL Server 2022 errorlog from a
+  Linux container (``docker logs``: startup banners, password guessing on ``sa``, slow I/O warnings during the full
+  backup, log backups failing on a missing backup share until the transaction log is full with error 9002, deadlock
+  graphs of trace flag 1222, ``max server memory`` set far too low with error 701 and a memory status dump, an access
+  violation stack dump, error 17311 and a restart), a Hadoop YARN NodeManager log (log4j; Spark executors killed
+  beyond their physical memory limit, a ResourceManager failover with retries and a Java stack trace, a local dir over
+  the disk utilization threshold, an ``OutOfMemoryError: unable to create new native thread`` halt and a restart
+  banner, a crash loop on a ``container-executor.cfg`` with the wrong owner after a config push) and a Squid 6
+  container log (cache.log lines mixed with access.log lines in the native format; LDAP auth helpers saturated with a
+  407 storm, a dead parent proxy with 503s until it revives, an internal host denied on odd ports, an assertion crash
+  and a restart with a low file descriptor limit, file descriptor exhaustion and a restart, a crash loop on an
+  undefined ACL after a reconfigure), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -226,7 +238,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
                        ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
                        ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
-                       ("logs-heldout16", "heldout16.jsonl")):
+                       ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
