@@ -418,6 +418,11 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("2024-03-02T10:11:13.001+0000 7f2b1c4d5700  0 log_channel(cluster) log [WRN] : 3 slow requests", Severity.WARNING),
     # Apache's configuration check, before its error log has a format
     ("AH00526: Syntax error on line 7 of /etc/httpd/conf.d/site.conf:", Severity.ERROR),
+    # a process's crash report (SQL Server)
+    ("2024-05-14 07:31:02.47 spid97      ***Stack Dump being sent to /var/opt/mssql/log/SQLDump0004.txt",
+     Severity.ERROR),
+    ("2024-05-14 07:31:02.47 spid97      SqlDumpExceptionHandler: Process 97 generated fatal exception c0000005",
+     Severity.ERROR),
 ])
 def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity
@@ -587,3 +592,37 @@ def test_a_native_backtrace_after_a_caught_signal_is_one_stack_trace() -> None:
     assert marks[0] == marks[9] == Severity.NONE
     assert text_severity(" 3: (KernelDevice::_aio_thread()+0x1254) [0x55d5c1a8e0a4]") == Severity.STACK_TRACE
     assert text_severity(" 2: a numbered list item()") == Severity.NONE
+
+
+def test_an_error_number_on_a_line_of_its_own_is_followed_by_its_message() -> None:
+    """SQL Server's error log: "Error: 17311, Severity: 16, State: 1." then the message on the next line, which
+    says what happened (the fatal exception's code); the line after that is the log's own again."""
+    lines = [
+        "2024-05-14 07:31:06.30 Server      Error: 17311, Severity: 16, State: 1.",
+        "2024-05-14 07:31:06.30 Server      SQL Server is terminating because of fatal exception c0000005.",
+        "2024-05-14 07:31:19.94 Server      Microsoft SQL Server 2022 (RTM-CU12) (KB5033663) - 16.0.4115.5 (X64)",
+    ]
+    assert line_severities(fold_repeats(lines)) == [Severity.ERROR, Severity.ERROR, Severity.NONE]
+
+
+def test_a_report_logged_at_one_time_by_one_source_is_one_error() -> None:
+    """SQL Server writes a deadlock graph as lines of its error log with the same time and spid: all of them,
+    the other process's procedure too, belong to the deadlock, up to the next line of another time."""
+    head = "2024-05-14 05:41:17.63 spid21s     "
+    lines = [
+        "2024-05-14 05:40:02.10 Logon       Login succeeded for user 'svc_erp'.",
+        f"{head} deadlock-list",
+        f"{head}  deadlock victim=process27a3c5e8c18",
+        f"{head}     process id=process27a3c5f0418 taskpriority=0 logused=960 waittime=2799",
+        f"{head}       frame procname=ERP_Prod.dbo.usp_ReserveStock line=41 stmtstart=2874",
+        f"{head} UPDATE dbo.InventoryBalance SET Reserved = Reserved + @Qty WHERE ItemId = @ItemId",
+        "2024-05-14 05:41:19.02 spid52      Using 'dbghelp.dll' version '4.0.5'",
+    ]
+    assert line_severities(fold_repeats(lines)) == [Severity.NONE, *[Severity.ERROR] * 5, Severity.NONE]
+    # not the next of a burst of lines that each have their level, nor lines that share only the second
+    burst = ["2025-10-07T11:17:17.988Z pid=48213 tid=nsi8 WARN: Faraday::ClientError: the server responded with 410",
+             "2025-10-07T11:17:17.988Z pid=48213 tid=nsi8 INFO: done: ShipmentWebhookJob"]
+    assert line_severities(fold_repeats(burst)) == [Severity.WARNING, Severity.NONE]
+    seconds = ["2024/05/14 15:22:53 kid1| FATAL: Bungled /etc/squid/squid.conf line 51: http_access deny x",
+               "2024/05/14 15:22:53 kid1| Adaptation support is off."]
+    assert line_severities(fold_repeats(seconds)) == [Severity.ERROR, Severity.NONE]

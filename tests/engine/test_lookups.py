@@ -7,10 +7,12 @@ import pytest
 from worker.documents.document import Chunk, Document
 from worker.engine.lookups import (
     COMEBACK_MINUTES,
+    EARLIER_COMEBACK,
     MINOR_COMEBACK,
     asked_values,
     asks_for_a_line_not_an_incident,
     lookup_scores,
+    names_version_of,
     states_value,
     time_placement,
 )
@@ -78,6 +80,8 @@ from worker.engine.lookups import (
     ("it broke after we changed the config, why?", []),
     ("what version are we on now after the deploy?", ["version"]),
     ("after the upgrade, which version is it running?", ["version"]),
+    ("is dn07 back now?", ["recovery"]), ("what time did it come up?", ["recovery"]),
+    ("did any errors come up?", []), ("why is it back to failing?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -143,6 +147,9 @@ def test_values_are_found(kind: str, text: str) -> None:
     # a state entered: Ceph's "state: booting -> active"
     ("2024-03-02T10:21:09.231+0000 7f8c1e3c8200  1 osd.3 815 state: booting -> active", True),
     ("node state: active -> draining", False),
+    ("2024/05/14 14:33:12 kid1| Detected REVIVED Parent: dlp-gw.corp.example", True),  # Squid
+    ("INFO NodeStatusUpdaterImpl: Registered with ResourceManager as dn07.example:45454", True),  # YARN
+    ("INFO NodeManager: registered UNIX signal handlers for [TERM, HUP, INT]", False),
 ])
 def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:
     assert states_value("recovery", text) == recovered
@@ -359,6 +366,28 @@ def test_a_comeback_asked_after_a_time_is_the_first_after_it() -> None:
     assert lookup_scores("when did it come back?", chunks).tolist() == [0.0, 1.0, 0.0, 1.0]
 
 
+def test_a_comeback_asked_about_now_is_the_last_one() -> None:
+    """"is dn07 back and registered with the RM now?": the registration after its last outage, not the one after
+    an earlier outage whose lines read closer to the question; without "now" both weigh the same."""
+    log = Document("file:nm.log", "nm.log", "", kind="log")
+    lines = ["2024-05-14 08:14:01,640 ERROR NodeStatusUpdaterImpl: Caught exception in status-updater",
+             "2024-05-14 08:15:15,872 INFO  NodeStatusUpdaterImpl: Registered with ResourceManager as dn07:45454",
+             "2024-05-14 11:02:19,974 ERROR NodeManager: Error starting NodeManager",
+             "2024-05-14 11:09:43,967 INFO  NodeStatusUpdaterImpl: Registered with ResourceManager as dn07:45454"]
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, start=1)]
+    assert asked_values("is dn07 back and registered with the RM now? what time did it come up") == ["recovery"]
+    assert lookup_scores("is dn07 back now?", chunks).tolist() == [0.0, EARLIER_COMEBACK, 0.0, 1.0]
+    assert lookup_scores("is dn07 back?", chunks).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_a_version_of_four_numbers_is_one_unless_it_could_be_an_address() -> None:
+    sql = "2024-05-14 07:31:19.94 Server      Microsoft SQL Server 2022 (RTM-CU12) (KB5033663) - 16.0.4115.5 (X64)"
+    assert states_value("version", sql) and names_version_of("which build is the erp sql server on?", sql)
+    ubuntu = "\tStandard Edition (64-bit) on Linux (Ubuntu 22.04.4 LTS) <X64>"
+    assert states_value("version", ubuntu) and not names_version_of("which build is the erp sql server on?", ubuntu)
+    assert not states_value("version", "connected to 10.20.4.31 from 192.168.255.254")
+
+
 def test_a_restart_banner_that_says_other_settings_than_the_last_is_a_change() -> None:
     """No line says "changed": the worker came back with release v4.13.0 and concurrency 10 where the
     start before said v4.12.3 and 5. A line of measurements that moves every time is no setting."""
@@ -488,6 +517,9 @@ def test_a_version_asked_for_as_it_is_now_is_the_last_one_the_log_states() -> No
     assert lookup_scores("which version is currently deployed?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("the 9 o'clock release kept crashing, why?", chunks).tolist() == [0] * 6, "no version asked"
     assert lookup_scores("which version was deployed at nine?", chunks).tolist() == [1, 0, 1, 0, 1, 0]
+    # after an upgrade or a deploy is as it is now
+    assert lookup_scores("which version is dispatch on after the 9am deploy?", chunks).tolist() == [
+        0.5, 0, 0.5, 0, 1, 0]
 
 
 def test_the_last_version_of_each_kind_counts_when_a_start_up_also_names_its_runtime() -> None:

@@ -31,6 +31,7 @@ from worker.engine.moments import asked_spans, chunk_minutes, moment_scores
     ("the nine o'clock deploy", [540, 1260]),
     ("the intranet crawled right at 9 during the all hands", [540, 1260]),  # a bare hour before "during", "it"
     ("around 4 it died", [240, 960]),
+    ("around 9 one of dn07's disks got dropped", [540, 1260]),
 ])
 def test_the_times_of_day_a_question_names(question: str, minutes: list[int]) -> None:
     assert asked_spans(question) == [(m, m) for m in minutes]

@@ -566,6 +566,39 @@ def test_a_step_that_sends_the_reader_to_another_section_is_followed() -> None:
     assert text_passage(question, ranked, overlap).heading == "Loader › A table's loads are failing"
 
 
+CHECKS_AND_FIXES = """# Pay stations
+
+## Diagnosis
+
+1. Kiosks of the site: `payctl stations list --site S1`.
+2. Exit says unpaid: the gates hold an old paid list. Check `payctl sync status --site S1`.
+3. Fees wrong: check the active tariff with `payctl tariff show --site S1`.
+
+## Remediation
+
+1. Kiosk frozen: `payctl station reboot --site S1 --station K3`.
+2. Wrong tariff: `payctl tariff rollback --site S1`.
+3. Exit says unpaid, the gates hold an old paid list: push it again with `payctl sync push --site S1`.
+"""
+
+
+def test_a_check_is_followed_by_the_remedy_step_that_reads_like_it() -> None:
+    """A symptom that matches a diagnosis step ("the exit says unpaid") gets that check, then the remedy step that
+    reads closest to it (the push), with the lines between elided; a question for a number or a time gets the
+    check alone, and so does one whose remedy steps read alike."""
+    document = Document("runbook:pay.md", "Pay stations", CHECKS_AND_FIXES, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 8), 0.8)]
+    passage = text_passage("paid at the kiosk but the exit says unpaid, wat do", ranked, overlap)
+    assert passage.heading == "Pay stations › Diagnosis" and passage.line_end == 13
+    assert passage.lines[-1].endswith("`payctl sync push --site S1`.") and "then Remediation:" in passage.lines[-2]
+    assert asks_what_to_do("paid but unpaid. wat do")
+    fact = text_passage("the exit says unpaid, how long until the gates get the paid list?", ranked, overlap)
+    assert fact.line_end <= 8 and not any("sync push" in line for line in fact.lines)
+    alike = replace(document, text=CHECKS_AND_FIXES + "4. Exit says unpaid, the gates hold an old paid list: push it"
+                    " again with `payctl sync push --site S1 --full`.\n")
+    assert text_passage("the exit says unpaid", [(Chunk(alike, "", 3, 8), 0.8)], overlap).line_end <= 8
+
+
 def test_in_an_error_table_only_the_row_that_matches_sends_the_reader_elsewhere() -> None:
     """An error table whose `PERIOD_CLOSED` row says 'see "Month-end"': a question about another of its errors
     is answered by the table (its row names the setting), not sent to "Month-end", nor to the opening."""

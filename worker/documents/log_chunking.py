@@ -24,7 +24,9 @@ from dataclasses import dataclass, replace
 from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
 from worker.documents.log_format import (
     Severity,
+    announces_message,
     continues_message,
+    continues_report,
     continues_stack_trace,
     first_timestamp,
     has_leading_timestamp,
@@ -141,14 +143,23 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
         marks[i] = line_severity(lines[i].raw)
         if marks[i] in (Severity.WARNING, Severity.ERROR):
             j = i + 1
-            while j < len(lines) and j - i <= MAX_MESSAGE_LINES and continues_message(
-                    lines[j].raw, lines[j + 1].raw if j + 1 < len(lines) else None):
+            while j < len(lines) and j - i <= MAX_MESSAGE_LINES and _continues(lines, i, j):
                 marks[j] = marks[i]
                 j += 1
             i = j
             continue
         i += 1
     return marks
+
+
+def _continues(lines: list[LogLine], head: int, index: int) -> bool:
+    """Line ``index`` belongs to the warning or error at ``head``: its message goes on there (``continues_message``),
+    the head gave only the error's number (``announces_message``), or it is a line of the head's report
+    (``continues_report``)."""
+    following = lines[index + 1].raw if index + 1 < len(lines) else None
+    return (continues_message(lines[index].raw, following)
+            or (index == head + 1 and announces_message(lines[head].raw))
+            or continues_report(lines[index].raw, lines[head].raw))
 
 
 # a Java (Kotlin, Scala) exception's first line: its class's full name ("java.util.concurrent.TimeoutException:")

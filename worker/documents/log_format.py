@@ -86,6 +86,10 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
     r"|\bcode=exited, status=(?!0/)\d+"  # systemd: a unit's main process exited with an error status
     r"|(?i:\btimed out\b)|(?i:\bsyntax error\b)"  # Apache: "AH00526: Syntax error on line 41 of /usr/.../x.conf:"
+    # a process's crash report (SQL Server: "***Stack Dump being sent to ...", "generated fatal exception c0000005
+    # EXCEPTION_ACCESS_VIOLATION")
+    r"|(?i:\bstack dump\b|\bfatal exception\b|\baccess violation\b)"
+    r"|(?i:\bdeadlock(?:ed|s)?\b)"  # SQL Server's "deadlock-list", "deadlock victim=process27a3c5e8c18"
     # what a server refused a client, in logs without levels (Mosquitto: "Client connection from 10.20.6.61:36068
     # denied: max_connections exceeded.", "Client hmi-panel-12 disconnected, not authorised.")
     r"|(?i:\b(?:denied|refused|rejected|not authori[sz]ed|unauthori[sz]ed)\b)"
@@ -185,6 +189,36 @@ def continues_message(line: str, next_line: str | None = None) -> bool:
         return next_line is not None and bool(_CAUSES.match(next_line))
     return (line[:1] in (" ", "\t") and bool(line.strip()) and not has_leading_timestamp(line)
             and not (_ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)))
+
+
+# SQL Server's error log gives an error's number on a line of its own and its message on the next: "Error: 17311,
+# Severity: 16, State: 1." then "SQL Server is terminating because of fatal exception c0000005. ..."
+_ERROR_NUMBER = re.compile(r"\bError: \d+, Severity: \d+, State: \d+\.?\s*$")
+
+
+def announces_message(line: str) -> bool:
+    """``line`` gives only an error's number: the next line is its message."""
+    return bool(_ERROR_NUMBER.search(line))
+
+
+# a line's time and its source ("2024-05-14 05:41:17.63 spid21s      deadlock-list")
+_TIME_AND_SOURCE = re.compile(r"^(" + TIMESTAMP.pattern + r")\s+(\S+)\s")
+_FRACTION = re.compile(r":\d\d[.,]\d")
+
+
+def continues_report(line: str, head: str) -> bool:
+    """``line`` is a line of the report that ``head`` opens: logged at the same time, to a fraction of a second,
+    by the same source, with no level of its own (SQL Server's deadlock graph: "deadlock-list", then " deadlock
+    victim=...", "  process-list", the statements... each a line of the error log with the same time and spid;
+    not the next of a burst of lines that each have their level, nor lines of the same second)."""
+    first, other = _TIME_AND_SOURCE.match(head), _TIME_AND_SOURCE.match(line)
+    if (first is None or other is None or first.group(1, 2) != other.group(1, 2) or not _FRACTION.search(first.group(1))
+            or _ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)):
+        return False
+    process, its = _SYSLOG_PREFIX.match(head), _SYSLOG_PREFIX.match(line)  # syslog: the host, then the process
+    if process is None or its is None:
+        return process is None and its is None
+    return process.group(1) == its.group(1)
 
 
 def _ruby_frame_alone(line: str) -> bool:

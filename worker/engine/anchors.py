@@ -37,10 +37,10 @@ import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import Severity
+from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.incidents import asks_about_crash, asks_about_incident, text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans, distance
 
-MAX_QUESTION_CHARS = 2000
 MAX_CLAUSE_CHARS = 120
 PREFIX = 5  # letters of a word compared: "stepped" and "stepping", "crashed" and "crashing" meet
 MATCH_SHARE = 0.5  # of the best incident chunk's score, for another to count as the same event

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from worker.documents.document import Chunk
 
+# what a question asks is read from its first characters: a pasted log after them adds nothing, and every reading
+# of the question (intent, times, values, names) runs in bounded time whatever its length
+MAX_QUESTION_CHARS = 2000
+
 if TYPE_CHECKING:
     from worker.index.candidates import Candidates
 

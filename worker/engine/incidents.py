@@ -29,6 +29,7 @@ import numpy as np
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run, problem_templates
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
+from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.moments import DAY, WINDOW_MINUTES, asked_spans, chunk_spans, distance
 from worker.engine.suspects import suspect_split, suspect_templates
 
@@ -61,7 +62,6 @@ CHRONIC = 0.6  # for a question that names a time, the weight of incidents that 
 CHRONIC_MINUTES = 15  # how long before the time asked about a problem first logged was going on already
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
-MAX_QUESTION_CHARS = 2000  # intent is read from the start of the question; a pasted log adds nothing
 
 
 def asks_about_incident(question: str) -> bool:

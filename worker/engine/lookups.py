@@ -38,14 +38,15 @@ import numpy as np
 from worker.documents.document import Chunk, Document, logs_in_file_order
 from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.anchors import FUNCTION_WORDS, PREFIX, anchor_position, is_timed, question_anchor, word_prefixes
+from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.incidents import text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans
-
-MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
 
 _VERSION = (r"(?<![\w.])v\d+(?:\.\d+)+\b"  # v1.19.0, v3.4
             # 2.14.1, 1.2.3-rc1 (not an IP address, a date written with dots: 2025.03.11, nor an Erlang pid: <0.312.0>)
             r"|(?<![\w.<])(?!\d{4}\.\d\d\.\d\d\b)\d+\.\d+\.\d+(?:[-+][\w.]+)?(?![\w.]*\.\d)(?!>)"
+            # four numbers, one too large for an IP address: SQL Server's 16.0.4115.5, Windows' 10.0.19045.3803
+            r"|(?<![\w.])(?=[\d.]*\b(?:\d{4,}|[3-9]\d\d|2[6-9]\d|25[6-9])\b)\d+(?:\.\d+){3}\b(?![.:]\d)"
             r"|\b[A-Z][A-Za-z]+[ /]\d+\.\d+\b"  # Java 21.0.2, PostgreSQL 16.2, nginx/1.25
             # version=1.4, "version": "2.1", OpenSearch's version[2.13.0] (not a counter: version=20418)
             r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)"
@@ -69,6 +70,8 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
+              r"|\brevived\b"  # Squid: "Detected REVIVED Parent: dlp-gw.corp.example"
+              r"|\bregistered (?:with|to|at)\b"  # YARN: "Registered with ResourceManager as dn07..."
               # a state entered: Ceph's "state: booting -> active"
               r"|(?:->|=>|→)\s*(?:active|up|running|healthy|ready|online|green)\b"
               # a bad state left: ClickHouse's "Table is not readonly anymore", HDFS's "Leaving safe mode"
@@ -113,6 +116,9 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
     "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are|put|brought|bring) back\b"
+                            # "is dn07 back?", not "back to failing"
+                            r"|\b(?:is|are|was|were) [\w.-]+ back\b(?! (?:to|from|at|in|off|down|on)\b)"
+                            r"|\b(?:it|they) c[oa]me up\b"  # "what time did it come up?", not "did an error come up"
                             r"|\bback (?:up|online|in sync|to normal)\b|\brebuilt\b"
                             r"|\brecovered\b|\b(?:up|fine|ok|working|loading|running|serving|responding|flowing"
                             r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"
@@ -262,7 +268,7 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     relative = {kind: _relative(question, kind, chunks, resettings) for kind in kinds if kind in ("change", "leader")}
     if "version" in kinds:
         versions = _named_versions(question, chunks)
-        if _NOW.search(question[:MAX_QUESTION_CHARS]):
+        if _NOW.search(question[:MAX_QUESTION_CHARS]) or _AFTER_UPGRADE.search(question[:MAX_QUESTION_CHARS]):
             latest = _latest_versions(chunks)
             versions = {i: score * (versions or {}).get(i, 1.0) for i, score in latest.items()}
         if versions is not None:
@@ -282,8 +288,11 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     return scores
 
 
-# a version asked for as it is now: the last one the log states
+# a version asked for as it is now: the last one the log states; so too one asked for after an upgrade ("which envoy
+# version is the edge on after this afternoons upgrade?")
 _NOW = re.compile(r"(?i)\b(?:now|currently|current|at the moment|these days)\b")
+_AFTER_UPGRADE = re.compile(r"(?i)\b(?:after|since|following)\b[^?!.;,\n]{0,60}?\b(?:upgrad\w*|updat\w*|deploy\w*"
+                            r"|patch\w*|releas\w*|roll ?outs?|rolled out|install\w*|bump\w*)")
 
 
 def _latest_versions(chunks: Sequence[Chunk]) -> dict[int, float]:
@@ -310,11 +319,23 @@ def _named_versions(question: str, chunks: Sequence[Chunk]) -> dict[int, float] 
     chunks that state a version of a kind (``_version_kinds``) holding one of the question's words in full,
     the other chunks that state one half (the Tomcat Native library's "[1.2.35]" is not Tomcat's version);
     None when no stated version is of a kind the question names."""
-    asked = {w for w in _LETTERS.findall(question[:MAX_QUESTION_CHARS].lower()) if len(w) > 2} - _VERSION_WORDS
+    asked = _named_words(question)
     stating = {i: _text_version_kinds(chunk.text) for i, chunk in enumerate(chunks)
                if chunk.document.kind == "log" and states_value("version", chunk.text)}
     named = {i for i, kinds in stating.items() if any(asked & set(kind.split()) for kind in kinds)}
     return {i: 1.0 if i in named else 0.5 for i in stating} if named else None
+
+
+def names_version_of(question: str, line: str) -> bool:
+    """The line states a version of what the question names ("which build is the erp sql server on?": "Microsoft
+    SQL Server 2022 (RTM-CU12) ... 16.0.4115.5", not the Ubuntu release on the line after it)."""
+    asked = _named_words(question)
+    return any(asked & set(kind.split()) for kind in _version_kinds(line))
+
+
+def _named_words(question: str) -> set[str]:
+    """The question's words that may name what it asks the version of."""
+    return {w for w in _LETTERS.findall(question[:MAX_QUESTION_CHARS].lower()) if len(w) > 2} - _VERSION_WORDS
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -454,7 +475,8 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     its comeback are its progress (``PROGRESS``). A start after a crash that the same crash ends again is
     a crash loop going on, no comeback, when some start after a crash stayed up (``_restarts_after_crashes``).
     When the question names a time ("it dropped off around 5:20, when did it come back?"), the first comeback
-    after it weighs 1 and the others ``MINOR_COMEBACK``. Else every comeback weighs 1; but when the question
+    after it weighs 1 and the others ``MINOR_COMEBACK``; when it asks about now ("is dn07 back now?"), the last
+    one weighs 1 and the others ``EARLIER_COMEBACK``. Else every comeback weighs 1; but when the question
     asks when crashes stopped (``_CRASHES_STOPPED``) and the service started after a crash and stayed up,
     that start is the answer and the other comebacks (a client that reconnected) weigh nothing."""
     found: dict[int, float] = {}
@@ -472,6 +494,10 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
         if asked:  # "it dropped off around 5:20, when did it come back?": the first comeback after then
             first = _first_after(chunks, list(outages), min(start for start, _ in asked))
             found.update((index, 1.0 if index == first else MINOR_COMEBACK) for index in outages)
+            continue
+        if outages and _NOW.search(question[:MAX_QUESTION_CHARS]):  # "is it back now?": since the last outage
+            last = max(outages, key=lambda index: (chunks[index].line_start, index))
+            found.update((index, 1.0 if index == last else EARLIER_COMEBACK) for index in outages)
             continue
         found.update((index, PROGRESS) for index in _progress(chunks, read, set(outages)))
         if party or _AFTER_CRASH.search(question):
@@ -711,6 +737,7 @@ def _outage(severities: list[int], *more: tuple[int, int]) -> tuple[int, int]:
 
 
 MINOR_COMEBACK = 0.75  # of a comeback's weight, when it follows a lesser outage than the log's worst
+EARLIER_COMEBACK = 0.25  # of a comeback's weight, when the question asks about now and another came after it
 PARTY_SHARE = 1 / 3  # of a log's chunks, at most, that name a party of it ("billing" among a broker's clients)
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import TIMESTAMP, is_stack_trace_line
+from worker.engine.base import MAX_QUESTION_CHARS
 
-MAX_QUESTION_CHARS = 2000
 WINDOW_MINUTES = 30.0
 DAY = 24 * 60
 
@@ -38,7 +38,7 @@ _ASKED = re.compile(r"(?i)(?<![\w:.])(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)
                     r"(\d{1,2})(?![\d:.]\d|\s*[ap]m\b)(?:\s*o'?clock|ish)?"
                     r"(?=\s*(?:$|[,.?!;)]|-ish\b|\s(?:and|or|but|what|when|why|how|who"
                     r"|is|was|were|the|this|today|yesterday|tonight|last|in|on|utc|gmt|during|it|we|they|i"
-                    r"|everything)\b))"
+                    r"|everything|one|our|my|someone|somebody)\b))"
                     r"|(?<![\w:.])(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
                     r"\s*o'?clock\b")  # "the 9 o'clock release", wherever it stands
 _HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")

@@ -37,10 +37,9 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document
 from worker.documents.runbook_lookup import section_at, terms
+from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.identifiers import spelled
 from worker.engine.synonyms import expansion
-
-MAX_QUESTION_CHARS = 2000
 
 
 def stem(word: str) -> str:

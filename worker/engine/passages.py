@@ -41,9 +41,10 @@ from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
 from worker.documents.runbook_lookup import markdown_headings, runbook_sections, section_at
+from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
-from worker.engine.lookups import asked_values, changed_setting_lines, states_value
+from worker.engine.lookups import asked_values, changed_setting_lines, names_version_of, states_value
 from worker.engine.moments import asked_spans
 from worker.engine.redirects import REDIRECT
 from worker.engine.sources import asks_who_sends, sender
@@ -62,7 +63,6 @@ MAX_TABLE_ROWS = 100  # rows of a table compared one by one with the question (`
 REDIRECT_PENALTY = 0.1  # for a block that sends the reader to another runbook or system (redirects.REDIRECT)
 BLOCK_WEIGHT = 0.5  # of a block's own similarity in its score; the rest is its section's retrieval score
 ASK_WEIGHT = 0.5  # of a block's similarity taken from what the question asks (``asked_part``)
-MAX_QUESTION_CHARS = 2000
 MAX_LEAD_CHARS = 200  # of a block's first sentence (``block_lead``)
 SECTIONS_CONSIDERED = 3  # the best chunks of the best document whose sections may hold the passage (5 found
 # the same passages on every quality set and embedded 40 % more blocks: 389 -> 244 ms a question, p50)
@@ -163,6 +163,7 @@ def asked_part(question: str) -> str:
 
 _WHAT_TO_DO = re.compile(
     r"(?i)\b(?:how (?:do|can|should|would|to)|what (?:do|should|can) (?:i|we)|(?:can|should|could) (?:i|we)"
+    r"|wh?at (?:do|to do)(?: now)?(?=\W*$)"  # "... wat do"
     r"|(?:ok|okay|safe|fine|alright) to (?:just )?\w+"
     r"|(?:anything|something) (?:i|we|you) (?:can|could|should)"
     r"|where (?:do|should|can) (?:i|we) (?:start|begin|look first)|where to (?:start|begin)"  # the first step
@@ -358,13 +359,56 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
             totals, _ = _block_totals(question, document, candidates, scorer)
         chosen = np.where([candidate[0] is router[0] and candidate[2] == router[2] for candidate in candidates],
                           -np.inf, totals)
-    best = candidates[int(np.argmax(chosen))][0]
+    best, _, closest = candidates[int(np.argmax(chosen))]
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
     lines = best.lines[start:end + 1]
     if not actionable("\n".join(lines)):
         lines = _up_to_next_step(document, best, best.first + start, lines)
-    return Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
+    passage = Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
+    if asks_fact_or_reason(question):
+        return passage
+    return _with_its_remedy(passage, best, "\n".join(best.lines[closest.start:closest.end + 1]), scorer)
+
+
+# the headings of a runbook's checks (as opposed to what to do about what they find)
+DIAGNOSIS_HEADING = re.compile(r"(?i)\b(?:diagnos\w*|triage|investigat\w*|troubleshoot\w*|checks?|verif\w*)\b")
+REMEDY_MATCH = 0.6  # a remedy step's similarity to a check, at least, for it to be that check's remedy
+REMEDY_MARGIN = 0.05  # and by how much, at least, it reads closer to the check than any other remedy step
+
+
+def _with_its_remedy(passage: Passage, section: _Section, check: str, scorer: TextScorer) -> Passage:
+    """A passage from a runbook's checks (a section headed ``DIAGNOSIS_HEADING``) with, after it, the step of
+    its remedy sections (``REMEDY_HEADING``) that reads closest to its best block (``check``: the one closest to
+    the question), when that step says what to do, reads at least ``REMEDY_MATCH`` like it and ``REMEDY_MARGIN``
+    closer than any other remedy step (not one of several alike), and both fit the size limits: "`LAST_PUSH`
+    older than 5 min means the gates still have an old paid list" is followed by "Sync lag: push the full paid
+    list now" and its command. As it is otherwise. For a question that asks what to do or describes a symptom
+    (not one for a number, a time or a reason)."""
+    document = passage.document
+    if not DIAGNOSIS_HEADING.search(section.heading) or section.remedy:
+        return passage
+    remedies = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
+                if s.level > 0 and s.line_start > passage.line_end and REMEDY_HEADING.search(" › ".join(s.path))]
+    steps = [(remedy, block) for remedy in remedies for block in remedy.blocks
+             if actionable("\n".join(remedy.lines[block.start:block.end + 1]))]
+    if not steps:
+        return passage
+    texts = ["\n".join(remedy.lines[block.start:block.end + 1]) for remedy, block in steps]
+    similarity = scorer(check, texts)
+    order = np.argsort(-similarity)
+    best = int(order[0])
+    runner_up = float(similarity[order[1]]) if len(order) > 1 else 0.0
+    if float(similarity[best]) < REMEDY_MATCH or float(similarity[best]) - runner_up < REMEDY_MARGIN:
+        return passage
+    remedy, block = steps[best]
+    first = remedy.first + block.start
+    step = list(remedy.lines[block.start:block.end + 1])
+    skipped = f"  … {first - passage.line_end - 1} more lines, then {remedy.heading.rsplit(' › ', 1)[-1]}:"
+    lines = [*passage.lines, skipped, *step]
+    if sum(len(line) + 1 for line in lines) > MAX_CHARS or len(lines) > MAX_LINES:
+        return passage
+    return replace(passage, lines=tuple(lines), line_end=first + len(step) - 1)
 
 
 _Candidate = tuple["_Section", float, Block]  # a block, its section and that section's retrieval score
@@ -534,7 +578,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     ``CAUSE_GAP`` lines before it join too (the cause comes first); the lines of ``suspects`` (templates of the
     lines the question suspects: suspects.py) head no incident. Another chunk: its best line (a line that states the
     kind of value the question asks for counts ``VALUE_LINE_BONUS`` more: lookups.py) with
-    ``LOG_CONTEXT_LINES`` either side, also past the chunk's first or last line, run on to how its request
+    ``LOG_CONTEXT_LINES`` either side (a line that states a version of what the question names counts as much
+    more again), also past the chunk's first or last line, run on to how its request
     ended when that went wrong (``_up_to_request_outcome``), and for "how many"/"how often" the same context
     line about it."""
     document = chunk.document
@@ -564,8 +609,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
         near = range(max(0, inside[0] - VALUE_REACH_LINES), min(len(folded), inside[-1] + VALUE_REACH_LINES + 1))
         # of the lines that state one, the most like the question: the chunk's own, else those a few lines away
         inside = [i for i in inside if states[i] > 0] or [i for i in near if states[i] > 0] or inside
-        scores = scorer(question, [folded[i].text for i in inside]) + VALUE_LINE_BONUS * np.asarray(
-            [states[i] for i in inside])
+        named = [float("version" in kinds and names_version_of(question, folded[i].raw)) for i in inside]
+        scores = scorer(question, [folded[i].text for i in inside]) + VALUE_LINE_BONUS * (
+            np.asarray([states[i] for i in inside]) + np.asarray(named))
     else:
         scores = scorer(question, [folded[i].text for i in inside])
     best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the

@@ -32,7 +32,8 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document
 from worker.engine.anchors import FUNCTION_WORDS
-from worker.engine.names import MAX_QUESTION_CHARS, name_words, word_stems
+from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.names import name_words, word_stems
 
 MIN_WORD_CHARS = 4  # shorter stems ("ns", "its") name no case
 FULL_AT = 2  # redirected words in the question for the full score

@@ -28,8 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-
-MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
+from worker.engine.base import MAX_QUESTION_CHARS
 
 # "who was hammering it?", "which client is flooding us?", "where is all that traffic coming from?", "something was
 # poking the port, where did it come from?", "somebody was hammering search, which client was it?", "who was that?"

@@ -26,9 +26,8 @@ from collections.abc import Sequence
 
 from worker.documents.document import Chunk
 from worker.documents.log_chunking import problem_templates
+from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.names import word_stems
-
-MAX_QUESTION_CHARS = 2000  # what is asked is read from the start of the question; a pasted log adds nothing
 
 _THAT = r"(?:that|this|it|those|these|they|all that|all this|all of that|any of that|any of this)"
 # where the question asks whether what it just described was the cause

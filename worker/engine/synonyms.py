@@ -26,9 +26,9 @@ import numpy as np
 
 from worker.documents.document import Chunk
 from worker.documents.runbook_lookup import terms
+from worker.engine.base import MAX_QUESTION_CHARS
 
 EXPANSION_WEIGHT = 0.5  # of an added word's BM25 score, next to the question's own words
-MAX_QUESTION_CHARS = 2000
 
 DISK = frozenset(("disk", "storage", "filesystem", "volume"))
 MEMORY = frozenset(("memory", "ram", "oom"))
