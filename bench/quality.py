@@ -118,6 +118,16 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   407 storm, a dead parent proxy with 503s until it revives, an internal host denied on odd ports, an assertion crash
   and a restart with a low file descriptor limit, file descriptor exhaustion and a restart, a crash loop on an
   undefined ACL after a reconfigure), held out whole.
+  ``logs-heldout18``: the eighteenth held-out round, written blind the same way: a Grafana server log (logfmt; its
+  MySQL database refusing connections with 500s and a failing health check until it returns, password guessing on
+  ``/login`` until the user is blocked, Slack notifications failing with ``channel_not_found``, a Prometheus
+  datasource slowing down then timing out, a crash loop on an invalid datasource provisioning file with restart
+  banners), an OpenLDAP slapd syslog (syncrepl retries while the provider is down, a bind spray with ``err=49``, the
+  MDB map full failing every HR sync write, ``accept`` failing with too many open files, a restart loop on an
+  unreadable TLS key after a certificate swap, a flood of ``not indexed`` warnings) and a Fluent Bit DaemonSet log
+  (a forward aggregator refusing connections with retried and dropped chunks, Loki rate-limiting with HTTP 429, a
+  SIGSEGV in the Lua filter with its backtrace and restart banner, a crash loop on a missing parser after an upgrade,
+  a file skipped for long lines), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -240,7 +250,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
                        ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
                        ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
-                       ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl")):
+                       ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
+                       ("logs-heldout18", "heldout18.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
