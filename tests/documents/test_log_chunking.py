@@ -418,6 +418,13 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ("2024-03-02T10:11:13.001+0000 7f2b1c4d5700  0 log_channel(cluster) log [WRN] : 3 slow requests", Severity.WARNING),
     # Apache's configuration check, before its error log has a format
     ("AH00526: Syntax error on line 7 of /etc/httpd/conf.d/site.conf:", Severity.ERROR),
+    # Fluent Bit pads its levels; OpenLDAP gives a result code; a fatal signal
+    ("[2024/05/14 11:02:37] [ warn] [filter:lua:lua.1] function mask_pii returned invalid record", Severity.WARNING),
+    ("[2024/05/14 10:21:21] [ info] [input:tail:tail.0] inotify_fs_remove(): failed to remove", Severity.NONE),
+    ("May 14 08:32:17 ldap-02 slapd[1187]: conn=1053 op=0 RESULT tag=97 err=49 qtime=0.000013 text=", Severity.ERROR),
+    ("May 14 10:04:23 ldap-02 slapd[24410]: conn=1084 op=2 SEARCH RESULT tag=101 err=0 nentries=1 text=",
+     Severity.NONE),
+    ("[2024/05/14 11:02:38] [engine] caught signal (SIGSEGV)", Severity.ERROR),
     # a process's crash report (SQL Server)
     ("2024-05-14 07:31:02.47 spid97      ***Stack Dump being sent to /var/opt/mssql/log/SQLDump0004.txt",
      Severity.ERROR),
@@ -626,3 +633,18 @@ def test_a_report_logged_at_one_time_by_one_source_is_one_error() -> None:
     seconds = ["2024/05/14 15:22:53 kid1| FATAL: Bungled /etc/squid/squid.conf line 51: http_access deny x",
                "2024/05/14 15:22:53 kid1| Adaptation support is off."]
     assert line_severities(fold_repeats(seconds)) == [Severity.ERROR, Severity.NONE]
+
+
+def test_gdb_style_frames_after_a_caught_signal_are_one_stack_trace() -> None:
+    """Fluent Bit prints the signal it caught, then frames as gdb and libbacktrace do ("#2  0x55d0a3b829d2 in
+    cb_lua_filter() at plugins/filter_lua/lua.c:612"), then its start banner."""
+    lines = [
+        "[2024/05/14 11:02:38] [engine] caught signal (SIGSEGV)",
+        "#0  0x55d0a3f1c2a4     in  lua_rawgeti() at lib/luajit/src/lj_api.c:793",
+        "#1  0x55d0a3b829d2     in  cb_lua_filter() at plugins/filter_lua/lua.c:612",
+        "#2  0xffffffffffffffff in  ???() at ???:0",
+        "Fluent Bit v2.2.2",
+    ]
+    assert line_severities(fold_repeats(lines)) == [*[Severity.STACK_TRACE] * 4, Severity.NONE]
+    assert text_severity("#1  0x55d0a3b829d2     in  cb_lua_filter() at plugins/filter_lua/lua.c:612") == (
+        Severity.STACK_TRACE)

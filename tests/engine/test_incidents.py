@@ -8,6 +8,7 @@ from worker.documents.document import Chunk, Document
 from worker.documents.log_format import Severity
 from worker.engine.incidents import (
     CHRONIC,
+    FAR,
     NOT_ENDING,
     asks_about_crash,
     asks_about_incident,
@@ -30,6 +31,7 @@ from worker.engine.incidents import (
     "right after the upgrade nobody outside could email us for like 15 min, what was it choking on?",
     "no one can log in since the deploy", "the relay was choking on something around noon",
     "ceph health shows an inconsistent pg, is that this osd?", "a corrupted segment file?",
+    "dashboards got slower and then just errored out around 11:35",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
@@ -102,6 +104,10 @@ def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
     assert incident_scores("what crashed it?", jvm).tolist() == pytest.approx([NOT_ENDING, 1.0])
     rust = [chunks[0], Chunk(log, "thread 'main' panicked at src/main.rs:9:5:\nboom", 400, 401)]
     assert incident_scores("what was killing it?", rust).tolist() == pytest.approx([NOT_ENDING, 1.0])
+    signal = [chunks[0], Chunk(log, "[2024/05/14 11:02:38] [engine] caught signal (SIGSEGV)\n"
+                                    "#0  0x55d0a3f1c2a4 in  lua_rawgeti() at lib/luajit/src/lj_api.c:793", 500, 501)]
+    assert incident_scores("it restarted by itself, any idea why?", signal).tolist() == pytest.approx(
+        [NOT_ENDING, 1.0])
     lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
     assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]
 
@@ -120,3 +126,19 @@ def test_at_a_time_asked_about_a_problem_that_began_there_outweighs_one_going_on
         [CHRONIC * 2 / 3, CHRONIC * 2 / 3, 2 / 3, CHRONIC * 2 / 3])
     assert incident_scores("why couldnt the devices get back on?", chunks).tolist() == pytest.approx([2 / 3] * 4)
     assert incident_scores(question, [chunks[0], chunks[1]]).tolist() == pytest.approx([2 / 3] * 2)
+
+
+def test_at_a_time_asked_about_incidents_far_from_it_weigh_less_and_the_crash_is_one_near_it() -> None:
+    """"crashlooping right after we rolled the new image at 1pm": the failed starts around 1pm, not the segfault two
+    hours before them that ended the process; without a time, that segfault is the crash."""
+    log = Document("file:fluent-bit.log", "fluent-bit.log", "", kind="log")
+    chunks = [Chunk(log, "[2024/05/14 11:02:38] [engine] caught signal (SIGSEGV)\n"
+                         "#0  0x55d0a3f1c2a4 in  lua_rawgeti() at lib/luajit/src/lj_api.c:793", 206, 207),
+              Chunk(log, "[2024/05/14 11:03:10] [ info] [fluent bit] version=2.2.2", 208, 208),
+              Chunk(log, "[2024/05/14 13:05:21] [error] [filter:parser] requested parser 'cri-custom' not found",
+                    294, 294),
+              Chunk(log, "[2024/05/14 13:05:30] [ info] [fluent bit] version=3.0.3", 295, 295)]
+    at_one = incident_scores("daemonset crashlooping right after we rolled the new image at 1pm", chunks)
+    assert at_one.tolist() == pytest.approx([FAR, 0.0, 2 / 3, 0.0])
+    assert incident_scores("daemonset crashlooping, why?", chunks).tolist() == pytest.approx(
+        [1.0, 0.0, 2 / 3 * NOT_ENDING, 0.0])

@@ -82,6 +82,8 @@ from worker.engine.lookups import (
     ("after the upgrade, which version is it running?", ["version"]),
     ("is dn07 back now?", ["recovery"]), ("what time did it come up?", ["recovery"]),
     ("did any errors come up?", []), ("why is it back to failing?", []),
+    ("which host does it connect to?", ["address"]),
+    ("apps couldnt connect to ldap-02 for a couple mins, was it down?", []),  # a failure, not an address asked
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds

@@ -59,14 +59,14 @@ _ERROR = re.compile(  # a level that says error
     + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1")
 )
 _WARNING = re.compile(
-    r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[(?:\w+:)?warn(?:ing)?\])|^warn: "
+    r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[ ?(?:\w+:)?warn(?:ing)?\])|^warn: "
     r"|\[WRN\]|<Warning>"  # Serilog, Poco
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
-    r"|(?i:\[(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): |\[(?:INF|DBG|VRB)\]"  # Serilog
+    r"|(?i:\[ ?(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): |\[(?:INF|DBG|VRB)\]"  # Serilog
     r"|<(?:Information|Notice|Debug|Trace|Test)>"  # Poco
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30")
@@ -90,6 +90,8 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     # EXCEPTION_ACCESS_VIOLATION")
     r"|(?i:\bstack dump\b|\bfatal exception\b|\baccess violation\b)"
     r"|(?i:\bdeadlock(?:ed|s)?\b)"  # SQL Server's "deadlock-list", "deadlock victim=process27a3c5e8c18"
+    r"|\bSIG(?:SEGV|BUS|ILL|FPE|ABRT)\b"  # a fatal signal: Fluent Bit's "[engine] caught signal (SIGSEGV)"
+    r"|\berr=(?!0\b)\d+\b"  # a result code other than 0: OpenLDAP's "RESULT tag=97 err=49" (invalid credentials)
     # what a server refused a client, in logs without levels (Mosquitto: "Client connection from 10.20.6.61:36068
     # denied: max_connections exceeded.", "Client hmi-panel-12 disconnected, not authorised.")
     r"|(?i:\b(?:denied|refused|rejected|not authori[sz]ed|unauthori[sz]ed)\b)"
@@ -109,6 +111,8 @@ _JVM_CRASH = r"# A fatal error has been detected by the Java Runtime Environment
 # ("*** Caught signal (Aborted) **") or a failed assertion
 _NATIVE_FRAME = r"\s+\d{1,3}: (?:\(.+\)\+0x[0-9a-f]+\) \[0x[0-9a-f]+\]|\S+\([\w+.]*\) \[0x[0-9a-f]+\]|[\w:~]+\(\))\s*$"
 _SIGNAL = r"\*\*\* Caught signal \("
+# a frame as gdb and libbacktrace print it (Fluent Bit: "#2  0x55d0a3b829d2     in  cb_lua_filter() at plugins/...")
+_GDB_FRAME = r"#\d{1,3}\s+0x[0-9a-f]+\s+in\s+\S"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
@@ -117,6 +121,7 @@ _TRACE_START = re.compile(
     + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
     + r"|^(?:" + TIMESTAMP.pattern + r")\s+[0-9a-f]{12,16}\s+-?\d+\s+" + _SIGNAL  # Ceph, after its prefix
     + r"|^" + _NATIVE_FRAME  # after a blank line and the daemon's version
+    + r"|^" + _GDB_FRAME
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
@@ -124,13 +129,14 @@ _TRACE_CONTINUATION = re.compile(
     r"|Caused by:(?: |$)|Suppressed: |" + _RUST_TAIL + r"|#(?: |$)"  # the JVM's crash report goes on in "#" lines
     + r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
-    r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$)"  # Go: "[signal SIGSEGV: ...]", goroutines
+    r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$"  # Go: "[signal SIGSEGV: ...]", goroutines
+    r"|" + _GDB_FRAME + ")"
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
     r"|Traceback \(most recent call last\):"
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
-    + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME
+    + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME + r"|" + _GDB_FRAME
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"

@@ -35,7 +35,7 @@ from worker.engine.suspects import suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
 _INCIDENT_WORDS = re.compile(
-    r"(?i)\b(?:errors?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
+    r"(?i)\b(?:error(?:s|ed|ing)?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
     r"|kill(?:ed|ing)|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down|lost"
     r"|inconsisten\w*|corrupt\w*"
@@ -57,9 +57,10 @@ _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + 
 # a line that says the process ended: what a crash question wants the incident before (a Rust panic: "thread 'main'
 # panicked at src/main.rs:9:5:"; the JVM's crash report: "# Core dump will be written.")
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
-                    r"|killed|core dumped|crash dump|core dump will be written|panicked)\b")
+                    r"|killed|core dumped|crash dump|core dump will be written|panicked|caught signal)\b")
 CHRONIC = 0.6  # for a question that names a time, the weight of incidents that were going on long before it
 CHRONIC_MINUTES = 15  # how long before the time asked about a problem first logged was going on already
+FAR = 0.6  # for a question that names a time, the weight of incidents far from it, when one lies near it
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 
@@ -112,9 +113,10 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
     if asks_about_storm(asked):
         return _recurrence(chunks, scores > 0)
-    if asks_about_crash(asked):
-        scores *= _ending(chunks, scores > 0)
-    return scores * _chronic(asked, chunks, scores > 0)
+    far = _far_from_the_time(asked, chunks, scores > 0)
+    if asks_about_crash(asked):  # of the incidents around the time asked about, when it names one
+        scores *= _ending(chunks, (scores > 0) & (far == 1.0))
+    return scores * _chronic(asked, chunks, scores > 0) * far
 
 
 def _chronic(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or CHRONIC
@@ -141,6 +143,24 @@ def _chronic(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np
                                                    for template in problem_templates(chunks[i].text))]
         if old and len(old) < len(at):
             out[old] = CHRONIC
+    return out
+
+
+def _far_from_the_time(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]
+    """For a question that names a time ("crashlooping right after we rolled the new image at 1pm"): ``FAR`` for
+    the incident chunks of a log that lie further than moments.py's ``WINDOW_MINUTES`` from it (a crash two hours
+    before), when another incident chunk of that log lies within; 1 elsewhere. A crash question then compares
+    only the incidents near that time for the one that ended the process (``_ending``)."""
+    out = np.ones(len(chunks), np.float32)
+    asked = asked_spans(question)
+    if not asked or not incident.any():
+        return out
+    spans = chunk_spans(chunks)
+    for ordered in logs_in_file_order(chunks):
+        dated = [i for i in ordered if incident[i] and i in spans]
+        near = {i for i in dated if any(distance(a, spans[i]) < WINDOW_MINUTES for a in asked)}
+        if near:
+            out[[i for i in dated if i not in near]] = FAR
     return out
 
 

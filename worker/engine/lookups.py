@@ -112,7 +112,9 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"|\bports? (?:number|is it)\b|\blisten(?:s|ing)? on\b"), re.compile(_PORT)),
     "address": (re.compile(r"(?i)\b(?:hosts?|hostnames?|address(?:es)?|urls?|endpoints?|ips?)\b"
                            r"|\b(?:which|what) (?:\w+ )?brokers?\b(?![ #=-]*\d)"  # "which broker?", not "broker 2"
-                           r"|\bconnect\w* (?:to|with)\b"),
+                           # "which host does it connect to?", not "apps couldnt connect to ldap-02"
+                           r"|(?<!n't )(?<!nt )(?<!not )(?<!cannot )(?<!unable to )(?<!failed to )(?<!failing to )"
+                           r"\bconnect\w* (?:to|with)\b"),
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
     "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are|put|brought|bring) back\b"
