@@ -30,7 +30,7 @@ from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run, problem_templates
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.base import MAX_QUESTION_CHARS
-from worker.engine.moments import DAY, WINDOW_MINUTES, asked_spans, chunk_spans, distance
+from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_spans, distance
 from worker.engine.suspects import suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
@@ -113,31 +113,36 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
     if asks_about_storm(asked):
         return _recurrence(chunks, scores > 0)
-    far = _far_from_the_time(asked, chunks, scores > 0)
+    times = asked_spans(asked)
+    spans = chunk_spans(chunks) if times and scores.any() else {}  # only for a question that names a time
+    far = _far_from_the_time(times, spans, chunks, scores > 0)
     if asks_about_crash(asked):  # of the incidents around the time asked about, when it names one
         scores *= _ending(chunks, (scores > 0) & (far == 1.0))
-    return scores * _chronic(asked, chunks, scores > 0) * far
+    return scores * _chronic(times, spans, chunks, scores > 0) * far
 
 
-def _chronic(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or CHRONIC
-    """For a question that names a time ("just after 9, why couldn't the devices get back on?"): ``CHRONIC``
-    for the incident chunks around that time (within moments.py's ``WINDOW_MINUTES``) whose problem lines were
-    all logged already, first, at least ``CHRONIC_MINUTES`` before it (one panel failing to log in all
-    morning), when another incident chunk around that time has a problem that began later (the refusals at
-    max_connections); 1 elsewhere."""
+def _met(times: Sequence[Span], span: Span) -> list[Span]:
+    """The asked times that lie within moments.py's ``WINDOW_MINUTES`` of a chunk's span."""
+    return [time for time in times if distance(time, span) < WINDOW_MINUTES]
+
+
+def _chronic(times: Sequence[Span], spans: dict[int, Span], chunks: Sequence[Chunk], incident: np.ndarray
+             ) -> np.ndarray:  # [N]: 1 or CHRONIC
+    """For a question that names a time (``times``; ``spans``: moments.py's ``chunk_spans``) ("just after 9, why
+    couldn't the devices get back on?"): ``CHRONIC`` for the incident chunks around that time (``_met``) whose
+    problem lines were all logged already, first, at least ``CHRONIC_MINUTES`` before it (one panel failing to
+    log in all morning), when another incident chunk around that time has a problem that began later (the
+    refusals at max_connections); 1 elsewhere."""
     out = np.ones(len(chunks), np.float32)
-    asked = asked_spans(question)
-    if not asked or not incident.any():
+    if not spans:
         return out
-    spans = chunk_spans(chunks)
     for ordered in logs_in_file_order(chunks):
         began: dict[str, int] = {}  # template -> the minute of the day it was first logged
         for index in ordered:
             if index in spans:
                 for template in problem_templates(chunks[index].text):
                     began.setdefault(template, spans[index][0])
-        at = {i: [a for a in asked if distance(a, spans[i]) < WINDOW_MINUTES]
-              for i in ordered if incident[i] and i in spans}
+        at = {i: _met(times, spans[i]) for i in ordered if incident[i] and i in spans}
         at = {i: meets for i, meets in at.items() if meets}
         old = [i for i, meets in at.items() if all(template in began and _long_before(began[template], meets)
                                                    for template in problem_templates(chunks[i].text))]
@@ -146,19 +151,19 @@ def _chronic(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np
     return out
 
 
-def _far_from_the_time(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]
-    """For a question that names a time ("crashlooping right after we rolled the new image at 1pm"): ``FAR`` for
-    the incident chunks of a log that lie further than moments.py's ``WINDOW_MINUTES`` from it (a crash two hours
-    before), when another incident chunk of that log lies within; 1 elsewhere. A crash question then compares
-    only the incidents near that time for the one that ended the process (``_ending``)."""
+def _far_from_the_time(times: Sequence[Span], spans: dict[int, Span], chunks: Sequence[Chunk], incident: np.ndarray
+                       ) -> np.ndarray:  # [N]: 1 or FAR
+    """For a question that names a time (``times``, ``spans`` as for ``_chronic``) ("crashlooping right after we
+    rolled the new image at 1pm"): ``FAR`` for the incident chunks of a log that lie further than moments.py's
+    ``WINDOW_MINUTES`` from it (a crash two hours before), when another incident chunk of that log lies within; 1
+    elsewhere. A crash question then compares only the incidents near that time for the one that ended the
+    process (``_ending``)."""
     out = np.ones(len(chunks), np.float32)
-    asked = asked_spans(question)
-    if not asked or not incident.any():
+    if not spans:
         return out
-    spans = chunk_spans(chunks)
     for ordered in logs_in_file_order(chunks):
         dated = [i for i in ordered if incident[i] and i in spans]
-        near = {i for i in dated if any(distance(a, spans[i]) < WINDOW_MINUTES for a in asked)}
+        near = {i for i in dated if _met(times, spans[i])}
         if near:
             out[[i for i in dated if i not in near]] = FAR
     return out

@@ -390,18 +390,17 @@ def _with_its_remedy(passage: Passage, section: _Section, check: str, scorer: Te
         return passage
     remedies = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
                 if s.level > 0 and s.line_start > passage.line_end and REMEDY_HEADING.search(" › ".join(s.path))]
-    steps = [(remedy, block) for remedy in remedies for block in remedy.blocks
-             if actionable("\n".join(remedy.lines[block.start:block.end + 1]))]
+    steps = [(remedy, block, text) for remedy in remedies for block in remedy.blocks
+             if actionable(text := "\n".join(remedy.lines[block.start:block.end + 1]))]
     if not steps:
         return passage
-    texts = ["\n".join(remedy.lines[block.start:block.end + 1]) for remedy, block in steps]
-    similarity = scorer(check, texts)
+    similarity = scorer(check, [text for _, _, text in steps])
     order = np.argsort(-similarity)
     best = int(order[0])
     runner_up = float(similarity[order[1]]) if len(order) > 1 else 0.0
     if float(similarity[best]) < REMEDY_MATCH or float(similarity[best]) - runner_up < REMEDY_MARGIN:
         return passage
-    remedy, block = steps[best]
+    remedy, block, _ = steps[best]
     first = remedy.first + block.start
     step = list(remedy.lines[block.start:block.end + 1])
     skipped = f"  … {first - passage.line_end - 1} more lines, then {remedy.heading.rsplit(' › ', 1)[-1]}:"
