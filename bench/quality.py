@@ -130,6 +130,17 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   (a forward aggregator refusing connections with retried and dropped chunks, Loki rate-limiting with HTTP 429, a
   SIGSEGV in the Lua filter with its backtrace and restart banner, a crash loop on a missing parser after an upgrade,
   a file skipped for long lines), held out whole.
+  ``logs-heldout19``: the nineteenth held-out round, written blind the same way: a Consul server agent log (hclog; a
+  raft peer refusing connections through a leader election until it rejoins, anonymous probing of the ACL-protected HTTP
+  API from one address, file descriptor exhaustion, a full data disk losing the leadership, a WAN federation warning
+  flood, a Go nil pointer panic with its goroutine trace and restart banner, a restart loop on an HCL syntax error after
+  a config push), an Asterisk PBX full log (a SIP REGISTER brute force from one address, the carrier trunk unreachable
+  with registration retries and failed outbound calls, a taskprocessor queue warning flood, call recordings failing on a
+  full spool volume, an assertion with its backtrace and a restart banner, a crash loop on a required ``chan_sip.so``
+  after the upgrade to 21, FastAGI lookups slowing down then timing out) and a Zabbix server log (PostgreSQL refusing
+  connections with reconnects, a scan of the trapper port, the configuration cache out of memory with its backtrace and
+  a failed restart, slow queries then statement timeouts during a long housekeeper run, an active checks warning flood,
+  a SIGSEGV in an SNMP poller with its fatal report and restart banner), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -253,7 +264,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
                        ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
                        ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
-                       ("logs-heldout18", "heldout18.jsonl")):
+                       ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
