@@ -630,6 +630,13 @@ def test_a_report_logged_at_one_time_by_one_source_is_one_error() -> None:
     burst = ["2025-10-07T11:17:17.988Z pid=48213 tid=nsi8 WARN: Faraday::ClientError: the server responded with 410",
              "2025-10-07T11:17:17.988Z pid=48213 tid=nsi8 INFO: done: ShipmentWebhookJob"]
     assert line_severities(fold_repeats(burst)) == [Severity.WARNING, Severity.NONE]
+    # Zabbix: the process before the time; its advice on the next line of the same millisecond
+    zabbix = [" 24871:20250311:092232.219 __zbx_mem_malloc(): out of memory (requested 48 bytes)",
+              " 24871:20250311:092232.219 __zbx_mem_malloc(): please increase CacheSize configuration parameter",
+              " 24871:20250311:092232.219 === memory statistics for configuration cache ===",
+              " 24872:20250311:092232.219 HA manager started in active mode",  # another process
+              " 24871:20250311:092233.002 syncing history data..."]
+    assert line_severities(fold_repeats(zabbix)) == [*[Severity.ERROR] * 3, Severity.NONE, Severity.NONE]
     seconds = ["2024/05/14 15:22:53 kid1| FATAL: Bungled /etc/squid/squid.conf line 51: http_access deny x",
                "2024/05/14 15:22:53 kid1| Adaptation support is off."]
     assert line_severities(fold_repeats(seconds)) == [Severity.ERROR, Severity.NONE]

@@ -108,6 +108,12 @@ def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
                                     "#0  0x55d0a3f1c2a4 in  lua_rawgeti() at lib/luajit/src/lj_api.c:793", 500, 501)]
     assert incident_scores("it restarted by itself, any idea why?", signal).tolist() == pytest.approx(
         [NOT_ENDING, 1.0])
+    # Zabbix: "Got signal [...]. Crashing ..."; an hour before it, close in lines, errors it lived through are
+    # another incident, not the start of the crash
+    zabbix = [Chunk(log, " 41825:20250311:184230.391 failed to accept an incoming connection", 300, 302),
+              Chunk(log, " 41824:20250311:194407.512 Got signal [signal:11(SIGSEGV),reason:1]. Crashing ...", 309, 311)]
+    assert incident_scores("zabbix bounced itself this evening, what crashed", zabbix).tolist() == pytest.approx(
+        [NOT_ENDING * 2 / 3, 2 / 3])
     lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
     assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]
 

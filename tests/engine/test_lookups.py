@@ -68,6 +68,10 @@ from worker.engine.lookups import (
     ("why did it stop?", []),
     ("invoice-pdf never came back on web-07 after the 2am deploy, why?", []),  # what went wrong
     ("why didn't the api come back up?", []),
+    ("zabbix went down around 9:20 and wouldnt start back up, why", []),
+    ("did zabbix reconnect to the db on its own after that", ["recovery"]),
+    ("when did the replica rejoin?", ["recovery"]),
+    ("it keeps reconnecting, why", []),  # trying, not back
     ("line 4 went dark after the switch reboot. why couldnt the devices get back on?", []),  # no apostrophe
     ("when did the api come back up?", ["recovery"]),
     ("which build is dispatch on now after that mess?", ["version"]),

@@ -51,7 +51,10 @@ def test_before_or_after_a_time_is_the_quarter_hour_on_that_side(question: str, 
 
 
 @pytest.mark.parametrize(("question", "span"), [
-    ("checkout threw 503s just after lunch", (690, 840)),
+    ("checkout threw 503s around lunch", (690, 840)),
+    ("checkout threw 503s just after lunch", (720, 960)),  # from half an hour into it to 2 hours after it
+    ("no alerts for half an hour before lunch", (570, 810)),  # mirrored
+    ("when did the database come back after the early morning outage?", (240, 480)),  # an outage in that period
     ("kafka died in the middle of the night", (1260, 360)),  # past midnight
     ("did someone change the retention this morning?", (240, 720)),
     ("order history got really slow late morning", (600, 720)),
@@ -71,6 +74,7 @@ def test_a_part_of_the_day_scores_the_chunks_inside_it_around_midnight_too() -> 
               Chunk(log, "[2024-06-03 13:05:00,000] INFO rolled segment", 3, 3)]
     assert moment_scores("it died in the middle of the night", chunks).tolist() == [1.0, 1.0, 0.0]
     assert moment_scores("503s just after lunch", chunks).tolist() == [0.0, 0.0, 1.0]
+    assert moment_scores("503s around lunch", chunks).tolist() == [0.0, 0.0, 1.0]
 
 
 def test_a_chunk_spans_its_first_and_last_timestamps() -> None:
@@ -123,3 +127,13 @@ def test_the_time_of_an_access_log_line_is_read_after_its_date() -> None:
     11:15, not "26:11" read from the year."""
     line = '198.51.100.14 - - [20/Jan/2026:11:15:13 +0000] "POST /claims/submit/ HTTP/1.1" 302 0'
     assert chunk_minutes(line) == (11 * 60 + 15, 11 * 60 + 15)
+
+
+def test_the_time_of_a_zabbix_line_is_read_after_its_process_and_date() -> None:
+    """Zabbix writes the process id, the date and the time without separators ("  1191:20250311:092214.551"):
+    09:22, so "around 9:20" finds it."""
+    line = "  1191:20250311:092214.551 __zbx_mem_malloc(): out of memory (requested 96 bytes)"
+    assert chunk_minutes(line) == (9 * 60 + 22, 9 * 60 + 22)
+    log = Document("file:zabbix_server.log", "zabbix_server.log", "", kind="log")
+    chunks = [Chunk(log, line, 1, 1), Chunk(log, " 41824:20250311:194407.512 Got signal [signal:11(SIGSEGV)]", 2, 2)]
+    assert moment_scores("zabbix went down around 9:22, why", chunks).tolist() == [1.0, 0.0]

@@ -703,3 +703,56 @@ def test_a_change_nobody_logged_is_the_setting_a_restart_banner_says_differently
     document = _log("\n".join(lines) + "\n")
     passage = log_passage("what did we change on the billing workers?", Chunk(document, "", 9, 15), overlap)
     assert "concurrency: 8" in passage.lines[LOG_CONTEXT_LINES]
+
+
+DOSING = """# Chlorine dosing
+
+## Symptom: free chlorine low
+
+1. Check the analyzer: `dosectl analyzer show --works millbrook`.
+2. Residual low: bump the setpoint up a small step with `dosectl setpoint set --value 1.1`.
+
+## Never
+
+- Never set a setpoint above 2.0 mg/L from the bridge, even to "catch up" after a low residual.
+"""
+
+
+def test_a_question_that_asks_whether_something_is_allowed_is_answered_by_the_rule_about_it() -> None:
+    """"Can I bump the setpoint to 2.5 to catch up?": the rule that forbids it answers as well as a step does,
+    so the step with a command no longer outranks it for having one; a question that asks how gets the step."""
+    document = Document("runbook:dosing.md", "Chlorine dosing", DOSING, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 6), 0.8), (Chunk(document, "", 8, 10), 0.8)]
+    passage = text_passage("residual low, can i bump the setpoint to 2.5 to catch up", ranked, overlap)
+    assert passage.heading == "Chlorine dosing › Never" and "2.0 mg/L" in passage.as_text()
+    how = text_passage("residual low, how do i bump the setpoint to catch up", ranked, overlap)
+    assert how.heading == "Chlorine dosing › Symptom: free chlorine low"
+
+
+RADAR = """# Radar ingest
+
+## Symptom: spokes of rain on a clear day
+
+1. Check the QC flags: `radarctl qc show --site RDR-KESW`.
+2. You may blank a sector for at most 6 hours with `radarctl qc blank --site RDR-KESW --hours 6`.
+
+## Warnings
+
+- Never remove a noisy site from the mosaic (`radarctl sites disable`); blank the sector instead.
+"""
+
+
+def test_a_rule_that_says_what_to_do_instead_is_followed_by_the_step_that_does_it() -> None:
+    """"Can I just disable that noisy site?": the warning that forbids it says to blank the sector instead, in
+    words; the step that does that (another section's) follows it. A rule that says "instead of" names what it
+    forbids, not what to do."""
+    document = Document("runbook:radar.md", "Radar ingest", RADAR, kind="runbook")
+    ranked = [(Chunk(document, "", 8, 10), 0.9), (Chunk(document, "", 3, 6), 0.5)]
+    passage = text_passage("can i just disable that noisy site from the mosaic", ranked, overlap)
+    assert passage.heading == "Radar ingest › Warnings"
+    assert "radarctl qc blank" in passage.as_text() and "instead, from Symptom: spokes" in passage.as_text()
+    assert (passage.line_start, passage.line_end) == (6, 10)
+    plain = replace(document, text=RADAR.replace("; blank the sector instead.", " instead of blanking the sector."))
+    alone = text_passage("can i just disable that noisy site from the mosaic", [(Chunk(plain, "", 8, 10), 0.9)],
+                         overlap)
+    assert "radarctl qc blank" not in alone.as_text()

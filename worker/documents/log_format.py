@@ -15,10 +15,11 @@ TIMESTAMP = re.compile(
     # Tomcat, PHP-FPM: "03-Jun-2024 03:12:45.123"; Erlang: "3-Jun-2024::03:12:45"
     r"|\b\d{1,2}-[A-Z][a-z]{2}-\d{4}(?: |::)\d{2}:\d{2}:\d{2}(?:\.\d+)?"
     r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3,9}\b"  # time only with millis or micros (klog: "03:17:26.817985")
+    r"|(?<=\d:)\d{8}:\d{6}\.\d{3}\b"  # Zabbix, after the process id: "1202:20250311:013412.004"
 )
-# Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", logfmt's "time=", JSON's {"ts":",
-# Apache's "[Mon " (a weekday before the date), or a bracket
-_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4} (?=\d\d:)"
+# Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", Zabbix's "  1202:", logfmt's "time=",
+# JSON's {"ts":", Apache's "[Mon " (a weekday before the date), or a bracket
+_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4} (?=\d\d:)|\s*\d+:(?=\d{8}:\d{6}\.)"
                                 r"|\{?\"?(?:time|ts|timestamp|@timestamp|t)\"?[=:]\s*\"?)?"
                                 r"\W{0,2}(?:[A-Z][a-z]{2} )?(?:" + TIMESTAMP.pattern + r")")
 
@@ -207,9 +208,18 @@ def announces_message(line: str) -> bool:
     return bool(_ERROR_NUMBER.search(line))
 
 
-# a line's time and its source ("2024-05-14 05:41:17.63 spid21s      deadlock-list")
-_TIME_AND_SOURCE = re.compile(r"^(" + TIMESTAMP.pattern + r")\s+(\S+)\s")
-_FRACTION = re.compile(r":\d\d[.,]\d")
+# a line's time and its source: SQL Server's "2024-05-14 05:41:17.63 spid21s      deadlock-list", Zabbix's process
+# before its time ("  1191:20250311:092214.551 === memory statistics for configuration cache ===")
+_TIME_AND_SOURCE = re.compile(r"^(?P<time>" + TIMESTAMP.pattern + r")\s+(?P<source>\S+)\s"
+                              r"|^\s*(?P<process>\d+):(?P<stamp>\d{8}:\d{6}\.\d{3})\s")
+_FRACTION = re.compile(r"\d\d[.,]\d")  # seconds with a fraction
+
+
+def _time_and_source(line: str) -> tuple[str, str] | None:
+    found = _TIME_AND_SOURCE.match(line)
+    if found is None:
+        return None
+    return found["time"] or found["stamp"], found["source"] or found["process"]
 
 
 def continues_report(line: str, head: str) -> bool:
@@ -217,8 +227,8 @@ def continues_report(line: str, head: str) -> bool:
     by the same source, with no level of its own (SQL Server's deadlock graph: "deadlock-list", then " deadlock
     victim=...", "  process-list", the statements... each a line of the error log with the same time and spid;
     not the next of a burst of lines that each have their level, nor lines of the same second)."""
-    first, other = _TIME_AND_SOURCE.match(head), _TIME_AND_SOURCE.match(line)
-    if (first is None or other is None or first.group(1, 2) != other.group(1, 2) or not _FRACTION.search(first.group(1))
+    first, other = _time_and_source(head), _time_and_source(line)
+    if (first is None or other is None or first != other or not _FRACTION.search(first[0])
             or _ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)):
         return False
     process, its = _SYSLOG_PREFIX.match(head), _SYSLOG_PREFIX.match(line)  # syslog: the host, then the process

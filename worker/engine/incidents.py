@@ -30,7 +30,7 @@ from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_chunking import folded_run, problem_templates
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.base import MAX_QUESTION_CHARS
-from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_spans, distance
+from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_minutes, chunk_spans, distance
 from worker.engine.suspects import suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
@@ -57,12 +57,13 @@ _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + 
 # a line that says the process ended: what a crash question wants the incident before (a Rust panic: "thread 'main'
 # panicked at src/main.rs:9:5:"; the JVM's crash report: "# Core dump will be written.")
 _ENDED = re.compile(r"(?i)\b(?:shut(?:ting)? ?down|exit(?:ing|ed)|terminat(?:ed|ing)|abort(?:ed|ing)|halt(?:ed|ing)"
-                    r"|killed|core dumped|crash dump|core dump will be written|panicked|caught signal)\b")
+                    r"|killed|core dumped|crash dump|core dump will be written|panicked|caught signal|crashing)\b")
 CHRONIC = 0.6  # for a question that names a time, the weight of incidents that were going on long before it
 CHRONIC_MINUTES = 15  # how long before the time asked about a problem first logged was going on already
 FAR = 0.6  # for a question that names a time, the weight of incidents far from it, when one lies near it
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
+RUN_GAP_MINUTES = 5  # and this close in time, when both have one (an hour between them is two incidents)
 
 
 def asks_about_incident(question: str) -> bool:
@@ -183,20 +184,23 @@ def _severity_without(text: str, suspects: frozenset[str]) -> Severity:
 
 def _ending(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or NOT_ENDING
     """Per chunk: 1, or ``NOT_ENDING`` for the incident chunks of a run (incident chunks of one log at most
-    ``RUN_GAP_LINES`` apart, in file order) with no line that says the process ended (``_ENDED``: "Shutdown broker",
+    ``RUN_GAP_LINES`` and ``RUN_GAP_MINUTES`` apart, in file order) with no line that says the process ended
+    (``_ENDED``: "Shutdown broker",
     "exited with code 137", "Killed process"), in a log where some run has one: the incident that
     took the service down, not one it lived through."""
     out = np.ones(len(chunks), np.float32)
     for ordered in logs_in_file_order(chunks):
         runs: list[list[int]] = []
-        last_end = None  # where the last incident chunk ends
+        last_end, last_time = None, None  # where and when the last incident chunk ends
         for index in ordered:
             if incident[index]:
-                if last_end is not None and last_end + RUN_GAP_LINES >= chunks[index].line_start:
+                span = chunk_minutes(chunks[index].text)
+                if (last_end is not None and last_end + RUN_GAP_LINES >= chunks[index].line_start
+                        and (span is None or last_time is None or (span[0] - last_time) % DAY <= RUN_GAP_MINUTES)):
                     runs[-1].append(index)
                 else:
                     runs.append([index])
-                last_end = chunks[index].line_end
+                last_end, last_time = chunks[index].line_end, span[1] if span else last_time
         ended = [any(_ENDED.search(chunks[i].text) for i in run) for run in runs]
         if any(ended):
             for run, end in zip(runs, ended, strict=True):

@@ -127,6 +127,8 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
                             r"|\b(?:connect|log ?in|login|authenticat|join|start|unseal|sync|reach|publish|consum"
                             r"|deliver|send|talk)\w* again\b"
+                            # "did it reconnect to the db on its own?", not "it keeps reconnecting"
+                            r"|\b(?<!keep )(?<!keeps )(?<!kept )re-?(?:connect|establish|join)(?:ed|s)?\b"
                             # doing its work again ("answering queries again"), not failing again
                             r"|\b(?!(?:fail|crash|break|err|throw|restart|drop|dy|tim|los|reject|refus|complain|spam"
                             r"|warn|panic|hang|stall|leak|flap|evict|kill|oom|throttl)\w*"
@@ -157,12 +159,13 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
 # "it never came back, why?", "why didn't it come back up?", "why couldnt the devices get back on?" (no apostrophe),
+# "it went down and wouldnt start back up, why",
 # "it came back by itself, why did it crash?", "... and
 # came back up, what crashed it?": what went wrong, not a comeback
 _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
                           r"|(?:couldn|wouldn|didn|doesn|don|isn|wasn|weren|hasn|haven|won|can)t)"
                           r"\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
-                          r"|was|were) back\b"
+                          r"|was|were|start\w*|boot\w*) back\b"
                           r"|\bwhy (?:did|does|do|was|were|is|has|had|would) (?:\S+ ){1,4}?(?:crash|die|fail|panic"
                           r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*"
                           # "... and came back up, what crashed it?"

@@ -77,14 +77,16 @@ _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, 
     (r"\b(?:middle of the night|overnight|last night|at night|in the night)\b", (1260, 360)),
 ))
 _CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2}):\d{2}")  # not "2026:11:15:13" read as 26:11
+_COMPACT_CLOCK = re.compile(r"^\d{8}:(\d{2})(\d{2})\d{2}\.")  # Zabbix's date and time: "20250311:013412.004"
 
 
 def asked_spans(question: str) -> list[Span]:
     """The times of day the question names, as spans of minutes after midnight: a clock time is a point
     (two when it may be either half of the day: "2:20", "about 7"; not "14:20", "02:20" or "3pm"), or the
     ``BEFORE_AFTER_MINUTES`` on the side a "before" or "after" names; a part of the day its usual hours
-    ("after lunch", "in the middle of the night"), or, beside a clock time, which half of the day that
-    is ("ten to eight this morning")."""
+    ("around lunch", "in the middle of the night"), shifted to the side a "before" or "after" right before it
+    names ("after lunch": ``_beside``), or, beside a clock time, which half of the day that is ("ten to eight
+    this morning")."""
     head = question[:MAX_QUESTION_CHARS]
     found: list[Span] = []
     # what the stretches and the times in words read: the "3am" of "between 2 and 3am" is not also a point
@@ -121,7 +123,11 @@ def asked_spans(question: str) -> list[Span]:
     for pattern, span in _PERIODS:
         period = pattern.search(head)
         if period:
-            periods.append(_widened(span[0], _side(head[:period.start()])) if span[0] == span[1] else span)
+            if span[0] == span[1]:
+                periods.append(_widened(span[0], _side(head[:period.start()])))
+            else:  # "after lunch", not "after the overnight outage" (an event in the period)
+                beside = _BESIDE.search(head[:period.start()])
+                periods.append(_beside(span, beside.group(1).lower() if beside else ""))
     if found and periods:  # "ten to eight this morning": the morning only says which eight
         return [t for t in found if any(_inside(t[0], p) for p in periods)] or found
     return found + periods
@@ -147,6 +153,21 @@ def _side(text: str) -> str:
     return found.group(1).lower() if found else ""
 
 
+_BESIDE = re.compile(r"(?i)\b(before|after)\s+$")
+PERIOD_SHIFT = (120, 30)  # "after lunch": from half an hour into it to 2 hours after it; "before lunch", mirrored
+
+
+def _beside(span: Span, side: str) -> Span:
+    """A part of the day, or the time just before or after it that a "before" or "after" names (people's
+    lunch, evening... start and end at different times: the shifted span still holds most of the period)."""
+    far, near = PERIOD_SHIFT
+    if side == "before":
+        return ((span[0] - far) % DAY, (span[1] - near) % DAY)
+    if side == "after":
+        return ((span[0] + near) % DAY, (span[1] + far) % DAY)
+    return span
+
+
 def _widened(minute: int, side: str) -> Span:
     """A point in time, or the ``BEFORE_AFTER_MINUTES`` before or after it."""
     if side == "before":
@@ -161,7 +182,7 @@ def chunk_minutes(text: str) -> Span | None:
     """The times of day of a log text's first and last timestamps, or None without any."""
     minutes = []  # a stack frame's timestamps are its library's build, not the log's
     for stamp in (TIMESTAMP.search(line) for line in text.split("\n") if not is_stack_trace_line(line)):
-        clock = _CLOCK.search(stamp.group(0)) if stamp else None
+        clock = (_CLOCK.search(stamp.group(0)) or _COMPACT_CLOCK.match(stamp.group(0))) if stamp else None
         if clock:
             minutes.append(int(clock.group(1)) * 60 + int(clock.group(2)))
     return (minutes[0], minutes[-1]) if minutes else None

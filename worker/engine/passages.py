@@ -205,6 +205,19 @@ def asks_fact_or_reason(question: str) -> bool:
     return bool(_FACT_OR_REASON.search(question[:MAX_QUESTION_CHARS]))
 
 
+# "can I just disable that site?", "is it ok to bump the setpoint to 2.5?": the question asks whether something is
+# allowed, and a rule about it answers as well as a step
+_PERMISSION = re.compile(r"(?i)\b(?:can|could|may|should) (?:i|we) (?:just |simply |not )?\w+"
+                         r"|\b(?:ok|okay|safe|fine|alright|allowed) to\b")
+# a rule about what may be done: "Never set a setpoint above 2.0 mg/L from the bridge", "needs written approval"
+_RULE = re.compile(r"(?i)\b(?:never|do not|don't|must not|mustn't|may not|not allowed|forbidden|prohibited)\b"
+                   r"|\bapproval\b")
+
+
+def asks_permission(question: str) -> bool:
+    return bool(_PERMISSION.search(question[:MAX_QUESTION_CHARS]))
+
+
 def actionable(text: str) -> bool:
     """The text says what to do: a code block, or inline code that is a command, a setting or a command's
     option (not a message it quotes: ``_MESSAGE``)."""
@@ -368,7 +381,51 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     passage = Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
     if asks_fact_or_reason(question):
         return passage
+    passage = _with_its_alternative(passage, scorer)
     return _with_its_remedy(passage, best, "\n".join(best.lines[closest.start:closest.end + 1]), scorer)
+
+
+# what a rule says to do instead of what it forbids: "Never remove a site ... because it is noisy; blank the sector
+# instead", "don't restart the pod, instead drain the node"
+_INSTEAD = re.compile(r"(?i)(?:^|[;:,.(]\s*|\b(?:but|and|so)\s+)(\w[^;:,.()\n]{3,80}?)\s+instead\b(?! of\b)"
+                      r"|\binstead,?\s+(\w[^;:.()\n]{3,80})")
+ALTERNATIVE_MATCH = 0.5  # a step's similarity to what a rule says to do instead, at least, for it to be that step
+
+
+def _with_its_alternative(passage: Passage, scorer: TextScorer) -> Passage:
+    """A passage that forbids something and says in words what to do instead (``_INSTEAD``: "never remove a site
+    from the mosaic; blank the sector instead"), followed by the step elsewhere in the document that does it and
+    reads closest to it (at least ``ALTERNATIVE_MATCH``, ``REMEDY_MARGIN`` closer than any other step: "You may
+    blank a sector for at most 6 hours with `radarctl qc blank ...`"), when both fit the size limits. As it is
+    otherwise, or when the rule's own words hold the command."""
+    text = "\n".join(passage.lines)
+    instead = _INSTEAD.search(text.replace("\n", " "))
+    if instead is None or not _RULE.search(text):
+        return passage
+    alternative = instead.group(1) or instead.group(2)
+    if actionable(alternative):
+        return passage
+    document = passage.document
+    sections = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)]
+    steps = [(section, block, step) for section in sections for block in section.blocks
+             if not passage.line_start <= section.first + block.start <= passage.line_end
+             and actionable(step := "\n".join(section.lines[block.start:block.end + 1]))]
+    if not steps:
+        return passage
+    similarity = scorer(alternative, [step for _, _, step in steps])
+    order = np.argsort(-similarity)
+    best = int(order[0])
+    runner_up = float(similarity[order[1]]) if len(order) > 1 else 0.0
+    if float(similarity[best]) < ALTERNATIVE_MATCH or float(similarity[best]) - runner_up < REMEDY_MARGIN:
+        return passage
+    section, block, _ = steps[best]
+    first = section.first + block.start
+    shown = section.lines[block.start:block.end + 1]
+    lines = [*passage.lines, f"  … instead, from {section.heading.rsplit(' › ', 1)[-1]}:", *shown]
+    if sum(len(line) + 1 for line in lines) > MAX_CHARS or len(lines) > MAX_LINES:
+        return passage
+    return replace(passage, lines=tuple(lines), line_start=min(passage.line_start, first),
+                   line_end=max(passage.line_end, first + len(shown) - 1))
 
 
 # the headings of a runbook's checks (as opposed to what to do about what they find)
@@ -420,8 +477,9 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     the question asks, compared with the block and with its lead, ``block_lead``, whichever is closer), the
     rest the retrieval score of its section's best chunk, plus ``ACTION_BONUS`` when it says what to do
     (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
-    it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``), plus
-    ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do, less
+    it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``) or, when the question asks
+    whether something is allowed (``asks_permission``), when it states a rule (``_RULE``: "Never set a setpoint
+    above 2.0 mg/L"), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do, less
     ``LEAD_PENALTY`` for the document's opening text then, less ``REDIRECT_PENALTY`` for a block that sends
     the reader elsewhere."""
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
@@ -438,10 +496,12 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
         question, fields, leave_out=[name for name in question_identifiers(question) if name in lead])
     how = asks_what_to_do(question)
     bonus = ACTION_BONUS_HOW if how else 0.0 if asks_fact_or_reason(question) else ACTION_BONUS
+    ruled = asks_permission(question)  # a rule answers it as a step does
     remedy = REMEDY_BONUS if how else 0.0
     overview = LEAD_PENALTY if how and lead else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
-                         + bonus * actionable(texts[n]) + remedy * section.remedy - overview * (section.level <= 1)
+                         + bonus * (actionable(texts[n]) or (ruled and bool(_RULE.search(texts[n]))))
+                         + remedy * section.remedy - overview * (section.level <= 1)
                          - REDIRECT_PENALTY * bool(REDIRECT.search(texts[n]))
                          for n, (section, score, _) in enumerate(candidates)])
     return totals, similarity
