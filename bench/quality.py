@@ -143,6 +143,16 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   connections with reconnects, a scan of the trapper port, the configuration cache out of memory with its backtrace and
   a failed restart, slow queries then statement timeouts during a long housekeeper run, an active checks warning flood,
   a SIGSEGV in an SNMP poller with its fatal report and restart banner), held out whole.
+  ``logs-heldout20``: the twentieth held-out round, written blind the same way: a NATS server log (nats-server 2.10 with
+  JetStream, ``docker logs`` with debug lines; a cluster peer refusing route connections until it comes back, password
+  guessing from one address, a Go panic in the file store with its goroutine trace and a restart banner, JetStream
+  disabled when its volume fills up, a failed config reload then a crash loop on an invalid ``lame_duck_duration``), a
+  BIND 9.18 ``named -g`` log (a secondary whose primary refuses refreshes and transfers until its notify, zone transfer
+  attempts from one internal host, TCP accepts failing with too many open files, an ``INSIST`` assertion with its back
+  trace and a restart banner, a crash loop on the removed ``dnssec-enable`` option, a forwarder timing out with hung
+  fetches, an IPv6 unreachable flood) and a Kea DHCPv4 2.6 log (a device declining every address it is offered, the
+  PostgreSQL lease database refusing reconnects until it returns, the guest pool exhausted, the HA partner timing out
+  until the partner-down state, a crash loop on a duplicate subnet ID after a config push), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -266,7 +276,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
                        ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
                        ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
-                       ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl")):
+                       ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
+                       ("logs-heldout20", "heldout20.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
