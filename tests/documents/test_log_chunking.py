@@ -601,6 +601,15 @@ def test_a_native_backtrace_after_a_caught_signal_is_one_stack_trace() -> None:
     assert text_severity(" 2: a numbered list item()") == Severity.NONE
 
 
+def test_a_configuration_file_s_diagnostic_is_an_error() -> None:
+    """BIND, like other parsers, names the file and line of what it cannot load, without a level; a stack frame
+    names a file and line too, but not followed by ": " and a message."""
+    assert text_severity("12-Sep-2024 17:46:14.103 /etc/bind/named.conf.options:18: option 'dnssec-enable' no "
+                         "longer exists") == Severity.ERROR
+    assert text_severity("12-Sep-2024 17:46:14.103 loading configuration from '/etc/bind/named.conf'") == Severity.NONE
+    assert text_severity("/app/lib/x.rb:12:in `charge'") != Severity.ERROR
+
+
 def test_an_error_number_on_a_line_of_its_own_is_followed_by_its_message() -> None:
     """SQL Server's error log: "Error: 17311, Severity: 16, State: 1." then the message on the next line, which
     says what happened (the fatal exception's code); the line after that is the log's own again."""

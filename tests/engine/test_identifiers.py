@@ -24,6 +24,9 @@ def test_identifiers_are_names_not_plain_words() -> None:
                      " pg main rw ", " enospc ", " sqlalchemy exc timeout error "]
     assert question_identifiers("why is the primary database slow after the deploy?") == []
     assert question_identifiers("is it OK to restart it? e.g. at 3 am") == []  # short capitals, e.g., numbers
+    # an estimate is a count, not a code ("~300 models" is not the runbook's "300 s"); the 502s still are
+    assert question_identifiers("~300 models waiting, 400ish failures, about 200 rows, 1200+ jobs") == []
+    assert question_identifiers("like 502s since 10, then ERR 1062") == [" 502 ", " 1062 "]
 
 
 def test_a_percentage_is_an_identifier_that_meets_the_runbook_stating_the_threshold() -> None:

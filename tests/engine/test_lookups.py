@@ -72,6 +72,7 @@ from worker.engine.lookups import (
     ("did zabbix reconnect to the db on its own after that", ["recovery"]),
     ("when did the replica rejoin?", ["recovery"]),
     ("it keeps reconnecting, why", []),  # trying, not back
+    ("when did kea get its lease db back", ["recovery"]),  # got something back
     ("line 4 went dark after the switch reboot. why couldnt the devices get back on?", []),  # no apostrophe
     ("when did the api come back up?", ["recovery"]),
     ("which build is dispatch on now after that mess?", ["version"]),
@@ -155,6 +156,7 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("node state: active -> draining", False),
     ("2024/05/14 14:33:12 kid1| Detected REVIVED Parent: dlp-gw.corp.example", True),  # Squid
     ("INFO NodeStatusUpdaterImpl: Registered with ResourceManager as dn07.example:45454", True),  # YARN
+    ("[1] 2024/08/20 08:19:44.109512 [INF] 10.40.2.13:6222 - rid:105 - Route connection created", True),  # NATS
     ("INFO NodeManager: registered UNIX signal handlers for [TERM, HUP, INT]", False),
 ])
 def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:

@@ -61,6 +61,9 @@ def test_what_the_question_says_is_working_is_no_reason_to_answer_from_its_runbo
     assert cleared_words("new admissions aren't showing, fhir api looks healthy. where do i start") == {"fhir", "api"}
     assert cleared_words("dashboards are behind but the collector looks healthy") == {"collector"}
     assert cleared_words("why is the fhir api slow?") == frozenset()
+    assert cleared_words("printers idle, stuff waiting for hours. slicer backlog is basically empty so its not that"
+                         ) == {"slicer"}  # ruled out
+    assert cleared_words("the queue is long so its not that bad, but fhir api is slow") == frozenset()
     assert name_scores("admissions aren't showing in the app, fhir api looks healthy", chunks).tolist() == [0.0, 0.0]
     assert name_scores("admissions aren't showing in the fhir api", chunks)[0] > 0
 

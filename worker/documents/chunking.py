@@ -22,8 +22,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # backtrace after the signal it caught, Apache's configuration syntax errors. 7: a crash report's words ("stack dump",
 # "fatal exception"), SQL Server's error number with its message on the next line. 8: fatal signals, gdb-style
 # frames ("#2  0x55d0a3b829d2 in cb_lua_filter() at ..."), Fluent Bit's padded levels ("[ warn]"). 9: Zabbix's
-# timestamps ("1202:20250311:013412.004") and its reports (lines of one process at one millisecond).
-CHUNKER_VERSION = 9
+# timestamps ("1202:20250311:013412.004") and its reports (lines of one process at one millisecond). 10: a
+# configuration file's diagnostic ("/etc/bind/named.conf.options:18: option 'dnssec-enable' no longer exists").
+CHUNKER_VERSION = 10
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

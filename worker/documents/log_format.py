@@ -96,6 +96,9 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     # what a server refused a client, in logs without levels (Mosquitto: "Client connection from 10.20.6.61:36068
     # denied: max_connections exceeded.", "Client hmi-panel-12 disconnected, not authorised.")
     r"|(?i:\b(?:denied|refused|rejected|not authori[sz]ed|unauthori[sz]ed)\b)"
+    # a configuration file's diagnostic, as parsers write them (BIND: "/etc/bind/named.conf.options:18: option
+    # 'dnssec-enable' no longer exists"); not a stack frame ("/app/a.js:42:41)", "/app/x.rb:12:in")
+    r"|(?:^|\s)/[\w.@+-]+(?:/[\w.@+-]+)*:\d+: \S"
 )
 
 # Lines that start a stack trace, and lines that continue one.

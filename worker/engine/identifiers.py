@@ -3,9 +3,10 @@
 An *identifier* is a word of the question that is not plain English: an alert name or exception class in
 CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_``, ``.``, ``/`` or ``:``
 (``payments-api``, ``pg-main-rw``, ``sqlalchemy.exc.TimeoutError``), a word with digits (``ORA-00060``,
-``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code), a percentage (an
-alert's threshold: "less than 5% space left" is the alert whose runbook says it fires "when 5% of space
-remains"), a word in capitals of four or more letters (``ENOSPC``), or anything in backticks.
+``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code; not an estimate:
+"~300 models"), a percentage (an alert's threshold: "less than 5% space left" is the alert whose runbook says it
+fires "when 5% of space remains"), a word in capitals of four or more letters (``ENOSPC``), or anything in
+backticks.
 
 Identifiers are matched *spelled out*: lower case, split at separators and at CamelCase humps, on word
 boundaries. So ``payments-api`` matches "Payments API" and ``KubeletDown`` matches a file named
@@ -43,6 +44,9 @@ _CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]")
 _DIGIT = re.compile(r"\d")
 _PLURAL_NUMBER = re.compile(r"^(\d{3,})s$")
 _PERCENTAGE = re.compile(r"(?<![\w.])\d+(?:\.\d+)? ?%")
+# a number the question gives as an estimate is a count, not a code: "~300 models waiting", "400ish", "about 200"
+_ESTIMATE = re.compile(r"(?i)(?:~|\b(?:about|around|roughly|approx\.?|approximately|like) )\d[\d,.]*(?![\ds])"
+                       r"|\b\d[\d,.]*(?:\+|ish\b)")
 
 
 def spelled(text: str) -> str:
@@ -66,7 +70,7 @@ def question_identifiers(question: str) -> list[str]:
     """The identifiers of a question, spelled out (see ``spelled``), first occurrence first."""
     found = [match.group(1) for match in _BACKTICKS.finditer(question)]
     found += _PERCENTAGE.findall(question)
-    words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(question))  # "the 429s" -> 429
+    words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(_ESTIMATE.sub(" ", question)))  # 429s: 429
     found += [word for word in words if is_identifier(word)]
     spelled_out = (spelled(word) for word in found)
     return list(dict.fromkeys(s for s in spelled_out if s.strip()))[:MAX_IDENTIFIERS]

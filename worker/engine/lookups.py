@@ -67,7 +67,7 @@ _UP = (r"(?i:\bready (?:to (?:accept|serve|receive|handle)|for connections)\b"
 # started.", "[os-node-2] started"; not "snapshot started")
 _READY = re.compile(_UP)
 _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
-              r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b"
+              r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b|\bconnection created\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
               r"|\brevived\b"  # Squid: "Detected REVIVED Parent: dlp-gw.corp.example"
@@ -118,6 +118,9 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                 re.compile(_ADDRESS)),
     "path": (re.compile(r"(?i)\b(?:paths?|director(?:y|ies)|folders?)\b"), re.compile(_PATH)),
     "recovery": (re.compile(r"(?i)\b(?:c[oa]me|coming|got|get|was|were|is|are|put|brought|bring) back\b"
+                            # "when did kea get its lease db back?", not "get back to me"
+                            r"|\b(?:get|gets|got|getting|gotten) (?:[\w-]+ ){1,3}back\b"
+                            r"(?! (?:to|from|in|on|off|down)\b)"
                             # "is dn07 back?", not "back to failing"
                             r"|\b(?:is|are|was|were) [\w.-]+ back\b(?! (?:to|from|at|in|off|down|on)\b)"
                             r"|\b(?:it|they) c[oa]me up\b"  # "what time did it come up?", not "did an error come up"

@@ -79,10 +79,17 @@ _QUOTED_TEAM = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|althoug
 _DOTTED = re.compile(r"(?<![\w.-])[\w-]+(?:\.[\w-]+)+")
 
 
+# what the question rules out: "slicer backlog is basically empty so its not that"
+_RULED_OUT = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet)\b)\s*((?:[\w-]+\s+){1,3}?)"
+                        r"[^,.;:!?()]{0,60}?\bso (?:it'?s |its |it is )?(?:prob(?:ably)? |def(?:initely)? )?not "
+                        r"(?:that|it|them|the (?:issue|problem|cause))\b(?! (?:bad|big|serious|slow|long|much|many)\b)")
+
+
 def cleared_words(question: str) -> frozenset[str]:
-    """The stems of what the question says is working ("fhir api looks healthy": fhir, api), and of the teams
-    it quotes ("the license folks say ...": license): naming them is no reason to answer from their runbook."""
-    found = [*_CLEARED.finditer(question), *_QUOTED_TEAM.finditer(question)]
+    """The stems of what the question says is working ("fhir api looks healthy": fhir, api) or rules out
+    ("slicer backlog is basically empty so its not that": slicer, backlog), and of the teams it quotes ("the
+    license folks say ...": license): naming them is no reason to answer from their runbook."""
+    found = [*_CLEARED.finditer(question), *_RULED_OUT.finditer(question), *_QUOTED_TEAM.finditer(question)]
     return frozenset().union(*(word_stems(match.group(1)) for match in found))
 
 
