@@ -17,7 +17,13 @@ from worker.documents.log_chunking import (
     incident_regions,
     line_severities,
 )
-from worker.documents.log_format import Severity, first_timestamp, has_leading_timestamp, line_severity
+from worker.documents.log_format import (
+    Severity,
+    continues_message,
+    first_timestamp,
+    has_leading_timestamp,
+    line_severity,
+)
 from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
 from worker.engine.default import ExtractiveEngine
@@ -664,3 +670,19 @@ def test_gdb_style_frames_after_a_caught_signal_are_one_stack_trace() -> None:
     assert line_severities(fold_repeats(lines)) == [*[Severity.STACK_TRACE] * 4, Severity.NONE]
     assert text_severity("#1  0x55d0a3b829d2     in  cb_lua_filter() at plugins/filter_lua/lua.c:612") == (
         Severity.STACK_TRACE)
+
+
+def test_an_unindented_line_that_indented_ones_follow_goes_on_with_the_error_s_message() -> None:
+    """Kea quotes libpq's message over several lines: the error, "server closed the connection unexpectedly"
+    without a timestamp or an indent, then its indented lines; all of it is the error. An unindented line that a
+    stack frame follows starts a trace instead, and one with no indented line after it is not the message's."""
+    lines = [
+        "2024-10-08 10:41:52.604 ERROR [kea-dhcp4.dhcpsrv/1.1402] DHCPSRV_PGSQL_FATAL_ERROR reason: FATAL: terminating",
+        "server closed the connection unexpectedly",
+        "\tThis probably means the server terminated abnormally",
+        " (error code: 57P01).",
+        "2024-10-08 10:41:52.605 INFO  [kea-dhcp4.dhcp4/1.1402] DHCP4_DB_RECONNECT_LOST_CONNECTION connection lost.",
+    ]
+    assert line_severities(fold_repeats(lines)) == [*[Severity.ERROR] * 4, Severity.NONE]
+    assert not continues_message("[1] PumaWorkerKiller: Out of memory.", "[1] - Worker 3 (PID: 41) booted")
+    assert not continues_message("Traceback (most recent call last):", '  File "app.py", line 3, in <module>')

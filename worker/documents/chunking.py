@@ -24,7 +24,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # frames ("#2  0x55d0a3b829d2 in cb_lua_filter() at ..."), Fluent Bit's padded levels ("[ warn]"). 9: Zabbix's
 # timestamps ("1202:20250311:013412.004") and its reports (lines of one process at one millisecond). 10: a
 # configuration file's diagnostic ("/etc/bind/named.conf.options:18: option 'dnssec-enable' no longer exists").
-CHUNKER_VERSION = 10
+# 11: an unindented line of an error's message that indented lines follow (libpq's "server closed the connection
+# unexpectedly", then "\tThis probably means ...").
+CHUNKER_VERSION = 11
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -190,15 +190,23 @@ _CAUSES = re.compile(r"^Caused by:\s*$")  # the head of a chain of causes printe
 
 def continues_message(line: str, next_line: str | None = None) -> bool:
     """``line`` belongs to the warning or error logged just before it: an indented line of no level of its
-    own (a message over several lines), a field of the same error report (``DETAIL:``, ``HINT:``,
-    ``CONTEXT:``, ``STATEMENT:``...), or the chain of its causes (Rust's anyhow: "Error: failed to load
-    configuration", a blank line, "Caused by:", then the causes indented)."""
+    own (a message over several lines; also an unindented one that indented ones follow, as libpq writes
+    "server closed the connection unexpectedly", then "This probably means ..." indented), a field of the same error
+    report (``DETAIL:``, ``HINT:``, ``CONTEXT:``, ``STATEMENT:``...), or the chain of its causes (Rust's
+    anyhow: "Error: failed to load configuration", a blank line, "Caused by:", then the causes indented)."""
     if _REPORT_FIELD.search(line) or _CAUSES.match(line):
         return True
     if not line.strip():
         return next_line is not None and bool(_CAUSES.match(next_line))
-    return (line[:1] in (" ", "\t") and bool(line.strip()) and not has_leading_timestamp(line)
+    if not _indented_text(line) and (next_line is None or not _indented_text(next_line)
+                                     or starts_stack_trace(line, next_line)):
+        return False  # an unindented line goes on with the message only when indented lines (not frames) follow
+    return (bool(line.strip()) and not has_leading_timestamp(line)
             and not (_ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)))
+
+
+def _indented_text(line: str) -> bool:
+    return line[:1] in (" ", "\t") and bool(line.strip()) and not has_leading_timestamp(line)
 
 
 # SQL Server's error log gives an error's number on a line of its own and its message on the next: "Error: 17311,
