@@ -407,25 +407,12 @@ def _with_its_alternative(passage: Passage, scorer: TextScorer) -> Passage:
         return passage
     document = passage.document
     sections = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)]
-    steps = [(section, block, step) for section in sections for block in section.blocks
-             if not passage.line_start <= section.first + block.start <= passage.line_end
-             and actionable(step := "\n".join(section.lines[block.start:block.end + 1]))]
-    if not steps:
+    steps = [(section, block, text) for section, block, text in _steps(sections)
+             if not passage.line_start <= section.first + block.start <= passage.line_end]
+    step = _closest_step(alternative, steps, scorer, ALTERNATIVE_MATCH)
+    if step is None:
         return passage
-    similarity = scorer(alternative, [step for _, _, step in steps])
-    order = np.argsort(-similarity)
-    best = int(order[0])
-    runner_up = float(similarity[order[1]]) if len(order) > 1 else 0.0
-    if float(similarity[best]) < ALTERNATIVE_MATCH or float(similarity[best]) - runner_up < REMEDY_MARGIN:
-        return passage
-    section, block, _ = steps[best]
-    first = section.first + block.start
-    shown = section.lines[block.start:block.end + 1]
-    lines = [*passage.lines, f"  … instead, from {section.heading.rsplit(' › ', 1)[-1]}:", *shown]
-    if sum(len(line) + 1 for line in lines) > MAX_CHARS or len(lines) > MAX_LINES:
-        return passage
-    return replace(passage, lines=tuple(lines), line_start=min(passage.line_start, first),
-                   line_end=max(passage.line_end, first + len(shown) - 1))
+    return _followed_by(passage, f"  … instead, from {step[0].heading.rsplit(' › ', 1)[-1]}:", step)
 
 
 # the headings of a runbook's checks (as opposed to what to do about what they find)
@@ -447,24 +434,46 @@ def _with_its_remedy(passage: Passage, section: _Section, check: str, scorer: Te
         return passage
     remedies = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
                 if s.level > 0 and s.line_start > passage.line_end and REMEDY_HEADING.search(" › ".join(s.path))]
-    steps = [(remedy, block, text) for remedy in remedies for block in remedy.blocks
-             if actionable(text := "\n".join(remedy.lines[block.start:block.end + 1]))]
+    step = _closest_step(check, _steps(remedies), scorer, REMEDY_MATCH)
+    if step is None:
+        return passage
+    remedy, block, _ = step
+    skipped = remedy.first + block.start - passage.line_end - 1
+    return _followed_by(passage, f"  … {skipped} more lines, then {remedy.heading.rsplit(' › ', 1)[-1]}:", step)
+
+
+_Step = tuple["_Section", Block, str]  # a block that says what to do, its section and its text
+
+
+def _steps(sections: Sequence[_Section]) -> list[_Step]:
+    """The blocks of ``sections`` that say what to do (``actionable``), with their text."""
+    return [(section, block, text) for section in sections for block in section.blocks
+            if actionable(text := "\n".join(section.lines[block.start:block.end + 1]))]
+
+
+def _closest_step(text: str, steps: Sequence[_Step], scorer: TextScorer, minimum: float) -> _Step | None:
+    """The step that reads closest to ``text``, when it reads at least ``minimum`` like it and ``REMEDY_MARGIN``
+    closer than any other step (not one of several alike); None otherwise."""
     if not steps:
-        return passage
-    similarity = scorer(check, [text for _, _, text in steps])
+        return None
+    similarity = scorer(text, [step_text for _, _, step_text in steps])
     order = np.argsort(-similarity)
-    best = int(order[0])
+    best = float(similarity[order[0]])
     runner_up = float(similarity[order[1]]) if len(order) > 1 else 0.0
-    if float(similarity[best]) < REMEDY_MATCH or float(similarity[best]) - runner_up < REMEDY_MARGIN:
-        return passage
-    remedy, block, _ = steps[best]
-    first = remedy.first + block.start
-    step = list(remedy.lines[block.start:block.end + 1])
-    skipped = f"  … {first - passage.line_end - 1} more lines, then {remedy.heading.rsplit(' › ', 1)[-1]}:"
-    lines = [*passage.lines, skipped, *step]
+    return steps[int(order[0])] if best >= minimum and best - runner_up >= REMEDY_MARGIN else None
+
+
+def _followed_by(passage: Passage, label: str, step: _Step) -> Passage:
+    """The passage with ``label`` and the step's lines after its own, its line range stretched to the step's, when
+    all of it fits the size limits; as it is otherwise."""
+    section, block, _ = step
+    first = section.first + block.start
+    shown = section.lines[block.start:block.end + 1]
+    lines = [*passage.lines, label, *shown]
     if sum(len(line) + 1 for line in lines) > MAX_CHARS or len(lines) > MAX_LINES:
         return passage
-    return replace(passage, lines=tuple(lines), line_end=first + len(step) - 1)
+    return replace(passage, lines=tuple(lines), line_start=min(passage.line_start, first),
+                   line_end=max(passage.line_end, first + len(shown) - 1))
 
 
 _Candidate = tuple["_Section", float, Block]  # a block, its section and that section's retrieval score
