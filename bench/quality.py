@@ -155,6 +155,20 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   fetches, an IPv6 unreachable flood) and a Kea DHCPv4 2.6 log (a device declining every address it is offered, the
   PostgreSQL lease database refusing reconnects until it returns, the guest pool exhausted, the HA partner timing out
   until the partner-down state, a crash loop on a duplicate subnet ID after a config push), held out whole.
+  ``logs-heldout21``: the twenty-first held-out round, written blind the same way: a Dovecot 2.3 syslog (imap-login,
+  imap, lmtp, auth and master lines; password guessing from one address, the LDAP server lost with logins and
+  deliveries failing until it returns, the TLS certificate expiring with clients refusing it until a reload, a
+  ``Panic`` assertion with its raw backtrace killing one user's imap process three times, the mail volume full, a
+  failed reload on a syntax error in ``90-quota.conf``, one mailbox over quota, ``process_limit`` reached and a
+  restart, a deprecation-warning flood), a FreeRADIUS 3.2 ``radius.log`` (the LDAP server unreachable with VPN logins
+  rejected, the accounting database refusing connections until it returns, a new switch with the wrong shared secret,
+  an account locked out by one phone, the EAP certificate expiring until a restart, a segfault in ``rlm_python3`` with
+  its backtrace and a restart, twice, a crash loop on a parse error in ``sites-enabled/default``, a BlastRADIUS
+  warning after every start) and a Slurm 23.02 ``slurmctld`` log (four nodes not responding with jobs killed and
+  requeued until they return, slurmdbd refusing connections, expired munge credentials from a node with a slow clock,
+  the state save location full with submissions failing, a failed reconfigure then a crash loop on an unknown key in
+  ``slurm.conf`` and a restart banner, an ``squeue`` loop flooding the controller, a node drained twice on
+  ``Kill task failed``), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -279,7 +293,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
                        ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
                        ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
-                       ("logs-heldout20", "heldout20.jsonl")):
+                       ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
