@@ -672,6 +672,23 @@ def test_gdb_style_frames_after_a_caught_signal_are_one_stack_trace() -> None:
         Severity.STACK_TRACE)
 
 
+def test_glibc_style_frames_after_a_caught_signal_are_one_stack_trace() -> None:
+    """FreeRADIUS prints the signal it caught without a timestamp, then a header and frames as glibc's
+    backtrace_symbols does ("/usr/sbin/freeradius(modcall+0x2a9)[0x55b1a4f2e6c9]"), then its next start."""
+    lines = [
+        "Thu Mar 21 11:27:30 2024 : Info: rlm_sql (sql): Opening additional connection (5), 1 of 31 pending slots used",
+        "CAUGHT SIGNAL: Segmentation fault",
+        "Backtrace of last 14 frames:",
+        "/usr/lib/freeradius/libfreeradius-server.so(fr_fault+0x1b4)[0x7f6c2e4a2e14]",
+        "/usr/lib/freeradius/rlm_python3.so(+0x4d1a)[0x7f6c2bd14d1a]",
+        "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1a4f2e6c9]",
+        "Thu Mar 21 11:28:51 2024 : Info: Debugger not attached",
+    ]
+    assert line_severities(fold_repeats(lines)) == [Severity.NONE, *[Severity.STACK_TRACE] * 5, Severity.NONE]
+    assert text_severity("/usr/lib/freeradius/rlm_python3.so(+0x4d1a)[0x7f6c2bd14d1a]") == Severity.STACK_TRACE
+    assert text_severity("/var/log/app(copy)[0x1] done") == Severity.NONE  # a path with parentheses is no frame
+
+
 def test_an_unindented_line_that_indented_ones_follow_goes_on_with_the_error_s_message() -> None:
     """Kea quotes libpq's message over several lines: the error, "server closed the connection unexpectedly"
     without a timestamp or an indent, then its indented lines; all of it is the error. An unindented line that a

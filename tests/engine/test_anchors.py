@@ -86,3 +86,6 @@ def test_the_event_asked_about_what_came_before_is_not_what_the_question_asks_ab
         "was anything off with prometheus in the hour ?")
     assert without_event("which partition was it writing to when it fell over?") == (
         "which partition was it writing to when it fell over?")
+    # a time is no event: the incidents around it are what the question asks about
+    asked = "sbatch was failing a bit before 9, what's up"
+    assert without_event(asked) == asked

@@ -32,6 +32,8 @@ def test_identifiers_are_names_not_plain_words() -> None:
 def test_a_percentage_is_an_identifier_that_meets_the_runbook_stating_the_threshold() -> None:
     assert question_identifiers("Filesystem has less than 5% space left, only value% available") == [" 5 percent "]
     assert question_identifiers("p99 above 99.5 %") == [" 99 5 percent ", " p99 ", " 99 5 "]
+    # a percentage someone estimates is what they saw, not a threshold a runbook states
+    assert question_identifiers("we're ~5% over the export limit, failure rate ~2.6%, at like 9% now") == []
     candidates = [_fields("almost-out", text="It fires at a `warning` level when 5% of space remains."),
                   _fields("filling-up", text="It fires when the file system will be full in 5 hours."),
                   _fields("other", text="nothing")]

@@ -32,6 +32,7 @@ from worker.engine.incidents import (
     "no one can log in since the deploy", "the relay was choking on something around noon",
     "ceph health shows an inconsistent pg, is that this osd?", "a corrupted segment file?",
     "dashboards got slower and then just errored out around 11:35",
+    "anything bad in the imap1 log? what was the worst of it",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)

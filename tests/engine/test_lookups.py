@@ -51,6 +51,7 @@ from worker.engine.lookups import (
     ("clickhouse fell over around 2:20pm and came back up, what crashed it?", []),
     ("mails failed with 451s a bit after 2am and then came back later on, what broke on the relay?", []),
     ("jenkins fell over around half one and came back by itself a minute later, what took it down?", []),
+    ("radius fell over twice late morning and came back by itself, why?", []),
     ("front proxy container restarted itself just before noon and nobody touched it. why", []),  # no change
     ("it restarted at 3, we didn't change anything, why?", []),
     ("did someone touch the kubelet this morning?", ["change"]),
@@ -298,6 +299,14 @@ def test_a_line_that_does_again_what_the_outage_failed_to_do_is_its_comeback() -
     jobs = [Chunk(log, prefix.format(m=1) + "ERROR: Job failed (system failure)  job=1", 1, 1),
             Chunk(log, prefix.format(m=2) + "Job started  job=2", 2, 2)]
     assert lookup_scores("when did it start taking jobs again?", jobs).tolist() == [0.0, 0.0]
+    # one more word in the operation: FreeRADIUS opens an "additional" connection once MySQL is back
+    radius = Document("file:radius.log", "radius.log", "", kind="log")
+    lines = ["Thu Mar 21 08:45:11 2024 : Error: rlm_sql (sql): Opening connection failed (21)",
+             "Thu Mar 21 08:46:07 2024 : Auth: (48818) Login OK: [u1] (from client sw-acc-2f port 50135)",
+             "Thu Mar 21 08:47:12 2024 : Info: rlm_sql (sql): Opening additional connection (22), 1 of 32 pending",
+             "Thu Mar 21 08:48:12 2024 : Info: rlm_sql (sql): Opening two more connections (23)"]
+    chunks = [Chunk(radius, line, n, n) for n, line in enumerate(lines, start=1)]
+    assert lookup_scores("when did radius reconnect to the db?", chunks).tolist() == [0.0, 0.0, 1.0, 0.0]
 
 
 def test_a_change_asked_for_before_the_trouble_is_the_last_one_before_it() -> None:
@@ -491,6 +500,27 @@ def test_the_last_thing_logged_before_a_silent_death_is_before_the_next_start() 
     # with another kind asked, each counts half: the last words and the banner's version
     both = lookup_scores("which version, and what was the last thing it logged before it died?", chunks)
     assert both.tolist() == [0.5, 0.0, 0.5, 0.5, 0.0]
+
+
+def test_when_it_was_last_restarted_is_its_last_start_up() -> None:
+    """"When did the worker last get restarted?": the start-up banners again, the last in full; it asks for that
+    line, not for an incident. "Why did it restart?" and "errors since the last restart" ask for none."""
+    log = Document("file:sidekiq.log", "sidekiq.log", "", kind="log")
+    banner = "2025-10-07T{t}Z pid={pid} tid=230v INFO: Booted Rails 7.1.3 application in production environment"
+    job = "2025-10-07T{t}Z pid=52240 tid=xggq class=ManifestExportJob jid=dc38 INFO: {what}"
+    chunks = [Chunk(log, banner.format(t="09:00:01", pid=48213), 1, 1),
+              Chunk(log, job.format(t="11:37:12", what="start"), 2, 2),
+              Chunk(log, banner.format(t="11:38:41", pid=51391), 3, 3),
+              Chunk(log, job.format(t="15:37:12", what="start"), 4, 4),
+              Chunk(log, banner.format(t="15:38:41", pid=53391), 5, 5),
+              Chunk(log, job.format(t="15:40:51", what="start"), 6, 6)]
+    for question in ("when did the worker last get restarted?", "when was the last restart of sidekiq?"):
+        assert lookup_scores(question, chunks).tolist() == [0.0, 0.0, 0.5, 0.0, 1.0, 0.0], question
+        assert asks_for_a_line_not_an_incident(question)
+    for question in ("why did the worker restart?", "tons of errors since the last restart, why?",
+                     "when did it restart and what killed it?"):
+        assert lookup_scores(question, chunks).tolist() == [0.0] * 6, question
+        assert not asks_for_a_line_not_an_incident(question)
 
 
 def test_a_log_that_does_not_open_with_its_start_up_has_no_restarts() -> None:

@@ -24,6 +24,7 @@ from worker.engine.passages import (
     actionable,
     asked_part,
     asks_fact_or_reason,
+    asks_to_verify,
     asks_what_to_do,
     best_passage,
     block_lead,
@@ -113,6 +114,47 @@ def test_the_section_that_says_what_to_do_is_preferred_when_scores_are_close() -
     assert best_passage("products missing", chunks, close, overlap).heading == "Indexer › Checks"
     far = np.asarray([0.1, 0.7, 0.5], np.float32)
     assert best_passage("products missing", chunks, far, overlap).heading == "Indexer › Symptoms"
+
+
+VERIFIED = """# Dispatcher
+
+## Overview
+The dispatcher computes the what-next list of lots for every tool of a bay.
+
+## Alerts
+`DispatchListStale`: the what-next list of a tool is older than 120 s.
+
+## Remediation
+- Lists stale on a bay: resync the tool states with `dspctl resync-state --bay 3`.
+- Park at the limit: put the bay on the hard cap with `dspctl cap --bay 3`.
+
+## Escalation
+Page the fab systems on-call.
+
+## Verify recovery
+`dspctl verify --bay 3` shows the lists fresh, and the list age panel stays under the limit.
+"""
+
+
+def test_a_verification_section_is_no_remedy_and_answers_how_to_confirm_a_fix() -> None:
+    """"Verify recovery" is not what to do (its "recovery" is no remedy), so "whats the immediate thing to do"
+    gets the remediation step even where the check reads closer; "how do i confirm the lists are healthy again"
+    gets the verification, read even when retrieval ranked its chunk below the best few."""
+    document = Document("runbook:dispatch.md", "Dispatcher", VERIFIED, kind="runbook")
+    chunks = chunk_documents([document], 30, words)
+    headings = [text_passage("", [(chunk, 1.0)], overlap).heading for chunk in chunks]
+    assert headings[-1] == "Dispatcher › Verify recovery"
+    close = np.asarray([0.6 if heading.endswith(("Remediation", "Verify recovery")) else 0.3 for heading in headings],
+                       np.float32)
+    acting = "bay 3 is at the limit and the lists are stale, whats the immediate thing to do"
+    assert asks_what_to_do(acting) and not asks_to_verify(acting)
+    assert best_passage(acting, chunks, close, overlap).heading == "Dispatcher › Remediation"
+    scores = np.asarray([0.2 if heading.endswith("Verify recovery") else 0.6 for heading in headings], np.float32)
+    assert len(chunks) > 4  # the verification's chunk is not among the best three
+    verifying = "resynced bay 3, how do i confirm the what-next lists are healthy again before i hand over"
+    assert asks_to_verify(verifying) and asks_to_verify("how can we tell it's fixed?")
+    assert not asks_to_verify("how do I tell which backend the 502s are coming from?")
+    assert best_passage(verifying, chunks, scores, overlap).heading == "Dispatcher › Verify recovery"
 
 
 def test_a_question_for_a_number_or_a_reason_gets_no_bonus_for_steps() -> None:
@@ -474,6 +516,7 @@ def test_anything_we_can_do_asks_what_to_do() -> None:
     assert asks_what_to_do("anything we can flip so apps keep getting answers until it clears?")
     assert not asks_what_to_do("anything odd in the resolver logs?")
     assert asks_what_to_do("nothing new has started in 40 min. ok to just kill both pods?")
+    assert asks_what_to_do("grid operator says we're over the limit, whats the immediate thing to do")
     assert asks_what_to_do("is it safe to delete the old deployment?")
     assert asks_what_to_do("new admissions aren't showing in the patient app. where do i start")
     assert not asks_what_to_do("where did it start?")
@@ -597,6 +640,23 @@ def test_a_check_is_followed_by_the_remedy_step_that_reads_like_it() -> None:
     alike = replace(document, text=CHECKS_AND_FIXES + "4. Exit says unpaid, the gates hold an old paid list: push it"
                     " again with `payctl sync push --site S1 --full`.\n")
     assert text_passage("the exit says unpaid", [(Chunk(alike, "", 3, 8), 0.8)], overlap).line_end <= 8
+
+
+def test_a_step_that_only_forbids_is_no_checks_remedy() -> None:
+    """The remedy step that reads closest to the check forbids the command it names and says in words what to do
+    instead: the check is followed by the step that does it (the resync), not by the rule."""
+    text = ("# Dispatcher\n\n## Diagnosis\n\n"
+            "1. Lots offered to a tool that is down: compare `dspctl tool-state --tool T1` with the MES state.\n\n"
+            "## Remediation\n\n"
+            "- Do NOT set a tool that is down to UP by hand with `dspctl tool-state --tool T1 --set UP` when lots are"
+            " offered to it: the MES state overwrites it. Resync instead.\n"
+            "- Lots offered to a tool: resync its state from MES with `dspctl resync-state --tool T1`.\n")
+    document = Document("runbook:dispatch.md", "Dispatcher", text, kind="runbook")
+    passage = text_passage("lots offered to a tool that is down, what do i do", [(Chunk(document, "", 3, 5), 0.8)],
+                           overlap)
+    assert passage.heading == "Dispatcher › Diagnosis"
+    assert passage.lines[-1].endswith("`dspctl resync-state --tool T1`.")
+    assert not any("--set UP" in line for line in passage.lines)
 
 
 def test_in_an_error_table_only_the_row_that_matches_sends_the_reader_elsewhere() -> None:

@@ -25,8 +25,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # timestamps ("1202:20250311:013412.004") and its reports (lines of one process at one millisecond). 10: a
 # configuration file's diagnostic ("/etc/bind/named.conf.options:18: option 'dnssec-enable' no longer exists").
 # 11: an unindented line of an error's message that indented lines follow (libpq's "server closed the connection
-# unexpectedly", then "\tThis probably means ...").
-CHUNKER_VERSION = 11
+# unexpectedly", then "\tThis probably means ..."). 12: a backtrace as glibc prints it ("Backtrace of last 14 frames:",
+# "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1a4f2e6c9]").
+CHUNKER_VERSION = 12
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -79,7 +79,7 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|(?i:\b(?:error|err|errmsg)[\"']?\s*[:=]\s*[\"']?(?!" + _NO_ERROR + r")[A-Za-z])"  # an error field with a
     # message: "error":"Host...
     r"|\b[A-Z]\w*(?:Exception|Error)\b(?::|$)"
-    r"|\bOOMKilled\b|(?i:\bout of memory\b)|\bKilled process\b|\bsegmentation fault\b"
+    r"|\bOOMKilled\b|(?i:\bout of memory\b)|\bKilled process\b|(?i:\bsegmentation fault\b)"
     r"|(?i:\bcannot allocate\b)|\bCrash dump is being written\b"  # ENOMEM; the Erlang VM's own last words
     r"|\bPermission denied\b"  # EACCES: "opendkim[21262]: ... s2025.private: open(): Permission denied"
     r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers
@@ -117,6 +117,10 @@ _NATIVE_FRAME = r"\s+\d{1,3}: (?:\(.+\)\+0x[0-9a-f]+\) \[0x[0-9a-f]+\]|\S+\([\w+
 _SIGNAL = r"\*\*\* Caught signal \("
 # a frame as gdb and libbacktrace print it (Fluent Bit: "#2  0x55d0a3b829d2     in  cb_lua_filter() at plugins/...")
 _GDB_FRAME = r"#\d{1,3}\s+0x[0-9a-f]+\s+in\s+\S"
+# a frame as glibc's backtrace_symbols prints it, under its header (FreeRADIUS: "Backtrace of last 14 frames:",
+# "/usr/lib/freeradius/rlm_python3.so(+0x4d1a)[0x7f6c2bd14d1a]", "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1...]")
+_GLIBC_FRAME = r"\S*/[\w.+-]+\((?:[\w.]*\+0x[0-9a-f]+)?\) ?\[0x[0-9a-f]+\]\s*$"
+_BACKTRACE_HEADER = r"Backtrace(?: of (?:the )?(?:last )?\d+ frames)?:$"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
@@ -125,7 +129,7 @@ _TRACE_START = re.compile(
     + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
     + r"|^(?:" + TIMESTAMP.pattern + r")\s+[0-9a-f]{12,16}\s+-?\d+\s+" + _SIGNAL  # Ceph, after its prefix
     + r"|^" + _NATIVE_FRAME  # after a blank line and the daemon's version
-    + r"|^" + _GDB_FRAME
+    + r"|^" + _GDB_FRAME + r"|^" + _GLIBC_FRAME + r"|^" + _BACKTRACE_HEADER
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
@@ -134,13 +138,14 @@ _TRACE_CONTINUATION = re.compile(
     + r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
     r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$"  # Go: "[signal SIGSEGV: ...]", goroutines
-    r"|" + _GDB_FRAME + ")"
+    r"|" + _GDB_FRAME + r"|" + _GLIBC_FRAME + ")"
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
     r"|Traceback \(most recent call last\):"
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
     + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME + r"|" + _GDB_FRAME
+    + r"|" + _GLIBC_FRAME + r"|" + _BACKTRACE_HEADER
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"

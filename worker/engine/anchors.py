@@ -167,7 +167,9 @@ def without_event(question: str) -> str:
     """The question without the clause that names the event it asks about what came before ("was anything
     off in the hour" of "... before it died?"), so that the event's words ("died") do not make it a crash
     question; as it is for other questions ("which partition was it writing to when it fell over?" asks
-    about the crash)."""
+    about the crash), and for a clause that names no trouble: "a bit before 9" is the time it asks about."""
     head = question[:MAX_QUESTION_CHARS]
     found = _EVENT.search(head)
-    return head if found is None or not found.group(1) else head[:found.start()] + head[found.end():]
+    if found is None or not found.group(1) or not asks_about_incident(found.group(3)):
+        return head
+    return head[:found.start()] + head[found.end():]

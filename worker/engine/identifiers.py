@@ -5,8 +5,8 @@ CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_
 (``payments-api``, ``pg-main-rw``, ``sqlalchemy.exc.TimeoutError``), a word with digits (``ORA-00060``,
 ``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code; not an estimate:
 "~300 models"), a percentage (an alert's threshold: "less than 5% space left" is the alert whose runbook says it
-fires "when 5% of space remains"), a word in capitals of four or more letters (``ENOSPC``), or anything in
-backticks.
+fires "when 5% of space remains"; not an estimate either: "~5% over the limit" is what someone saw), a word in
+capitals of four or more letters (``ENOSPC``), or anything in backticks.
 
 Identifiers are matched *spelled out*: lower case, split at separators and at CamelCase humps, on word
 boundaries. So ``payments-api`` matches "Payments API" and ``KubeletDown`` matches a file named
@@ -69,8 +69,9 @@ def is_identifier(word: str) -> bool:
 def question_identifiers(question: str) -> list[str]:
     """The identifiers of a question, spelled out (see ``spelled``), first occurrence first."""
     found = [match.group(1) for match in _BACKTICKS.finditer(question)]
-    found += _PERCENTAGE.findall(question)
-    words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(_ESTIMATE.sub(" ", question)))  # 429s: 429
+    measured = _ESTIMATE.sub(" ", question)  # "~5% over the limit" is what someone saw, not an alert's threshold
+    found += _PERCENTAGE.findall(measured)
+    words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(measured))  # 429s: 429
     found += [word for word in words if is_identifier(word)]
     spelled_out = (spelled(word) for word in found)
     return list(dict.fromkeys(s for s in spelled_out if s.strip()))[:MAX_IDENTIFIERS]

@@ -38,7 +38,7 @@ _INCIDENT_WORDS = re.compile(
     r"(?i)\b(?:error(?:s|ed|ing)?|exceptions?|stack ?traces?|tracebacks?|traces?|crash\w*|fail\w*|broken?|wrong"
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
     r"|kill(?:ed|ing)|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down|lost"
-    r"|inconsisten\w*|corrupt\w*"
+    r"|inconsisten\w*|corrupt\w*|bad|worse|worst"
     r"|los(?:e|es|ing)"
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"

@@ -20,7 +20,7 @@ other side a quarter. A version asked for as it is now ("which build is it on no
 kind that the log states: that chunk counts in full, those with earlier lines of the kind half. A service's
 starts are read from its log too (``_restarts``: the log's own start-up lines again): "when did it stop crash
 looping?" asks for the start after the last crash of the loop, "what was the last thing it logged before it
-died?" for the line before a start.
+died?" for the line before a start, "when did it last get restarted?" for the last start.
 Other questions, and chunks of documents that are not logs, get nothing.
 
 Pure functions of the question and the candidates' text.
@@ -164,7 +164,7 @@ _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
 # "it never came back, why?", "why didn't it come back up?", "why couldnt the devices get back on?" (no apostrophe),
 # "it went down and wouldnt start back up, why",
 # "it came back by itself, why did it crash?", "... and
-# came back up, what crashed it?": what went wrong, not a comeback
+# came back up, what crashed it?", "it fell over and came back by itself, why?": what went wrong, not a comeback
 _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
                           r"|(?:couldn|wouldn|didn|doesn|don|isn|wasn|weren|hasn|haven|won|can)t)"
                           r"\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
@@ -172,7 +172,10 @@ _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
                           r"|\bwhy (?:did|does|do|was|were|is|has|had|would) (?:\S+ ){1,4}?(?:crash|die|fail|panic"
                           r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*"
                           # "... and came back up, what crashed it?"
-                          r"|\bwhat (?:\w+ )?(?:killed|crashed|caused|broke|(?:took|taken|brought) (?:\w+ )?down)\b")
+                          r"|\bwhat (?:\w+ )?(?:killed|crashed|caused|broke|(?:took|taken|brought) (?:\w+ )?down)\b"
+                          # "it fell over twice and came back by itself, why?"
+                          r"|\b(?:crash\w*|died|fell over|went down|restarted|failed|broke|panick\w*|oom\w*)\b"
+                          r"[^?!.\n]*\bwhy\W*$")
 
 
 # "it restarted and nobody touched it, why?", "we didn't change anything": no change to look for
@@ -207,10 +210,24 @@ def asked_values(question: str) -> list[str]:
 def asks_for_a_line_not_an_incident(question: str) -> bool:
     """The question asks when or whether a service came back, what was changed, who leads now, which
     version runs ("recovery", "change", "leader", "version" in ``VALUE_KINDS``: "what version is it on since
-    the restart?") or what it logged last before it died (``asks_last_words``): it wants that line, not the
-    incident that its words also describe."""
+    the restart?"), what it logged last before it died (``asks_last_words``) or when it was last restarted
+    (``asks_when_restarted``): it wants that line, not the incident that its words also describe."""
     return bool({"recovery", "change", "leader", "version"} & set(asked_values(question))) or asks_last_words(
-        question)
+        question) or asks_when_restarted(question)
+
+
+# "when did dovecot last get restarted?", "when was the last reboot?"; not "why did it restart?", nor "errors since
+# the last restart"
+_WHEN_RESTARTED = re.compile(r"(?i)\bwhen (?:did|was|were|has|had) (?:[\w.-]+ ){0,3}?(?:last |most recently )?"
+                             r"(?:get |got |been )?re-?(?:start|boot)(?:ed)?\b"
+                             r"|\bwhen (?:was|is) (?:the|its|it'?s) (?:last|latest|most recent) re-?(?:start|boot)\b")
+_CAUSE = re.compile(r"(?i)\bwhy\b|\bwhat (?:\w+ )?(?:killed|crashed|caused|broke)\b|\bcause\b")
+
+
+def asks_when_restarted(question: str) -> bool:
+    """The question asks when a service was (last) restarted, not why: the start-up lines again (``_restarts``)."""
+    head = question[:MAX_QUESTION_CHARS]
+    return bool(_WHEN_RESTARTED.search(head)) and not _CAUSE.search(head)
 
 
 # "what was the last thing the worker logged before it died?", "last lines before it restarted"
@@ -265,10 +282,16 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     states; zeros for other questions and for chunks of documents that are not logs."""
     scores = np.zeros(len(chunks), np.float32)
     kinds = asked_values(question)
-    last_words = asks_last_words(question)
-    if last_words:  # counted as one more kind: the loop below divides by len(kinds) + 1
-        for indexes in logs_in_file_order(chunks):
+    # the last words before a start, or the starts (the last in full, earlier ones half), count as one more kind:
+    # the loop below divides by len(kinds) + 1
+    start_kind = asks_last_words(question) or asks_when_restarted(question)
+    for indexes in logs_in_file_order(chunks) if start_kind else ():
+        if asks_last_words(question):
             scores[_last_words(chunks, indexes)] = 1.0
+        else:
+            starts = [indexes[position] for position in _restarts(chunks, indexes)]
+            scores[starts] = 0.5
+            scores[starts[-1:]] = 1.0
     if not kinds:
         return scores
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
@@ -292,7 +315,7 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
                 scores[index] += placed.get(index, 0.0)
             elif _states(kind, chunks, index, resettings):
                 scores[index] += 1.0
-        scores[index] /= len(kinds) + last_words
+        scores[index] /= len(kinds) + start_kind
     return scores
 
 
@@ -652,9 +675,22 @@ def _operations(text: str) -> frozenset[tuple[str, ...]]:
 
 def _does_again(text: str, operations: set[tuple[str, ...]]) -> bool:
     """A line of the text that says nothing is wrong does one of these failed operations (``_operations``)
-    again: gitlab-runner's "Checking for jobs... received" after its "Checking for jobs... failed"."""
-    return bool(operations) and any(tokens[:len(operation)] == operation
+    again: gitlab-runner's "Checking for jobs... received" after its "Checking for jobs... failed"; FreeRADIUS's
+    "rlm_sql (sql): Opening additional connection (22)" after its "rlm_sql (sql): Opening connection failed"
+    (``_does``)."""
+    return bool(operations) and any(_does(tokens, operation)
                                     for tokens in _quiet_lines(text) for operation in operations)
+
+
+def _does(tokens: tuple[str, ...], operation: tuple[str, ...]) -> bool:
+    """The line's words start with the operation's: its source the same ("rlm_sql (sql):"), then its words,
+    with at most one more word between two of them ("Opening additional connection" does "Opening connection")."""
+    source = max((n + 1 for n, token in enumerate(operation) if token.endswith(":")), default=0)
+    words, rest = operation[source:], tokens[source:]
+    if tokens[:source] != operation[:source]:
+        return False
+    return rest[:len(words)] == words or any(rest[:n] == words[:n] and rest[n + 1:len(words) + 1] == words[n:]
+                                             for n in range(1, len(words)))
 
 
 @functools.lru_cache(maxsize=65_536)

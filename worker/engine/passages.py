@@ -7,7 +7,9 @@ similarity to the question and to what the question asks (``asked_part``; matche
 and against what the block says it does, its heading and first sentence, ``block_lead``, whichever is
 closer: a step's commands do not dilute "Roll back first"), on its section's retrieval score, and on
 whether it says what to do (``actionable``; more so when the question asks what to do, when a section
-headed as a remedy, ``REMEDY_HEADING``, also counts more); a block that sends the reader to another runbook or
+headed as a remedy, ``REMEDY_HEADING``, also counts more; a section headed as how to confirm the fix, "Verify
+recovery", is no remedy, and counts more when the question asks how to confirm a fix, ``asks_to_verify``, which
+reads it even when retrieval ranked it below the best few); a block that sends the reader to another runbook or
 system (redirects.py) counts less: it says where to look, not what to do here.
 The best block's section is the passage: whole when it fits ``MAX_CHARS`` and ``MAX_LINES``, else the
 best block grown toward its better neighbour while that scores within ``GROW_MARGIN`` and fits. So
@@ -57,6 +59,7 @@ IDENTIFIER_WEIGHT = 0.35  # of a block's identifier score, next to its similarit
 ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passage
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
+VERIFY_BONUS = 0.15  # for a block in a section headed as a verification, when the question asks how to confirm a fix
 LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
 # asks what to do: it says what the service is, the steps are in the sections
 MAX_TABLE_ROWS = 100  # rows of a table compared one by one with the question (``_closest_row``)
@@ -96,6 +99,13 @@ _RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 # the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
                             r"|roll ?backs?|solutions?|what to do)\b")
+# the heading of a section that says how to confirm a fix ("Verify recovery", "Validation"): no remedy itself
+VERIFY_HEADING = re.compile(r"(?i)\b(?:verif\w*|validat\w*|confirm\w*)\b")
+# "how do i confirm the lists are healthy again?", "how can we tell it's fixed?": a question for that section
+_ASKS_TO_VERIFY = re.compile(r"(?i)\b(?:confirm|verify|make sure|double[- ]?check)\b[^?!.]{0,80}?\b(?:fixed|healthy"
+                             r"|working|back|recovered|resolved|good|ok|okay|normal|fine|again)\b"
+                             r"|\bhow (?:do|can|would|will) (?:i|we|you) (?:know|tell)\b[^?!.]{0,60}?\b(?:fixed|healthy"
+                             r"|working|recovered|resolved|back to normal)\b")
 _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
 _WHY = re.compile(r"(?i)\bwhy\b|\bwhat (?:caused|made|led to|triggered)\b|\broot cause\b|\bhow come\b")
 _HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")  # a log answer then says how often
@@ -127,8 +137,10 @@ class Passage:
 
 def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, scorer: TextScorer) -> Passage:
     """The passage of the best-ranked chunk's document (``scores``: one per chunk, higher is better): in a
-    log, around that chunk (``log_passage``); in other text, ``text_passage``. A document whose text was
-    left unread (an indexed Slack file) is read from its chunks (``text_from_chunks``)."""
+    log, around that chunk (``log_passage``); in other text, ``text_passage`` over the sections of its best
+    ``SECTIONS_CONSIDERED`` chunks (and of its best chunk in a section that says how to confirm a fix, when the
+    question asks that: ``asks_to_verify``). A document whose text was left unread (an indexed Slack file) is read
+    from its chunks (``text_from_chunks``)."""
     top = int(np.argmax(scores))
     document = chunks[top].document
     mine = [i for i, chunk in enumerate(chunks) if chunk.document.doc_id == document.doc_id]
@@ -139,7 +151,11 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
         suspects = suspected(question, [chunks[i] for i in mine])
         passage = log_passage(question, replace(chunks[top], document=readable), scorer, suspects)
     else:
-        best = sorted(mine, key=lambda i: -float(scores[i]))[:SECTIONS_CONSIDERED]
+        ranked = sorted(mine, key=lambda i: -float(scores[i]))
+        best = ranked[:SECTIONS_CONSIDERED]
+        if asks_to_verify(question):  # and the best chunk of a section that says how to confirm a fix
+            best += [i for i in ranked[SECTIONS_CONSIDERED:]
+                     if _section_of(replace(chunks[i], document=readable)).verification][:1]
         passage = text_passage(question, [(replace(chunks[i], document=readable), float(scores[i])) for i in best],
                                scorer)
     return replace(passage, document=document)
@@ -164,6 +180,7 @@ def asked_part(question: str) -> str:
 _WHAT_TO_DO = re.compile(
     r"(?i)\b(?:how (?:do|can|should|would|to)|what (?:do|should|can) (?:i|we)|(?:can|should|could) (?:i|we)"
     r"|wh?at (?:do|to do)(?: now)?(?=\W*$)"  # "... wat do"
+    r"|(?:thing|things|move) to do"  # "whats the immediate thing to do"
     r"|(?:ok|okay|safe|fine|alright) to (?:just )?\w+"
     r"|(?:anything|something) (?:i|we|you) (?:can|could|should)"
     r"|where (?:do|should|can) (?:i|we) (?:start|begin|look first)|where to (?:start|begin)"  # the first step
@@ -186,6 +203,11 @@ def block_lead(text: str) -> str:
         prose.append(line.strip())
     words = _ITEM.sub(lambda item: item.group(0)[-1], " ".join(prose), count=1).strip()
     return _SENTENCE_END.split(words, maxsplit=1)[0][:MAX_LEAD_CHARS] if words else text[:MAX_LEAD_CHARS]
+
+
+def asks_to_verify(question: str) -> bool:
+    """The question asks how to confirm that a fix worked ("how do i confirm the lists are healthy again?")."""
+    return bool(_ASKS_TO_VERIFY.search(question[:MAX_QUESTION_CHARS]))
 
 
 def asks_what_to_do(question: str) -> bool:
@@ -318,8 +340,14 @@ class _Section:
 
     @property
     def remedy(self) -> bool:
-        """Its heading path names it as what to do about a problem (``REMEDY_HEADING``)."""
-        return bool(REMEDY_HEADING.search(self.heading))
+        """Its heading path names it as what to do about a problem (``REMEDY_HEADING``), and its own heading
+        not as how to confirm the fix ("Verify recovery")."""
+        return bool(REMEDY_HEADING.search(self.heading)) and not self.verification
+
+    @property
+    def verification(self) -> bool:
+        """Its own heading names it as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
+        return bool(VERIFY_HEADING.search(self.heading.rsplit(" › ", 1)[-1]))
 
 
 def _section_of(chunk: Chunk) -> _Section:
@@ -422,19 +450,21 @@ REMEDY_MARGIN = 0.05  # and by how much, at least, it reads closer to the check 
 
 
 def _with_its_remedy(passage: Passage, section: _Section, check: str, scorer: TextScorer) -> Passage:
-    """A passage from a runbook's checks (a section headed ``DIAGNOSIS_HEADING``) with, after it, the step of
-    its remedy sections (``REMEDY_HEADING``) that reads closest to its best block (``check``: the one closest to
-    the question), when that step says what to do, reads at least ``REMEDY_MATCH`` like it and ``REMEDY_MARGIN``
-    closer than any other remedy step (not one of several alike), and both fit the size limits: "`LAST_PUSH`
-    older than 5 min means the gates still have an old paid list" is followed by "Sync lag: push the full paid
-    list now" and its command. As it is otherwise. For a question that asks what to do or describes a symptom
-    (not one for a number, a time or a reason)."""
+    """A passage from a runbook's checks (a section headed ``DIAGNOSIS_HEADING``, not how to confirm a fix) with,
+    after it, the step of its remedy sections (``REMEDY_HEADING``) that reads closest to its best block (``check``:
+    the one closest to the question), when that step says what to do (not only what not to do: ``_only_forbids``),
+    reads at least ``REMEDY_MATCH`` like it and ``REMEDY_MARGIN`` closer than any other remedy step (not one of
+    several alike), and both fit the size limits: "`LAST_PUSH` older than 5 min means the gates still have an old
+    paid list" is followed by "Sync lag: push the full paid list now" and its command. As it is otherwise. For a
+    question that asks what to do or describes a symptom (not one for a number, a time or a reason)."""
     document = passage.document
-    if not DIAGNOSIS_HEADING.search(section.heading) or section.remedy:
+    if not DIAGNOSIS_HEADING.search(section.heading) or section.remedy or section.verification:
         return passage
     remedies = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
-                if s.level > 0 and s.line_start > passage.line_end and REMEDY_HEADING.search(" › ".join(s.path))]
-    step = _closest_step(check, _steps(remedies), scorer, REMEDY_MATCH)
+                if s.level > 0 and s.line_start > passage.line_end and REMEDY_HEADING.search(" › ".join(s.path))
+                and not VERIFY_HEADING.search(s.path[-1])]
+    steps = [step for step in _steps(remedies) if not _only_forbids(step[2])]
+    step = _closest_step(check, steps, scorer, REMEDY_MATCH)
     if step is None:
         return passage
     remedy, block, _ = step
@@ -443,6 +473,14 @@ def _with_its_remedy(passage: Passage, section: _Section, check: str, scorer: Te
 
 
 _Step = tuple["_Section", Block, str]  # a block that says what to do, its section and its text
+
+
+def _only_forbids(text: str) -> bool:
+    """The step opens with a rule (``_RULE``) and says with no command what to do instead: "Do NOT set a tool's
+    state by hand with `dspctl tool-state --set UP`; the next event overwrites it. Resync instead." names a
+    command only to forbid it, so it is no check's remedy (the step that resyncs is)."""
+    first, *rest = _SENTENCE_END.split(" ".join(line.strip() for line in text.split("\n")), maxsplit=1)
+    return bool(_RULE.search(first)) and not actionable(" ".join(rest))
 
 
 def _steps(sections: Sequence[_Section]) -> list[_Step]:
@@ -488,9 +526,10 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
     it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``) or, when the question asks
     whether something is allowed (``asks_permission``), when it states a rule (``_RULE``: "Never set a setpoint
-    above 2.0 mg/L"), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do, less
-    ``LEAD_PENALTY`` for the document's opening text then, less ``REDIRECT_PENALTY`` for a block that sends
-    the reader elsewhere."""
+    above 2.0 mg/L"), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do (not
+    how to confirm a fix), less ``LEAD_PENALTY`` for the document's opening text then, plus ``VERIFY_BONUS`` in a
+    section headed as how to confirm a fix ("Verify recovery") when the question asks that (``asks_to_verify``),
+    less ``REDIRECT_PENALTY`` for a block that sends the reader elsewhere."""
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
     headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
     leads = [f"{section.heading.rsplit(' › ', 1)[-1]}\n{block_lead(t)}"
@@ -506,11 +545,12 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     how = asks_what_to_do(question)
     bonus = ACTION_BONUS_HOW if how else 0.0 if asks_fact_or_reason(question) else ACTION_BONUS
     ruled = asks_permission(question)  # a rule answers it as a step does
-    remedy = REMEDY_BONUS if how else 0.0
+    verify = VERIFY_BONUS if asks_to_verify(question) else 0.0
+    remedy = REMEDY_BONUS if how and not verify else 0.0  # "how do i confirm it's fixed" asks for no remedy
     overview = LEAD_PENALTY if how and lead else 0.0
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
                          + bonus * (actionable(texts[n]) or (ruled and bool(_RULE.search(texts[n]))))
-                         + remedy * section.remedy - overview * (section.level <= 1)
+                         + remedy * section.remedy + verify * section.verification - overview * (section.level <= 1)
                          - REDIRECT_PENALTY * bool(REDIRECT.search(texts[n]))
                          for n, (section, score, _) in enumerate(candidates)])
     return totals, similarity
