@@ -101,17 +101,28 @@ ADVERSARIAL = {
 }
 
 
+ADVERSARIAL_FACTOR = 8  # an adversarial megabyte's CPU time, at most, in megabytes of ordinary log text's
+
+
 @pytest.mark.parametrize("text", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
-def test_a_megabyte_of_adversarial_text_is_redacted_in_under_a_second(text):
-    def cpu_seconds() -> tuple[float, str]:
+def test_a_megabyte_of_adversarial_text_is_redacted_about_as_fast_as_ordinary_text(text):
+    """Within ``ADVERSARIAL_FACTOR`` times the CPU time of a megabyte of ordinary log text on the same machine
+    (the checkout example log: about 0.3 s on the 2-core development machine): the patterns never backtrack, and
+    text that is nothing but candidates costs one bounded step a candidate. Measured against the machine's own
+    speed, not a fixed second, which a slower machine misses on ordinary text's pace too."""
+    ordinary = _megabyte((EXAMPLES / "logs" / "checkout-api.log").read_text())
+
+    def cpu_seconds(sample: str) -> tuple[float, str]:
         started = time.process_time()  # CPU time: other processes on the machine do not count
-        redacted = redact(text).text
+        redacted = redact(sample).text
         return time.process_time() - started, redacted
 
-    took, redacted = cpu_seconds()
-    if took >= 1.0:  # a busy 2-core machine slows even CPU time (shared caches, clocks): a second run decides
-        took = min(took, cpu_seconds()[0])
-    assert took < 1.0, f"{took:.2f} s"
+    took, redacted = cpu_seconds(text)
+    budget = ADVERSARIAL_FACTOR * cpu_seconds(ordinary)[0]
+    if took >= budget:  # a busy 2-core machine slows even CPU time (shared caches, clocks): a second run decides
+        took = min(took, cpu_seconds(text)[0])
+        budget = max(budget, ADVERSARIAL_FACTOR * cpu_seconds(ordinary)[0])
+    assert took < budget, f"{took:.2f} s, budget {budget:.2f} s"
     assert redacted.count("\n") == text.count("\n")
 
 

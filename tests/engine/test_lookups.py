@@ -307,6 +307,9 @@ def test_a_line_that_does_again_what_the_outage_failed_to_do_is_its_comeback() -
              "Thu Mar 21 08:48:12 2024 : Info: rlm_sql (sql): Opening two more connections (23)"]
     chunks = [Chunk(radius, line, n, n) for n, line in enumerate(lines, start=1)]
     assert lookup_scores("when did radius reconnect to the db?", chunks).tolist() == [0.0, 0.0, 1.0, 0.0]
+    # a line that says it tries again did not do it
+    chunks[2] = Chunk(radius, "Thu Mar 21 08:47:12 2024 : Info: rlm_sql (sql): Opening again connection (22)", 3, 3)
+    assert lookup_scores("when did radius reconnect to the db?", chunks).tolist()[2] == 0.0
 
 
 def test_a_change_asked_for_before_the_trouble_is_the_last_one_before_it() -> None:

@@ -682,15 +682,20 @@ def _does_again(text: str, operations: set[tuple[str, ...]]) -> bool:
                                     for tokens in _quiet_lines(text) for operation in operations)
 
 
+_RETRYING = frozenset(("again", "retry", "retrying", "still"))  # "Connecting again to db" tries, it did not do it
+
+
 def _does(tokens: tuple[str, ...], operation: tuple[str, ...]) -> bool:
     """The line's words start with the operation's: its source the same ("rlm_sql (sql):"), then its words,
-    with at most one more word between two of them ("Opening additional connection" does "Opening connection")."""
+    with at most one more word between two of them ("Opening additional connection" does "Opening connection"),
+    not one that says it tries again (``_RETRYING``)."""
     source = max((n + 1 for n, token in enumerate(operation) if token.endswith(":")), default=0)
     words, rest = operation[source:], tokens[source:]
     if tokens[:source] != operation[:source]:
         return False
-    return rest[:len(words)] == words or any(rest[:n] == words[:n] and rest[n + 1:len(words) + 1] == words[n:]
-                                             for n in range(1, len(words)))
+    return rest[:len(words)] == words or any(
+        rest[:n] == words[:n] and rest[n].lower() not in _RETRYING and rest[n + 1:len(words) + 1] == words[n:]
+        for n in range(1, min(len(words), len(rest))))
 
 
 @functools.lru_cache(maxsize=65_536)

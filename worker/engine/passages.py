@@ -237,6 +237,8 @@ _RULE = re.compile(r"(?i)\b(?:never|do not|don't|must not|mustn't|may not|not al
 
 
 def asks_permission(question: str) -> bool:
+    """The question asks whether something is allowed ("can I just disable that site?", "ok to bump it?"): a rule
+    about it (``_RULE``) answers it as well as a step does."""
     return bool(_PERMISSION.search(question[:MAX_QUESTION_CHARS]))
 
 
