@@ -154,8 +154,7 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
         ranked = sorted(mine, key=lambda i: -float(scores[i]))
         best = ranked[:SECTIONS_CONSIDERED]
         if asks_to_verify(question):  # and the best chunk of a section that says how to confirm a fix
-            best += [i for i in ranked[SECTIONS_CONSIDERED:]
-                     if _section_of(replace(chunks[i], document=readable)).verification][:1]
+            best += [i for i in ranked[SECTIONS_CONSIDERED:] if _in_verification(readable, chunks[i].line_start)][:1]
         passage = text_passage(question, [(replace(chunks[i], document=readable), float(scores[i])) for i in best],
                                scorer)
     return replace(passage, document=document)
@@ -350,6 +349,12 @@ class _Section:
     def verification(self) -> bool:
         """Its own heading names it as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
         return bool(VERIFY_HEADING.search(self.heading.rsplit(" › ", 1)[-1]))
+
+
+def _in_verification(document: Document, line: int) -> bool:
+    """The line lies in a section headed as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
+    section = section_at(document, line)
+    return section is not None and section.level > 0 and bool(VERIFY_HEADING.search(section.path[-1]))
 
 
 def _section_of(chunk: Chunk) -> _Section:
