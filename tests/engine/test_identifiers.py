@@ -62,7 +62,22 @@ def test_title_beats_headings_beats_text_beats_elsewhere_in_the_document() -> No
         _fields("d", text="nothing"),
     ]
     scores = identifier_scores("KubeletDown is firing", candidates)
-    assert scores[0] > scores[1] > scores[2] > scores[3] > scores[4] == 0
+    assert scores[0] > scores[1] > scores[2] >= scores[3] > scores[4] == 0
+    # within the one document that holds it, the chunk whose text names it comes first
+    alone = identifier_scores("KubeletDown is firing", candidates[2:])
+    assert alone[0] > alone[1] > alone[2] == 0
+
+
+def test_an_identifier_several_documents_hold_does_not_pick_their_chunks() -> None:
+    """Both runbooks of a pair name gw-sub-a and WTG-14: the setpoint runbook's chunk that names them gets no
+    more of their weight than the poller's rule that does not, so the words decide which runbook answers."""
+    candidates = [_fields("setpoint", text="Write timeouts on gw-sub-a; probe WTG-14"),
+                  _fields("setpoint", text="restart"),
+                  _fields("poller", text="Do NOT raise max_inflight_per_gateway"),
+                  _fields("poller", text="reads from gw-sub-a and WTG-14"),
+                  _fields("other", text="nothing")]
+    scores = identifier_scores("modbus timeouts on gw-sub-a, wtg-14 grey", candidates)
+    assert scores[0] == scores[1] == scores[2] == scores[3] > scores[4] == 0
 
 
 def test_an_identifier_every_document_carries_tells_nothing() -> None:

@@ -21,7 +21,7 @@ FLOOR = {
     "logs-heldout2": (6, 5, 2),
     "logs-heldout3": (15, 14, 8),
     "logs-heldout4": (18, 17, 9),
-    "lookalike5": (15, 15, 0),
+    "lookalike5": (16, 15, 0),
     "logs-heldout5": (21, 18, 16),
     "lookalike6": (18, 15, 0),
     "logs-heldout6": (21, 20, 12),
@@ -53,14 +53,9 @@ FLOOR = {
     "logs-heldout19": (21, 20, 15),
     "lookalike20": (17, 15, 0),
     "logs-heldout20": (21, 17, 15),
-    "lookalike21": (16, 15, 0),
+    "lookalike21": (17, 16, 0),
     "logs-heldout21": (21, 18, 15),
 }
-# Sets where the right runbook is first for fewer questions than plain MiniLM over sections, and by how many:
-# lookalike5's "keep incoming events from being rejected while Kafka is down": MiniLM alone puts a section of
-# the right runbook first, the BM25 share puts the look-alike's (docs/quality.md, known misses). Anything
-# more than this fails.
-BELOW_BASELINE = {"lookalike5": 1}
 
 
 @pytest.fixture(scope="module")
@@ -83,5 +78,5 @@ def test_our_sets_stay_at_or_above_the_floor(rows: dict[str, dict], name: str) -
 @pytest.mark.parametrize("name", sorted(FLOOR))
 def test_retrieval_is_never_worse_than_plain_minilm_over_sections(rows: dict[str, dict], name: str) -> None:
     row = rows[name]
-    assert row["document_first"][0] >= row["baseline_document_first"][0] - BELOW_BASELINE.get(name, 0), row
+    assert row["document_first"][0] >= row["baseline_document_first"][0], row
     assert row["incident_first"][0] >= row["baseline_incident_first"][0], row

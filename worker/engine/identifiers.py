@@ -15,7 +15,8 @@ boundaries. So ``payments-api`` matches "Payments API" and ``KubeletDown`` match
 ``identifier_scores`` gives each candidate a score in [0, 1]: the share of the question's identifiers that
 the candidate carries, each counted where it weighs most (``FIELD_WEIGHTS``: the document's title or file
 name, then the headings above the candidate, then the candidate's own text, then elsewhere in the same
-document), and each weighted by how rare it is among the candidate documents (an identifier every
+document; the candidate's own text no more than elsewhere in its document for an identifier that several
+documents hold), and each weighted by how rare it is among the candidate documents (an identifier every
 document carries tells nothing; one that no candidate carries is ignored). Pure functions of the question
 and the candidates' text and metadata, so any index can call them.
 """
@@ -103,6 +104,11 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields], lea
     in_document = np.stack([np.bincount(column, weights=row > 0, minlength=len(index)) > 0 for row in found])
     # elsewhere in the same document (among the candidates) counts a little
     found = np.maximum(found, FIELD_WEIGHTS["document"] * in_document[:, column])
+    # one that several documents hold says which of them, not which of their chunks: "gw-sub-a", named by both
+    # runbooks of a pair, must not carry the chunk that happens to name it past the other runbook's answer
+    shared = in_document.sum(axis=1) >= 2
+    found[shared] = np.where(np.isclose(found[shared], FIELD_WEIGHTS["text"]), FIELD_WEIGHTS["document"],
+                             found[shared])
     weights = np.asarray([_rarity(int(count), len(index)) for count in in_document.sum(axis=1)], np.float32)
     if weights.sum() <= 0:
         return scores
