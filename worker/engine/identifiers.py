@@ -104,12 +104,14 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields], lea
     in_document = np.stack([np.bincount(column, weights=row > 0, minlength=len(index)) > 0 for row in found])
     # elsewhere in the same document (among the candidates) counts a little
     found = np.maximum(found, FIELD_WEIGHTS["document"] * in_document[:, column])
+    holders = in_document.sum(axis=1)  # [identifiers]: how many candidate documents hold each
     # one that several documents hold says which of them, not which of their chunks: "gw-sub-a", named by both
-    # runbooks of a pair, must not carry the chunk that happens to name it past the other runbook's answer
-    shared = in_document.sum(axis=1) >= 2
-    found[shared] = np.where(np.isclose(found[shared], FIELD_WEIGHTS["text"]), FIELD_WEIGHTS["document"],
-                             found[shared])
-    weights = np.asarray([_rarity(int(count), len(index)) for count in in_document.sum(axis=1)], np.float32)
+    # runbooks of a pair, must not carry the chunk that happens to name it past the other runbook's answer (below
+    # a heading, a chunk's text counts no more than elsewhere in its document)
+    shared = holders >= 2
+    found[shared] = np.where(found[shared] < FIELD_WEIGHTS["headings"],
+                             np.minimum(found[shared], FIELD_WEIGHTS["document"]), found[shared])
+    weights = np.asarray([_rarity(int(count), len(index)) for count in holders], np.float32)
     if weights.sum() <= 0:
         return scores
     return ((weights @ found) / weights.sum()).astype(np.float32)

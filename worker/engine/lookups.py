@@ -284,9 +284,10 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     kinds = asked_values(question)
     # the last words before a start, or the starts (the last in full, earlier ones half), count as one more kind:
     # the loop below divides by len(kinds) + 1
-    start_kind = asks_last_words(question) or asks_when_restarted(question)
+    last_words = asks_last_words(question)
+    start_kind = last_words or asks_when_restarted(question)
     for indexes in logs_in_file_order(chunks) if start_kind else ():
-        if asks_last_words(question):
+        if last_words:
             scores[_last_words(chunks, indexes)] = 1.0
         else:
             starts = [indexes[position] for position in _restarts(chunks, indexes)]
@@ -667,7 +668,7 @@ def _operations(text: str) -> frozenset[tuple[str, ...]]:
         if failed is None:
             continue
         tokens = [token for token in template[:failed.start()].split() if not _LEVEL_WORD.match(token)]
-        after_source = tokens[max((n + 1 for n, token in enumerate(tokens) if token.endswith(":")), default=0):]
+        after_source = tokens[_source_length(tokens):]
         if sum(token != "<*>" and any(c.isalpha() for c in token) for token in after_source) >= MIN_OPERATION_WORDS:
             found.add(tuple(tokens))
     return frozenset(found)
@@ -682,6 +683,12 @@ def _does_again(text: str, operations: set[tuple[str, ...]]) -> bool:
                                     for tokens in _quiet_lines(text) for operation in operations)
 
 
+def _source_length(tokens: Sequence[str]) -> int:
+    """How many of a line's words name its source: those up to its last word that ends with ":"
+    ("gitlab-runner[1187]:", "rlm_sql (sql):"); 0 when none does."""
+    return max((n + 1 for n, token in enumerate(tokens) if token.endswith(":")), default=0)
+
+
 _RETRYING = frozenset(("again", "retry", "retrying", "still"))  # "Connecting again to db" tries, it did not do it
 
 
@@ -689,7 +696,7 @@ def _does(tokens: tuple[str, ...], operation: tuple[str, ...]) -> bool:
     """The line's words start with the operation's: its source the same ("rlm_sql (sql):"), then its words,
     with at most one more word between two of them ("Opening additional connection" does "Opening connection"),
     not one that says it tries again (``_RETRYING``)."""
-    source = max((n + 1 for n, token in enumerate(operation) if token.endswith(":")), default=0)
+    source = _source_length(operation)
     words, rest = operation[source:], tokens[source:]
     if tokens[:source] != operation[:source]:
         return False
