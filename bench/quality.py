@@ -171,6 +171,16 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   the state save location full with submissions failing, a failed reconfigure then a crash loop on an unknown key in
   ``slurm.conf`` and a restart banner, an ``squeue`` loop flooding the controller, a node drained twice on
   ``Kill task failed``), held out whole.
+  ``logs-heldout22``: the twenty-second held-out round, written blind the same way: a strongSwan 5.9 charon syslog (a
+  site-to-site peer not answering dead-peer detection until it connects back, a client refused on an expired
+  certificate, half-open handshakes from one address, a segfault with its backtrace and a restart, the address pool
+  full, a failed ``ipsec update`` then a crash loop on an ``ipsec.conf`` error), an Apache Flink 1.18 JobManager log
+  (a Kafka broker down with a job failing on a ``TimeoutException``, checkpoints failing on an expired S3 token, HTTP
+  sent to the RPC port from one address, a TaskManager out of heap memory, an expired checkpoint and a flood of
+  late-message warnings, a crash loop on a ``flink-conf.yaml`` error with version banners) and a Matrix Synapse
+  homeserver log (federation to one partner failing on DNS until it answers again, one user's failed logins until
+  rate-limited, ``/register`` spam from one address, the database restarted with a traceback, media uploads failing on
+  a full disk, a crash loop on a rotated database password, a flood of harmless disconnect warnings), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -295,7 +305,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
                        ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
                        ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
-                       ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl")):
+                       ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl"),
+                       ("logs-heldout22", "heldout22.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
