@@ -436,6 +436,23 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
      Severity.ERROR),
     ("2024-05-14 07:31:02.47 spid97      SqlDumpExceptionHandler: Process 97 generated fatal exception c0000005",
      Severity.ERROR),
+    # a daemon without levels that gives up or cannot go on (strongSwan's charon and its starter)
+    ("Mar 17 06:49:51 gw1 charon[1187]: 04[IKE] giving up after 5 retransmits", Severity.ERROR),
+    ("Mar 17 07:52:03 gw1 charon[1187]: 14[CFG]   subject certificate invalid (valid from Mar 16 09:12:40 2025 to Mar"
+     " 16 09:12:40 2026)", Severity.ERROR),
+    ("Mar 17 07:52:03 gw1 charon[1187]: 14[CFG] no trusted RSA public key found for 'CN=ann@example.com'",
+     Severity.ERROR),
+    ("Mar 17 07:52:03 gw1 charon[1187]: 14[ENC] generating IKE_AUTH response 1 [ N(AUTH_FAILED) ]", Severity.ERROR),
+    ("Mar 17 10:53:16 gw1 charon[2044]: 13[CFG] pool '10.10.8.0/26' is full, unable to assign address", Severity.ERROR),
+    ("Mar 17 10:14:23 gw1 charon[1187]: 15[DMN] thread 15 received 11", Severity.ERROR),
+    ("Mar 17 11:21:08 gw1 ipsec_starter[1102]: can't reload config file due to errors -- keeping old one",
+     Severity.ERROR),
+    ("Mar 17 08:58:03 gw1 charon[1187]: 06[NET] ignoring IKE_SA setup from 192.0.2.77, per-IP half-open IKE_SA limit of"
+     " 5 reached", Severity.ERROR),
+    ("Mar 17 07:13:39 gw1 charon[1187]: 14[IKE] IKE_SA site-a[5] established between 198.51.100.10...192.0.2.20",
+     Severity.NONE),
+    ("Mar 17 07:13:39 gw1 charon[1187]: 14[ENC] generating IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(AUTH_LFT) ]",
+     Severity.NONE),
 ])
 def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity
@@ -703,3 +720,25 @@ def test_an_unindented_line_that_indented_ones_follow_goes_on_with_the_error_s_m
     assert line_severities(fold_repeats(lines)) == [*[Severity.ERROR] * 4, Severity.NONE]
     assert not continues_message("[1] PumaWorkerKiller: Out of memory.", "[1] - Worker 3 (PID: 41) booted")
     assert not continues_message("Traceback (most recent call last):", '  File "app.py", line 3, in <module>')
+
+
+def test_strongswan_s_backtrace_after_the_signal_it_received_is_one_stack_trace() -> None:
+    """charon reports the signal its thread received, then its frame addresses under its own thread and subsystem
+    ("15[LIB]   /usr/lib/ipsec/libcharon.so.0 @ 0x7f5c3e6c0000 [0x7f5c3e6f7b35]"), each line under syslog's prefix;
+    the signal, the header, the frames and their source lines are one stack trace, and the line after it an error."""
+    prefix = "Mar 17 10:14:23 vpn-gw1 charon[1187]: "
+    lines = [
+        prefix + "15[CFG]   fetching crl from 'http://pki.example.com/crl/vpn-ca.crl' ...",
+        prefix + "15[DMN] thread 15 received 11",
+        prefix + "15[LIB]  dumping 3 stack frame addresses:",
+        prefix + "15[LIB]   /lib/x86_64-linux-gnu/libc.so.6 @ 0x7f5c3e000000 [0x7f5c3e045320]",
+        prefix + "15[LIB]   /usr/lib/ipsec/plugins/libstrongswan-curl.so @ 0x7f5c3c9f1000 [0x7f5c3c9f2c4e]",
+        prefix + "15[LIB]     -> curl_fetcher.c:220",
+        prefix + "15[LIB]   /usr/lib/ipsec/libcharon.so.0 @ 0x7f5c3e6c0000 (job_execute+0x42) [0x7f5c3e6f7b35]",
+        prefix + "15[DMN] killing ourself, received critical signal",
+        "Mar 17 10:14:28 vpn-gw1 charon[2044]: 00[DMN] Starting IKE charon daemon (strongSwan 5.9.13, Linux 6.8.0)",
+    ]
+    assert line_severities(fold_repeats(lines)) == [
+        Severity.NONE, *[Severity.STACK_TRACE] * 6, Severity.ERROR, Severity.NONE]
+    assert text_severity(lines[4]) == Severity.STACK_TRACE  # a middle piece of it too
+    assert text_severity("copied /srv/a.txt @ 0x10 to backup") == Severity.NONE

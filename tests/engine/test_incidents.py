@@ -10,6 +10,7 @@ from worker.engine.incidents import (
     CHRONIC,
     FAR,
     NOT_ENDING,
+    UNNAMED,
     asks_about_crash,
     asks_about_incident,
     asks_about_storm,
@@ -149,3 +150,22 @@ def test_at_a_time_asked_about_incidents_far_from_it_weigh_less_and_the_crash_is
     assert at_one.tolist() == pytest.approx([FAR, 0.0, 2 / 3, 0.0])
     assert incident_scores("daemonset crashlooping, why?", chunks).tolist() == pytest.approx(
         [1.0, 0.0, 2 / 3 * NOT_ENDING, 0.0])
+
+
+def test_a_question_that_names_one_party_weighs_the_incidents_that_name_it() -> None:
+    """A VPN gateway logs many users' logins: "bob says the vpn keeps rejecting him" names bob
+    (``CN=bob@example.com``), so another user's refusal and the daemon's crash weigh ``UNNAMED``; a word that every
+    line holds ("gw1" of the host) names the log, not a party, and a question that names nobody weighs all alike."""
+    log = Document("file:charon.log", "charon.log", "", kind="log")
+    line = "Mar 17 {} gw1 charon[1187]: {}"
+    chunks = [Chunk(log, line.format("07:52:03", "14[CFG] no trusted RSA public key found for 'CN=bob@example.com'"),
+                    1, 1),
+              Chunk(log, line.format("08:06:11", "12[CFG] no trusted RSA public key found for 'CN=ann@example.com'"),
+                    2, 2),
+              Chunk(log, line.format("10:14:23", "15[DMN] killing ourself, received critical signal"), 3, 3),
+              Chunk(log, line.format("10:20:00", "13[IKE] IKE_SA rw[3] established with 'CN=gina@example.com'"), 4, 4)]
+    error = 2 / 3
+    assert incident_scores("bob says the vpn keeps rejecting him, whats wrong with his login?", chunks).tolist() == (
+        pytest.approx([error, error * UNNAMED, error * UNNAMED, 0.0]))
+    assert incident_scores("what went wrong?", chunks).tolist() == pytest.approx([error, error, error, 0.0])
+    assert incident_scores("what went wrong on gw1?", chunks).tolist() == pytest.approx([error, error, error, 0.0])

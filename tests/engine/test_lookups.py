@@ -90,6 +90,10 @@ from worker.engine.lookups import (
     ("did any errors come up?", []), ("why is it back to failing?", []),
     ("which host does it connect to?", ["address"]),
     ("apps couldnt connect to ldap-02 for a couple mins, was it down?", []),  # a failure, not an address asked
+    # a change named as the suspected cause asks for no change; one asked for outright does
+    ("vpn was dead for everyone for a few min around 11:25, did the config reload break it??", []),
+    ("could the deploy have caused this?", []), ("was it the upgrade that broke it", []),
+    ("did anyone change the config?", ["change"]),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -128,6 +132,8 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("version", "                 Version: Vault v1.16.3, built 2024-05-29T14:28:42Z"),
     ("version", "2025-04-02 05:30:53.402000+00:00 [info] <0.228.0>  Starting RabbitMQ 3.13.1 on Erlang 26.2.4 [jit]"),
     ("version", "I, [2026-03-04T14:02:22.021630 #1]  INFO -- : [Boot] storefront release 2026.03.04-2 (git 4f9c2e1)"),
+    ("version", "INFO ClusterEntrypoint [] - Starting StandaloneSessionClusterEntrypoint (Version: 1.18.1, Scala: 2)"),
+    ("version", "- root - 364 - WARNING - main - Server /opt/venvs/synapse/app/homeserver.py version 1.123.0"),
     ("change", "[2025-03-11T01:32:07,441][INFO ][o.o.c.s.ClusterSettings] updating [cluster.routing.allocation.disk"
                ".watermark.high] from [90%] to [93%]"),
     ("change", "2025-05-20T00:41:07.219Z [INFO]  core: disabled audit backend: path=syslog/"),
@@ -178,6 +184,14 @@ def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, r
     ("version", "[2025-03-11T23:30:00,412][INFO ] [s3-nightly:nightly-2025.03.11-mq4xkz0] snapshot started"),
     ("version", "cluster-manager node changed {version=20418, sourceNode={os-node-1}}"),
     ("version", "\tat org.opensearch.search.SearchService.run(SearchService.java:689) ~[opensearch-2.13.0.jar:2.13.0]"),
+    # a library's version in a file name, an address after a word, a user agent in an access line that writes its
+    # status before the request (Synapse)
+    ("version", "INFO ClusterEntrypoint [] - Classpath: /opt/flink/lib/flink-cep-1.18.1.jar:/opt/flink/lib/x-2.0.1.jar"
+                " (2 jars)"),
+    ("version", "INFO StandaloneResourceManager [] - Registering TaskManager with ResourceID 10.42.1.17:6122-3c9e5b"),
+    ("version", "INFO StandaloneResourceManager [] - Registering TaskManager with ResourceID 10.42.1.17 at rm"),
+    ("version", '- 192.0.2.201 - 8008 - {@fatima:example.org} Processed request: 0.018sec/0.002sec 953B 200 "POST '
+                '/_matrix/client/v3/keys/query HTTP/1.1" "Element/1.11.85 (Linux)" [0 dbevts]'),
     ("recovery", "[2025-03-11T23:30:00,412][INFO ][o.o.s.SnapshotShardsService] [[products-v8][1]] snapshot started"),
     ("leader", '2025-05-20T13:31:44.905Z [INFO]  storage.raft: entering follower state: follower="vault-2" '
                "leader-address= leader-id="),  # nobody leads yet

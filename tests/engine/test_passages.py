@@ -105,7 +105,9 @@ def test_a_short_section_is_the_passage_whole() -> None:
 
 
 def test_the_section_that_says_what_to_do_is_preferred_when_scores_are_close() -> None:
-    text = ("# Indexer\n\n## Symptoms\nProducts are missing from search.\n\n"
+    """(A section headed as a list of symptoms sends the reader on whatever the scores:
+    test_a_list_of_symptoms_sends_the_reader_to_what_the_runbook_does_about_them.)"""
+    text = ("# Indexer\n\n## Impact\nProducts are missing from search.\n\n"
             "## Checks\nProducts missing? Look at the consumer lag: `kafka-consumer-groups --describe`\n")
     document = Document("runbook:i.md", "Indexer", text, kind="runbook")
     chunks = chunk_documents([document], 200, words)
@@ -113,7 +115,7 @@ def test_the_section_that_says_what_to_do_is_preferred_when_scores_are_close() -
     close = np.asarray([0.1, 0.52, 0.5], np.float32)
     assert best_passage("products missing", chunks, close, overlap).heading == "Indexer › Checks"
     far = np.asarray([0.1, 0.7, 0.5], np.float32)
-    assert best_passage("products missing", chunks, far, overlap).heading == "Indexer › Symptoms"
+    assert best_passage("products missing", chunks, far, overlap).heading == "Indexer › Impact"
 
 
 VERIFIED = """# Dispatcher
@@ -816,3 +818,51 @@ def test_a_rule_that_says_what_to_do_instead_is_followed_by_the_step_that_does_i
     alone = text_passage("can i just disable that noisy site from the mosaic", [(Chunk(plain, "", 8, 10), 0.9)],
                          overlap)
     assert "radarctl qc blank" not in alone.as_text()
+
+
+TRAM_FEED = """# Tram position feed
+
+## Alerts
+- `TramFeedSilent`: no position from a depot receiver for 120 s.
+- Dispatchers say: "tram 12 is shown in the river", "the board froze".
+
+## Diagnosis
+1. Receiver health: `tramctl receivers`
+
+## Fixes
+1. **Receiver silent:** reconnect it with `tramctl receiver reconnect depot-a`.
+2. **Tram shown in the river (position jumps):** a bad GPS fix. Turn on the jump filter:
+   `tramctl filter add --tram 12 --max-speed 80`
+"""
+
+
+def test_a_list_of_symptoms_sends_the_reader_to_what_the_runbook_does_about_them() -> None:
+    """The alerts section lists the symptom in the question's own words, and retrieval ranks it first; it says what
+    the problem looks like, not what to do, so the answer is the remedy step that deals with it (read with the
+    score of the list that sent there). A question for what an alert means, or for a number, keeps the list."""
+    document = Document("runbook:tram.md", "Tram position feed", TRAM_FEED, kind="runbook")
+    chunks = chunk_documents([document], 30, words)
+    headings = [text_passage("", [(chunk, 1.0)], overlap).heading for chunk in chunks]
+    scores = np.asarray([0.8 if heading.endswith("Alerts") else 0.4 for heading in headings], np.float32)
+    passage = best_passage("dispatch says tram 12 is shown in the river on the map", chunks, scores, overlap)
+    assert passage.heading == "Tram position feed › Fixes"
+    assert "`tramctl filter add --tram 12 --max-speed 80`" in passage.as_text()
+    meaning = best_passage("what does TramFeedSilent mean?", chunks, scores, overlap)
+    assert meaning.heading == "Tram position feed › Alerts"
+    number = best_passage("how long without a position before TramFeedSilent fires?", chunks, scores, overlap)
+    assert number.heading == "Tram position feed › Alerts"
+
+
+def test_a_section_that_says_how_to_confirm_a_fix_does_not_answer_a_symptom() -> None:
+    """"Checking the fix" describes the symptom going away in the symptom's own words; a question that describes
+    the symptom gets the mitigation, and one that asks how to confirm the fix gets the check."""
+    text = ("# Render dispatcher\n\n## Mitigation\n"
+            "**Backlog with idle nodes:** a per-show cap after a show is added. Raise "
+            "`shows.<show>.max_inflight_frames`, then `rfq config reload`.\n\n"
+            "## Checking the fix\n- `rfq farm summary` shows idle nodes dropping and pending frames falling.\n")
+    document = Document("runbook:rfq.md", "Render dispatcher", text, kind="runbook")
+    ranked = [(Chunk(document, "", 7, 8), 0.6), (Chunk(document, "", 3, 5), 0.5)]
+    symptom = text_passage("frames pending for ages but nodes sitting idle, whats blocking", ranked, overlap)
+    assert symptom.heading == "Render dispatcher › Mitigation"
+    confirming = text_passage("raised the cap, how can we tell it's fixed? frames pending, nodes idle", ranked, overlap)
+    assert confirming.heading == "Render dispatcher › Checking the fix"

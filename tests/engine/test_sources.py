@@ -15,6 +15,7 @@ from worker.engine.sources import asks_who_sends, sender, source_scores
     "somebody was hammering search late morning, which client was it?",
     "we returned a ton of 429s around half six, who was that and on what?",
     "anyone brute forcing the login after lunch? which ip",
+    "who's been hammering the jm rpc port",
 ])
 def test_questions_that_ask_who_sent_the_traffic(question: str) -> None:
     assert asks_who_sends(question)

@@ -17,6 +17,8 @@ def test_a_question_word_brings_the_other_words_of_its_group() -> None:
     assert expansion("why did checkout fail?") == ""
     assert set(expansion("what's the address of the primary this replica pulls from?").split()) == {
         "master", "leader", "slave", "secondary", "standby", "follower"}
+    assert set(expansion("who was spamming the signup endpoint this morning?").split()) == {
+        "register", "registration", "enroll"}  # the log's POST /_matrix/client/v3/register
 
 
 def test_a_name_for_an_http_status_brings_its_code() -> None:

@@ -26,8 +26,10 @@ from worker.documents.runbook_lookup import markdown_headings
 # configuration file's diagnostic ("/etc/bind/named.conf.options:18: option 'dnssec-enable' no longer exists").
 # 11: an unindented line of an error's message that indented lines follow (libpq's "server closed the connection
 # unexpectedly", then "\tThis probably means ..."). 12: a backtrace as glibc prints it ("Backtrace of last 14 frames:",
-# "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1a4f2e6c9]").
-CHUNKER_VERSION = 12
+# "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1a4f2e6c9]"). 13: strongSwan's backtrace ("dumping 8 stack frame
+# addresses:", "/usr/lib/ipsec/libcharon.so.0 @ 0x7f5c3e6c0000 [0x7f5c3e6f7b35]") and what a daemon without levels
+# says when it gives up or cannot go on ("giving up after 5 retransmits", "pool '10.10.8.0/26' is full").
+CHUNKER_VERSION = 13
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

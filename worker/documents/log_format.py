@@ -99,6 +99,15 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     # a configuration file's diagnostic, as parsers write them (BIND: "/etc/bind/named.conf.options:18: option
     # 'dnssec-enable' no longer exists"); not a stack frame ("/app/a.js:42:41)", "/app/x.rb:12:in")
     r"|(?:^|\s)/[\w.@+-]+(?:/[\w.@+-]+)*:\d+: \S"
+    # what a daemon without levels says when it gives up or cannot go on (strongSwan: "giving up after 5
+    # retransmits", "subject certificate invalid", "pool '10.10.8.0/26' is full", "no trusted RSA public key found
+    # for ...", a notify code "N(AUTH_FAILED)", "INTERNAL_ADDRESS_FAILURE", "unable to start", "charon has died",
+    # "killing ourself, received critical signal", and the fatal signal's number: "thread 15 received 11")
+    r"|(?i:\b(?:giving up|gave up|not responding|unable to|has died|critical signal)\b)"
+    r"|(?i:\b(?:can't|cannot|could not|couldn't) [a-z]{3,})"  # "can't reload config file due to errors"
+    r"|(?i:\blimit (?:of \S+ )?(?:reached|exceeded)\b)"  # "per-IP half-open IKE_SA limit of 5 reached"
+    r"|(?i:\binvalid\b)|\bis full\b|\bno (?:[\w-]+ ){1,4}found\b|\b[A-Z][A-Z0-9]*_FAIL(?:ED|URE)?\b"
+    r"|\bthread \d+ received \d{1,2}\s*$"
 )
 
 # Lines that start a stack trace, and lines that continue one.
@@ -121,6 +130,13 @@ _GDB_FRAME = r"#\d{1,3}\s+0x[0-9a-f]+\s+in\s+\S"
 # "/usr/lib/freeradius/rlm_python3.so(+0x4d1a)[0x7f6c2bd14d1a]", "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1...]")
 _GLIBC_FRAME = r"\S*/[\w.+-]+\((?:[\w.]*\+0x[0-9a-f]+)?\) ?\[0x[0-9a-f]+\]\s*$"
 _BACKTRACE_HEADER = r"Backtrace(?: of (?:the )?(?:last )?\d+ frames)?:$"
+# a frame as strongSwan prints it, after its thread and subsystem ("15[LIB]  dumping 8 stack frame addresses:",
+# "15[LIB]   /usr/lib/ipsec/plugins/libstrongswan-curl.so @ 0x7f5c3c9f1000 [0x7f5c3c9f2c4e]", and with addr2line
+# "    -> curl_fetcher.c:220")
+_DAEMON_TAG = r"(?:\d{1,3}\[[A-Z]{2,4}\]\s+)?"
+_ADDRESS_FRAME = _DAEMON_TAG + r"\s*\S*/[\w.+-]+ @ 0x[0-9a-f]+(?: \([^)\n]*\))? \[0x[0-9a-f]+\]\s*$"
+_ADDRESS_FRAME_SOURCE = _DAEMON_TAG + r"\s+-> \S"
+_DUMPING_HEADER = _DAEMON_TAG + r"dumping \d+ stack frame addresses:$"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
@@ -129,7 +145,8 @@ _TRACE_START = re.compile(
     + r"|\*\* \(\w[\w.]*\) )"  # Elixir: "** (Postgrex.Error) ERROR 42P07 ...", "** (exit) an exception was raised:"
     + r"|^(?:" + TIMESTAMP.pattern + r")\s+[0-9a-f]{12,16}\s+-?\d+\s+" + _SIGNAL  # Ceph, after its prefix
     + r"|^" + _NATIVE_FRAME  # after a blank line and the daemon's version
-    + r"|^" + _GDB_FRAME + r"|^" + _GLIBC_FRAME + r"|^" + _BACKTRACE_HEADER
+    + r"|^" + _GDB_FRAME + r"|^" + _GLIBC_FRAME + r"|^" + _BACKTRACE_HEADER + r"|^" + _DUMPING_HEADER
+    + r"|^" + _ADDRESS_FRAME
 )
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
@@ -138,14 +155,14 @@ _TRACE_CONTINUATION = re.compile(
     + r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
     r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$"  # Go: "[signal SIGSEGV: ...]", goroutines
-    r"|" + _GDB_FRAME + r"|" + _GLIBC_FRAME + ")"
+    r"|" + _GDB_FRAME + r"|" + _GLIBC_FRAME + r"|" + _ADDRESS_FRAME + r"|" + _ADDRESS_FRAME_SOURCE + ")"
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
     r"|Traceback \(most recent call last\):"
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
     + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME + r"|" + _GDB_FRAME
-    + r"|" + _GLIBC_FRAME + r"|" + _BACKTRACE_HEADER
+    + r"|" + _GLIBC_FRAME + r"|" + _BACKTRACE_HEADER + r"|" + _DUMPING_HEADER + r"|" + _ADDRESS_FRAME
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"

@@ -37,7 +37,7 @@ import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import Severity
-from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
 from worker.engine.incidents import asks_about_crash, asks_about_incident, text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans, distance
 
@@ -50,12 +50,6 @@ _NOT_ASKING = r"(?!(?:did|do|does|was|were|is|are|has|have|had|will|would|could|
 _EVENT = re.compile(r"(?i)(?<=\S )\b(?:(before|prior to|ahead of|leading up to)|(after|when|once))\s+" + _NOT_ASKING
                     + rf"([^?!.;,\n]{{1,{MAX_CLAUSE_CHARS}}})")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]*")
-# English function words: they name no event or party
-FUNCTION_WORDS = frozenset(re.findall(r"\w+", "the a an it its this that these those was were is are did does do has"
-                                            " had have been be of on in at to for and or but not with from by our we"
-                                            " they he she them there then just all any some got get when what why how"
-                                            " who which where can could would should will again still also into out"
-                                            " after before since until about around over under thing stuff"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ remembers its document and line range, so an answer can cite the exact place it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -16,6 +17,13 @@ from worker.documents.document import Chunk
 # what a question asks is read from its first characters: a pasted log after them adds nothing, and every reading
 # of the question (intent, times, values, names) runs in bounded time whatever its length
 MAX_QUESTION_CHARS = 2000
+
+# English function words: they name no event or party
+FUNCTION_WORDS = frozenset(re.findall(r"\w+", "the a an it its this that these those was were is are did does do has"
+                                            " had have been be of on in at to for and or but not with from by our we"
+                                            " they he she them there then just all any some got get when what why how"
+                                            " who which where can could would should will again still also into out"
+                                            " after before since until about around over under thing stuff"))
 
 if TYPE_CHECKING:
     from worker.index.candidates import Candidates

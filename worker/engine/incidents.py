@@ -31,6 +31,7 @@ from worker.documents.log_chunking import folded_run, problem_templates
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_minutes, chunk_spans, distance
+from worker.engine.parties import named_parties, only_in_names, text_words
 from worker.engine.suspects import suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
@@ -64,6 +65,7 @@ FAR = 0.6  # for a question that names a time, the weight of incidents far from 
 NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which the log goes on, when one ends it
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 RUN_GAP_MINUTES = 5  # and this close in time, when both have one (an hour between them is two incidents)
+UNNAMED = 0.5  # for a question that names one party of a log, the weight of incidents that do not name it
 
 
 def asks_about_incident(question: str) -> bool:
@@ -112,14 +114,31 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
         severity = _severity_without(chunk.text, suspects) if suspects else text_severity(chunk.text)
         if severity != Severity.NONE:
             scores[index] = 1.0 if flat else severity / Severity.STACK_TRACE
+    named = _naming_the_party(asked, chunks, scores > 0)
     if asks_about_storm(asked):
-        return _recurrence(chunks, scores > 0)
+        return _recurrence(chunks, scores > 0) * named
     times = asked_spans(asked)
     spans = chunk_spans(chunks) if times and scores.any() else {}  # only for a question that names a time
     far = _far_from_the_time(times, spans, chunks, scores > 0)
     if asks_about_crash(asked):  # of the incidents around the time asked about, when it names one
         scores *= _ending(chunks, (scores > 0) & (far == 1.0))
-    return scores * _chronic(times, spans, chunks, scores > 0) * far
+    return scores * _chronic(times, spans, chunks, scores > 0) * far * named
+
+
+def _naming_the_party(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or UNNAMED
+    """For a question that names one party of a log (parties.py: "bob says the vpn keeps rejecting him" over a
+    gateway's log of many users' logins) by a word the log writes only in names (``only_in_names``): ``UNNAMED``
+    for the incident chunks of that log that do not name it (another user's certificate, the daemon's crash), when
+    one of its incident chunks does; 1 elsewhere."""
+    out = np.ones(len(chunks), np.float32)
+    for ordered in logs_in_file_order(chunks):
+        party = frozenset(word for word in named_parties(question, chunks, ordered)
+                          if only_in_names(word, chunks, ordered))
+        failing = [i for i in ordered if incident[i]]
+        naming = [i for i in failing if party & text_words(chunks[i].text)]
+        if naming:
+            out[[i for i in failing if i not in set(naming)]] = UNNAMED
+    return out
 
 
 def _met(times: Sequence[Span], span: Span) -> list[Span]:

@@ -37,17 +37,21 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document, logs_in_file_order
 from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line, line_severity, line_template
-from worker.engine.anchors import FUNCTION_WORDS, PREFIX, anchor_position, is_timed, question_anchor, word_prefixes
-from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.anchors import PREFIX, anchor_position, is_timed, question_anchor, word_prefixes
+from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
 from worker.engine.incidents import text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans
+from worker.engine.parties import named_parties, text_words
 
 _VERSION = (r"(?<![\w.])v\d+(?:\.\d+)+\b"  # v1.19.0, v3.4
             # 2.14.1, 1.2.3-rc1 (not an IP address, a date written with dots: 2025.03.11, nor an Erlang pid: <0.312.0>)
+            # (nor a library's, in a file name: flink-dist-1.18.1.jar, libssl.so.3.0.2)
             r"|(?<![\w.<])(?!\d{4}\.\d\d\.\d\d\b)\d+\.\d+\.\d+(?:[-+][\w.]+)?(?![\w.]*\.\d)(?!>)"
+            r"(?!\.(?:jar|whl|war|tar|tgz|gz|zip|rpm|deb|so|dll|dylib)\b)"
             # four numbers, one too large for an IP address: SQL Server's 16.0.4115.5, Windows' 10.0.19045.3803
             r"|(?<![\w.])(?=[\d.]*\b(?:\d{4,}|[3-9]\d\d|2[6-9]\d|25[6-9])\b)\d+(?:\.\d+){3}\b(?![.:]\d)"
-            r"|\b[A-Z][A-Za-z]+[ /]\d+\.\d+\b"  # Java 21.0.2, PostgreSQL 16.2, nginx/1.25
+            # Java 21.0.2, PostgreSQL 16.2, nginx/1.25 (not an address: "ResourceID 10.42.1.17:6122")
+            r"|\b[A-Z][A-Za-z]+[ /]\d+\.\d+(?:\.\d+)?\b(?![.:]\d)"
             # version=1.4, "version": "2.1", OpenSearch's version[2.13.0] (not a counter: version=20418)
             r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)"
             r"|(?i:\b(?:release|build|version)\s+v?\d{4}\.\d\d\.\d\d\b)")  # a dated release: "release 2026.03.04-2"
@@ -99,7 +103,9 @@ _LEADER = (r"(?i)\bleader(?:[-_ ]?(?:id|address|addr))?[\"']?[=:][\"']?\w[\w.:-]
 # [YELLOW] to [GREEN]", "state changed to FOLLOWER")
 _TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\w+\W{1,3}){0,2}?chang(?:ed|ing)\b"
                          r"|\bchanged? (?:state|status)\b")
-_ACCESS_LINE = re.compile(ACCESS_REQUEST + r"\d{3}\b")  # its user agents' versions are not ours
+# an access log's line: a quoted request, its status before or after it (Synapse: '953B 200 "POST /_matrix/... HTTP/1.1"
+# "Element/1.11.85"'): its user agents' versions are not ours
+_ACCESS_LINE = re.compile(r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\"")
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
@@ -192,15 +198,22 @@ _EVENT_CLAUSE = re.compile(r"(?i)(?:^|(?<=\S ))\b(?:after|since|once|before|when
                            r"[^?!.;,\n]{1,120}?(?=\s+(?:what|which|who|where|how|why|is|are|was|were|did|does|do)\b"
                            r"|[?!.;,\n]|$)")
 
+# a clause that asks whether something named caused the trouble ("did the config reload break it??", "could the
+# deploy have caused this?", "was it the upgrade that broke it?"): what it names is a suspect, not a value asked for
+_SUSPECTED_CAUSE = re.compile(r"(?i)\b(?:did|does|could|would|might|can|may|was it|is it)\s+"
+                              r"(?:the|that|this|our|a|an|my|their)\s+[^?!.;,\n]{1,60}?"
+                              r"\b(?:break|broke|broken|kill|killed|caus\w*|take|took|trigger\w*|knock\w*|crash\w*|mess\w*)\b")
+
 
 def asked_values(question: str) -> list[str]:
     """The kinds of value (keys of ``VALUE_KINDS``) the question asks for, in ``VALUE_KINDS`` order, read
     outside the event it places itself against (``_EVENT_CLAUSE``: "after we published the new version" asks
-    for no version); a question that asks how many asks for a count, not a comeback ("how many mutations did
-    it replay on the way back up?"), one that says it never came back asks what went wrong, and one that
-    says nobody touched it asks for no change."""
+    for no version) and outside what it suspects of causing the trouble (``_SUSPECTED_CAUSE``: "did the config
+    reload break it??" asks for no change); a question that asks how many asks for a count, not a comeback ("how
+    many mutations did it replay on the way back up?"), one that says it never came back asks what went wrong,
+    and one that says nobody touched it asks for no change."""
     head = question[:MAX_QUESTION_CHARS]
-    asking = _EVENT_CLAUSE.sub(" ", head)
+    asking = _SUSPECTED_CAUSE.sub(" ", _EVENT_CLAUSE.sub(" ", head))
     kinds = [kind for kind, (asked, _) in VALUE_KINDS.items() if asked.search(asking)]
     if _COUNT.search(head) or _NO_COMEBACK.search(head):
         kinds = [kind for kind in kinds if kind != "recovery"]
@@ -515,7 +528,7 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
     asked = asked_spans(question)
     for indexes in logs_in_file_order(chunks):
         party = _party(question, chunks, indexes)
-        read = [i for i in indexes if party & _words(chunks[i].text)]
+        read = [i for i in indexes if party & text_words(chunks[i].text)]
         restarts = _restarts_after_crashes(chunks, indexes)
         held = {index for index, stayed in restarts.items() if stayed}
         outages = _log_comebacks(chunks, read, _held_restarts(chunks, read)) if party else {}
@@ -794,33 +807,19 @@ def _outage(severities: list[int], *more: tuple[int, int]) -> tuple[int, int]:
 
 MINOR_COMEBACK = 0.75  # of a comeback's weight, when it follows a lesser outage than the log's worst
 EARLIER_COMEBACK = 0.25  # of a comeback's weight, when the question asks about now and another came after it
-PARTY_SHARE = 1 / 3  # of a log's chunks, at most, that name a party of it ("billing" among a broker's clients)
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 
 
-@functools.lru_cache(maxsize=65_536)
-def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
-
-
 def _party(question: str, chunks: Sequence[Chunk], indexes: list[int]) -> frozenset[str]:
-    """The words of the question, besides its ask for a comeback, that name one party of this log: part of
-    a name in it (the "billing" of 'billing-svc' in a broker's log of many clients), in at most
-    ``PARTY_SHARE`` of its chunks, and in at least one incident chunk and one recovery chunk of it; empty
-    when none does."""
+    """The words of the question, besides its ask for a comeback, that name one party of this log (parties.py:
+    the "billing" of 'billing-svc' in a broker's log of many clients) and are in at least one incident chunk and
+    one recovery chunk of it; empty when none does."""
     head = VALUE_KINDS["recovery"][0].sub(" ", question[:MAX_QUESTION_CHARS])
-    words = _words(head) - FUNCTION_WORDS
-    texts = [_words(chunks[i].text) for i in indexes]
     party = set()
-    for word in words:
-        having = [n for n, text in enumerate(texts) if word in text]
-        if not having or len(having) > PARTY_SHARE * len(texts):
-            continue
-        named = re.compile(rf"(?i)\b{word}[-_.][a-z0-9]|[a-z0-9][-_.]{word}\b")
-        if not any(named.search(chunks[indexes[n]].text) for n in having):  # a name: 'billing-svc', not "dropped"
-            continue
-        incident = any(text_severity(chunks[indexes[n]].text) >= Severity.WARNING for n in having)
-        if incident and any(states_value("recovery", chunks[indexes[n]].text) for n in having):
+    for word in named_parties(head, chunks, indexes):
+        having = [i for i in indexes if word in text_words(chunks[i].text)]
+        incident = any(text_severity(chunks[i].text) >= Severity.WARNING for i in having)
+        if incident and any(states_value("recovery", chunks[i].text) for i in having):
             party.add(word)
     return frozenset(party)
 

@@ -60,6 +60,8 @@ ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passa
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 VERIFY_BONUS = 0.15  # for a block in a section headed as a verification, when the question asks how to confirm a fix
+DESCRIPTION_PENALTY = 0.1  # for a block of a section that says how to confirm a fix, when the question asks what to
+# do or describes a symptom (not how to confirm a fix, a number, a time, a reason or a meaning)
 LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
 # asks what to do: it says what the service is, the steps are in the sections
 MAX_TABLE_ROWS = 100  # rows of a table compared one by one with the question (``_closest_row``)
@@ -100,7 +102,16 @@ _RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
                             r"|roll ?backs?|solutions?|what to do)\b")
 # the heading of a section that says how to confirm a fix ("Verify recovery", "Validation"): no remedy itself
-VERIFY_HEADING = re.compile(r"(?i)\b(?:verif\w*|validat\w*|confirm\w*)\b")
+VERIFY_HEADING = re.compile(r"(?i)\b(?:verif\w*|validat\w*|confirm\w*)\b|\bcheck(?:ing)? (?:it|the fix|the recovery)\b"
+                            r"|\b(?:it|that|the fix) worked\b")
+# the heading of a section that lists what a problem looks like ("Alerts / Symptoms", "Alerts you might get",
+# "Symptoms reported by ops", "What users see"): it describes what the question describes, and deals with none of it
+SYMPTOM_HEADING = re.compile(r"(?i)^\W*(?:(?:the|common|typical|known|likely) )?(?:alerts?|alarms?|symptoms?|signs?"
+                             r"|what (?:you(?:'ll| will)?|users?|people|customers|\w+s) (?:see|say|report|notice)s?)\b"
+                             r"(?!\s*[:—–-]\s*\w)")
+# "what does DomeAzimuthLag mean?", "the 5xx alert fired, what exactly is it measuring?": a description answers it
+_ASKS_MEANING = re.compile(r"(?i)\bmean(?:s|ing)?\b|\bdefin(?:e|ed|es|ition)\b|\bmeasur\w*"
+                           r"|\bwhat (?:exactly )?(?:is|are) (?:it|this|that|they)\b")
 # "how do i confirm the lists are healthy again?", "how can we tell it's fixed?": a question for that section
 _ASKS_TO_VERIFY = re.compile(r"(?i)\b(?:confirm|verify|make sure|double[- ]?check)\b[^?!.]{0,80}?\b(?:fixed|healthy"
                              r"|working|back|recovered|resolved|good|ok|okay|normal|fine|again)\b"
@@ -350,6 +361,17 @@ class _Section:
         """Its own heading names it as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
         return bool(VERIFY_HEADING.search(self.heading.rsplit(" › ", 1)[-1]))
 
+    @property
+    def symptoms(self) -> bool:
+        """Its own heading names it as a list of what problems look like (``SYMPTOM_HEADING``: "Alerts / Symptoms";
+        not one problem, "Symptom: terminals print SALES HALTED", nor what to do about them), and most of its blocks
+        say nothing to do."""
+        own = self.heading.rsplit(" › ", 1)[-1]
+        if self.level == 0 or not SYMPTOM_HEADING.search(own) or REMEDY_HEADING.search(own):
+            return False
+        steps = sum(actionable("\n".join(self.lines[b.start:b.end + 1])) for b in self.blocks)
+        return steps * 2 <= len(self.blocks)
+
 
 def _in_verification(document: Document, line: int) -> bool:
     """The line lies in a section headed as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
@@ -384,8 +406,10 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     reads closest to the question in its section sends the reader to another section of the document by
     its title (``_routed_section``: "`Number of columns ... does not match`: go to \"Schema change
     upstream\""), that section is read too, with the score of the one that sent there, and that block is
-    not the passage's best (it says no more than where to look). The best block's
-    section is the passage's; in it, the span grows from the best block (``_best_span``)."""
+    not the passage's best (it says no more than where to look). When the best block lists what problems look like
+    and says nothing to do (``_describes_only``: "Alerts / Symptoms"), the document's other sections are read with
+    its score, and the list is not the passage. The best block's section is the passage's; in it, the span grows
+    from the best block (``_best_span``)."""
     document = ranked[0][0].document
     sections: dict[int, tuple[_Section, float]] = {}
     for chunk, score in ranked:
@@ -408,6 +432,16 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         chosen = np.where([candidate[0] is router[0] and candidate[2] == router[2] for candidate in candidates],
                           -np.inf, totals)
     best, _, closest = candidates[int(np.argmax(chosen))]
+    if _describes_only(question, best, closest):  # a list of symptoms: read what the document does about them
+        score = sections[best.first][1]
+        for other in _other_sections(document):
+            if other.first not in sections or sections[other.first][1] < score:
+                sections[other.first] = (other, score)
+        candidates = [(section, score, block) for section, score in sections.values() for block in section.blocks]
+        totals, _ = _block_totals(question, document, candidates, scorer)
+        chosen = np.where([section.symptoms and not _says_what_to_do(section, block)
+                           for section, _, block in candidates], -np.inf, totals)
+        best, _, closest = candidates[int(np.argmax(chosen))]
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
     lines = best.lines[start:end + 1]
@@ -418,6 +452,36 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         return passage
     passage = _with_its_alternative(passage, scorer)
     return _with_its_remedy(passage, best, "\n".join(best.lines[closest.start:closest.end + 1]), scorer)
+
+
+def _says_what_to_do(section: _Section, block: Block) -> bool:
+    return actionable("\n".join(section.lines[block.start:block.end + 1]))
+
+
+def _describes_only(question: str, section: _Section, block: Block) -> bool:
+    """The block closest to the question lists what a problem looks like (a section headed ``SYMPTOM_HEADING``:
+    "Alerts / Symptoms", "Symptoms reported by ops") and says nothing to do about it, and the question asks what
+    to do or describes a symptom (not for a number, a time, a reason or what an alert means). Such a list is where
+    the reader looks the symptom up, as in an index: the answer is what the rest of the document says about it, its
+    checks, remedies and problem sections read with the list's score ("the boat is shown in the car park" -> "Boat
+    "in the car park" (position jumps): ... `aisctl filter add ...`"), the list itself left out."""
+    return (section.symptoms and not _says_what_to_do(section, block) and not asks_fact_or_reason(question)
+            and not _ASKS_MEANING.search(question[:MAX_QUESTION_CHARS]))
+
+
+def _remedy_sections(document: Document) -> list[_Section]:
+    """The document's sections headed as what to do about a problem (``REMEDY_HEADING``), not as how to confirm a
+    fix."""
+    return [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
+            if s.level > 0 and REMEDY_HEADING.search(" › ".join(s.path)) and not VERIFY_HEADING.search(s.path[-1])]
+
+
+def _other_sections(document: Document) -> list[_Section]:
+    """The document's sections under a heading (not its opening) that neither list symptoms nor say how to
+    confirm a fix."""
+    sections = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
+                if s.level > 0]
+    return [section for section in sections if section.level > 1 and not section.symptoms and not section.verification]
 
 
 # what a rule says to do instead of what it forbids: "Never remove a site ... because it is noisy; blank the sector
@@ -467,9 +531,7 @@ def _with_its_remedy(passage: Passage, section: _Section, check: str, scorer: Te
     document = passage.document
     if not DIAGNOSIS_HEADING.search(section.heading) or section.remedy or section.verification:
         return passage
-    remedies = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
-                if s.level > 0 and s.line_start > passage.line_end and REMEDY_HEADING.search(" › ".join(s.path))
-                and not VERIFY_HEADING.search(s.path[-1])]
+    remedies = [remedy for remedy in _remedy_sections(document) if remedy.first > passage.line_end]
     steps = [step for step in _steps(remedies) if not _only_forbids(step[2])]
     step = _closest_step(check, steps, scorer, REMEDY_MATCH)
     if step is None:
@@ -535,8 +597,9 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     whether something is allowed (``asks_permission``), when it states a rule (``_RULE``: "Never set a setpoint
     above 2.0 mg/L"), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do (not
     how to confirm a fix), less ``LEAD_PENALTY`` for the document's opening text then, plus ``VERIFY_BONUS`` in a
-    section headed as how to confirm a fix ("Verify recovery") when the question asks that (``asks_to_verify``),
-    less ``REDIRECT_PENALTY`` for a block that sends the reader elsewhere."""
+    section headed as how to confirm a fix ("Verify recovery") when the question asks that (``asks_to_verify``) and
+    less ``DESCRIPTION_PENALTY`` there when it asks what to do or describes a symptom (the check describes the
+    symptom going away in its own words), less ``REDIRECT_PENALTY`` for a block that sends the reader elsewhere."""
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
     headed = [f"{section.heading}\n{t}" for (section, _, _), t in zip(candidates, texts, strict=True)]
     leads = [f"{section.heading.rsplit(' › ', 1)[-1]}\n{block_lead(t)}"
@@ -555,9 +618,12 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     verify = VERIFY_BONUS if asks_to_verify(question) else 0.0
     remedy = REMEDY_BONUS if how and not verify else 0.0  # "how do i confirm it's fixed" asks for no remedy
     overview = LEAD_PENALTY if how and lead else 0.0
+    describing = 0.0 if verify or asks_fact_or_reason(question) or _ASKS_MEANING.search(question[:MAX_QUESTION_CHARS]) \
+        else DESCRIPTION_PENALTY
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
                          + bonus * (actionable(texts[n]) or (ruled and bool(_RULE.search(texts[n]))))
                          + remedy * section.remedy + verify * section.verification - overview * (section.level <= 1)
+                         - describing * section.verification
                          - REDIRECT_PENALTY * bool(REDIRECT.search(texts[n]))
                          for n, (section, score, _) in enumerate(candidates)])
     return totals, similarity

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.documents.document import Chunk, Document
-from worker.engine.anchors import FUNCTION_WORDS
-from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
 from worker.engine.names import name_words, word_stems
 
 MIN_WORD_CHARS = 4  # shorter stems ("ns", "its") name no case

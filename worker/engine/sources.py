@@ -30,10 +30,11 @@ import numpy as np
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.engine.base import MAX_QUESTION_CHARS
 
-# "who was hammering it?", "which client is flooding us?", "where is all that traffic coming from?", "something was
-# poking the port, where did it come from?", "somebody was hammering search, which client was it?", "who was that?"
+# "who was hammering it?", "who's been hammering the jm rpc port", "which client is flooding us?", "where is all that
+# traffic coming from?", "something was poking the port, where did it come from?", "somebody was hammering search,
+# which client was it?", "who was that?"
 _WHO_SENDS = re.compile(
-    r"(?i)\bwho(?:'s| is| was| were| are)? (?:\w+ing|sen(?:ds|t)|call(?:s|ed)|hit|hits|spamm?ed)\b"
+    r"(?i)\bwho(?:'s| is| was| were| are| has| have)?(?: been)? (?:\w+ing|sen(?:ds|t)|call(?:s|ed)|hit|hits|spamm?ed)\b"
     r"|\bwho (?:was|is|were) (?:it|that|this|them)\b"
     r"|\bwhich (?:clients?|ips?|callers?|sources?)\b"
     r"|\bwhich (?:hosts?|pods?|addresses|boxe?s?|nodes?|apps?|services?)\b"

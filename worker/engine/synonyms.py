@@ -44,6 +44,7 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("replica", "slave", "secondary", "standby", "follower"),
     ("webhook", "callback", "hook"),
     ("signature", "hmac"),
+    ("signup", "register", "registration", "enroll"),  # "who was spamming the signup endpoint?" and POST /register
 ))
 RESOURCES = (DISK, MEMORY)
 # what people call an HTTP status, and the code that access logs write instead
