@@ -131,13 +131,13 @@ def _naming_the_party(question: str, chunks: Sequence[Chunk], incident: np.ndarr
     for the incident chunks of that log that do not name it (another user's certificate, the daemon's crash), when
     one of its incident chunks does; 1 elsewhere."""
     out = np.ones(len(chunks), np.float32)
-    for ordered in logs_in_file_order(chunks):
+    for ordered in logs_in_file_order(chunks) if incident.any() else ():
         party = frozenset(word for word in named_parties(question, chunks, ordered)
                           if only_in_names(word, chunks, ordered))
         failing = [i for i in ordered if incident[i]]
-        naming = [i for i in failing if party & text_words(chunks[i].text)]
-        if naming:
-            out[[i for i in failing if i not in set(naming)]] = UNNAMED
+        unnamed = [i for i in failing if not party & text_words(chunks[i].text)]
+        if len(unnamed) < len(failing):
+            out[unnamed] = UNNAMED
     return out
 
 

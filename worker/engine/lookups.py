@@ -568,7 +568,7 @@ def _named_outages(question: str, chunks: Sequence[Chunk], indexes: list[int], c
     "carrier gateway unavailable", not the database timeouts hours before; the words of the log's own name,
     its service's, name every outage of it); none when no word meets one."""
     head = VALUE_KINDS["recovery"][0].sub(" ", question[:MAX_QUESTION_CHARS])
-    words = {_singular(w)[:PREFIX] for w in _WORD.findall(head.lower()) if w not in FUNCTION_WORDS | _WHEN_WORDS}
+    words = {_singular(w)[:PREFIX] for w in text_words(head) if w not in FUNCTION_WORDS | _WHEN_WORDS}
     words -= word_prefixes(chunks[indexes[0]].document.title) if indexes else set()  # the service itself
     if not words:
         return set()
@@ -807,7 +807,6 @@ def _outage(severities: list[int], *more: tuple[int, int]) -> tuple[int, int]:
 
 MINOR_COMEBACK = 0.75  # of a comeback's weight, when it follows a lesser outage than the log's worst
 EARLIER_COMEBACK = 0.25  # of a comeback's weight, when the question asks about now and another came after it
-_WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 
 
 def _party(question: str, chunks: Sequence[Chunk], indexes: list[int]) -> frozenset[str]:

@@ -42,7 +42,7 @@ from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
-from worker.documents.runbook_lookup import markdown_headings, runbook_sections, section_at
+from worker.documents.runbook_lookup import RunbookSection, markdown_headings, runbook_sections, section_at
 from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
 from worker.engine.incidents import text_severity
@@ -361,7 +361,7 @@ class _Section:
         """Its own heading names it as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
         return bool(VERIFY_HEADING.search(self.heading.rsplit(" › ", 1)[-1]))
 
-    @property
+    @functools.cached_property
     def symptoms(self) -> bool:
         """Its own heading names it as a list of what problems look like (``SYMPTOM_HEADING``: "Alerts / Symptoms";
         not one problem, "Symptom: terminals print SALES HALTED", nor what to do about them), and most of its blocks
@@ -377,6 +377,11 @@ def _in_verification(document: Document, line: int) -> bool:
     """The line lies in a section headed as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
     section = section_at(document, line)
     return section is not None and section.level > 0 and bool(VERIFY_HEADING.search(section.path[-1]))
+
+
+def _read_section(document: Document, section: RunbookSection) -> _Section:
+    """A section of the document's outline, read as ``_section_of`` reads a chunk's."""
+    return _section_of(Chunk(document, "", section.line_start, section.line_start))
 
 
 def _section_of(chunk: Chunk) -> _Section:
@@ -472,16 +477,15 @@ def _describes_only(question: str, section: _Section, block: Block) -> bool:
 def _remedy_sections(document: Document) -> list[_Section]:
     """The document's sections headed as what to do about a problem (``REMEDY_HEADING``), not as how to confirm a
     fix."""
-    return [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
+    return [_read_section(document, s) for s in runbook_sections(document)
             if s.level > 0 and REMEDY_HEADING.search(" › ".join(s.path)) and not VERIFY_HEADING.search(s.path[-1])]
 
 
 def _other_sections(document: Document) -> list[_Section]:
     """The document's sections under a heading (not its opening) that neither list symptoms nor say how to
     confirm a fix."""
-    sections = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)
-                if s.level > 0]
-    return [section for section in sections if section.level > 1 and not section.symptoms and not section.verification]
+    sections = [_read_section(document, s) for s in runbook_sections(document) if s.level > 1]
+    return [section for section in sections if not section.symptoms and not section.verification]
 
 
 # what a rule says to do instead of what it forbids: "Never remove a site ... because it is noisy; blank the sector
@@ -505,7 +509,7 @@ def _with_its_alternative(passage: Passage, scorer: TextScorer) -> Passage:
     if actionable(alternative):
         return passage
     document = passage.document
-    sections = [_section_of(Chunk(document, "", s.line_start, s.line_start)) for s in runbook_sections(document)]
+    sections = [_read_section(document, s) for s in runbook_sections(document)]
     steps = [(section, block, text) for section, block, text in _steps(sections)
              if not passage.line_start <= section.first + block.start <= passage.line_end]
     step = _closest_step(alternative, steps, scorer, ALTERNATIVE_MATCH)
@@ -649,7 +653,7 @@ def _routed_section(question: str, document: Document, candidates: Sequence[_Can
     for match in _SECTION_REFERENCE.finditer(_closest_row(question, section.lines[block.start:block.end + 1], scorer)):
         target = titles.get(_normal_title(next(group for group in match.groups() if group)))
         if target is not None:
-            routed = _section_of(Chunk(document, "", target.line_start, target.line_start))
+            routed = _read_section(document, target)
             if routed.first != section.first:
                 return candidates[closest], routed, score
     return None
