@@ -183,6 +183,16 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   homeserver log (federation to one partner failing on DNS until it answers again, one user's failed logins until
   rate-limited, ``/register`` spam from one address, the database restarted with a traceback, media uploads failing on
   a full disk, a crash loop on a rotated database password, a flood of harmless disconnect warnings), held out whole.
+  ``logs-heldout23``: the twenty-third held-out round, written blind the same way: a PgBouncer 1.22 log (one role's
+  failed logins from one address, the PostgreSQL server gone and back with clients timing out, harmless health-check
+  disconnects, waits growing under a batch job until ``query_wait_timeout``, a reload failing on a ``pgbouncer.ini``
+  syntax error, a connection flood from one address up to ``max_client_conn``, a restart with its version), an
+  OpenVPN 2.6 server log (a crash loop on a missing certificate file, a scan failing the tls-crypt check from one
+  address, one certificate used on two machines, one user's failed password logins, an uplink outage dropping every
+  client then a burst of harmless old-client warnings, an expired client certificate) and a containerd 1.7 journal
+  (a registry refusing connections during a deploy, a nil-pointer panic with its goroutine trace and a restart, the
+  disk full on a large image, harmless ``NotFound`` noise, a container OOM-killed again and again, image pulls
+  refused with 401, a crash loop on a config error), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -308,7 +318,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
                        ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
                        ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl"),
-                       ("logs-heldout22", "heldout22.jsonl")):
+                       ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
