@@ -127,11 +127,15 @@ def test_a_megabyte_of_adversarial_text_is_redacted_about_as_fast_as_ordinary_te
 
 
 def test_redaction_time_grows_linearly():
-    """Twice the text takes about twice the time, not four times."""
+    """Twice the text takes about twice the time, not four times. Each size is timed three times and the
+    fastest counts: noise on a busy machine only ever adds time, so one slow run must not decide."""
     def took(text: str) -> float:
-        started = time.process_time()
-        redact(text)
-        return time.process_time() - started
+        timings = []
+        for _ in range(3):
+            started = time.process_time()
+            redact(text)
+            timings.append(time.process_time() - started)
+        return min(timings)
 
     for fragment in ("password.", "pwd=ab1 ", "h://u:p", "token-"):
         one, two = took(_megabyte(fragment) * 2), took(_megabyte(fragment) * 4)

@@ -453,6 +453,21 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
      Severity.NONE),
     ("Mar 17 07:13:39 gw1 charon[1187]: 14[ENC] generating IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(AUTH_LFT) ]",
      Severity.NONE),
+    # a peer gone, a fatal error, a crash in words (OpenVPN has no levels; PgBouncer writes these at LOG)
+    ("2024-03-14 13:41:52 alice/203.0.113.5:42964 write UDPv4 []: Network is unreachable (code=101)", Severity.ERROR),
+    ("2024-03-14 03:14:38 Exiting due to fatal error", Severity.ERROR),
+    ("12-Sep-2024 06:41:10.771 network unreachable resolving 'org/DNSKEY/IN': 2001:500:e::1#53", Severity.NONE),
+    (" 41826:20250311:093108.280 server #22 started [unreachable poller #1]", Severity.NONE),
+    ("2024-03-14 04:31:07.211 UTC [1187] LOG S-0x55f2: appdb/app@10.20.1.5:5432 closing because: server conn crashed? "
+     "(age=2231s)", Severity.ERROR),
+    ("2024-03-14 04:38:57.116 UTC [1187] LOG S-0x55f2: appdb/app@10.20.1.5:5432 new connection to server",
+     Severity.NONE),
+    # a process killed for memory, whatever the level (containerd logs the kernel's OOM kill at info)
+    ('Mar 14 11:41:07 node-07 containerd[40122]: time="2024-03-14T11:41:07.388Z" level=info msg="TaskOOM event '
+     'container_id:\\"13dff8dac22c\\""', Severity.ERROR),
+    ('Mar 14 11:41:07 node-07 containerd[40122]: time="2024-03-14T11:41:07.438Z" level=info msg="TaskExit event"',
+     Severity.NONE),
+    ("I0314 11:41:07.388 2211 kubelet.go:2452] container payments-api was OOMKilled", Severity.ERROR),
 ])
 def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity

@@ -27,6 +27,9 @@ def test_identifiers_are_names_not_plain_words() -> None:
     # an estimate is a count, not a code ("~300 models" is not the runbook's "300 s"); the 502s still are
     assert question_identifiers("~300 models waiting, 400ish failures, about 200 rows, 1200+ jobs") == []
     assert question_identifiers("like 502s since 10, then ERR 1062") == [" 502 ", " 1062 "]
+    # one of a row of units, a capital and a digit; not a short word with a digit ("2x", "v2", "5m")
+    assert question_identifiers("R3 skipped its wash, is berth B2 free?") == [" r3 ", " b2 "]
+    assert question_identifiers("charged 2x since v2 went out 5m ago") == []
 
 
 def test_a_percentage_is_an_identifier_that_meets_the_runbook_stating_the_threshold() -> None:

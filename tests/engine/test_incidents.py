@@ -15,6 +15,7 @@ from worker.engine.incidents import (
     asks_about_incident,
     asks_about_storm,
     incident_scores,
+    names_logged_trouble,
     text_severity,
 )
 
@@ -34,9 +35,18 @@ from worker.engine.incidents import (
     "ceph health shows an inconsistent pg, is that this osd?", "a corrupted segment file?",
     "dashboards got slower and then just errored out around 11:35",
     "anything bad in the imap1 log? what was the worst of it",
+    "is that what made checkout crawl late morning?", "search got really slow after lunch",  # slowness
+    "the 1am deploy hung on pulling", "queue is stuck since 9",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
+
+
+def test_slowness_is_trouble_asked_about_but_not_trouble_a_log_names() -> None:
+    """"right before it got slow" names no line for an event to point at (anchors.py); "before it crashed" does."""
+    assert asks_about_incident("what changed right before it got slow?")
+    assert not names_logged_trouble("it got slow")
+    assert names_logged_trouble("it crashed")
 
 
 @pytest.mark.parametrize("question", [

@@ -570,8 +570,10 @@ def test_a_version_asked_for_as_it_is_now_is_the_last_one_the_log_states() -> No
     chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, 1)]
     assert lookup_scores("which build is dispatch on now?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("which version is currently deployed?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
+    assert lookup_scores("which dispatch version is gw1 runnning", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("the 9 o'clock release kept crashing, why?", chunks).tolist() == [0] * 6, "no version asked"
     assert lookup_scores("which version was deployed at nine?", chunks).tolist() == [1, 0, 1, 0, 1, 0]
+    assert lookup_scores("which version was it running at nine?", chunks).tolist() == [1, 0, 1, 0, 1, 0]
     # after an upgrade or a deploy is as it is now
     assert lookup_scores("which version is dispatch on after the 9am deploy?", chunks).tolist() == [
         0.5, 0, 0.5, 0, 1, 0]

@@ -54,13 +54,15 @@ def test_before_or_after_a_time_is_the_quarter_hour_on_that_side(question: str, 
     ("checkout threw 503s around lunch", (690, 840)),
     ("checkout threw 503s just after lunch", (720, 960)),  # from half an hour into it to 2 hours after it
     ("no alerts for half an hour before lunch", (570, 810)),  # mirrored
-    ("when did the database come back after the early morning outage?", (240, 480)),  # an outage in that period
+    ("when did the database come back after the early morning outage?", (180, 480)),  # an outage in that period
     ("kafka died in the middle of the night", (1260, 360)),  # past midnight
     ("did someone change the retention this morning?", (240, 720)),
     ("order history got really slow late morning", (600, 720)),
     ("anything odd early in the afternoon?", (720, 870)),
     ("mq-3 dropped out of the cluster mid morning, why?", (540, 690)),  # not the whole morning
-    ("was somebody guessing passwords early this morning?", (240, 480)),  # not the whole morning
+    ("was somebody guessing passwords early this morning?", (180, 480)),  # not the whole morning
+    ("who was poking at the vpn port around dawn", (300, 480)),
+    ("lane 2 volume tanked right after dusk", (1050, 1320)),  # from half an hour into it to 2 hours after it
     ("exports failed late this afternoon", (930, 1080)),
 ])
 def test_parts_of_the_day_are_their_usual_hours(question: str, span: tuple[int, int]) -> None:

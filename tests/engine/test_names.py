@@ -61,6 +61,8 @@ def test_what_the_question_says_is_working_is_no_reason_to_answer_from_its_runbo
     assert cleared_words("new admissions aren't showing, fhir api looks healthy. where do i start") == {"fhir", "api"}
     assert cleared_words("dashboards are behind but the collector looks healthy") == {"collector"}
     assert cleared_words("why is the fhir api slow?") == frozenset()
+    assert cleared_words("site says DNF. finish read is there on the timing side") == {"tim"}  # present there
+    assert cleared_words("the order is all there on the warehouse end, not in the app") == {"warehouse"}
     assert cleared_words("printers idle, stuff waiting for hours. slicer backlog is basically empty so its not that"
                          ) == {"slicer"}  # ruled out
     assert cleared_words("the queue is long so its not that bad, but fhir api is slow") == frozenset()

@@ -32,5 +32,10 @@ def test_a_party_for_incidents_is_a_word_the_log_writes_only_in_names() -> None:
                       "nginx: Can't connect to the upstream"])
     every = list(range(len(chunks)))
     assert only_in_names("kevin", chunks, every)
+    # a user's name before "@" is a name, not a code identifier: PgBouncer's "appdb/reporting_ro@10.20.6.44"
+    pooler = _chunks(["LOG C-0x55f2: appdb/reporting_ro@10.20.6.44:42637 closing because: password authentication",
+                      "LOG C-0x55f3: appdb/app_user@10.20.4.17:55047 closing because: client close request"])
+    assert only_in_names("reporting", pooler, [0, 1])
+    assert not only_in_names("client", pooler, [0, 1])
     assert not only_in_names("connect", chunks, every)  # a code identifier's and a plain word
     assert not only_in_names("upstream", chunks, every)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.sources import asks_who_sends, sender, source_scores
+from worker.engine.sources import QUIET_SENDER, asks_who_sends, sender, source_scores
 
 
 @pytest.mark.parametrize("question", [
@@ -52,9 +52,9 @@ def test_chunks_whose_lines_mostly_come_from_one_sender_count_with_the_lines_aro
     """Single-line chunks of a JSON access log: the prober's lines lie among each other, ordinary traffic
     comes from many clients, and the dependency's errors name where they went, not who sent them."""
     log = Document("file:edge.log", "edge.log", "", kind="log")
-    line = '{{"ts":"10:{m:02d}","request":{{"remote_ip":"{ip}"}},"status":200}}'
-    mixed = [Chunk(log, line.format(m=n, ip=f"82.13.86.{n}"), n, n) for n in range(1, 11)]
-    probe = [Chunk(log, line.format(m=30 + n, ip="203.0.113.77"), 30 + n, 30 + n) for n in range(6)]
+    line = '{{"ts":"10:{m:02d}","request":{{"remote_ip":"{ip}"}},"status":{status}}}'
+    mixed = [Chunk(log, line.format(m=n, ip=f"82.13.86.{n}", status=200), n, n) for n in range(1, 11)]
+    probe = [Chunk(log, line.format(m=30 + n, ip="203.0.113.77", status=404), 30 + n, 30 + n) for n in range(6)]
     outage = [Chunk(log, f'E1 err="dial tcp 10.42.0.12:443: i/o timeout" n={n}', 60 + n, 60 + n) for n in range(5)]
     runbook = Chunk(Document("runbook:a.md", "A", "", kind="runbook"), "from 1.2.3.4\nfrom 1.2.3.4\nfrom 1.2.3.4", 1, 3)
     chunks = [*mixed, *probe, *outage, runbook]
@@ -62,3 +62,18 @@ def test_chunks_whose_lines_mostly_come_from_one_sender_count_with_the_lines_aro
     assert scores[10:16].tolist() == [1.0] * 6  # the prober's, with no other sender within reach
     assert max(scores[:10]) < 0.5 and scores[16:].tolist() == [0.0] * 6
     assert source_scores("why did the edge fail?", chunks).tolist() == [0.0] * len(chunks)
+
+
+def test_one_client_s_routine_session_counts_less_than_a_probe_that_is_refused() -> None:
+    """OpenVPN: a user's hourly renegotiations all come from one address, as do a scanner's packets that fail the
+    tls-crypt check; "who was poking at the vpn port" means the scanner. Lines refused by status (Synapse's 429s at
+    INFO) are refused too."""
+    log = Document("file:vpn.log", "vpn.log", "", kind="log")
+    session = [Chunk(log, f"04:{n:02d}:33 ivan/198.51.100.140:55629 TLS: soft reset sec=3600/3600", n, n)
+               for n in range(1, 5)]
+    scan = [Chunk(log, f"06:{n:02d}:41 TLS Error: tls-crypt unwrapping failed from [AF_INET]198.51.100.23:5{n}",
+                  40 + n, 40 + n) for n in range(1, 5)]
+    throttled = [Chunk(log, f'08:{n:02d}:08 INFO - 203.0.113.99 - 101B 429 "POST /register HTTP/1.1"', 80 + n, 80 + n)
+                 for n in range(1, 5)]
+    scores = source_scores("who was poking at the vpn port?", [*session, *scan, *throttled])
+    assert scores.tolist() == [QUIET_SENDER] * 4 + [1.0] * 8

@@ -7,7 +7,7 @@ import pytest
 
 from worker.documents.document import Chunk, Document
 from worker.engine.incidents import NOT_ENDING, incident_scores
-from worker.engine.suspects import suspect_split, suspect_templates
+from worker.engine.suspects import suspect_split, suspect_templates, timed_part
 
 WARNED = ("2024-11-19T02:53:25.460Z  WARN 1 --- [exec-18] DefaultHandlerExceptionResolver : Resolved "
           "[HttpMediaTypeNotSupportedException: Content-Type 'text/plain' is not supported]")
@@ -38,6 +38,13 @@ def test_a_question_that_describes_lines_then_asks_whether_they_did_it(question:
 ])
 def test_other_questions_name_no_suspect(question: str) -> None:
     assert suspect_split(question) is None
+
+
+def test_the_time_of_the_trouble_is_the_one_asked_of_the_suspect_when_it_names_one() -> None:
+    question = "lots of junk conn-closed lines from the load balancers since 9:30ish.. is that what made checkout crawl"
+    assert timed_part(question + " late morning?") == "is that what made checkout crawl late morning?"
+    assert timed_part(question + "?") == question + "?"  # the suspect's time is the only one
+    assert timed_part("what broke at 9:30?") == "what broke at 9:30?"  # no suspect
 
 
 def test_the_suspects_lines_are_the_templates_sharing_most_of_its_words() -> None:

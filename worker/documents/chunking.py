@@ -28,8 +28,10 @@ from worker.documents.runbook_lookup import markdown_headings
 # unexpectedly", then "\tThis probably means ..."). 12: a backtrace as glibc prints it ("Backtrace of last 14 frames:",
 # "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1a4f2e6c9]"). 13: strongSwan's backtrace ("dumping 8 stack frame
 # addresses:", "/usr/lib/ipsec/libcharon.so.0 @ 0x7f5c3e6c0000 [0x7f5c3e6f7b35]") and what a daemon without levels
-# says when it gives up or cannot go on ("giving up after 5 retransmits", "pool '10.10.8.0/26' is full").
-CHUNKER_VERSION = 13
+# says when it gives up or cannot go on ("giving up after 5 retransmits", "pool '10.10.8.0/26' is full"). 14: a peer
+# unreachable in the C library's words, a fatal error or a crash ("Network is unreachable", "server conn crashed?")
+# and a process killed for memory at any level (containerd's "TaskOOM event" at info).
+CHUNKER_VERSION = 14
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

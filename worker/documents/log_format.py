@@ -108,7 +108,13 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|(?i:\blimit (?:of \S+ )?(?:reached|exceeded)\b)"  # "per-IP half-open IKE_SA limit of 5 reached"
     r"|(?i:\binvalid\b)|\bis full\b|\bno (?:[\w-]+ ){1,4}found\b|\b[A-Z][A-Z0-9]*_FAIL(?:ED|URE)?\b"
     r"|\bthread \d+ received \d{1,2}\s*$"
+    # a peer gone, in the C library's words (OpenVPN: "write UDPv4 []: Network is unreachable (code=101)"; not BIND's
+    # routine "network unreachable resolving" nor Zabbix's "unreachable poller"), a process that crashed ("Exiting
+    # due to fatal error"; PgBouncer at LOG: "closing because: server conn crashed? (age=2231s)")
+    r"|(?i:\b(?:network|host) is unreachable\b|\bno route to host\b|\bfatal error\b|\bcrashed\b)"
 )
+# a process killed for memory: an error whatever the level it is logged at (containerd logs "TaskOOM event" at info)
+_OUT_OF_MEMORY_KILL = re.compile(r"\bTaskOOM\b|\bOOMKill(?:ed|ing)?\b|(?i:\boom[-_ ]?kill(?:ed|er|ing)?\b)")
 
 # Lines that start a stack trace, and lines that continue one.
 _GOROUTINE = r"goroutine \d+ (?:\S+ )*\["  # Go: "goroutine 7 [running]:", "goroutine 7 gp=0xc0 m=27 [running]:"
@@ -192,13 +198,14 @@ class Severity(IntEnum):
 
 def line_severity(line: str) -> Severity:
     """The line's level when it has one (an exception logged at WARN is a warning, "parity error
-    corrected" at INFO is nothing); for a line without a level, whether it reads as an error."""
+    corrected" at INFO is nothing, a process killed for memory is an error at any level); for a line without a
+    level, whether it reads as an error."""
     if _ERROR.search(line):
         return Severity.ERROR
     if _WARNING.search(line):
         return Severity.WARNING
     if _QUIET.search(line):
-        return Severity.NONE
+        return Severity.ERROR if _OUT_OF_MEMORY_KILL.search(line) else Severity.NONE
     return Severity.ERROR if _ERROR_TEXT.search(line) else Severity.NONE
 
 

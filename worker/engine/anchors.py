@@ -38,7 +38,7 @@ import numpy as np
 from worker.documents.document import Chunk, logs_in_file_order
 from worker.documents.log_format import Severity
 from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
-from worker.engine.incidents import asks_about_crash, asks_about_incident, text_severity
+from worker.engine.incidents import asks_about_crash, names_logged_trouble, text_severity
 from worker.engine.moments import DAY, asked_spans, chunk_spans, distance
 
 MAX_CLAUSE_CHARS = 120
@@ -81,7 +81,7 @@ def anchor_position(anchor: Anchor, chunks: Sequence[Chunk], ordered: Sequence[i
             return None
         gaps = {position: min(distance(asked, span) for asked in spans) for position, span in known.items()}
         return min(gaps, key=lambda position: (gaps[position], position))
-    if not asks_about_incident(anchor.clause):  # "before it got slow": no incident to point at
+    if not names_logged_trouble(anchor.clause):  # "before it got slow": no incident to point at
         return None
     words = {w[:PREFIX] for w in _WORD.findall(anchor.clause.lower()) if w not in FUNCTION_WORDS and len(w) > 2}
     texts = [word_prefixes(chunks[i].text) for i in ordered]
@@ -164,6 +164,6 @@ def without_event(question: str) -> str:
     about the crash), and for a clause that names no trouble: "a bit before 9" is the time it asks about."""
     head = question[:MAX_QUESTION_CHARS]
     found = _EVENT.search(head)
-    if found is None or not found.group(1) or not asks_about_incident(found.group(3)):
+    if found is None or not found.group(1) or not names_logged_trouble(found.group(3)):
         return head
     return head[:found.start()] + head[found.end():]

@@ -31,6 +31,7 @@ from worker.engine.names import heading_scores, name_scores
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
 from worker.engine.sources import source_scores
+from worker.engine.suspects import timed_part
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
 
@@ -138,7 +139,7 @@ class Evidence:
             scores += self.lookup_weight * lookup_scores(question, chunks)
         ends_there, later = time_placement(question)  # "before the 4am outage" ends there
         if self.moment_weight > 0 and not ends_there:
-            scores += self.moment_weight * moment_scores(question, chunks, later)
+            scores += self.moment_weight * moment_scores(timed_part(question), chunks, later)
         if self.name_weight > 0:
             scores += self.name_weight * name_scores(question, chunks)
         if self.heading_weight > 0:

@@ -3,8 +3,9 @@
 An *identifier* is a word of the question that is not plain English: an alert name or exception class in
 CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_``, ``.``, ``/`` or ``:``
 (``payments-api``, ``pg-main-rw``, ``sqlalchemy.exc.TimeoutError``), a word with digits (``ORA-00060``,
-``E0514``, ``p99``), a number of three or more digits (an HTTP status, an error code; not an estimate:
-"~300 models"), a percentage (an alert's threshold: "less than 5% space left" is the alert whose runbook says it
+``E0514``, ``p99``; of two characters only a capital and a digit, the name of one of a row of units: ``R3``,
+``B2``), a number of three or more digits (an HTTP status, an error code; not an estimate: "~300 models"), a
+percentage (an alert's threshold: "less than 5% space left" is the alert whose runbook says it
 fires "when 5% of space remains"; not an estimate either: "~5% over the limit" is what someone saw), a word in
 capitals of four or more letters (``ENOSPC``), or anything in backticks.
 
@@ -44,6 +45,7 @@ _ALNUM = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]")
 _DIGIT = re.compile(r"\d")
 _PLURAL_NUMBER = re.compile(r"^(\d{3,})s$")
+_UNIT = re.compile(r"[A-Z]\d")  # one of a row of machines, bays or tanks: "R3 skipped its wash", "berth B2"
 _PERCENTAGE = re.compile(r"(?<![\w.])\d+(?:\.\d+)? ?%")
 # a number the question gives as an estimate is a count, not a code: "~300 models waiting", "400ish", "about 200"
 _ESTIMATE = re.compile(r"(?i)(?:~|\b(?:about|around|roughly|approx\.?|approximately|like) )\d[\d,.]*(?![\ds])"
@@ -58,6 +60,8 @@ def spelled(text: str) -> str:
 
 def is_identifier(word: str) -> bool:
     letters = sum(c.isalnum() for c in word)
+    if _UNIT.fullmatch(word):
+        return True
     if letters < 3:
         return False
     if _CAMEL.search(word) or any(c in word for c in "-_./:"):

@@ -48,6 +48,9 @@ _INCIDENT_WORDS = re.compile(
     r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off"
     r"|chok(?:e|es|ed|ing)|(?:nobody|no one|none of \w+) (?:could|can|was able|were able))(?!\w)"
 )
+# slowness: trouble to ask about ("is that what made checkout crawl?"), though a log seldom says it in words
+_SLOW_WORDS = re.compile(r"(?i)\b(?:slow(?:s|ed|ing|ness|er)?|crawl(?:s|ed|ing)?|sluggish|lagg(?:y|ing)|hung"
+                         r"|hang(?:s|ing)?|stuck|froze|frozen|freez(?:e|es|ing))\b")
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
                           r"|keeps? (?:logging|saying|printing|throwing|failing)"
@@ -69,8 +72,15 @@ UNNAMED = 0.5  # for a question that names one party of a log, the weight of inc
 
 
 def asks_about_incident(question: str) -> bool:
-    """The question asks what went wrong (errors, failures, crashes, causes)."""
-    return bool(_INCIDENT_WORDS.search(question[:MAX_QUESTION_CHARS]))
+    """The question asks what went wrong (errors, failures, crashes, causes, slowness)."""
+    head = question[:MAX_QUESTION_CHARS]
+    return bool(_INCIDENT_WORDS.search(head) or _SLOW_WORDS.search(head))
+
+
+def names_logged_trouble(text: str) -> bool:
+    """The text names trouble in words a log uses for it (errors, failures, crashes; not slowness, which a log
+    seldom writes: "before it got slow" points at no line)."""
+    return bool(_INCIDENT_WORDS.search(text[:MAX_QUESTION_CHARS]))
 
 
 def asks_about_warnings(question: str) -> bool:

@@ -333,9 +333,10 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     return scores
 
 
-# a version asked for as it is now: the last one the log states; so too one asked for after an upgrade ("which envoy
-# version is the edge on after this afternoons upgrade?")
-_NOW = re.compile(r"(?i)\b(?:now|currently|current|at the moment|these days)\b")
+# a version asked for as it is now ("now", or what something "is running"): the last one the log states; so too one
+# asked for after an upgrade ("which envoy version is the edge on after this afternoons upgrade?")
+_NOW = re.compile(r"(?i)\b(?:now|currently|current|at the moment|these days)\b"
+                  r"|\b(?:is|are)\s+(?:[\w.-]+\s+){0,3}?run+ing\b")  # "which openvpn version is gw1 running"
 _AFTER_UPGRADE = re.compile(r"(?i)\b(?:after|since|following)\b[^?!.;,\n]{0,60}?\b(?:upgrad\w*|updat\w*|deploy\w*"
                             r"|patch\w*|releas\w*|roll ?outs?|rolled out|install\w*|bump\w*)")
 

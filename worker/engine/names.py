@@ -65,6 +65,12 @@ _CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|ye
                       r"(?:healthy|fine|ok|okay|green|normal)\b")
 
 
+# what the question says is present or fine on one side: "finish read is there on the timing side", "the order is
+# all there on the warehouse end"
+_CLEARED_SIDE = re.compile(r"(?i)\b(?:is|are|'s|looks?|seems?)\s+(?:all\s+)?(?:there|fine|ok|okay|good|healthy"
+                           r"|normal)\s+(?:on|at|in)\s+(?:the|our|their)\s+((?:[\w-]+\s+){1,2}?)(?:side|end)\b")
+
+
 # a team that the question quotes: "wave planner oncall says their side looks normal", "the license folks say the kid
 # isn't in their keystore": the asker reports what another team told them, so that team's system is not the one asked
 # about
@@ -86,10 +92,12 @@ _RULED_OUT = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|
 
 
 def cleared_words(question: str) -> frozenset[str]:
-    """The stems of what the question says is working ("fhir api looks healthy": fhir, api) or rules out
+    """The stems of what the question says is working ("fhir api looks healthy": fhir, api; "the read is there on
+    the timing side": timing) or rules out
     ("slicer backlog is basically empty so its not that": slicer, backlog), and of the teams it quotes ("the
     license folks say ...": license): naming them is no reason to answer from their runbook."""
-    found = [*_CLEARED.finditer(question), *_RULED_OUT.finditer(question), *_QUOTED_TEAM.finditer(question)]
+    found = [*_CLEARED.finditer(question), *_CLEARED_SIDE.finditer(question), *_RULED_OUT.finditer(question),
+             *_QUOTED_TEAM.finditer(question)]
     return frozenset().union(*(word_stems(match.group(1)) for match in found))
 
 

@@ -46,7 +46,8 @@ def named_parties(question: str, chunks: Sequence[Chunk], indexes: Sequence[int]
 
 def only_in_names(word: str, chunks: Sequence[Chunk], indexes: Sequence[int]) -> bool:
     """The log writes ``word`` only as part of names (``CN=bob@example.com``, ``@kevin.m:example.org``), never as a
-    word of its own ("Can't connect", "out of memory", "SQL Server") nor in a code identifier (``slap_client_connect``):
-    a person, a host or a client, not a word of the log's own vocabulary that some name also holds."""
-    plain = re.compile(rf"(?i)(?<![\w.@/-]){word}(?![\w@-]|\.\w)|_{word}\b|\b{word}_")
+    word of its own ("Can't connect", "out of memory", "SQL Server") nor in a code identifier (``slap_client_connect``;
+    one before ``@`` is a user's name: ``appdb/reporting_ro@10.20.6.44``): a person, a host or a client, not a word of
+    the log's own vocabulary that some name also holds."""
+    plain = re.compile(rf"(?i)(?<![\w.@/-]){word}(?![\w@-]|\.\w)|_{word}\b(?![\w.-]*@)|\b{word}_(?![\w.-]*@)")
     return not any(plain.search(chunks[i].text) for i in indexes)

@@ -13,7 +13,9 @@ sender (``sender``):
 
 For such a question, log chunks whose senders, with those of the lines around them, are mostly one address
 count (``source_scores``): one client flooding or probing, not the mixed clients of ordinary traffic, nor the
-errors of a dependency the service cannot reach (which name where the lines go, not who sent them).
+errors of a dependency the service cannot reach (which name where the lines go, not who sent them); a chunk whose
+lines are neither refused (a 4xx or 5xx access line) nor a warning or worse counts ``QUIET_SENDER`` as much: one
+user's routine session is no probe.
 
 Pure functions of the question and the candidates' text.
 """
@@ -28,7 +30,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
+from worker.documents.log_format import Severity
 from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.incidents import text_severity
 
 # "who was hammering it?", "who's been hammering the jm rpc port", "which client is flooding us?", "where is all that
 # traffic coming from?", "something was poking the port, where did it come from?", "somebody was hammering search,
@@ -51,6 +55,8 @@ _SENDER_CUE = re.compile(r"(?i)(?:\b(?:remote|client|src|source|peer|rhost|from|
 # a word right before the address that says the line goes there
 _TARGET_CUE = re.compile(r"(?i)(?:\b(?:dial(?:ing)?|tcp|udp|to|upstream\w*|connect\w*|server|backend\w*|proxy\w*"
                          r"|dest\w*|target\w*|listen\w*|bind|on|at)|->)[\"']?\s*[=:]?\s*[\"'\[(]?(?:\w+://)?\s*$")
+QUIET_SENDER = 0.5  # the weight of a chunk none of whose lines is refused or a warning or worse: one user's routine
+# session beside the probe that failed its checks
 SENDER_REACH_LINES = 10  # lines either side of a chunk read with it for who sent them (a chunk may be one line)
 MIN_SENDER_LINES = 3  # lines from one address, at least, for a chunk to count
 
@@ -97,8 +103,21 @@ def source_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
                     near += step
             top = senders.most_common(1)
             if top and top[0][1] >= MIN_SENDER_LINES:
-                scores[index] = top[0][1] / sum(senders.values())
+                quiet = not _refused_or_worse(chunks[index].text)
+                scores[index] = top[0][1] / sum(senders.values()) * (QUIET_SENDER if quiet else 1.0)
     return scores
+
+
+# an access line whose status refuses the request, before or after the quoted request (Synapse logs its 429s at INFO:
+# '101B 429 "POST /_matrix/client/v3/register HTTP/1.1"'), or in a JSON field
+_REFUSED_STATUS = re.compile(r'"[A-Z]{3,7} [^"\n]* HTTP/[\d.]+" [45]\d\d\b|\b[45]\d\d "[A-Z]{3,7} [^"\n]* HTTP/'
+                             r'|"status"\s*:\s*"?[45]\d\d\b')
+
+
+@functools.lru_cache(maxsize=65_536)
+def _refused_or_worse(text: str) -> bool:
+    """A line of the text is a warning or worse, or an access line whose status refuses the request."""
+    return text_severity(text) >= Severity.WARNING or bool(_REFUSED_STATUS.search(text))
 
 
 @functools.lru_cache(maxsize=65_536)

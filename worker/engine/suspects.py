@@ -15,6 +15,8 @@ describe are what they have already seen. So:
 3. Those lines count as no incident (incidents.py), so the other incidents lead, and no incident's passage is
    headed by one (passages.py: the suspect's lines, interleaved with the refusals that kept the devices out,
    are not what the answer starts from, nor where it goes back to the first of them).
+4. When what the question asks of the suspect names a time, that time says when the trouble was, not the one in
+   the description (``timed_part``: the suspect's lines began "since 9:30ish", checkout crawled "late morning").
 
 Pure functions of the question and the candidates' text.
 """
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from worker.documents.document import Chunk
 from worker.documents.log_chunking import problem_templates
 from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.moments import asked_spans
 from worker.engine.names import word_stems
 
 _THAT = r"(?:that|this|it|those|these|they|all that|all this|all of that|any of that|any of this)"
@@ -77,6 +80,14 @@ def suspect_templates(described: str, chunks: Sequence[Chunk]) -> frozenset[str]
                 shared[template] = len(wanted & word_stems(template))
     most = max(shared.values(), default=0)
     return frozenset(t for t, n in shared.items() if n == most) if most > 0 else frozenset()
+
+
+def timed_part(question: str) -> str:
+    """The part of the question whose times say when the trouble was: what it asks of its suspect when that names a
+    time ("lots of junk lines from the load balancers since 9:30ish.. is that what made checkout crawl late
+    morning?": the suspect began at 9:30, the trouble was late in the morning), the whole question otherwise."""
+    split = suspect_split(question)
+    return split[1] if split is not None and asked_spans(split[1]) else question
 
 
 def suspected(question: str, chunks: Sequence[Chunk]) -> frozenset[str]:
