@@ -33,8 +33,10 @@ _REDIS = r"^\d+:[XCSM] \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}
 _NUMERIC = r"\"level\":\s*(?:{levels})\b"
 _LOGCAT = r"^\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+\s+\d+ [{levels}] |^[{levels}]/[^(\s]+\(\s*\d+\):"
 _LEVEL_KEY = r"\b(?:level|lvl|severity|loglevel|levelname)[\"']?[=:][ \t]*[\"']?"  # level=, "severity": "
-# an access log's request and the status after it (combined format): "GET /pay HTTP/1.1" 502
-ACCESS_REQUEST = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\" "
+# an access log's quoted request ("GET /pay HTTP/1.1"), and the request with the status after it (combined format):
+# "GET /pay HTTP/1.1" 502
+QUOTED_REQUEST = r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\""
+ACCESS_REQUEST = QUOTED_REQUEST + " "
 # HAProxy's HTTP log: the five timers (Tq/Tw/Tc/Tr/Ta, -1 when not reached) then the status, before the request
 HAPROXY_TIMERS = r"\s(?:-?\d+/){4}\+?-?\d+ "
 # Ceph's daemons ("2024-11-05T01:52:09.317+0000 7f3a35812700 -1 osd.14 4519 heartbeat_check: no reply from ..."): after

@@ -36,7 +36,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, Document, logs_in_file_order
-from worker.documents.log_format import ACCESS_REQUEST, Severity, is_stack_trace_line, line_severity, line_template
+from worker.documents.log_format import (
+    ACCESS_REQUEST,
+    QUOTED_REQUEST,
+    Severity,
+    is_stack_trace_line,
+    line_severity,
+    line_template,
+)
 from worker.engine.anchors import PREFIX, anchor_position, is_timed, question_anchor, word_prefixes
 from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
 from worker.engine.incidents import text_severity
@@ -105,7 +112,7 @@ _TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\
                          r"|\bchanged? (?:state|status)\b")
 # an access log's line: a quoted request, its status before or after it (Synapse: '953B 200 "POST /_matrix/... HTTP/1.1"
 # "Element/1.11.85"'): its user agents' versions are not ours
-_ACCESS_LINE = re.compile(r"\"[A-Z]{3,7} [^\"]* HTTP/[\d.]+\"")
+_ACCESS_LINE = re.compile(QUOTED_REQUEST)
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {

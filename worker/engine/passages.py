@@ -369,7 +369,7 @@ class _Section:
         own = self.heading.rsplit(" › ", 1)[-1]
         if self.level == 0 or not SYMPTOM_HEADING.search(own) or REMEDY_HEADING.search(own):
             return False
-        steps = sum(actionable("\n".join(self.lines[b.start:b.end + 1])) for b in self.blocks)
+        steps = sum(_says_what_to_do(self, block) for block in self.blocks)
         return steps * 2 <= len(self.blocks)
 
 
@@ -418,10 +418,8 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     document = ranked[0][0].document
     sections: dict[int, tuple[_Section, float]] = {}
     for chunk, score in ranked:
-        section = _section_of(chunk)
-        if section.first not in sections or sections[section.first][1] < score:
-            sections[section.first] = (section, score)
-    candidates = [(section, score, block) for section, score in sections.values() for block in section.blocks]
+        _keep_best(sections, _section_of(chunk), score)
+    candidates = _candidates(sections)
     if not candidates:
         chunk = ranked[0][0]
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
@@ -430,9 +428,8 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     routed = _routed_section(question, document, candidates, similarity, scorer)
     if routed is not None:  # the step that points there says no more than where to look
         router, target, score = routed
-        if target.first not in sections or sections[target.first][1] < score:
-            sections[target.first] = (target, score)
-            candidates = [(section, score, block) for section, score in sections.values() for block in section.blocks]
+        if _keep_best(sections, target, score):
+            candidates = _candidates(sections)
             totals, _ = _block_totals(question, document, candidates, scorer)
         chosen = np.where([candidate[0] is router[0] and candidate[2] == router[2] for candidate in candidates],
                           -np.inf, totals)
@@ -440,9 +437,8 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     if _describes_only(question, best, closest):  # a list of symptoms: read what the document does about them
         score = sections[best.first][1]
         for other in _other_sections(document):
-            if other.first not in sections or sections[other.first][1] < score:
-                sections[other.first] = (other, score)
-        candidates = [(section, score, block) for section, score in sections.values() for block in section.blocks]
+            _keep_best(sections, other, score)
+        candidates = _candidates(sections)
         totals, _ = _block_totals(question, document, candidates, scorer)
         chosen = np.where([section.symptoms and not _says_what_to_do(section, block)
                            for section, _, block in candidates], -np.inf, totals)
@@ -457,6 +453,20 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
         return passage
     passage = _with_its_alternative(passage, scorer)
     return _with_its_remedy(passage, best, "\n".join(best.lines[closest.start:closest.end + 1]), scorer)
+
+
+def _keep_best(sections: dict[int, tuple[_Section, float]], section: _Section, score: float) -> bool:
+    """Keeps the section with this score (by its first line) unless it is kept with a higher one already; whether it
+    was kept."""
+    if section.first in sections and sections[section.first][1] >= score:
+        return False
+    sections[section.first] = (section, score)
+    return True
+
+
+def _candidates(sections: dict[int, tuple[_Section, float]]) -> list[_Candidate]:
+    """Every block of the kept sections, with its section and that section's score."""
+    return [(section, score, block) for section, score in sections.values() for block in section.blocks]
 
 
 def _says_what_to_do(section: _Section, block: Block) -> bool:

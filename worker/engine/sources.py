@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-from worker.documents.log_format import Severity
+from worker.documents.log_format import ACCESS_REQUEST, QUOTED_REQUEST, Severity
 from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.incidents import text_severity
 
@@ -110,8 +110,8 @@ def source_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
 
 # an access line whose status refuses the request, before or after the quoted request (Synapse logs its 429s at INFO:
 # '101B 429 "POST /_matrix/client/v3/register HTTP/1.1"'), or in a JSON field
-_REFUSED_STATUS = re.compile(r'"[A-Z]{3,7} [^"\n]* HTTP/[\d.]+" [45]\d\d\b|\b[45]\d\d "[A-Z]{3,7} [^"\n]* HTTP/'
-                             r'|"status"\s*:\s*"?[45]\d\d\b')
+_REFUSED_STATUS = re.compile(ACCESS_REQUEST + r"[45]\d\d\b|\b[45]\d\d " + QUOTED_REQUEST
+                             + r'|"status"\s*:\s*"?[45]\d\d\b')
 
 
 @functools.lru_cache(maxsize=65_536)
