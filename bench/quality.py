@@ -195,6 +195,18 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   (a registry refusing connections during a deploy, a nil-pointer panic with its goroutine trace and a restart, the
   disk full on a large image, harmless ``NotFound`` noise, a container OOM-killed again and again, image pulls
   refused with 401, a crash loop on a config error), held out whole.
+  ``logs-heldout24``: the twenty-fourth held-out round, written blind the same way: an ActiveMQ Classic 5.18 broker log
+  (the network connector to the second datacentre down and back, one user's failed logins after a password
+  rotation, the message store full with producers blocked, harmless health-check noise from a new load balancer,
+  an out-of-memory crash with its stack trace and a restart with its version, a crash loop on a configuration
+  typo, a scanner on one address up to the connection limit), an Exim 4.96 main log (the antivirus daemon down with
+  mail deferred, a password brute force from one address, a partner's expired certificate holding one user's mail,
+  the internal mailbox server down then the queue flushed, the spool disk full, a startup loop on port 25 in use
+  then a restart with its version, harmless TLS errors from the monitoring host) and a Nagios Core 4.4 log (Unix
+  epoch times: a core switch down with the hosts behind it unreachable, a database disk full on failing WAL
+  archiving, one contact's SMS pages refused with 401, a shop certificate expired, a decommissioned host flooding
+  passive results, a crash loop on a configuration error after a reload then a restart with its version, harmless
+  NTP flapping on a sandbox), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -320,7 +332,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
                        ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
                        ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl"),
-                       ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl")):
+                       ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl"),
+                       ("logs-heldout24", "heldout24.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
