@@ -115,6 +115,7 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("recovery", "2026-04-15  3:54:41 0 [Note] mariadbd: ready for connections."),
     ("recovery", '10.20.3.27 - - [21/Apr/2026:02:19:41 +0000] "GET /api/v2/catalog/items?page=1 HTTP/1.1" 200 7412'),
     ("version", "2026/04/21 01:30:00 [notice] 1#1: nginx/1.25.4"),
+    ("version", "2024-11-05 18:53:02 exim 4.96 daemon started: pid=2202577, -q30m, listening for SMTP on port 25"),
     ("change", '{"level":"info","changed":{"smtp.maxConnections":{"from":5,"to":25}},"msg":"config reloaded"}'),
     ("change", "INFO Processing override for entityPath: topics/orders.events with config: HashMap(retention.ms -> 1)"),
     ("change", '{"t":{"$date":"2024-06-04T10:58:31.077+00:00"},"s":"I","msg":"CMD: dropIndexes"}'),

@@ -139,3 +139,18 @@ def test_the_time_of_a_zabbix_line_is_read_after_its_process_and_date() -> None:
     log = Document("file:zabbix_server.log", "zabbix_server.log", "", kind="log")
     chunks = [Chunk(log, line, 1, 1), Chunk(log, " 41824:20250311:194407.512 Got signal [signal:11(SIGSEGV)]", 2, 2)]
     assert moment_scores("zabbix went down around 9:22, why", chunks).tolist() == [1.0, 0.0]
+
+
+def test_the_time_of_a_line_stamped_in_epoch_seconds_is_read_in_utc() -> None:
+    """Nagios writes "[1733252561] Error: ...", squid's native access log "1733252561.123  241 ...", zap's JSON
+    "ts":1733252561.5: seconds since 1970, here 2024-12-03 19:02:41 UTC, so "this evening" finds them."""
+    lines = ["[1733252561] Error: Could not find any host matching 'web03'",
+             "1733252561.123    241 10.0.0.7 TCP_MISS/200 512 GET http://example.com/ - HIER_DIRECT/93.184.216.34 -",
+             '{"level":"error","ts":1733252561.5,"msg":"config reload failed"}']
+    for line in lines:
+        assert chunk_minutes(line) == (19 * 60 + 2, 19 * 60 + 2), line
+    assert chunk_minutes("job 1733252561 finished") is None  # a number in the text is no timestamp
+    log = Document("file:nagios.log", "nagios.log", "", kind="log")
+    chunks = [Chunk(log, "[1733205600] SERVICE ALERT: web02;Load;WARNING;SOFT;1;WARNING - load average: 5.88", 1, 1),
+              Chunk(log, lines[0], 2, 2)]
+    assert moment_scores("nagios went down after the config push this evening?", chunks).tolist() == [0.0, 1.0]

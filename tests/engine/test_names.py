@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.documents.document import Chunk, Document
-from worker.engine.names import cleared_words, heading_scores, name_scores, stem, word_stems
+from worker.engine.names import cleared_words, heading_scores, name_scores, stem, without_cleared, word_stems
 
 
 def _runbook(name: str) -> Document:
@@ -63,6 +63,10 @@ def test_what_the_question_says_is_working_is_no_reason_to_answer_from_its_runbo
     assert cleared_words("why is the fhir api slow?") == frozenset()
     assert cleared_words("site says DNF. finish read is there on the timing side") == {"tim"}  # present there
     assert cleared_words("the order is all there on the warehouse end, not in the app") == {"warehouse"}
+    assert cleared_words("stations look fine, latency fine on the seedlink dash, but the M3.1 came out quality D"
+                         ) == {"station", "seedlink"}  # fine on its dashboard
+    assert cleared_words("latency not fine on the seedlink dash") == frozenset()
+    assert cleared_words("trips arent on their acct yet. how much lag is ok before i panic") == frozenset()  # asks
     assert cleared_words("printers idle, stuff waiting for hours. slicer backlog is basically empty so its not that"
                          ) == {"slicer"}  # ruled out
     assert cleared_words("the queue is long so its not that bad, but fhir api is slow") == frozenset()
@@ -86,3 +90,14 @@ def test_the_parts_of_a_dotted_name_are_not_the_question_s_words() -> None:
     chunks = [Chunk(d, "text", 1, 1) for d in documents]
     assert name_scores("3 booking.com guests for one room, how do i stop more coming in", chunks).tolist() == [0, 0]
     assert name_scores("the booking engine shows no rooms", chunks)[0] > 0
+
+
+def test_what_the_question_says_is_working_is_left_out_of_what_it_asks() -> None:
+    """Retrieval reads the question without the clauses that say what is working: the seedlink dashboard that
+    looks fine says nothing of what went wrong."""
+    question = "stations look healthy, latency fine on the seedlink dash, but the M3.1 came out quality D. reprocess?"
+    assert without_cleared(question) == ", latency , but the M3.1 came out quality D. reprocess?"
+    assert without_cleared("why is the fhir api slow?") == "why is the fhir api slow?"
+    assert without_cleared("how much lag is ok before i panic") == "how much lag is ok before i panic"
+    assert without_cleared("8 pens stopped feeding, DO looks normal on grafana") == "8 pens stopped feeding on grafana"
+    assert without_cleared("fhir api looks healthy") == "fhir api looks healthy"  # nothing else to ask with

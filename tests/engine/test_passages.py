@@ -14,6 +14,7 @@ import pytest
 from worker.documents.chunking import chunk_documents, text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import fold_repeats
+from worker.engine.incidents import incident_scores
 from worker.engine.passages import (
     CAUSE_GAP,
     EPISODE_GAP,
@@ -866,3 +867,65 @@ def test_a_section_that_says_how_to_confirm_a_fix_does_not_answer_a_symptom() ->
     assert symptom.heading == "Render dispatcher › Mitigation"
     confirming = text_passage("raised the cap, how can we tell it's fixed? frames pending, nodes idle", ranked, overlap)
     assert confirming.heading == "Render dispatcher › Checking the fix"
+
+
+def _relay_day() -> Document:
+    """A mail relay's day: the monitor's TLS probe fails every sixth line all day (the log's background), the
+    virus scanner is down for a burst of deferrals (a probe failure among them), the mailbox server refuses
+    connections after lunch, and the spool disk fills in the evening."""
+    lines = []
+    for n in range(96):
+        minute = n * 15
+        stamp = f"2024-11-05 {minute // 60:02d}:{minute % 60:02d}:05"
+        if n % 6 == 3:
+            lines.append(f"{stamp} TLS error on connection from mon01 [10.12.0.9] (SSL_accept): "
+                         "error:0A000126:SSL routines::unexpected eof while reading")
+        elif 10 <= n < 16:
+            lines.append(f"{stamp} 1t88a{n} malware acl condition: clamd: unable to connect to UNIX socket "
+                         "(/var/run/clamav/clamd.ctl): No such file or directory")
+        elif 50 <= n < 53:
+            lines.append(f"{stamp} 1t8Ii{n} H=mbox1.int [10.12.4.21] Connection refused")
+        elif n == 80:
+            lines.append(f"{stamp} 1t8Q{n} Error in spool: write failed: No space left on device")
+        else:
+            lines.append(f"{stamp} Start queue run: pid={2000 + n}")
+    return Document("file:exim-mx2.log", "exim-mx2.log", "\n".join(lines) + "\n", kind="log", link="exim-mx2.log")
+
+
+def test_an_answer_about_the_log_s_incidents_in_general_lists_the_others() -> None:
+    """"anything bad on mx2 today?": the worst incident's passage, then the other incidents' headlines, each once,
+    in file order; the probe failing all day is none of them. Other questions get the passage alone."""
+    document = _relay_day()
+    chunks = chunk_documents([document], 40, words)
+    question = "anything bad on mx2 today?"
+    scores = incident_scores(question, chunks) + 0.01 * overlap(question, [c.text for c in chunks])
+    passage = best_passage(question, chunks, scores, overlap)
+    assert "clamd" in "\n".join(passage.lines)
+    others = passage.context.split("Other incidents in exim-mx2.log:\n", 1)[1].split("\n")
+    assert [line.split(":", 1)[0] for line in others] == ["• line 51", "• line 81"]
+    assert "Connection refused" in others[0] and "No space left on device" in others[1]
+    assert "TLS error" not in passage.context
+    specific = "why did the scanner fail?"
+    plain = best_passage(specific, chunks, incident_scores(specific, chunks), overlap)
+    assert "Other incidents" not in plain.context
+
+
+def test_the_log_s_background_heads_no_incident() -> None:
+    """The probe's failure logged among the scanner's deferrals is not the incident's headline: the context line
+    counts the scanner's error, not the probe's 16 failures of the day."""
+    document = _relay_day()
+    chunks = chunk_documents([document], 40, words)
+    question = "why was mail deferred early this morning?"
+    scores = incident_scores(question, chunks) + overlap(question, [c.text for c in chunks])
+    passage = best_passage(question, chunks, scores, overlap)
+    assert passage.line_start <= 11 <= passage.line_end
+    assert passage.context.startswith("Seen 5 times in exim-mx2.log, first at 2024-11-05 02:30:05")
+
+
+def test_times_in_epoch_seconds_are_told_as_utc_dates() -> None:
+    """Nagios stamps its lines in seconds since 1970: the context line gives the dates people read."""
+    text = "".join(f"[{1733252561 + 60 * n}] Error: Could not find any host matching 'web03'\n" for n in range(0, 6, 2))
+    document = Document("file:nagios.log", "nagios.log", text, kind="log", link="nagios.log")
+    passage = log_passage("how many times did the reload fail?", Chunk(document, text.split("\n")[0], 1, 1), overlap)
+    assert passage.context == ("Seen 3 times in nagios.log, first at 2024-12-03 19:02:41 UTC, "
+                               "last at 2024-12-03 19:06:41 UTC.")

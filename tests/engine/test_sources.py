@@ -42,6 +42,10 @@ def test_other_questions(question: str) -> None:
     ('E0211 01:52:17 2187 controller.go:145] "Failed to ensure lease exists" err="Get \\"https://api/leases\\": '
      'dial tcp 10.42.0.12:443: i/o timeout"', None),  # where the line goes, not who sent it
     ("Failed to connect to redis at 10.0.0.5:6379: Connection refused", None),
+    # the client's end of a connection the broker accepted: an ephemeral port, whatever the words before it
+    ("2024-10-17 21:14:06,010 | WARN  | Transport Connection to: tcp://10.30.250.14:50113 failed: Frame size of 1 GB "
+     "larger than max allowed 100 MB", "10.30.250.14"),
+    ("dial tcp 10.42.0.12:5432: connect: connection refused", None),  # a server's port: where the line goes
     ("no address here", None),
 ])
 def test_the_sender_of_a_line(line: str, address: str | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
+from worker.engine.default import ExtractiveEngine
 from worker.engine.incidents import NOT_ENDING, incident_scores
 from worker.engine.suspects import suspect_split, suspect_templates, timed_part
 
@@ -30,8 +31,20 @@ def test_a_question_that_describes_lines_then_asks_whether_they_did_it(question:
     assert suspect_split(question) == (described, asked)
 
 
+@pytest.mark.parametrize(("question", "described", "asked"), [
+    ("inbound mail was delayed for everyone after lunch - is it those tls errors from mon01?",
+     "tls errors from mon01", "inbound mail was delayed for everyone after lunch "),
+    ("everyone got kicked off vpn after lunch ~1:40. is it those mtu warnings??", "mtu warnings",
+     "everyone got kicked off vpn after lunch ~1:40"),
+])
+def test_a_question_that_describes_the_trouble_then_asks_whether_some_lines_did_it(question: str, described: str,
+                                                                                   asked: str) -> None:
+    assert suspect_split(question) == (described, asked)
+
+
 @pytest.mark.parametrize("question", [
     "what took it down?",  # nothing described
+    "is it those warnings?",  # no trouble described before the suspect
     "was it the disk?",  # asks about a cause before describing anything
     "lots of warnings, is that normal?",  # not about a cause
     "there were tons of warnings, was that what took it down?",  # describes nothing but "warnings"
@@ -69,3 +82,21 @@ def test_the_suspects_lines_count_as_no_incident_and_its_words_set_no_intent() -
                   300, 300)
     assert incident_scores(question, [chunks[0], chunks[1], ended]).tolist() == pytest.approx(
         [0.0, NOT_ENDING, 2 / 3])
+
+
+def test_retrieval_looks_for_the_trouble_not_for_the_lines_the_question_suspects(engine: ExtractiveEngine) -> None:
+    """"inbound mail was delayed after lunch - is it those tls errors from mon01?": the monitor's TLS errors (beside a
+    spam rejection, an error too) share the question's words, the mailbox server refusing the deliveries does not;
+    the refusals lead."""
+    log = Document("file:exim-mx2.log", "exim-mx2.log", "", kind="log")
+    probe = ("2024-11-05 {} TLS error on connection from mon01.int.harwellfoods.com [10.12.0.9] (SSL_accept): "
+             "error:0A000126:SSL routines::unexpected eof while reading")
+    spam = ("2024-11-05 12:06:15 H=(oxwk.net) [141.98.10.61] F=<noreply@docu-sign-secure.top> rejected RCPT "
+            "<contact@harwellfoods.com>: Unrouteable address")
+    chunks = [Chunk(log, probe.format("12:00:05") + "\n" + spam, 265, 266),
+              Chunk(log, "2024-11-05 12:31:19 1t8IiM-0096Mj-Ot H=mbox1.int.harwellfoods.com [10.12.4.21] Connection "
+                         "refused\n2024-11-05 12:31:19 1t8IiM-0096Mj-Ot == r.okafor@harwellfoods.com R=mailstore "
+                         "T=remote_lmtp defer (111): Connection refused", 270, 271),
+              Chunk(log, probe.format("13:17:01"), 318, 318)]
+    question = "inbound mail was delayed for everyone after lunch - is it those tls errors from mon01?"
+    assert engine.answer(question, chunks).citations[0].chunk.line_start == 270

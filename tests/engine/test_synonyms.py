@@ -59,3 +59,10 @@ def test_a_disk_question_is_not_answered_with_the_memory_kill(engine: Extractive
 def test_making_it_faster_or_bigger_asks_for_scaling() -> None:
     assert "scale" in expansion("debezium can't keep up, how do i make it go faster?").split()
     assert "scale" in expansion("how do i make the warehouse bigger?").split()
+
+
+def test_a_deferral_and_a_retraction_in_people_s_words() -> None:
+    """Mail that got "try later" was "temporarily rejected" or deferred; "kill" a published event is to delete or
+    retract it."""
+    assert {"temporarily", "defer", "deferred"} <= set(expansion("customers say their mails got 'try later'").split())
+    assert {"delete", "retract"} <= set(expansion("auto event got posted 45 min ago, how do i kill it").split())

@@ -30,8 +30,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # addresses:", "/usr/lib/ipsec/libcharon.so.0 @ 0x7f5c3e6c0000 [0x7f5c3e6f7b35]") and what a daemon without levels
 # says when it gives up or cannot go on ("giving up after 5 retransmits", "pool '10.10.8.0/26' is full"). 14: a peer
 # unreachable in the C library's words, a fatal error or a crash ("Network is unreachable", "server conn crashed?")
-# and a process killed for memory at any level (containerd's "TaskOOM event" at info).
-CHUNKER_VERSION = 14
+# and a process killed for memory at any level (containerd's "TaskOOM event" at info). 15: seconds since 1970 are
+# timestamps (Nagios's "[1733252561] ...", squid's native access log, zap's "ts":1733252561.5), so such lines fold.
+CHUNKER_VERSION = 15
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from enum import IntEnum
 
 TIMESTAMP = re.compile(
@@ -16,6 +17,9 @@ TIMESTAMP = re.compile(
     r"|\b\d{1,2}-[A-Z][a-z]{2}-\d{4}(?: |::)\d{2}:\d{2}:\d{2}(?:\.\d+)?"
     r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3,9}\b"  # time only with millis or micros (klog: "03:17:26.817985")
     r"|(?<=\d:)\d{8}:\d{6}\.\d{3}\b"  # Zabbix, after the process id: "1202:20250311:013412.004"
+    # Unix epoch seconds (UTC): Nagios "[1733185801] HOST ALERT: ...", squid's native access log
+    # "1733185801.123    241 10.0.0.7 TCP_MISS/200 ...", zap's JSON "ts":1733185801.1234
+    r"|(?<=^\[)\d{10}(?=\])|^\d{10}\.\d{3}(?=\s)|(?<=\"ts\":)\d{10}\.\d+"
 )
 # Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", Zabbix's "  1202:", logfmt's "time=",
 # JSON's {"ts":", Apache's "[Mon " (a weekday before the date), or a bracket
@@ -365,6 +369,23 @@ def line_template(line: str) -> str:
 def first_timestamp(line: str) -> str | None:
     match = TIMESTAMP.search(line)
     return match.group(0) if match else None
+
+
+_EPOCH = re.compile(r"\d{10}(?:\.\d+)?")
+
+
+def epoch_seconds(stamp: str) -> float | None:
+    """The seconds since 1970 (UTC) that a timestamp of ``TIMESTAMP`` writes as a number, else None."""
+    return float(stamp) if _EPOCH.fullmatch(stamp) else None
+
+
+def readable_timestamp(stamp: str) -> str:
+    """A timestamp as people read it: epoch seconds as the UTC date and time ("2024-12-03 00:30:01 UTC"), any
+    other as the log wrote it."""
+    seconds = epoch_seconds(stamp)
+    if seconds is None:
+        return stamp
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def looks_like_log_name(name: str) -> bool:

@@ -27,11 +27,11 @@ from worker.engine.identifiers import chunk_fields, identifier_scores, question_
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
-from worker.engine.names import heading_scores, name_scores
+from worker.engine.names import heading_scores, name_scores, without_cleared
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
 from worker.engine.sources import source_scores
-from worker.engine.suspects import timed_part
+from worker.engine.suspects import suspect_split, suspected, timed_part
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
 
@@ -153,6 +153,15 @@ class Evidence:
         return scores
 
 
+def sought_text(question: str, chunks: Sequence[Chunk]) -> str:
+    """What retrieval looks for: the question without what it says is working (names.py's ``without_cleared``)
+    and, when it suspects lines of the candidates' logs (suspects.py), without their description ("inbound mail
+    was delayed after lunch - is it those tls errors from mon01?": the delay, not the TLS errors)."""
+    asked = without_cleared(question)
+    split = suspect_split(asked)
+    return split[1] if split is not None and suspected(asked, chunks) else asked
+
+
 class MiniLMRetriever:
     """Dense cosine similarity, optionally mixed with BM25 (scaled to [0, 1] per question; the question's
     on-call synonyms, synonyms.py, count as extra terms at ``EXPANSION_WEIGHT``), plus an optional
@@ -173,11 +182,12 @@ class MiniLMRetriever:
     def candidate_scores(self, question: str, candidates: Candidates) -> np.ndarray:  # [N] float32
         if not candidates.chunks:
             return np.zeros(0, np.float32)
-        dense = candidates.dense_scores(self.cache.embed([question])[0])
+        asked = sought_text(question, candidates.chunks)
+        dense = candidates.dense_scores(self.cache.embed([asked])[0])
         scores = dense
         if self.bm25_weight > 0:
-            lexical = candidates.postings.scores(question)
-            extra = expansion(question)
+            lexical = candidates.postings.scores(asked)
+            extra = expansion(asked)
             if extra:
                 lexical = lexical + EXPANSION_WEIGHT * candidates.postings.scores(extra)
             top = float(lexical.max())
@@ -210,7 +220,7 @@ class MiniLMRetriever:
                      ) -> np.ndarray:  # [N] float32, one per chunk
         if candidates is not None:
             return self.candidate_scores(question, candidates)
-        scores = self.scores(question, [embedding_text(c) for c in chunks])
+        scores = self.scores(sought_text(question, chunks), [embedding_text(c) for c in chunks])
         if self.boost is not None and len(chunks):
             scores = scores + self.boost(question, chunks)
         return scores.astype(np.float32)

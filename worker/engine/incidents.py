@@ -9,7 +9,10 @@ incident by how often its lines' template recurs among the log's candidate chunk
 a crash ("what took it down?", "it fell over") weighs less the incidents that the log goes on after, when
 another one ends with a line that says the process ended ("Shutdown broker", "exited with code 137").
 A question that names a suspect ("a wall of warnings right before the restart, was that what took it down?") is
-read without it, and the suspect's lines count as no incident (suspects.py). Other questions ("which version was
+read without it, and the suspect's lines count as no incident (suspects.py). A problem line logged all through a
+log (a monitor's probe failing every hour) is its background: such incidents weigh less. A question about a log's
+incidents in general ("anything bad on mx2 today?") weighs incidents alike by how many problem lines lie around
+them. Other questions ("which version was
 running?") are ranked on their words alone.
 
 Pure functions of the question and the candidates' text; ``incident_scores`` is 0 for chunks of
@@ -18,7 +21,9 @@ documents that are not logs.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 import re
 from collections import Counter
@@ -31,6 +36,7 @@ from worker.documents.log_chunking import folded_run, problem_templates
 from worker.documents.log_format import Severity, is_stack_trace_line, line_severity, line_template
 from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_minutes, chunk_spans, distance
+from worker.engine.names import name_words, word_stems
 from worker.engine.parties import named_parties, only_in_names, text_words
 from worker.engine.suspects import suspect_split, suspect_templates
 
@@ -69,6 +75,12 @@ NOT_ENDING = 0.6  # for a crash question, the weight of incidents after which th
 RUN_GAP_LINES = 10  # incident chunks this close (in lines) are one run: the error, its trace, the shutdown
 RUN_GAP_MINUTES = 5  # and this close in time, when both have one (an hour between them is two incidents)
 UNNAMED = 0.5  # for a question that names one party of a log, the weight of incidents that do not name it
+BURST_LINES = 20  # for a question about the log's incidents in general, the lines either side counted with a chunk
+BURST_FLOOR = 0.85  # the weight of an incident chunk with the fewest problem lines around it (1 with the most):
+# a tie-breaker among incidents alike, never above a worse one
+STEADY = 0.6  # the weight of incidents whose every problem line recurs all through the log, when one does not
+STEADY_PARTS = 8  # a log's candidate lines in this many equal parts, by position
+STEADY_SEEN_IN = 6  # a problem template logged in at least this many of them is the log's background
 
 
 def asks_about_incident(question: str) -> bool:
@@ -81,6 +93,51 @@ def names_logged_trouble(text: str) -> bool:
     """The text names trouble in words a log uses for it (errors, failures, crashes; not slowness, which a log
     seldom writes: "before it got slow" points at no line)."""
     return bool(_INCIDENT_WORDS.search(text[:MAX_QUESTION_CHARS]))
+
+
+# a question for the log's incidents in general: "anything bad on mx2 today?", "what broke in flink today", "just gimme
+# the highlights"
+_OVERVIEW = re.compile(
+    r"(?i)\b(?:anything|something) (?:(?:else|at all|really) )?(?:bad|wrong|broken|off|odd|weird|worrying|unusual"
+    r"|interesting|notable)\b|\bany (?:issues|problems|errors|incidents|trouble|failures)\b"
+    r"|\bwhat (?:broke|went wrong|blew up)\b|\bhighlights?\b|\bsummar(?:y|ise|ize)\b|\boverview\b")
+# the words of such a question that name no particular incident
+_OVERVIEW_WORDS = word_stems(
+    "anything something else at all really bad wrong broken broke break off odd weird worrying unusual interesting "
+    "notable any issues issue problems problem errors error incidents incident trouble failures failure what went go "
+    "going happen happened happening blew blow up today tonight overnight yesterday morning afternoon evening night "
+    "day whole so far since midnight log logs file in on at of for the a an this that these those there was were is "
+    "are been highlights highlight summary summarise summarize overview gimme give me us just show tell list quick "
+    "please pls")
+OVERVIEW_SAMPLE = 400  # chunks of a log read for the words that most of its lines use
+OVERVIEW_COMMON = 0.25  # a word in this share of them names the log's own subject, no incident
+
+
+def asks_for_overview(question: str, chunks: Sequence[Chunk]) -> bool:
+    """The question asks for the log's incidents in general ("anything bad on mx2 today?"): it says so
+    (``_OVERVIEW``), suspects nothing (suspects.py), and each of its other words is in ``_OVERVIEW_WORDS``, in
+    the log's name ("mx2" of exim-mx2.log) or in ``OVERVIEW_COMMON`` of its chunks (the log's subject:
+    "container" in a container runtime's log)."""
+    head = question[:MAX_QUESTION_CHARS]
+    if not _OVERVIEW.search(head) or suspect_split(head) is not None:
+        return False
+    logs = [chunk for chunk in chunks if chunk.document.kind == "log"]
+    if not logs:
+        return False
+    left = word_stems(_INCIDENT_WORDS.sub(" ", head)) - _OVERVIEW_WORDS
+    for document in {chunk.document.doc_id: chunk.document for chunk in logs}.values():
+        left -= name_words(document)
+    return not left - subject_words(left, logs)
+
+
+def subject_words(words: frozenset[str], chunks: Sequence[Chunk]) -> frozenset[str]:
+    """Of ``words`` (stems), those in ``OVERVIEW_COMMON`` of the first ``OVERVIEW_SAMPLE`` log chunks: the words
+    of the log's own subject ("broker" in a message broker's log), which name no line in particular."""
+    sample = [chunk for chunk in chunks if chunk.document.kind == "log"][:OVERVIEW_SAMPLE]
+    if not words or not sample:
+        return frozenset()
+    used = Counter(word for chunk in sample for word in word_stems(chunk.text) & words)
+    return frozenset(word for word in words if used[word] >= OVERVIEW_COMMON * len(sample))
 
 
 def asks_about_warnings(question: str) -> bool:
@@ -132,7 +189,10 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
     far = _far_from_the_time(times, spans, chunks, scores > 0)
     if asks_about_crash(asked):  # of the incidents around the time asked about, when it names one
         scores *= _ending(chunks, (scores > 0) & (far == 1.0))
-    return scores * _chronic(times, spans, chunks, scores > 0) * far * named
+    scores *= _chronic(times, spans, chunks, scores > 0) * far * named * _steady(chunks, scores > 0)
+    if asks_for_overview(asked, chunks):  # of the incidents, the biggest first
+        scores *= _burst(chunks, scores > 0)
+    return scores
 
 
 def _naming_the_party(question: str, chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or UNNAMED
@@ -148,6 +208,57 @@ def _naming_the_party(question: str, chunks: Sequence[Chunk], incident: np.ndarr
         unnamed = [i for i in failing if not party & text_words(chunks[i].text)]
         if len(unnamed) < len(failing):
             out[unnamed] = UNNAMED
+    return out
+
+
+def background_templates(chunks: Sequence[Chunk], ordered: Sequence[int]) -> frozenset[str]:
+    """The problem templates (``problem_templates``) of one log (``ordered``: its chunks' indexes in file order)
+    logged all through it, in at least ``STEADY_SEEN_IN`` of its ``STEADY_PARTS`` equal parts by line: its
+    background (a monitor's TLS probe failing every hour of the day), not what went wrong."""
+    if not ordered:
+        return frozenset()
+    first = chunks[ordered[0]].line_start
+    size = max(1, chunks[ordered[-1]].line_end - first + 1)
+    parts: dict[str, set[int]] = {}
+    for index in ordered:
+        part = (chunks[index].line_start - first) * STEADY_PARTS // size
+        for template in problem_templates(chunks[index].text):
+            parts.setdefault(template, set()).add(part)
+    return frozenset(template for template, seen in parts.items() if len(seen) >= STEADY_SEEN_IN)
+
+
+def _steady(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or STEADY
+    """``STEADY`` for the incident chunks of a log whose every problem line is of its background
+    (``background_templates``), when another incident chunk of that log has a problem line that is not; 1
+    elsewhere."""
+    out = np.ones(len(chunks), np.float32)
+    for ordered in logs_in_file_order(chunks) if incident.any() else ():
+        background = background_templates(chunks, ordered)
+        failing = [i for i in ordered if incident[i]]
+        steady = [i for i in failing if background.issuperset(problem_templates(chunks[i].text) or {""})]
+        if steady and len(steady) < len(failing):
+            out[steady] = STEADY
+    return out
+
+
+def _burst(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N] in [BURST_FLOOR, 1]
+    """Per incident chunk of a log: how many problem lines (warning or worse, not of its background:
+    ``background_templates``; a folded run counts its repeats) its log has within ``BURST_LINES`` lines of it, on
+    a log scale from ``BURST_FLOOR`` (one) to 1 (the most of any incident chunk of that log): a burst of deferrals
+    while the virus scanner was down weighs more than one failed password guess; 1 elsewhere."""
+    out = np.ones(len(chunks), np.float32)
+    for ordered in logs_in_file_order(chunks) if incident.any() else ():
+        background = background_templates(chunks, ordered)
+        starts = [chunks[i].line_start for i in ordered]
+        total = [0, *itertools.accumulate(sum(n for template, n in problem_templates(chunks[i].text).items()
+                                              if template not in background) for i in ordered)]
+        counts = {i: total[bisect.bisect_right(starts, chunks[i].line_end + BURST_LINES)]
+                  - total[bisect.bisect_left(starts, chunks[i].line_start - BURST_LINES)]
+                  for i in ordered if incident[i]}
+        most = max(counts.values(), default=0)
+        for index, count in counts.items():
+            share = math.log1p(count) / math.log1p(most) if most > 0 else 1.0
+            out[index] = BURST_FLOOR + (1 - BURST_FLOOR) * share
     return out
 
 

@@ -59,6 +59,9 @@ _VERSION = (r"(?<![\w.])v\d+(?:\.\d+)+\b"  # v1.19.0, v3.4
             r"|(?<![\w.])(?=[\d.]*\b(?:\d{4,}|[3-9]\d\d|2[6-9]\d|25[6-9])\b)\d+(?:\.\d+){3}\b(?![.:]\d)"
             # Java 21.0.2, PostgreSQL 16.2, nginx/1.25 (not an address: "ResourceID 10.42.1.17:6122")
             r"|\b[A-Z][A-Za-z]+[ /]\d+\.\d+(?:\.\d+)?\b(?![.:]\d)"
+            # a program's name in lower case and its version as it starts: "exim 4.96 daemon started"
+            r"|\b[a-z][\w-]*[ /]v?\d+\.\d+(?:\.\d+)?\b(?= (?:daemon |server |service )?(?:start(?:s|ed|ing)?"
+            r"|ready|initiali[sz](?:ed|ing)|launch(?:ed|ing)|listening)\b)"
             # version=1.4, "version": "2.1", OpenSearch's version[2.13.0] (not a counter: version=20418)
             r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)"
             r"|(?i:\b(?:release|build|version)\s+v?\d{4}\.\d\d\.\d\d\b)")  # a dated release: "release 2026.03.04-2"

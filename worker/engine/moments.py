@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from worker.documents.document import Chunk, logs_in_file_order
-from worker.documents.log_format import TIMESTAMP, is_stack_trace_line
+from worker.documents.log_format import TIMESTAMP, epoch_seconds, is_stack_trace_line
 from worker.engine.base import MAX_QUESTION_CHARS
 
 WINDOW_MINUTES = 30.0
@@ -184,7 +184,13 @@ def chunk_minutes(text: str) -> Span | None:
     """The times of day of a log text's first and last timestamps, or None without any."""
     minutes = []  # a stack frame's timestamps are its library's build, not the log's
     for stamp in (TIMESTAMP.search(line) for line in text.split("\n") if not is_stack_trace_line(line)):
-        clock = (_CLOCK.search(stamp.group(0)) or _COMPACT_CLOCK.match(stamp.group(0))) if stamp else None
+        if stamp is None:
+            continue
+        seconds = epoch_seconds(stamp.group(0))
+        if seconds is not None:  # UTC
+            minutes.append(int(seconds) // 60 % DAY)
+            continue
+        clock = _CLOCK.search(stamp.group(0)) or _COMPACT_CLOCK.match(stamp.group(0))
         if clock:
             minutes.append(int(clock.group(1)) * 60 + int(clock.group(2)))
     return (minutes[0], minutes[-1]) if minutes else None

@@ -65,10 +65,13 @@ _CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|ye
                       r"(?:healthy|fine|ok|okay|green|normal)\b")
 
 
-# what the question says is present or fine on one side: "finish read is there on the timing side", "the order is
-# all there on the warehouse end"
-_CLEARED_SIDE = re.compile(r"(?i)\b(?:is|are|'s|looks?|seems?)\s+(?:all\s+)?(?:there|fine|ok|okay|good|healthy"
-                           r"|normal)\s+(?:on|at|in)\s+(?:the|our|their)\s+((?:[\w-]+\s+){1,2}?)(?:side|end)\b")
+# what the question says is present or fine on one side, or on its dashboard: "finish read is there on the timing
+# side", "the order is all there on the warehouse end", "latency fine on the seedlink dash"
+_CLEARED_SIDE = re.compile(r"(?i)(?:\b(?:is|are|'s|looks?|seems?)\s+(?:all\s+)?"
+                           r"(?:there|fine|ok|okay|good|healthy|normal)"
+                           r"|(?<!not )(?<!n't )\b(?:fine|ok|okay|good|healthy|normal|green))"
+                           r"\s+(?:on|at|in)\s+(?:the|our|their)\s+((?:[\w-]+\s+){1,2}?)"
+                           r"(?:side|end|dash(?:board)?|graphs?|panel)\b")
 
 
 # a team that the question quotes: "wave planner oncall says their side looks normal", "the license folks say the kid
@@ -96,9 +99,36 @@ def cleared_words(question: str) -> frozenset[str]:
     the timing side": timing) or rules out
     ("slicer backlog is basically empty so its not that": slicer, backlog), and of the teams it quotes ("the
     license folks say ...": license): naming them is no reason to answer from their runbook."""
-    found = [*_CLEARED.finditer(question), *_CLEARED_SIDE.finditer(question), *_RULED_OUT.finditer(question),
-             *_QUOTED_TEAM.finditer(question)]
+    found = [*_said_working(question), *_RULED_OUT.finditer(question), *_QUOTED_TEAM.finditer(question)]
     return frozenset().union(*(word_stems(match.group(1)) for match in found))
+
+
+# a clause that asks rather than says: "how much lag is ok before i panic?", "is the queue ok?"
+_ASKS = re.compile(r"(?i)\s*(?:how|what|which|whether|if|why|when|where|should|can|could)\b")
+
+
+def _said_working(question: str) -> list[re.Match[str]]:
+    """The clauses that say something is working (``_CLEARED``, ``_CLEARED_SIDE``), not those that ask whether
+    it is (``_ASKS``)."""
+    return [match for pattern in (_CLEARED, _CLEARED_SIDE) for match in pattern.finditer(question)
+            if not _ASKS.match(match.group(1))]
+
+
+def without_cleared(question: str) -> str:
+    """The question without what it says is working ("stations all look healthy, latency fine on the seedlink
+    dash, but the M3.1 came out quality D" -> ", , but the M3.1 came out quality D"): the words of what the
+    asker has ruled out are no words to look for."""
+    head = question[:MAX_QUESTION_CHARS]
+    spans = sorted(match.span() for match in _said_working(head))
+    if not spans:
+        return question
+    kept, position = [], 0
+    for start, end in spans:
+        kept.append(head[position:max(position, start)])
+        position = max(position, end)
+    kept.append(question[position:])
+    text = " ".join(part.strip() for part in kept if part.strip())
+    return text if word_stems(text) else question
 
 
 def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]

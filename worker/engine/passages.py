@@ -41,16 +41,30 @@ import numpy as np
 from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
-from worker.documents.log_format import TIMESTAMP, Severity, first_timestamp, line_severity, line_template
+from worker.documents.log_format import (
+    TIMESTAMP,
+    Severity,
+    first_timestamp,
+    line_severity,
+    line_template,
+    readable_timestamp,
+)
 from worker.documents.runbook_lookup import RunbookSection, markdown_headings, runbook_sections, section_at
 from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
-from worker.engine.incidents import text_severity
+from worker.engine.incidents import (
+    asks_for_overview,
+    background_templates,
+    incident_scores,
+    subject_words,
+    text_severity,
+)
 from worker.engine.lookups import asked_values, changed_setting_lines, names_version_of, states_value
 from worker.engine.moments import asked_spans
+from worker.engine.names import word_stems
 from worker.engine.redirects import REDIRECT
 from worker.engine.sources import asks_who_sends, sender
-from worker.engine.suspects import suspected
+from worker.engine.suspects import description_words, suspected
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
 MAX_LINES = 30
@@ -159,8 +173,12 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
     if document.content_key and not document.text:
         readable = replace(document, text=text_from_chunks(document, [chunks[i] for i in mine]))
     if document.kind == "log":
-        suspects = suspected(question, [chunks[i] for i in mine])
+        suspects = suspected(question, [chunks[i] for i in mine]) | _unasked_background(question, chunks, mine)
         passage = log_passage(question, replace(chunks[top], document=readable), scorer, suspects)
+        log = [chunks[i] for i in mine]
+        if asks_for_overview(question, log):  # the other incidents, worst first (incidents.py)
+            weights = incident_scores(question, log)
+            passage = _with_other_incidents(passage, [log[i] for i in np.argsort(-weights, kind="stable")], suspects)
     else:
         ranked = sorted(mine, key=lambda i: -float(scores[i]))
         best = ranked[:SECTIONS_CONSIDERED]
@@ -169,6 +187,17 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
         passage = text_passage(question, [(replace(chunks[i], document=readable), float(scores[i])) for i in best],
                                scorer)
     return replace(passage, document=document)
+
+
+def _unasked_background(question: str, chunks: Sequence[Chunk], mine: Sequence[int]) -> frozenset[str]:
+    """The templates of a log's background lines (incidents.py's ``background_templates``) that share no word
+    with the question but the log's own subject (``subject_words``): they head no incident (a burst of deferrals
+    while the virus scanner was down is headed by the scanner's error, not by the hourly TLS probe failure logged
+    among them)."""
+    ordered = sorted(mine, key=lambda i: chunks[i].line_start)
+    described = description_words(question[:MAX_QUESTION_CHARS])
+    asked = described - subject_words(described, [chunks[i] for i in ordered])
+    return frozenset(template for template in background_templates(chunks, ordered) if not asked & word_stems(template))
 
 
 _CLAUSE = re.compile(r"[,;:.!?]+\s+|\s+(?:and|but|so)\s+")
@@ -771,8 +800,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     ``EPISODE_GAP`` lines before and after it; the context line says how many times the headline of the
     incident that was found was seen, first and last; for a question that asks why, the incidents up to
     ``CAUSE_GAP`` lines before it join too (the cause comes first); the lines of ``suspects`` (templates of the
-    lines the question suspects: suspects.py) head no incident. Another chunk: its best line (a line that states the
-    kind of value the question asks for counts ``VALUE_LINE_BONUS`` more: lookups.py) with
+    lines the question suspects, suspects.py, and of the log's background) head no incident. Another chunk: its
+    best line (a line that states the kind of value the question asks for counts ``VALUE_LINE_BONUS`` more:
+    lookups.py) with
     ``LOG_CONTEXT_LINES`` either side (a line that states a version of what the question names counts as much
     more again), also past the chunk's first or last line, run on to how its request
     ended when that went wrong (``_up_to_request_outcome``), and for "how many"/"how often" the same context
@@ -941,6 +971,68 @@ def _with_outage_end(passage: Passage) -> Passage:
     return passage
 
 
+OVERVIEW_INCIDENTS = 4  # other incidents that an answer to "anything bad today?" lists after the first
+OVERVIEW_CHARS = 200  # of each one's headline
+
+
+def _with_other_incidents(passage: Passage, ranked: Sequence[Chunk], suspects: frozenset[str] = frozenset()
+                          ) -> Passage:
+    """For a question about the log's incidents in general (incidents.py's ``asks_for_overview``): after the
+    passage, the headlines (``_headline``, with the exception its trace names: ``_named_exception``) of up to
+    ``OVERVIEW_INCIDENTS`` other incidents of its log, the worst first (``ranked``: its chunks, worst first), each
+    once (not the passage's own nor a repeat of a listed headline), in file order, with their line numbers; the
+    lines of ``suspects`` (templates: the log's background, what the question suspects) head none, nor are one."""
+    document = passage.document
+    listed = [(passage.line_start, passage.line_end)]
+    shown = _incident_at(document, passage.line_start, passage.line_end)
+    templates = {*suspects, *([line_template(_headline(shown[0], suspects).raw)] if shown else [])}
+    others: list[tuple[LogLine, LogLine | None]] = []
+    for chunk in ranked:
+        if len(others) == OVERVIEW_INCIDENTS:
+            break
+        if text_severity(chunk.text) == Severity.NONE or _within(chunk.line_start, chunk.line_end, listed):
+            continue
+        found = _incident_at(document, chunk.line_start, chunk.line_end)
+        if found is None:
+            continue
+        incident = found[0]
+        headline = _headline(incident, suspects)
+        template = line_template(headline.raw)
+        if template in templates or _within(incident[0].first, incident[-1].last, listed):
+            continue
+        if _KEYED.sub("<*>", template) in {_KEYED.sub("<*>", t) for t in templates}:
+            continue  # the same event for another user or key: "... (set_id=info@...)", "... (set_id=test@...)"
+        templates.add(template)
+        listed.append((found[1][0].first, found[1][-1].last))  # its episode: the incidents right around it too
+        others.append((headline, _named_exception(incident, headline)))
+    if not others:
+        return passage
+    items = "\n".join(f"• line {line.first}: {_clipped(line.text, OVERVIEW_CHARS)}"
+                      + (f" · {_clipped(named.text.strip(), OVERVIEW_CHARS)}" if named else "")
+                      for line, named in sorted(others, key=lambda item: item[0].first))
+    also = f"Other incidents in {document.title}:\n{items}"
+    return replace(passage, context=f"{passage.context}\n{also}" if passage.context else also)
+
+
+_KEYED = re.compile(r"\S*[@=]\S*")  # a key=value word or an address in a line: what differs between its events
+
+
+def _named_exception(incident: Sequence[LogLine], headline: LogLine) -> LogLine | None:
+    """The first line after an incident's headline that names an exception (``_EXCEPTION_LINE``:
+    ``java.lang.OutOfMemoryError: Java heap space`` under ``Failed to page in more queue messages``), if any."""
+    return next((line for line in incident
+                 if line.first > headline.first and _EXCEPTION_LINE.match(line.text.lstrip())),
+                None)
+
+
+def _within(first: int, last: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(first <= end and start <= last for start, end in ranges)
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 SOURCE_LINES_BEFORE = 100  # lines before a passage read for who sent most of them ("who was hammering it?")
 SOURCE_LINES_AFTER = 20
 SOURCE_SHARE = 0.4  # of the lines with a sender, at least, from one address for it to be named
@@ -1047,8 +1139,8 @@ def seen_line(document: Document, line: str) -> str:
     where = f"in {document.title}"
     if seen.count == 1:
         stamp = first_timestamp(line) or seen.first
-        return f"Seen once {where}" + (f", at {stamp}." if stamp else ".")
+        return f"Seen once {where}" + (f", at {readable_timestamp(stamp)}." if stamp else ".")
     text = f"Seen {seen.count} times {where}"
     if seen.first and seen.last:
-        text += f", first at {seen.first}, last at {seen.last}"
+        text += f", first at {readable_timestamp(seen.first)}, last at {readable_timestamp(seen.last)}"
     return text + "."

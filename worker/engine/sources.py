@@ -7,7 +7,10 @@ sender (``sender``):
 1. in a field or after a word that says so: ``"remote_ip":"203.0.113.77"``, ``remoteAddr="10.42.19.88:51257"``,
    ``[client 10.1.2.3]``, ``ip_address: "45.155.205.233"``, ``TLS handshake error from 10.42.11.61``, Rails'
    ``Started POST "/users/sign_in" for 185.220.101.47``;
-2. otherwise as the line's first address, as access and query logs do (``10.244.6.23:35866 - 19369 "AAAA IN
+2. as an address with an ephemeral port (``EPHEMERAL_PORT`` and up: the client's end of a connection the service
+   accepted), whatever the words before it: ActiveMQ's ``Transport Connection to: tcp://10.30.250.14:50113
+   failed``;
+3. otherwise as the line's first address, as access and query logs do (``10.244.6.23:35866 - 19369 "AAAA IN
    ..."``), unless the words just before it say the line goes there: ``dial tcp 10.42.0.12:443``, ``connect
    to 10.0.0.5``, ``upstream: "http://10.1.1.2:8080"``, ``listening on 0.0.0.0:8080``.
 
@@ -47,7 +50,8 @@ _WHO_SENDS = re.compile(
     r"|\bwhere (?:did|does|do|is|are|was|were) [^.?!\n]{0,30}?\bcom(?:e|es|ing) from\b"
     r"|\btop (?:talkers?|clients?|callers?)\b")
 # an IPv4 address, with or without its port
-_ADDRESS = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?![\w.])")
+_ADDRESS = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?(?![\w.])")
+EPHEMERAL_PORT = 32768  # the first of the ports Linux gives a connection's client end (IANA's range starts at 49152)
 LOOK_BEHIND_CHARS = 24  # the words before an address read for whether it is the sender's or the target's
 # a field or a word right before the address that names the sender
 _SENDER_CUE = re.compile(r"(?i)(?:\b(?:remote|client|src|source|peer|rhost|from|for|by)\w*|\bip(?:_?addr\w*)?)"
@@ -72,7 +76,7 @@ def sender(line: str) -> str | None:
     first = None
     for match in _ADDRESS.finditer(line):
         before = line[max(0, match.start() - LOOK_BEHIND_CHARS):match.start()]
-        if _SENDER_CUE.search(before):
+        if _SENDER_CUE.search(before) or (match.group(2) and int(match.group(2)) >= EPHEMERAL_PORT):
             return match.group(1)
         if first is None:
             first = None if _TARGET_CUE.search(before) else match.group(1)

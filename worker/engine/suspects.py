@@ -48,14 +48,23 @@ _GENERIC = word_stems("a lot lots ton tons wall bunch load loads pile heap flood
                       "this that these those we our they them just all any some still again")
 
 
+# a suspect named after the trouble: "inbound mail was delayed after lunch - is it those tls errors from mon01?"
+_BLAMES = re.compile(r"(?i)(?:^|[-,.;:!?]\s*)(?:is|was|are|were|could)\s+(?:it|that|this)\s+(?:be\s+)?"
+                     r"(?:those|these|all (?:those|these|the|that))\s+(?P<suspect>[^?!.]{3,120})")
+
+
 def suspect_split(question: str) -> tuple[str, str] | None:
     """(the suspect's description, what the question asks of it) when the question names a suspect after
-    describing it; None otherwise (also when it asks whether something caused it before describing anything:
-    "was it the disk?")."""
+    describing it, or describes the trouble and then asks whether a suspect it names did it ("... - is it
+    those tls errors from mon01?": ``_BLAMES``); None otherwise (also when it asks whether something caused it
+    before describing anything: "was it the disk?")."""
     head = question[:MAX_QUESTION_CHARS]
     found = _ASKS_CAUSE.search(head)
     if found is None:
-        return None
+        blamed = _BLAMES.search(head)
+        if blamed is None or not description_words(blamed.group("suspect")) or not head[:blamed.start()].strip():
+            return None
+        return blamed.group("suspect"), head[:blamed.start()]
     described = head[:found.start()]
     if not description_words(described):
         return None

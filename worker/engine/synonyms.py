@@ -45,6 +45,8 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("webhook", "callback", "hook"),
     ("signature", "hmac"),
     ("signup", "register", "registration", "enroll"),  # "who was spamming the signup endpoint?" and POST /register
+    ("defer", "deferred", "temporarily", "later"),  # "mails got 'try later'" and "temporarily rejected", "defer (111)"
+    ("retract", "withdraw", "unpublish", "delete", "kill"),  # "how do i kill that auto post?" and ``event delete``
 ))
 RESOURCES = (DISK, MEMORY)
 # what people call an HTTP status, and the code that access logs write instead
