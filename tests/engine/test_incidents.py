@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.engine.relay_day import relay_day
 from worker.documents.document import Chunk, Document
 from worker.documents.log_format import Severity
 from worker.engine.incidents import (
@@ -185,35 +186,20 @@ def test_a_question_that_names_one_party_weighs_the_incidents_that_name_it() -> 
     assert incident_scores("what went wrong on gw1?", chunks).tolist() == pytest.approx([error, error, error, 0.0])
 
 
-def _mail_log(lines: int = 96) -> tuple[Document, list[Chunk]]:
-    """A mail relay's day, a line a chunk: the monitor's TLS probe fails every sixth line all day (background),
-    the virus scanner is down for a burst of five deferrals, and one password guess fails once."""
-    log = Document("file:exim-mx2.log", "exim-mx2.log", "", kind="log")
-    texts = []
-    for n in range(lines):
-        minute = n * 15
-        stamp = f"2024-11-05 {minute // 60:02d}:{minute % 60:02d}:05"
-        if n % 6 == 3:
-            texts.append(f"{stamp} TLS error on connection from mon01 [10.12.0.9] (SSL_accept): "
-                         "error:0A000126:SSL routines::unexpected eof while reading")
-        elif 10 <= n < 15:
-            texts.append(f"{stamp} 1t88a{n} malware acl condition: clamd: unable to connect to UNIX socket "
-                         "(/var/run/clamav/clamd.ctl): No such file or directory")
-        elif n == 70:
-            texts.append(f"{stamp} dovecot_login authenticator failed for [193.32.162.77]: 535 Incorrect auth")
-        else:
-            texts.append(f"{stamp} Start queue run: pid={2000 + n}")
-    return log, [Chunk(log, text, n + 1, n + 1) for n, text in enumerate(texts)]
+def _relay_chunks() -> list[Chunk]:
+    """``relay_day``'s log a line a chunk."""
+    log = relay_day()
+    return [Chunk(log, text, n + 1, n + 1) for n, text in enumerate(log.text.splitlines())]
 
 
 def test_an_incident_logged_all_through_the_log_is_its_background() -> None:
     """The TLS probe's error in every part of the day weighs ``STEADY`` beside the errors that came and went."""
-    _, chunks = _mail_log()
+    chunks = _relay_chunks()
     background = background_templates(chunks, list(range(len(chunks))))
     assert len(background) == 1 and "TLS error" in next(iter(background))
     scores = incident_scores("why did mail fail?", chunks)
     assert scores[3] == pytest.approx(STEADY * 2 / 3)  # the probe
-    assert scores[10] == pytest.approx(2 / 3) and scores[70] == pytest.approx(2 / 3)  # the scanner, the guess
+    assert scores[10] == pytest.approx(2 / 3) and scores[80] == pytest.approx(2 / 3)  # the scanner, the spool
     assert scores[0] == 0.0
 
 
@@ -227,20 +213,20 @@ def test_an_incident_logged_all_through_the_log_is_its_background() -> None:
     ("lots of tls errors today, is that what broke the relay?", False),  # a suspect
 ])
 def test_a_question_for_the_log_s_incidents_in_general(question: str, overview: bool) -> None:
-    _, chunks = _mail_log()
+    chunks = _relay_chunks()
     assert asks_for_overview(question, chunks) is overview
 
 
 def test_words_that_most_of_the_log_uses_name_its_subject_not_an_incident() -> None:
     """"anything bad on the queue today?" over a log whose lines mostly say "queue run": the log's own subject,
     so a question for its incidents in general."""
-    _, chunks = _mail_log()
+    chunks = _relay_chunks()
     assert asks_for_overview("anything bad on the queue today?", chunks)
 
 
 def test_for_the_incidents_in_general_the_biggest_burst_leads() -> None:
-    """Of errors alike, the scanner's five deferrals weigh more than the one failed password guess."""
-    _, chunks = _mail_log()
+    """Of errors alike, the scanner's five deferrals weigh more than the one full spool."""
+    chunks = _relay_chunks()
     scores = incident_scores("anything bad on mx2 today?", chunks)
-    assert scores[12] > scores[70] >= 2 / 3 * BURST_FLOOR
+    assert scores[12] > scores[80] >= 2 / 3 * BURST_FLOOR
     assert scores[12] == pytest.approx(2 / 3)

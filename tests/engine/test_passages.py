@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.engine.relay_day import relay_day
 from worker.documents.chunking import chunk_documents, text_from_chunks
 from worker.documents.document import Chunk, Document
 from worker.documents.log_chunking import fold_repeats
@@ -869,33 +870,10 @@ def test_a_section_that_says_how_to_confirm_a_fix_does_not_answer_a_symptom() ->
     assert confirming.heading == "Render dispatcher › Checking the fix"
 
 
-def _relay_day() -> Document:
-    """A mail relay's day: the monitor's TLS probe fails every sixth line all day (the log's background), the
-    virus scanner is down for a burst of deferrals (a probe failure among them), the mailbox server refuses
-    connections after lunch, and the spool disk fills in the evening."""
-    lines = []
-    for n in range(96):
-        minute = n * 15
-        stamp = f"2024-11-05 {minute // 60:02d}:{minute % 60:02d}:05"
-        if n % 6 == 3:
-            lines.append(f"{stamp} TLS error on connection from mon01 [10.12.0.9] (SSL_accept): "
-                         "error:0A000126:SSL routines::unexpected eof while reading")
-        elif 10 <= n < 16:
-            lines.append(f"{stamp} 1t88a{n} malware acl condition: clamd: unable to connect to UNIX socket "
-                         "(/var/run/clamav/clamd.ctl): No such file or directory")
-        elif 50 <= n < 53:
-            lines.append(f"{stamp} 1t8Ii{n} H=mbox1.int [10.12.4.21] Connection refused")
-        elif n == 80:
-            lines.append(f"{stamp} 1t8Q{n} Error in spool: write failed: No space left on device")
-        else:
-            lines.append(f"{stamp} Start queue run: pid={2000 + n}")
-    return Document("file:exim-mx2.log", "exim-mx2.log", "\n".join(lines) + "\n", kind="log", link="exim-mx2.log")
-
-
 def test_an_answer_about_the_log_s_incidents_in_general_lists_the_others() -> None:
     """"anything bad on mx2 today?": the worst incident's passage, then the other incidents' headlines, each once,
     in file order; the probe failing all day is none of them. Other questions get the passage alone."""
-    document = _relay_day()
+    document = relay_day()
     chunks = chunk_documents([document], 40, words)
     question = "anything bad on mx2 today?"
     scores = incident_scores(question, chunks) + 0.01 * overlap(question, [c.text for c in chunks])
@@ -913,7 +891,7 @@ def test_an_answer_about_the_log_s_incidents_in_general_lists_the_others() -> No
 def test_the_log_s_background_heads_no_incident() -> None:
     """The probe's failure logged among the scanner's deferrals is not the incident's headline: the context line
     counts the scanner's error, not the probe's 16 failures of the day."""
-    document = _relay_day()
+    document = relay_day()
     chunks = chunk_documents([document], 40, words)
     question = "why was mail deferred early this morning?"
     scores = incident_scores(question, chunks) + overlap(question, [c.text for c in chunks])

@@ -189,9 +189,11 @@ def incident_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N
     far = _far_from_the_time(times, spans, chunks, scores > 0)
     if asks_about_crash(asked):  # of the incidents around the time asked about, when it names one
         scores *= _ending(chunks, (scores > 0) & (far == 1.0))
-    scores *= _chronic(times, spans, chunks, scores > 0) * far * named * _steady(chunks, scores > 0)
+    logs = [(ordered, background_templates(chunks, ordered)) for ordered in logs_in_file_order(chunks)
+            ] if scores.any() else []  # each log's chunks in file order, with its background
+    scores *= _chronic(times, spans, chunks, scores > 0) * far * named * _steady(chunks, scores > 0, logs)
     if asks_for_overview(asked, chunks):  # of the incidents, the biggest first
-        scores *= _burst(chunks, scores > 0)
+        scores *= _burst(chunks, scores > 0, logs)
     return scores
 
 
@@ -227,13 +229,15 @@ def background_templates(chunks: Sequence[Chunk], ordered: Sequence[int]) -> fro
     return frozenset(template for template, seen in parts.items() if len(seen) >= STEADY_SEEN_IN)
 
 
-def _steady(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or STEADY
+Logs = Sequence[tuple[list[int], frozenset[str]]]  # each log's chunks (indexes, file order) and its background
+
+
+def _steady(chunks: Sequence[Chunk], incident: np.ndarray, logs: Logs) -> np.ndarray:  # [N]: 1 or STEADY
     """``STEADY`` for the incident chunks of a log whose every problem line is of its background
     (``background_templates``), when another incident chunk of that log has a problem line that is not; 1
     elsewhere."""
     out = np.ones(len(chunks), np.float32)
-    for ordered in logs_in_file_order(chunks) if incident.any() else ():
-        background = background_templates(chunks, ordered)
+    for ordered, background in logs:
         failing = [i for i in ordered if incident[i]]
         steady = [i for i in failing if background.issuperset(problem_templates(chunks[i].text) or {""})]
         if steady and len(steady) < len(failing):
@@ -241,14 +245,13 @@ def _steady(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]
     return out
 
 
-def _burst(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N] in [BURST_FLOOR, 1]
+def _burst(chunks: Sequence[Chunk], incident: np.ndarray, logs: Logs) -> np.ndarray:  # [N] in [BURST_FLOOR, 1]
     """Per incident chunk of a log: how many problem lines (warning or worse, not of its background:
     ``background_templates``; a folded run counts its repeats) its log has within ``BURST_LINES`` lines of it, on
     a log scale from ``BURST_FLOOR`` (one) to 1 (the most of any incident chunk of that log): a burst of deferrals
     while the virus scanner was down weighs more than one failed password guess; 1 elsewhere."""
     out = np.ones(len(chunks), np.float32)
-    for ordered in logs_in_file_order(chunks) if incident.any() else ():
-        background = background_templates(chunks, ordered)
+    for ordered, background in logs:
         starts = [chunks[i].line_start for i in ordered]
         total = [0, *itertools.accumulate(sum(n for template, n in problem_templates(chunks[i].text).items()
                                               if template not in background) for i in ordered)]

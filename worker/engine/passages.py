@@ -173,9 +173,9 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
     if document.content_key and not document.text:
         readable = replace(document, text=text_from_chunks(document, [chunks[i] for i in mine]))
     if document.kind == "log":
-        suspects = suspected(question, [chunks[i] for i in mine]) | _unasked_background(question, chunks, mine)
-        passage = log_passage(question, replace(chunks[top], document=readable), scorer, suspects)
         log = [chunks[i] for i in mine]
+        suspects = suspected(question, log) | _unasked_background(question, log)
+        passage = log_passage(question, replace(chunks[top], document=readable), scorer, suspects)
         if asks_for_overview(question, log):  # the other incidents, worst first (incidents.py)
             weights = incident_scores(question, log)
             passage = _with_other_incidents(passage, [log[i] for i in np.argsort(-weights, kind="stable")], suspects)
@@ -189,15 +189,15 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
     return replace(passage, document=document)
 
 
-def _unasked_background(question: str, chunks: Sequence[Chunk], mine: Sequence[int]) -> frozenset[str]:
+def _unasked_background(question: str, log: Sequence[Chunk]) -> frozenset[str]:
     """The templates of a log's background lines (incidents.py's ``background_templates``) that share no word
     with the question but the log's own subject (``subject_words``): they head no incident (a burst of deferrals
     while the virus scanner was down is headed by the scanner's error, not by the hourly TLS probe failure logged
-    among them)."""
-    ordered = sorted(mine, key=lambda i: chunks[i].line_start)
+    among them; ``log``: one log's chunks)."""
+    ordered = sorted(range(len(log)), key=lambda i: log[i].line_start)
     described = description_words(question[:MAX_QUESTION_CHARS])
-    asked = described - subject_words(described, [chunks[i] for i in ordered])
-    return frozenset(template for template in background_templates(chunks, ordered) if not asked & word_stems(template))
+    asked = described - subject_words(described, [log[i] for i in ordered])
+    return frozenset(template for template in background_templates(log, ordered) if not asked & word_stems(template))
 
 
 _CLAUSE = re.compile(r"[,;:.!?]+\s+|\s+(?:and|but|so)\s+")
@@ -985,7 +985,9 @@ def _with_other_incidents(passage: Passage, ranked: Sequence[Chunk], suspects: f
     document = passage.document
     listed = [(passage.line_start, passage.line_end)]
     shown = _incident_at(document, passage.line_start, passage.line_end)
-    templates = {*suspects, *([line_template(_headline(shown[0], suspects).raw)] if shown else [])}
+    # what is listed already, as headline templates without what differs between one event's lines ("set_id=...")
+    listed_keys = {_KEYED.sub("<*>", t) for t in (*suspects, *([line_template(_headline(shown[0], suspects).raw)]
+                                                              if shown else []))}
     others: list[tuple[LogLine, LogLine | None]] = []
     for chunk in ranked:
         if len(others) == OVERVIEW_INCIDENTS:
@@ -997,12 +999,10 @@ def _with_other_incidents(passage: Passage, ranked: Sequence[Chunk], suspects: f
             continue
         incident = found[0]
         headline = _headline(incident, suspects)
-        template = line_template(headline.raw)
-        if template in templates or _within(incident[0].first, incident[-1].last, listed):
-            continue
-        if _KEYED.sub("<*>", template) in {_KEYED.sub("<*>", t) for t in templates}:
-            continue  # the same event for another user or key: "... (set_id=info@...)", "... (set_id=test@...)"
-        templates.add(template)
+        key = _KEYED.sub("<*>", line_template(headline.raw))
+        if key in listed_keys or _within(incident[0].first, incident[-1].last, listed):
+            continue  # listed, or the same event for another user or key: "(set_id=info@...)", "(set_id=test@...)"
+        listed_keys.add(key)
         listed.append((found[1][0].first, found[1][-1].last))  # its episode: the incidents right around it too
         others.append((headline, _named_exception(incident, headline)))
     if not others:
