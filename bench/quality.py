@@ -53,6 +53,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike23) and 18 symptom questions.
 - ``lookalike24``: the twenty-fourth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike24) and 18 symptom questions.
+- ``lookalike25``: the twenty-fifth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike25) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -308,11 +310,11 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def lookalike_cases() -> list[Case]:
     """Our look-alike runbook sets: the first corpus with its questions and three held-out question files,
-    then the held-out rounds 5 to 24, each with its own corpus."""
+    then the held-out rounds 5 to 25, each with its own corpus."""
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 25))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 26))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -611,7 +613,7 @@ def failures(outcomes: Sequence[Outcome]) -> Iterator[str]:
                                                      "lookalike13", "lookalike14", "lookalike15",
                                                      "lookalike16", "lookalike17", "lookalike18", "lookalike19",
                                                      "lookalike20", "lookalike21", "lookalike22", "lookalike23",
-                                                     "lookalike24"):
+                                                     "lookalike24", "lookalike25"):
             continue
         missed = [n for n, v in (("document", o.document_first), ("fact", o.fact), ("incident", o.incident_first))
                   if v is False]
