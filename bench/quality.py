@@ -209,6 +209,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   archiving, one contact's SMS pages refused with 401, a shop certificate expired, a decommissioned host flooding
   passive results, a crash loop on a configuration error after a reload then a restart with its version, harmless
   NTP flapping on a sandbox), held out whole.
+  ``logs-heldout25``: the twenty-fifth held-out round, written blind the same way: a CockroachDB 23.1 node log
+  (crdb-v2 format), a Spring Boot 3.1 service's Logback console log and a Gitea 1.21 log, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -335,7 +337,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
                        ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl"),
                        ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl"),
-                       ("logs-heldout24", "heldout24.jsonl")):
+                       ("logs-heldout24", "heldout24.jsonl"), ("logs-heldout25", "heldout25.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
