@@ -757,3 +757,68 @@ def test_strongswan_s_backtrace_after_the_signal_it_received_is_one_stack_trace(
         Severity.NONE, *[Severity.STACK_TRACE] * 6, Severity.ERROR, Severity.NONE]
     assert text_severity(lines[4]) == Severity.STACK_TRACE  # a middle piece of it too
     assert text_severity("copied /srv/a.txt @ 0x10 to backup") == Severity.NONE
+
+
+def test_cockroachdb_s_levels_with_the_year_and_its_failed_events_are_read() -> None:
+    """CockroachDB writes klog's one-letter level with a six-digit date and names its file with a channel
+    ("W231114 14:06:31.924523 388 3@storage/pebble.go:1110 ⋮ ..."); an event it logs at I whose type says it failed is
+    an error."""
+    head = "231114 14:06:31.924523 388 3@storage/pebble.go:1110 ⋮ [T1,n3,s3,pebble] 229  "
+    assert line_severity(f"W{head}disk slowness detected") == Severity.WARNING
+    assert line_severity(f"E{head}disk stall detected") == Severity.ERROR
+    assert line_severity(f"I{head}disk slowness resolved") == Severity.NONE
+    assert has_leading_timestamp(f"I{head}x")
+    event = ('I231114 10:12:03.244347 121803 4@util/log/event_log.go:32 ⋮ [T1,n3,user=‹svc_billing›] 118 '
+             '={"Timestamp":1699956723244347466,"EventType":"client_authentication_failed","Reason":"CREDENTIALS_INVALID"}')
+    assert line_severity(event) == Severity.ERROR
+    assert line_severity(event.replace("client_authentication_failed", "set_cluster_setting")) == Severity.NONE
+
+
+def test_gitea_s_levels_after_the_function_and_its_go_stack_are_read() -> None:
+    """Gitea names the function before a one-letter level ("UploadHandler() [E] ...") and logs a panic's stack as
+    frames with their program counter ("/source/routers/web/repo/pull.go:447 (0x2c1e4b3)"), each followed by its
+    function and source line indented by a tab: all of it one stack trace with the PANIC line."""
+    lines = [
+        "2024/04/09 13:28:40 ...eb/routing/logger.go:102:func1() [I] router: completed GET / for 10.40.3.77:0, 200 OK",
+        "2024/04/09 13:28:51 ...rs/common/errpage.go:38:RenderPanicErrorPage() [E] PANIC: runtime error: invalid memory"
+        " address or nil pointer dereference",
+        "/usr/local/go/src/runtime/panic.go:261 (0x4509f5)",
+        "\tpanicmem: panic(memoryError)",
+        "/source/routers/web/repo/pull.go:447 (0x2c1e4b3)",
+        "\tPrepareViewPullInfo: headRepoLink := pull.HeadRepo.Link()",
+        "2024/04/09 13:28:51 ...eb/routing/logger.go:102:func1() [I] router: completed GET /pulls/412, 500 Internal",
+    ]
+    assert line_severities(fold_repeats(lines)) == [Severity.NONE, *[Severity.STACK_TRACE] * 5, Severity.NONE]
+    assert line_severity("2024/04/09 15:02:05 ...eful/manager_unix.go:149:handleSignals() [W] Received SIGTERM") == (
+        Severity.WARNING)
+    assert line_severity('2024/04/09 15:03:02 ...es/setting/mailer.go:177:loadMailerFrom() [F] Invalid mailer') == (
+        Severity.ERROR)
+
+
+def test_the_report_after_a_line_logged_with_an_empty_message_is_part_of_it() -> None:
+    """Spring Boot logs its failure analysis as an ERROR line whose message is empty, then the report on lines of its
+    own with blank lines among them; two blank lines end it (the start banner after it is not the error's)."""
+    lines = [
+        "2024-02-20T16:20:07.388+01:00  INFO 35102 --- [           main] .s.b.a.l.ConditionEvaluationReportLogger : ",
+        "2024-02-20T16:20:07.429+01:00 ERROR 35102 --- [           main] o.s.b.d.LoggingFailureAnalysisReporter   : ",
+        "",
+        "***************************",
+        "APPLICATION FAILED TO START",
+        "***************************",
+        "",
+        "Description:",
+        "",
+        "    Reason: failed to convert java.lang.String to java.time.Duration",
+        "",
+        "",
+        "  .   ____          _            __ _ _",
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks[0] == Severity.NONE  # an INFO line with an empty message announces no error
+    assert marks[1:10] == [Severity.ERROR] * 9
+    assert marks[10:] == [Severity.NONE] * 3
+    # a message that ends in a colon is no empty one: MySQL's details after it are lines of their own
+    mysql = ["2025-09-16T08:10:02.734701Z 0 [Warning] [MY-012985] [InnoDB] A long semaphore wait:",
+             "--Thread 139821904500480 has waited at buf0flu.cc line 1434 for 241 seconds the semaphore:",
+             "2025-09-16T08:11:53.199487Z 65302 [Note] [MY-010914] [Server] Aborted connection 65302 to db"]
+    assert line_severities(fold_repeats(mysql)) == [Severity.WARNING, Severity.NONE, Severity.NONE]

@@ -10,6 +10,7 @@ from worker.documents.document import Chunk, Document
 from worker.engine.identifiers import (
     IdentifierFields,
     chunk_fields,
+    command_names,
     identifier_scores,
     question_identifiers,
     spelled,
@@ -106,3 +107,54 @@ def test_a_question_pasting_a_whole_log_is_scored_quickly() -> None:
     scores = identifier_scores(question, candidates)
     assert time.perf_counter() - started < 2.0
     assert np.all((scores >= 0) & (scores <= 1))
+
+
+IRRIGATION = """# Irrigation controller
+
+## Checks
+1. On `gh-irr-01`:
+   ```bash
+   irrigctl pumps
+   sudo systemctl status irrigd
+   ```
+2. If `irrigctl pumps` shows P1 `TRIPPED`, call the pump contractor. Do not restart anything.
+"""
+ACCESS = """# Enclosure access
+
+## Response
+
+### Interlock breach (P1)
+1. Phone the duty phone. Then restart the door controller with `accessctl restart --door BC-A2`.
+"""
+
+
+def test_a_plain_word_a_runbook_uses_only_as_a_command_is_an_identifier() -> None:
+    """"irrigctl says P1 tripped": the irrigation runbook writes irrigctl only in code, so it names that runbook's
+    tool; "restart" and "status" are words both runbooks use in their sentences or not at all, and neither YAML's keys
+    nor a line of output in a code block, nor a name in backticks, is a command."""
+    assert command_names(IRRIGATION) == {"irrigctl"}  # "restart" is said in a sentence; `gh-irr-01` is a name
+    assert command_names(ACCESS) == frozenset()  # written once: not yet the runbook's tool
+    assert command_names("```\nkind: Pod\nmetadata: x\ninstance 10.0.0.1 up\n```\nsee `instance`") == frozenset()
+    irrigation = Document("runbook:irrigation.md", "Irrigation controller", IRRIGATION, kind="runbook")
+    access = Document("runbook:access.md", "Enclosure access", ACCESS, kind="runbook")
+    chunks = [Chunk(irrigation, IRRIGATION.split("\n\n", 1)[1], 3, 9),
+              Chunk(access, ACCESS.split("## Response")[1], 4, 7)]
+    fields = [chunk_fields(chunk) for chunk in chunks]
+    question = "bays bone dry, irrigctl says P1 tripped. who do i get out here"
+    assert question_identifiers(question) == [" p1 "]
+    scores = identifier_scores(question, fields)
+    assert scores[0] > scores[1]  # P1 is the access runbook's heading, but irrigctl is the irrigation runbook's tool
+    # without the tool's name only P1 is left, which both runbooks carry: it says nothing
+    assert identifier_scores("bays bone dry, the pumps say P1 tripped", fields).tolist() == [0.0, 0.0]
+
+
+def test_an_alert_named_after_its_runbook_and_a_section_matches_that_section_s_heading() -> None:
+    """``AccessInterlockBreach`` of the runbook "Enclosure access": its section "Interlock breach (P1)" weighs as a
+    heading that names it; a heading with only the last word ("Breach") does not."""
+    question = "AccessInterlockBreach fired, what do i do first"
+    section = _fields("access", names="Enclosure access", headings="Response › Interlock breach (P1)", text="Phone.")
+    other = _fields("access", names="Enclosure access", headings="Alerts", text="AccessInterlockBreach: both doors")
+    scores = identifier_scores(question, [section, other])
+    assert scores[0] > scores[1] > 0
+    short = _fields("access", names="Enclosure access", headings="Breach", text="Phone.")
+    assert identifier_scores(question, [short, other])[0] < identifier_scores(question, [short, other])[1]

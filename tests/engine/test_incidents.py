@@ -95,6 +95,7 @@ def test_a_question_about_a_storm_weighs_incidents_by_how_often_they_recur() -> 
     assert not asks_about_storm("what failed?")
     assert asks_about_storm("which device keeps failing to log in to the broker? the log is full of it")
     assert not asks_about_storm("why does the indexer keep crashing")  # a crash loop, not a storm
+    assert not asks_about_storm("lfs pushes kept failing before lunch, whats up")  # what failed, not how often
     assert incident_scores("what was this node spamming?", chunks).tolist() == [0.0, 1.0, 1.0, 0.0]
     assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])
 
@@ -211,6 +212,8 @@ def test_an_incident_logged_all_through_the_log_is_its_background() -> None:
     ("what broke after somebody reloaded the scanner this afternoon", False),
     ("why did clamd fail?", False),
     ("lots of tls errors today, is that what broke the relay?", False),  # a suspect
+    ("anything bad on the mx2 server today? apart from the tls probe spam", True),  # what it sets aside
+    ("anything weird on mx2 today? ignore the tls probe, thats always broken", True),
 ])
 def test_a_question_for_the_log_s_incidents_in_general(question: str, overview: bool) -> None:
     chunks = _relay_chunks()

@@ -75,6 +75,7 @@ from worker.engine.lookups import (
     ("it keeps reconnecting, why", []),  # trying, not back
     ("when did kea get its lease db back", ["recovery"]),  # got something back
     ("line 4 went dark after the switch reboot. why couldnt the devices get back on?", []),  # no apostrophe
+    ("it fell over around 2pm and came back on its own, what happened? pool again?", []),  # the crash is asked
     ("when did the api come back up?", ["recovery"]),
     ("which build is dispatch on now after that mess?", ["version"]),
     ("the 9 o'clock release kept crashing on startup, where's the actual error?", []),  # a release that failed

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from worker.documents.document import Chunk, Document
-from worker.engine.names import cleared_words, heading_scores, name_scores, stem, without_cleared, word_stems
+from worker.engine.names import (
+    cleared_words,
+    guessed_words,
+    heading_scores,
+    name_scores,
+    stem,
+    without_cleared,
+    word_stems,
+)
 
 
 def _runbook(name: str) -> Document:
@@ -101,3 +109,18 @@ def test_what_the_question_says_is_working_is_left_out_of_what_it_asks() -> None
     assert without_cleared("how much lag is ok before i panic") == "how much lag is ok before i panic"
     assert without_cleared("8 pens stopped feeding, DO looks normal on grafana") == "8 pens stopped feeding on grafana"
     assert without_cleared("fhir api looks healthy") == "fhir api looks healthy"  # nothing else to ask with
+
+
+def test_a_system_the_question_only_guesses_at_is_no_reason_to_answer_from_its_runbook() -> None:
+    """"is the irrigation controller borked or what": the asker does not know which system it is; the symptoms say."""
+    documents = [Document("runbook:greenhouse/irrigation-controller.md", "Irrigation controller", "", kind="runbook"),
+                 Document("runbook:greenhouse/fertigation-controller.md", "Fertigation controller", "", kind="runbook")]
+    chunks = [Chunk(d, "text", 1, 1) for d in documents]
+    question = "ec at the bay1 drippers way off target. is the irrigation controller borked or what"
+    assert guessed_words(question) == {"irrigation", "controller"}
+    assert name_scores(question, chunks).tolist() == [0.0, 0.0]
+    assert guessed_words("thermostats stuck on DOWNLOADING. is this the mqtt broker again?") == {"mqtt", "broker"}
+    assert guessed_words("is the payout side down?") == {"payout"}
+    assert guessed_words("8 pens stopped feeding at once, oxyguard acting up again or what") == {"oxyguard"}
+    assert guessed_words("is it safe to just switch off auto approvals?") == frozenset()
+    assert name_scores("the irrigation controller is down, bays are dry", chunks)[0] > 0  # said, not guessed

@@ -25,9 +25,11 @@ from worker.engine.passages import (
     MAX_TABLE_ROWS,
     actionable,
     asked_part,
+    asks_caution,
     asks_fact_or_reason,
     asks_to_verify,
     asks_what_to_do,
+    asks_whom_to_call,
     best_passage,
     block_lead,
     line_template,
@@ -907,3 +909,78 @@ def test_times_in_epoch_seconds_are_told_as_utc_dates() -> None:
     passage = log_passage("how many times did the reload fail?", Chunk(document, text.split("\n")[0], 1, 1), overlap)
     assert passage.context == ("Seen 3 times in nagios.log, first at 2024-12-03 19:02:41 UTC, "
                                "last at 2024-12-03 19:06:41 UTC.")
+
+
+GATEWAY = """# Enclosure climate
+
+## Quick checks
+1. A dead gateway shows as `encl-gw-02 LAST_SEEN > 300s` in `climctl gateways`.
+
+## Fixing it
+- Gateway: restart it with `climctl gateway restart encl-gw-02`.
+
+WARNING: restarting a gateway drops the door interlocks of the house for about 90 s. Ask in #zoo-keepers first.
+
+## Escalation
+- Duty vet: 01632 960 870
+- HVAC contractor (Thermacare, 24h): 0800 046 1190
+
+## Known issues
+- Humidity reads low for an hour after the nozzles are descaled.
+"""
+
+
+def test_a_question_that_asks_what_to_mind_is_answered_by_the_warning_not_the_step() -> None:
+    """"About to restart encl-gw-02, anything i should know first?": the asker knows the step; the warning about it
+    answers, and the step that does it earns nothing for its command (it may come with the warning). Without the
+    question for what to mind, the check answers."""
+    assert asks_caution("about to restart encl-gw-02. anything i should know first")
+    assert asks_caution("any gotchas before i fail over?") and not asks_caution("how do i restart the gateway?")
+    document = Document("runbook:climate.md", "Enclosure climate", GATEWAY, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 5), 0.9), (Chunk(document, "", 6, 10), 0.85)]
+    passage = text_passage("about to check the gateway encl-gw-02, any gotchas?", ranked, overlap)
+    assert passage.heading == "Enclosure climate › Fixing it" and "WARNING: restarting" in passage.as_text()
+    plain = text_passage("about to check the gateway encl-gw-02", ranked, overlap)
+    assert plain.heading == "Enclosure climate › Quick checks"
+
+
+def test_a_question_that_asks_whom_to_call_is_answered_by_the_escalation_section() -> None:
+    """"Who do i get out here at 2am": the section headed as whom to call answers, read with the score of the
+    document's best chunk however little its words are like the question's, and it is not run on into the next
+    section for want of a command."""
+    assert asks_whom_to_call("bays bone dry, who do i get out here at 2am")
+    assert asks_whom_to_call("who's on call for the gateways?") and not asks_whom_to_call("who restarted it?")
+    document = Document("runbook:climate.md", "Enclosure climate", GATEWAY, kind="runbook")
+    chunks = chunk_documents([document], 30, words)
+    scores = np.asarray([0.1 if "Duty vet" in chunk.text else 0.9 - 0.01 * n for n, chunk in enumerate(chunks)],
+                        np.float32)
+    passage = best_passage("the gateway is dead again, who do i get out here at 2am", chunks, scores, overlap)
+    assert passage.heading == "Enclosure climate › Escalation"
+    assert "0800 046 1190" in passage.as_text() and "Humidity" not in passage.as_text()
+
+
+def test_a_question_for_the_setting_to_put_it_in_asks_what_to_do() -> None:
+    assert asks_what_to_do("what mode should the water controller go in?")
+    assert asks_what_to_do("which setting should i use for the chiller")
+    assert not asks_what_to_do("what mode is the water controller in?")
+
+
+def test_a_log_line_s_context_runs_on_to_the_end_of_the_message_it_ends_in() -> None:
+    """The best line's two lines either side end in an error line whose message is empty (Spring Boot's failure
+    analysis): the passage runs on through the report that follows it, up to its end."""
+    lines = [
+        "2024-02-20T16:20:03.611+01:00  INFO 35102 --- [main] c.n.parcel.App : Starting App v2.14.4 using Java 17",
+        "2024-02-20T16:20:06.738+01:00  INFO 35102 --- [main] w.s.c.ServletWebServerApplicationContext : Root ready",
+        "2024-02-20T16:20:07.429+01:00 ERROR 35102 --- [main] o.s.b.d.LoggingFailureAnalysisReporter   : ",
+        "",
+        "APPLICATION FAILED TO START",
+        "",
+        "Reason: '15 seconds' is not a valid duration",
+        "",
+        "",
+        "2024-02-20T16:23:31.259+01:00  INFO 35240 --- [main] c.n.parcel.App : Starting App v2.14.3 using Java 17",
+    ]
+    document = _log("\n".join(lines))
+    passage = log_passage("did the 2.14.4 deploy go out?", Chunk(document, lines[0], 1, 1), overlap)
+    assert "APPLICATION FAILED TO START" in passage.as_text() and "is not a valid duration" in passage.as_text()
+    assert (passage.line_start, passage.line_end) == (1, 7)

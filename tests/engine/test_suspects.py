@@ -8,7 +8,7 @@ import pytest
 from worker.documents.document import Chunk, Document
 from worker.engine.default import ExtractiveEngine
 from worker.engine.incidents import NOT_ENDING, incident_scores
-from worker.engine.suspects import suspect_split, suspect_templates, timed_part
+from worker.engine.suspects import set_aside, suspect_split, suspect_templates, timed_part
 
 WARNED = ("2024-11-19T02:53:25.460Z  WARN 1 --- [exec-18] DefaultHandlerExceptionResolver : Resolved "
           "[HttpMediaTypeNotSupportedException: Content-Type 'text/plain' is not supported]")
@@ -100,3 +100,23 @@ def test_retrieval_looks_for_the_trouble_not_for_the_lines_the_question_suspects
               Chunk(log, probe.format("13:17:01"), 318, 318)]
     question = "inbound mail was delayed for everyone after lunch - is it those tls errors from mon01?"
     assert engine.answer(question, chunks).citations[0].chunk.line_start == 270
+
+
+def test_lines_the_question_sets_aside_are_treated_as_a_suspect() -> None:
+    """"apart from the geocoder spam", "ignore the protobuf mirror, thats always broken": the lines set aside are no
+    more the answer than a suspect is; the rest of the question is what it asks."""
+    assert set_aside("anything bad in the parcel api log today? apart from the geocoder spam") == (
+        "the geocoder spam", "anything bad in the parcel api log today?")
+    assert set_aside("anything weird on git01 today? ignore the protobuf mirror, thats always broken") == (
+        "the protobuf mirror", "anything weird on git01 today?")
+    assert suspect_split("anything weird on git01 today? ignore the protobuf mirror") == (
+        "the protobuf mirror", "anything weird on git01 today?")
+    assert set_aside("why did it crash?") is None and set_aside("ignore it") is None  # nothing left, or said
+    log = Document("file:gitea.log", "gitea.log", "", kind="log")
+    mirror = ("2024/04/09 07:10:03 ...irror/mirror_pull.go:459:runSync() [E] SyncMirrors [repo: 88:vendor/"
+              "protobuf-fork]: failed to update mirror repository")
+    disk = ("2024/04/09 11:20:14 ...rvices/lfs/server.go:339:UploadHandler() [E] Error putting LFS MetaObject into "
+            "content store. Error: write /var/lib/gitea/data/lfs/tmp/3427113518: no space left on device")
+    chunks = [Chunk(log, mirror, 10, 10), Chunk(log, disk, 90, 90)]
+    scores = incident_scores("anything weird on git01 today? ignore the protobuf mirror", chunks)
+    assert scores[0] == 0.0 and scores[1] > 0

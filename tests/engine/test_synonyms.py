@@ -27,6 +27,12 @@ def test_a_name_for_an_http_status_brings_its_code() -> None:
     assert expansion("why the 504s? gateway timeout everywhere") == ""  # the code is asked already
 
 
+def test_asking_whom_to_call_brings_the_escalation_section_s_word() -> None:
+    assert expansion("bays bone dry, who do i get out here at 2am") == "escalation"
+    assert expansion("who's on call for the pumps?") == "escalation"
+    assert expansion("who fixed the pumps?") == ""
+
+
 def test_synonyms_count_in_bm25(engine: ExtractiveEngine) -> None:
     texts = ["Roll back first: kubectl rollout undo deploy/api", "Switch the processor flag: flagctl set x",
              "Scale out: kubectl scale deploy/api --replicas=10", "Page the secondary on call"]

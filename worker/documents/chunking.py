@@ -32,7 +32,10 @@ from worker.documents.runbook_lookup import markdown_headings
 # unreachable in the C library's words, a fatal error or a crash ("Network is unreachable", "server conn crashed?")
 # and a process killed for memory at any level (containerd's "TaskOOM event" at info). 15: seconds since 1970 are
 # timestamps (Nagios's "[1733252561] ...", squid's native access log, zap's "ts":1733252561.5), so such lines fold.
-CHUNKER_VERSION = 15
+# 16: CockroachDB's one-letter levels with the year ("W231114 14:06:31.924523 ...") and its failed events, Gitea's
+# levels after the function ("UploadHandler() [E] ...") and its Go stacks ("/source/x/pull.go:447 (0x2c1e4b3)"), and
+# the report that follows a line logged with an empty message (Spring Boot's "APPLICATION FAILED TO START").
+CHUNKER_VERSION = 16
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

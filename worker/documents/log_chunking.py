@@ -25,8 +25,10 @@ from worker.documents.document import Chunk, Document, DocumentChunks, TokenCoun
 from worker.documents.log_format import (
     Severity,
     announces_message,
+    announces_report,
     continues_message,
     continues_report,
+    continues_report_lines,
     continues_stack_trace,
     first_timestamp,
     has_leading_timestamp,
@@ -154,12 +156,13 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
 
 def _continues(lines: list[LogLine], head: int, index: int) -> bool:
     """Line ``index`` belongs to the warning or error at ``head``: its message goes on there (``continues_message``),
-    the head gave only the error's number (``announces_message``), or it is a line of the head's report
-    (``continues_report``)."""
+    the head gave only the error's number (``announces_message``), it is a line of the head's report
+    (``continues_report``), or the head's message was empty and its report follows (``announces_report``)."""
     following = lines[index + 1].raw if index + 1 < len(lines) else None
     return (continues_message(lines[index].raw, following)
             or (index == head + 1 and announces_message(lines[head].raw))
-            or continues_report(lines[index].raw, lines[head].raw))
+            or continues_report(lines[index].raw, lines[head].raw)
+            or (announces_report(lines[head].raw) and continues_report_lines(lines[index].raw, following)))
 
 
 # a Java (Kotlin, Scala) exception's first line: its class's full name ("java.util.concurrent.TimeoutException:")

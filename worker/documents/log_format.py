@@ -23,13 +23,20 @@ TIMESTAMP = re.compile(
 )
 # Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", Zabbix's "  1202:", logfmt's "time=",
 # JSON's {"ts":", Apache's "[Mon " (a weekday before the date), or a bracket
-_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4} (?=\d\d:)|\s*\d+:(?=\d{8}:\d{6}\.)"
+_LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4}(?:\d\d)? (?=\d\d:)|\s*\d+:(?=\d{8}:\d{6}\.)"
                                 r"|\{?\"?(?:time|ts|timestamp|@timestamp|t)\"?[=:]\s*\"?)?"
                                 r"\W{0,2}(?:[A-Z][a-z]{2} )?(?:" + TIMESTAMP.pattern + r")")
 
-# Kubernetes' klog ("E0514 03:17:26.817985    1893 pod_workers.go:1298] ...") and Android's logcat
-# ("03-17 16:13:38.811  1702  2395 E Tag: ..." or "E/Tag( 1702): ..."): the level is one letter
-_KLOG = r"\b[{levels}]\d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+ [\w.-]+:\d+\]"
+# Kubernetes' klog ("E0514 03:17:26.817985    1893 pod_workers.go:1298] ..."), CockroachDB's crdb-v1/v2 with the
+# year ("W231114 14:06:31.924523 388 3@storage/pebble.go:1110 ⋮ [T1,n3] 229  disk slowness detected") and Android's
+# logcat ("03-17 16:13:38.811  1702  2395 E Tag: ..." or "E/Tag( 1702): ..."): the level is one letter
+_KLOG = r"\b[{levels}]\d{{4}}(?:\d{{2}})? \d{{2}}:\d{{2}}:\d{{2}}\.\d+\s+\d+ [\w./@-]+:\d+(?:\]|\s)"
+# Gitea and other Go services that name the function before a one-letter level ("...rvices/lfs/server.go:339:
+# UploadHandler() [E] Error putting LFS MetaObject")
+_FUNCTION_LEVEL = r"\(\) \[[{levels}]\] "
+# CockroachDB's structured events, logged at I: an event whose type says it failed ("EventType":
+# "client_authentication_failed")
+_FAILED_EVENT = r"\"EventType\":\s*\"\w+_failed\""
 # Redis ("1:S 02 Apr 2026 01:47:12.330 # Connection with master lost."): after the time, "#" for its warnings
 # (its most severe level), "*" notice, "-" verbose, "." debug
 _REDIS = r"^\d+:[XCSM] \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+ [{levels}] "
@@ -63,20 +70,21 @@ _ERROR = re.compile(  # a level that says error
     + r"|<(?:Error|Fatal|Critical)>"  # ClickHouse and other Poco loggers: "{} <Fatal> BaseDaemon: ..."
     + r"|\bblocked for more than \d+ seconds\b"  # the kernel's hung task report (it says "INFO:")
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
-    + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1")
+    + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1") + r"|" + _FUNCTION_LEVEL.format(levels="EF")
+    + r"|" + _FAILED_EVENT
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[ ?(?:\w+:)?warn(?:ing)?\])|^warn: "
     r"|\[WRN\]|<Warning>"  # Serilog, Poco
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
-    + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W")
+    + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W") + r"|" + _FUNCTION_LEVEL.format(levels="W")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
     r"|(?i:\[ ?(?:\w+:)?(?:info|notice|debug|trace\d?)\])|^(?:info|dbug|trce): |\[(?:INF|DBG|VRB)\]"  # Serilog
     r"|<(?:Information|Notice|Debug|Trace|Test)>"  # Poco
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
-    + r"|" + _NUMERIC.format(levels="10|20|30")
+    + r"|" + _NUMERIC.format(levels="10|20|30") + r"|" + _FUNCTION_LEVEL.format(levels="IDT")
 )
 # an error field that holds none: 'error:<nil>', "err=nil msg=..." (not "error: null pointer")
 _NO_ERROR = r"\s?[\"']?(?:<nil>|(?:nil|null|none)\b(?!\s+\w+(?:[\s,.;]|$)))"
@@ -149,6 +157,9 @@ _DAEMON_TAG = r"(?:\d{1,3}\[[A-Z]{2,4}\]\s+)?"
 _ADDRESS_FRAME = _DAEMON_TAG + r"\s*\S*/[\w.+-]+ @ 0x[0-9a-f]+(?: \([^)\n]*\))? \[0x[0-9a-f]+\]\s*$"
 _ADDRESS_FRAME_SOURCE = _DAEMON_TAG + r"\s+-> \S"
 _DUMPING_HEADER = _DAEMON_TAG + r"dumping \d+ stack frame addresses:$"
+# a frame of a Go stack as Gitea logs it under a PANIC line: "/source/routers/web/repo/pull.go:447 (0x2c1e4b3)", then
+# the function and its source line indented by a tab
+_GO_PC_FRAME = r"/\S+\.go:\d+ \(0x[0-9a-f]+\)\s*$"
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|Exception in thread \""
@@ -158,8 +169,9 @@ _TRACE_START = re.compile(
     + r"|^(?:" + TIMESTAMP.pattern + r")\s+[0-9a-f]{12,16}\s+-?\d+\s+" + _SIGNAL  # Ceph, after its prefix
     + r"|^" + _NATIVE_FRAME  # after a blank line and the daemon's version
     + r"|^" + _GDB_FRAME + r"|^" + _GLIBC_FRAME + r"|^" + _BACKTRACE_HEADER + r"|^" + _DUMPING_HEADER
-    + r"|^" + _ADDRESS_FRAME
+    + r"|^" + _ADDRESS_FRAME + r"|^" + _GO_PC_FRAME
 )
+_GO_PC_FRAME_LINE = re.compile(r"^" + _GO_PC_FRAME)
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
 _TRACE_CONTINUATION = re.compile(
     r"^(?:\s+\S"  # indented: frames, source lines, "... 12 more"
@@ -167,7 +179,8 @@ _TRACE_CONTINUATION = re.compile(
     + r"|During handling of the above exception|The above exception was the direct cause"
     r"|Traceback \(most recent call last\):"
     r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$"  # Go: "[signal SIGSEGV: ...]", goroutines
-    r"|" + _GDB_FRAME + r"|" + _GLIBC_FRAME + r"|" + _ADDRESS_FRAME + r"|" + _ADDRESS_FRAME_SOURCE + ")"
+    r"|" + _GDB_FRAME + r"|" + _GLIBC_FRAME + r"|" + _ADDRESS_FRAME + r"|" + _ADDRESS_FRAME_SOURCE
+    + r"|" + _GO_PC_FRAME + ")"
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
@@ -175,6 +188,7 @@ _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
     + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME + r"|" + _GDB_FRAME
     + r"|" + _GLIBC_FRAME + r"|" + _BACKTRACE_HEADER + r"|" + _DUMPING_HEADER + r"|" + _ADDRESS_FRAME
+    + r"|" + _GO_PC_FRAME
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"
@@ -254,6 +268,26 @@ def announces_message(line: str) -> bool:
     return bool(_ERROR_NUMBER.search(line))
 
 
+_EMPTY_MESSAGE = re.compile(r"\s:\s*$")  # the separator after the logger's name, and nothing after it
+
+
+def announces_report(line: str) -> bool:
+    """``line`` is logged with an empty message, ending in the colon after its logger's name: its report follows on
+    lines of its own (Spring Boot's failure analysis: "... ERROR 35102 --- [main] o.s.b.d.LoggingFailureAnalysisReporter
+    : ", a blank line, "APPLICATION FAILED TO START", "Description:", ...; not MySQL's "A long semaphore wait:", whose
+    details are lines of their own)."""
+    return bool(_EMPTY_MESSAGE.search(line)) and has_leading_timestamp(line)
+
+
+def continues_report_lines(line: str, next_line: str | None) -> bool:
+    """``line`` goes on with a report announced above it (``announces_report``): it has no timestamp, and is not the
+    first of two blank lines (the report ends there)."""
+    if has_leading_timestamp(line):
+        return False
+    return bool(line.strip()) or (next_line is not None and bool(next_line.strip())
+                                  and not has_leading_timestamp(next_line))
+
+
 # a line's time and its source: SQL Server's "2024-05-14 05:41:17.63 spid21s      deadlock-list", Zabbix's process
 # before its time ("  1191:20250311:092214.551 === memory statistics for configuration cache ===")
 _TIME_AND_SOURCE = re.compile(r"^(?P<time>" + TIMESTAMP.pattern + r")\s+(?P<source>\S+)\s"
@@ -306,14 +340,16 @@ def _unprefixed(line: str, other: str) -> tuple[str, str]:
 
 
 def starts_stack_trace(line: str, next_line: str | None) -> bool:
-    """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame or by
-    a Ruby frame on a line of its own; under syslog's prefix too, when the next line is the same process's
-    (``_unprefixed``)."""
+    """``line`` opens a stack trace: a Python/Go header, or any line followed by a Java ``at`` frame, by
+    a Ruby frame on a line of its own or by a Go frame as Gitea logs them (``_GO_PC_FRAME``); under syslog's prefix
+    too, when the next line is the same process's (``_unprefixed``)."""
     if next_line is not None:
         line, next_line = _unprefixed(line, next_line)
     if _TRACE_START.match(line):
         return True
     if next_line is not None and _ruby_frame_alone(next_line) and not _ruby_frame_alone(line):
+        return True
+    if next_line is not None and _GO_PC_FRAME_LINE.match(next_line) and not _GO_PC_FRAME_LINE.match(line):
         return True
     return next_line is not None and bool(_JAVA_FRAME.match(next_line)) and not _JAVA_FRAME.match(line)
 

@@ -23,7 +23,7 @@ from rank_bm25 import BM25Okapi
 from worker.documents.document import Chunk
 from worker.engine.anchors import before_event_weights, without_event
 from worker.engine.base import Answer, Citation, Question
-from worker.engine.identifiers import chunk_fields, identifier_scores, question_identifiers
+from worker.engine.identifiers import chunk_fields, identifier_scores, named_commands, question_identifiers
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
@@ -130,8 +130,10 @@ class Evidence:
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
-        if self.identifier_weight > 0 and question_identifiers(question):
-            scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
+        if self.identifier_weight > 0:
+            fields = [chunk_fields(c) for c in chunks]
+            if question_identifiers(question) or named_commands(question, fields):
+                scores += self.identifier_weight * identifier_scores(question, fields)
         if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)

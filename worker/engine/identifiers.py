@@ -7,7 +7,9 @@ CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_
 ``B2``), a number of three or more digits (an HTTP status, an error code; not an estimate: "~300 models"), a
 percentage (an alert's threshold: "less than 5% space left" is the alert whose runbook says it
 fires "when 5% of space remains"; not an estimate either: "~5% over the limit" is what someone saw), a word in
-capitals of four or more letters (``ENOSPC``), or anything in backticks.
+capitals of four or more letters (``ENOSPC``), or anything in backticks. A plain word is one too when a candidate
+runbook names a command with it and uses it nowhere but in code (``command_names``: "irrigctl says P1 tripped" names
+the tool of the irrigation runbook, whose own words never say "irrigctl" outside `irrigctl pumps`).
 
 Identifiers are matched *spelled out*: lower case, split at separators and at CamelCase humps, on word
 boundaries. So ``payments-api`` matches "Payments API" and ``KubeletDown`` matches a file named
@@ -27,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +37,7 @@ import numpy as np
 
 from worker.documents.document import Chunk
 from worker.documents.runbook_lookup import section_at
+from worker.engine.base import MAX_QUESTION_CHARS
 
 MAX_IDENTIFIERS = 32  # a question pasting a whole log is still scored in bounded time
 FIELD_WEIGHTS = {"names": 1.0, "headings": 0.6, "text": 0.3, "document": 0.2}
@@ -48,6 +52,14 @@ _PLURAL_NUMBER = re.compile(r"^(\d{3,})s$")
 _UNIT = re.compile(r"[A-Z]\d")  # one of a row of machines, bays or tanks: "R3 skipped its wash", "berth B2"
 _PERCENTAGE = re.compile(r"(?<![\w.])\d+(?:\.\d+)? ?%")
 # a number the question gives as an estimate is a count, not a code: "~300 models waiting", "400ish", "about 200"
+# a command as runbooks write it: the first word of inline code that goes on with its arguments ("`irrigctl pumps`";
+# not a name alone, "`instance`") or of a line of a fenced block
+_INLINE_COMMAND = re.compile(r"`\$? ?([a-z][\w-]{2,40}) [^`\n]*\S[^`\n]*`")
+_FENCE = re.compile(r"^ {0,3}(?:```|~~~)")
+_COMMAND_LINE = re.compile(r"^\s*(?:\$ )?([a-z][\w-]{2,40})[ \t]+[^\s:=#]")  # not "key: value", "name = x"
+COMMAND_USES = 2  # a runbook's command is written at least this often (one line of output starts with no command)
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+_PLAIN_WORD = re.compile(r"(?<![\w./-])[a-z][a-z0-9_-]{2,40}(?![\w./-])")
 _ESTIMATE = re.compile(r"(?i)(?:~|\b(?:about|around|roughly|approx\.?|approximately|like) )\d[\d,.]*(?![\ds])"
                        r"|\b\d[\d,.]*(?:\+|ish\b)")
 
@@ -90,13 +102,47 @@ class IdentifierFields:
     names: str  # the document's title and file name
     headings: str  # the headings above the candidate
     text: str  # the candidate's own text
+    commands: frozenset[str] = frozenset()  # its document's command names (``command_names``)
+
+
+@functools.lru_cache(maxsize=4_096)
+def command_names(text: str) -> frozenset[str]:
+    """The words a runbook's text names commands with (the first word of inline code with arguments after it, or
+    of a line of a fenced block with arguments after it), at least ``COMMAND_USES`` times, and uses nowhere outside
+    code: its own tools ("irrigctl"), not "restart" of `systemctl restart x`, nor a key of YAML in a code block."""
+    commands: Counter[str] = Counter()
+    prose: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            if found := _COMMAND_LINE.match(line):
+                commands[found.group(1)] += 1
+            continue
+        commands.update(_INLINE_COMMAND.findall(line))
+        prose.append(_CODE_SPAN.sub(" ", line))
+    said = set(_ALNUM.findall(" ".join(prose).lower()))
+    return frozenset(c for c, uses in commands.items() if uses >= COMMAND_USES and c not in said
+                     and not any(part in said for part in c.split("-")))
+
+
+def named_commands(question: str, candidates: Sequence[IdentifierFields]) -> list[str]:
+    """The plain words of the question that a candidate's document names a command with (``command_names``)."""
+    known = frozenset().union(*{fields.document: fields.commands for fields in candidates}.values())
+    if not known:
+        return []
+    words = _PLAIN_WORD.findall(question[:MAX_QUESTION_CHARS].lower())
+    return list(dict.fromkeys(spelled(word) for word in words if word in known))
 
 
 def identifier_scores(question: str, candidates: Sequence[IdentifierFields], leave_out: Collection[str] = ()
                       ) -> np.ndarray:  # [N] in [0, 1]
     """See the module docstring; identifiers in ``leave_out`` are not scored."""
     scores = np.zeros(len(candidates), np.float32)
-    wanted = [identifier for identifier in question_identifiers(question) if identifier not in leave_out]
+    named = [*question_identifiers(question), *named_commands(question, candidates)]
+    wanted = [identifier for identifier in dict.fromkeys(named) if identifier not in leave_out][:MAX_IDENTIFIERS]
     if not wanted or not candidates:
         return scores
     # where each identifier is: per candidate, the weight of the best field that holds it
@@ -124,9 +170,24 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields], lea
 def _field_weight(identifier: str, fields: IdentifierFields) -> float:
     if identifier in fields.names:
         return FIELD_WEIGHTS["names"]
-    if identifier in fields.headings:
+    if identifier in fields.headings or _named_heading(identifier, fields):
         return FIELD_WEIGHTS["headings"]
     return FIELD_WEIGHTS["text"] if identifier in fields.text else 0.0
+
+
+def _named_heading(identifier: str, fields: IdentifierFields) -> bool:
+    """The identifier is the document's name followed by a heading above the candidate: the alert
+    ``AccessInterlockBreach`` of the runbook "Enclosure Access" is its section "Interlock breach (P1)" (the rest
+    two words at least)."""
+    if not fields.headings:
+        return False
+    words = identifier.split()
+    for cut in range(1, len(words) - 1):
+        if f" {words[cut - 1]} " not in fields.names:
+            return False
+        if f" {' '.join(words[cut:])} " in fields.headings:
+            return True
+    return False
 
 
 def _rarity(documents_with_it: int, documents: int) -> float:
@@ -149,4 +210,6 @@ def chunk_fields(chunk: Chunk) -> IdentifierFields:
         section = section_at(document, chunk.line_start)
         if section is not None:
             headings = spelled(" ".join(section.path))
-    return IdentifierFields(document=document.doc_id, names=names, headings=headings, text=spelled(chunk.text))
+    commands = command_names(document.text) if document.kind != "log" and document.text else frozenset()
+    return IdentifierFields(document=document.doc_id, names=names, headings=headings, text=spelled(chunk.text),
+                            commands=commands)

@@ -38,7 +38,7 @@ from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_minutes, chunk_spans, distance
 from worker.engine.names import name_words, word_stems
 from worker.engine.parties import named_parties, only_in_names, text_words
-from worker.engine.suspects import suspect_split, suspect_templates
+from worker.engine.suspects import set_aside, suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
 _INCIDENT_WORDS = re.compile(
@@ -52,6 +52,7 @@ _INCIDENT_WORDS = re.compile(
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"
     r"|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
     r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off"
+    r"|(?:anything|something) (?:weird|odd|strange|unusual|funny|fishy)"
     r"|chok(?:e|es|ed|ing)|(?:nobody|no one|none of \w+) (?:could|can|was able|were able))(?!\w)"
 )
 # slowness: trouble to ask about ("is that what made checkout crawl?"), though a log seldom says it in words
@@ -59,8 +60,8 @@ _SLOW_WORDS = re.compile(r"(?i)\b(?:slow(?:s|ed|ing|ness|er)?|crawl(?:s|ed|ing)?
                          r"|hang(?:s|ing)?|stuck|froze|frozen|freez(?:e|es|ing))\b")
 _WARNING_WORDS = re.compile(r"(?i)\bwarn(?:ing|ings|s)?\b")
 _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|again and again|repeated\w*"
-                          r"|keeps? (?:logging|saying|printing|throwing|failing)"
-                          r"|kept (?:logging|saying|printing|throwing|failing)"
+                          r"|keeps? (?:logging|saying|printing|throwing)"  # not "kept failing": what failed
+                          r"|kept (?:logging|saying|printing|throwing)"
                           r"|(?:log|logs|it) (?:is|are|'s|was|were) full of (?:it|them|this|that))\b")
 _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + _FELL
                           + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
@@ -108,17 +109,20 @@ _OVERVIEW_WORDS = word_stems(
     "going happen happened happening blew blow up today tonight overnight yesterday morning afternoon evening night "
     "day whole so far since midnight log logs file in on at of for the a an this that these those there was were is "
     "are been highlights highlight summary summarise summarize overview gimme give me us just show tell list quick "
-    "please pls")
+    "please pls api app application service server host box machine node instance")
 OVERVIEW_SAMPLE = 400  # chunks of a log read for the words that most of its lines use
 OVERVIEW_COMMON = 0.25  # a word in this share of them names the log's own subject, no incident
 
 
 def asks_for_overview(question: str, chunks: Sequence[Chunk]) -> bool:
     """The question asks for the log's incidents in general ("anything bad on mx2 today?"): it says so
-    (``_OVERVIEW``), suspects nothing (suspects.py), and each of its other words is in ``_OVERVIEW_WORDS``, in
-    the log's name ("mx2" of exim-mx2.log) or in ``OVERVIEW_COMMON`` of its chunks (the log's subject:
-    "container" in a container runtime's log)."""
+    (``_OVERVIEW``), suspects nothing (suspects.py; it may set some lines aside), and each of its other words is in
+    ``_OVERVIEW_WORDS``, in the log's name ("mx2" of exim-mx2.log) or in ``OVERVIEW_COMMON`` of its chunks (the log's
+    subject: "container" in a container runtime's log)."""
     head = question[:MAX_QUESTION_CHARS]
+    aside = set_aside(head)  # "... apart from the geocoder spam": still every other incident
+    if aside is not None and suspect_split(head) == aside:
+        head = aside[1]
     if not _OVERVIEW.search(head) or suspect_split(head) is not None:
         return False
     logs = [chunk for chunk in chunks if chunk.document.kind == "log"]

@@ -189,9 +189,11 @@ _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
                           r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*"
                           # "... and came back up, what crashed it?"
                           r"|\bwhat (?:\w+ )?(?:killed|crashed|caused|broke|(?:took|taken|brought) (?:\w+ )?down)\b"
-                          # "it fell over twice and came back by itself, why?"
+                          # "it fell over twice and came back by itself, why?", "it fell over around 2pm and came
+                          # back on its own, what happened?"
                           r"|\b(?:crash\w*|died|fell over|went down|restarted|failed|broke|panick\w*|oom\w*)\b"
-                          r"[^?!.\n]*\bwhy\W*$")
+                          r"(?:[^?!.\n]*\bwhy\W*$|[^?!.\n]{0,80}\bback\b[^?!.\n]{0,40}?"
+                          r"\b(?:why|what happened|what went wrong)\b)")
 
 
 # "it restarted and nobody touched it, why?", "we didn't change anything": no change to look for

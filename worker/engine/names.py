@@ -94,13 +94,32 @@ _RULED_OUT = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|
                         r"(?:that|it|them|the (?:issue|problem|cause))\b(?! (?:bad|big|serious|slow|long|much|many)\b)")
 
 
+# what the question only guesses at: "is this the mqtt broker again?", "is the payout side down?", "is the irrigation
+# controller borked or what", "oxyguard acting up again or what": the asker does not know which system it is
+_NOT_A_NAME = r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going)\b)"
+_GUESSED = re.compile(
+    r"(?i)\b(?:is|was|are) (?:it|this|that|these|those) (?:the |a |an |our )?" + _NOT_A_NAME
+    + r"((?:[\w-]+\s+){0,3}?[\w-]+)(?:\s+(?:again|thing|stuff|issue|problem))*\s*(?:\?|\bor what\b)"
+    r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?"
+    r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|busted|at fault|to blame"
+    r"|the (?:problem|issue|culprit|cause))\b[^.?!]{0,30}?(?:\?|\bor what\b)"
+    r"|((?:[\w-]+\s+){1,2}?)(?:acting|playing) up(?: again)? or what\b")
+
+
+def guessed_words(question: str) -> frozenset[str]:
+    """The stems of the systems the question only guesses at (``_GUESSED``)."""
+    return frozenset().union(*(word_stems(next(group for group in match.groups() if group))
+                               for match in _GUESSED.finditer(question)))
+
+
 def cleared_words(question: str) -> frozenset[str]:
     """The stems of what the question says is working ("fhir api looks healthy": fhir, api; "the read is there on
     the timing side": timing) or rules out
-    ("slicer backlog is basically empty so its not that": slicer, backlog), and of the teams it quotes ("the
-    license folks say ...": license): naming them is no reason to answer from their runbook."""
+    ("slicer backlog is basically empty so its not that": slicer, backlog), of the teams it quotes ("the
+    license folks say ...": license), and of what it only guesses at ("is the irrigation controller borked or
+    what": irrigation, controller): naming them is no reason to answer from their runbook."""
     found = [*_said_working(question), *_RULED_OUT.finditer(question), *_QUOTED_TEAM.finditer(question)]
-    return frozenset().union(*(word_stems(match.group(1)) for match in found))
+    return frozenset().union(*(word_stems(match.group(1)) for match in found)) | guessed_words(question)
 
 
 # a clause that asks rather than says: "how much lag is ok before i panic?", "is the queue ok?"

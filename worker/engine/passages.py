@@ -45,6 +45,7 @@ from worker.documents.log_format import (
     TIMESTAMP,
     Severity,
     first_timestamp,
+    has_leading_timestamp,
     line_severity,
     line_template,
     readable_timestamp,
@@ -61,10 +62,11 @@ from worker.engine.incidents import (
 )
 from worker.engine.lookups import asked_values, changed_setting_lines, names_version_of, states_value
 from worker.engine.moments import asked_spans
-from worker.engine.names import word_stems
+from worker.engine.names import without_cleared, word_stems
 from worker.engine.redirects import REDIRECT
 from worker.engine.sources import asks_who_sends, sender
 from worker.engine.suspects import description_words, suspected
+from worker.engine.synonyms import WHOM_TO_CALL
 
 MAX_CHARS = 1500  # a passage longer than this is cut to its best blocks (Slack shows ~3000 per section)
 MAX_LINES = 30
@@ -74,6 +76,7 @@ ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passa
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 VERIFY_BONUS = 0.15  # for a block in a section headed as a verification, when the question asks how to confirm a fix
+CONTACT_BONUS = 0.15  # for a block in a section headed as whom to call, when the question asks that
 DESCRIPTION_PENALTY = 0.1  # for a block of a section that says how to confirm a fix, when the question asks what to
 # do or describes a symptom (not how to confirm a fix, a number, a time, a reason or a meaning)
 LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
@@ -114,7 +117,9 @@ _MESSAGE = re.compile(r"(?i)\b(?:fail\w*|timed out|timeout|exceeded|not found|re
 _RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 # the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
-                            r"|roll ?backs?|solutions?|what to do)\b")
+                            r"|roll ?backs?|solutions?|what to do|response)\b")
+# the heading of a section that says whom to call ("Escalation", "Contacts", "Who to page")
+CONTACT_HEADING = re.compile(r"(?i)\b(?:escalat\w*|contacts?|on-?call|who to (?:call|page|contact)|paging)\b")
 # the heading of a section that says how to confirm a fix ("Verify recovery", "Validation"): no remedy itself
 VERIFY_HEADING = re.compile(r"(?i)\b(?:verif\w*|validat\w*|confirm\w*)\b|\bcheck(?:ing)? (?:it|the fix|the recovery)\b"
                             r"|\b(?:it|that|the fix) worked\b")
@@ -184,8 +189,11 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
         best = ranked[:SECTIONS_CONSIDERED]
         if asks_to_verify(question):  # and the best chunk of a section that says how to confirm a fix
             best += [i for i in ranked[SECTIONS_CONSIDERED:] if _in_verification(readable, chunks[i].line_start)][:1]
-        passage = text_passage(question, [(replace(chunks[i], document=readable), float(scores[i])) for i in best],
-                               scorer)
+        considered = [(replace(chunks[i], document=readable), float(scores[i])) for i in best]
+        if asks_whom_to_call(question):  # and the best chunk of a section that says whom to call, as the best
+            considered += [(replace(chunks[i], document=readable), float(scores[ranked[0]])) for i in ranked
+                           if _in_contacts(readable, chunks[i].line_start)][:1]
+        passage = text_passage(without_cleared(question), considered, scorer)
     return replace(passage, document=document)
 
 
@@ -223,6 +231,8 @@ _WHAT_TO_DO = re.compile(
     r"|(?:ok|okay|safe|fine|alright) to (?:just )?\w+"
     r"|(?:anything|something) (?:i|we|you) (?:can|could|should)"
     r"|where (?:do|should|can) (?:i|we) (?:start|begin|look first)|where to (?:start|begin)"  # the first step
+    # the setting to put it in: "what mode should the water controller go in?"
+    r"|wh(?:at|ich) (?:mode|setting|value|state|option|flag|recipe|profile|config\w*) (?:should|must|do|to)"
     r"|is there a way|any way|(?:fastest|quickest|easiest|safest|best) way|way back"
     r"|steps?|procedure|fix|resolve|mitigate|recover|restore|roll ?back|revert|undo"
     r"|restart|rebuild|replay|re-?run|raise|scale|switch|enable|disable|turn (?:on|off))\b"
@@ -247,6 +257,14 @@ def block_lead(text: str) -> str:
 def asks_to_verify(question: str) -> bool:
     """The question asks how to confirm that a fix worked ("how do i confirm the lists are healthy again?")."""
     return bool(_ASKS_TO_VERIFY.search(question[:MAX_QUESTION_CHARS]))
+
+
+_ASKS_WHOM_TO_CALL = re.compile(r"(?i)" + WHOM_TO_CALL)
+
+
+def asks_whom_to_call(question: str) -> bool:
+    """The question asks whom to call ("who do i get out here at 2am"): a section headed as such answers it."""
+    return bool(_ASKS_WHOM_TO_CALL.search(question[:MAX_QUESTION_CHARS]))
 
 
 def asks_what_to_do(question: str) -> bool:
@@ -279,6 +297,25 @@ def asks_permission(question: str) -> bool:
     """The question asks whether something is allowed ("can I just disable that site?", "ok to bump it?"): a rule
     about it (``_RULE``) answers it as well as a step does."""
     return bool(_PERMISSION.search(question[:MAX_QUESTION_CHARS]))
+
+
+# "about to restart encl-gw-02, anything i should know first?", "any gotchas before i fail over?": the asker knows
+# what to do and asks what to mind while doing it
+_CAUTION = re.compile(r"(?i)\banything (?:i|we) (?:should|need to|ought to|must) (?:know|be aware of|watch|mind)\b"
+                      r"|\bany (?:gotchas?|caveats?|pitfalls?|warnings?|risks?)\b|\bwatch out for\b"
+                      r"|\bwhat (?:should|do) (?:i|we) (?:watch out for|be careful|mind)\b|\bheads[- ]up\b")
+# a warning in a runbook: a rule (``_RULE``) or a block marked as one
+_WARNING = re.compile(r"(?i)\b(?:warning|caution|careful|gotcha|beware)\b")
+
+
+def asks_caution(question: str) -> bool:
+    """The question says what the asker is about to do and asks what to mind (``_CAUTION``): a warning (``_RULE``,
+    ``_WARNING``) answers it, not the step that does it."""
+    return bool(_CAUTION.search(question[:MAX_QUESTION_CHARS]))
+
+
+def _warns(text: str) -> bool:
+    return bool(_RULE.search(text) or _WARNING.search(text))
 
 
 def actionable(text: str) -> bool:
@@ -390,6 +427,11 @@ class _Section:
         """Its own heading names it as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
         return bool(VERIFY_HEADING.search(self.heading.rsplit(" › ", 1)[-1]))
 
+    @property
+    def contacts(self) -> bool:
+        """Its own heading names it as whom to call (``CONTACT_HEADING``: "Escalation")."""
+        return self.level > 0 and bool(CONTACT_HEADING.search(self.heading.rsplit(" › ", 1)[-1]))
+
     @functools.cached_property
     def symptoms(self) -> bool:
         """Its own heading names it as a list of what problems look like (``SYMPTOM_HEADING``: "Alerts / Symptoms";
@@ -406,6 +448,12 @@ def _in_verification(document: Document, line: int) -> bool:
     """The line lies in a section headed as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
     section = section_at(document, line)
     return section is not None and section.level > 0 and bool(VERIFY_HEADING.search(section.path[-1]))
+
+
+def _in_contacts(document: Document, line: int) -> bool:
+    """The line lies in a section headed as whom to call (``CONTACT_HEADING``: "Escalation")."""
+    section = section_at(document, line)
+    return section is not None and section.level > 0 and bool(CONTACT_HEADING.search(section.path[-1]))
 
 
 def _read_section(document: Document, section: RunbookSection) -> _Section:
@@ -475,7 +523,7 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
     lines = best.lines[start:end + 1]
-    if not actionable("\n".join(lines)):
+    if not actionable("\n".join(lines)) and not best.contacts:  # whom to call is what to do
         lines = _up_to_next_step(document, best, best.first + start, lines)
     passage = Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
     if asks_fact_or_reason(question):
@@ -651,21 +699,29 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     ask = asked_part(question)
     asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
     similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
-    fields = _text_fields(texts)
+    names = spelled(f"{document.title} {(document.link or document.doc_id).rsplit('/', 1)[-1].rsplit('.', 1)[0]}")
+    fields = [IdentifierFields(document="", names=names, headings=spelled(section.heading), text=spelled(text))
+              for (section, _, _), text in zip(candidates, texts, strict=True)]
     lead = _lead_text(document)  # names the whole document's hosts and services: no block's own
     similarity = similarity + IDENTIFIER_WEIGHT * identifier_scores(
         question, fields, leave_out=[name for name in question_identifiers(question) if name in lead])
     how = asks_what_to_do(question)
     bonus = ACTION_BONUS_HOW if how else 0.0 if asks_fact_or_reason(question) else ACTION_BONUS
     ruled = asks_permission(question)  # a rule answers it as a step does
+    caution = asks_caution(question)  # a warning answers it, the step that does it does not
+    if caution:
+        bonus = ACTION_BONUS_HOW
     verify = VERIFY_BONUS if asks_to_verify(question) else 0.0
+    contact = CONTACT_BONUS if asks_whom_to_call(question) else 0.0
     remedy = REMEDY_BONUS if how and not verify else 0.0  # "how do i confirm it's fixed" asks for no remedy
     overview = LEAD_PENALTY if how and lead else 0.0
     describing = 0.0 if verify or asks_fact_or_reason(question) or _ASKS_MEANING.search(question[:MAX_QUESTION_CHARS]) \
         else DESCRIPTION_PENALTY
     totals = np.asarray([BLOCK_WEIGHT * float(similarity[n]) + (1 - BLOCK_WEIGHT) * score
-                         + bonus * (actionable(texts[n]) or (ruled and bool(_RULE.search(texts[n]))))
+                         + bonus * (_warns(texts[n]) if caution
+                                    else actionable(texts[n]) or (ruled and bool(_RULE.search(texts[n]))))
                          + remedy * section.remedy + verify * section.verification - overview * (section.level <= 1)
+                         + contact * section.contacts
                          - describing * section.verification
                          - REDIRECT_PENALTY * bool(REDIRECT.search(texts[n]))
                          for n, (section, score, _) in enumerate(candidates)])
@@ -839,8 +895,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
             np.asarray([states[i] for i in inside]) + np.asarray(named))
     else:
         scores = scorer(question, [folded[i].text for i in inside])
-    best = inside[int(np.argmax(scores))]  # context is read across the chunk's edges: they fall where the
-    shown = folded[max(0, best - LOG_CONTEXT_LINES):best + LOG_CONTEXT_LINES + 1]  # token budget ran out
+    best = inside[int(np.argmax(scores))]
+    low = max(0, best - LOG_CONTEXT_LINES)  # context is read across the chunk's edges: they fall where the
+    shown = _with_whole_message(folded, low, folded[low:best + LOG_CONTEXT_LINES + 1])  # token budget ran out
     if not kinds:
         shown = _up_to_request_outcome(folded, best, shown)
     if _WHEN.search(question[:MAX_QUESTION_CHARS]) and not any(first_timestamp(line.raw) for line in shown):
@@ -850,6 +907,24 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     return _with_top_source(question, Passage(document, _log_heading(document, first, last),
                                               tuple(line.text for line in shown), first, last, context=counted))
 
+
+
+def _with_whole_message(folded: Sequence[LogLine], first: int, shown: list[LogLine]) -> list[LogLine]:
+    """The shown lines (``folded`` from index ``first``) run on to the end of the warning or error message they
+    end in, when its lines go on past them without a timestamp (log_chunking's ``line_severities``: Spring Boot's
+    "APPLICATION FAILED TO START" report after an error line with an empty message; not a stack trace's frames),
+    while the passage fits ``MAX_LINES``."""
+    after = first + len(shown)
+    if not shown or after >= len(folded) or has_leading_timestamp(folded[after].raw):
+        return shown
+    base = max(0, after - MAX_LINES)  # the message's head may lie above the shown lines
+    marks = line_severities(list(folded[base:after + MAX_LINES]))
+    message = marks[after - 1 - base]
+    end = after
+    while (end - base < len(marks) and Severity.NONE < message < Severity.STACK_TRACE and marks[end - base] == message
+           and not has_leading_timestamp(folded[end].raw) and len(shown) + end - after < MAX_LINES):
+        end += 1
+    return [*shown, *folded[after:end]]
 
 
 _WHEN = re.compile(r"(?i)\bwhen\b|\bwhat time\b")  # the answer needs a time

@@ -53,17 +53,36 @@ _BLAMES = re.compile(r"(?i)(?:^|[-,.;:!?]\s*)(?:is|was|are|were|could)\s+(?:it|t
                      r"(?:those|these|all (?:those|these|the|that))\s+(?P<suspect>[^?!.]{3,120})")
 
 
+# lines the question sets aside: "anything bad in the parcel api log today? apart from the geocoder spam", "ignore the
+# protobuf mirror, thats always broken" (the rest of that sentence says why)
+_SETS_ASIDE = re.compile(r"(?i)(?<!\w)(?:apart from|aside from|besides|other than|except(?: for)?"
+                         r"|excluding|not counting|ignor(?:e|ing)|leaving aside|never mind)\s+"
+                         r"(?P<suspect>[^?!.,;:]{3,80})[^?!.]*")
+
+
+def set_aside(question: str) -> tuple[str, str] | None:
+    """(what the question sets aside, the question without that sentence) when it sets some lines aside
+    (``_SETS_ASIDE``); None otherwise."""
+    head = question[:MAX_QUESTION_CHARS]
+    found = _SETS_ASIDE.search(head)
+    if found is None or not description_words(found.group("suspect")):
+        return None
+    rest = f"{head[:found.start()]} {head[found.end():]}".strip()
+    return (found.group("suspect"), rest) if rest else None
+
+
 def suspect_split(question: str) -> tuple[str, str] | None:
     """(the suspect's description, what the question asks of it) when the question names a suspect after
     describing it, or describes the trouble and then asks whether a suspect it names did it ("... - is it
-    those tls errors from mon01?": ``_BLAMES``); None otherwise (also when it asks whether something caused it
-    before describing anything: "was it the disk?")."""
+    those tls errors from mon01?": ``_BLAMES``), or sets lines aside (``set_aside``: they are no more the answer
+    than a suspect is); None otherwise (also when it asks whether something caused it before describing anything:
+    "was it the disk?")."""
     head = question[:MAX_QUESTION_CHARS]
     found = _ASKS_CAUSE.search(head)
     if found is None:
         blamed = _BLAMES.search(head)
         if blamed is None or not description_words(blamed.group("suspect")) or not head[:blamed.start()].strip():
-            return None
+            return set_aside(head)
         return blamed.group("suspect"), head[:blamed.start()]
     described = head[:found.start()]
     if not description_words(described):

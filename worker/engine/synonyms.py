@@ -7,7 +7,8 @@ the question's words (stemmed as ``runbook_lookup.terms`` does: "reverted", "dis
 retriever scores them as extra lexical terms at ``EXPANSION_WEIGHT`` of a question's own words.
 
 The groups are general operations vocabulary, one meaning each, single words (BM25 terms). A name for
-an HTTP status ("rate limiting", "gateway timeouts") adds the status code that access logs write.
+an HTTP status ("rate limiting", "gateway timeouts") adds the status code that access logs write, and asking
+whom to call adds "escalation", what runbooks head that section with.
 
 Some groups name a resource that runs out (``RESOURCES``: disk, memory). A question about one of them is
 not answered by log lines about another alone: "is the node running out of disk?" reads, to MiniLM and
@@ -49,7 +50,10 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("retract", "withdraw", "unpublish", "delete", "kill"),  # "how do i kill that auto post?" and ``event delete``
 ))
 RESOURCES = (DISK, MEMORY)
-# what people call an HTTP status, and the code that access logs write instead
+# a question that asks whom to call: "who do i get out here at 2am", "who do we page", "who's on call"
+WHOM_TO_CALL = (r"\bwho (?:do|should|can|could|would) (?:i|we|you) (?:\w+ )?(?:call|ring|phone|page|get|wake|contact"
+                r"|escalate|ping)\b|\bwho(?:'s| is) on[- ]?call\b|\bwho to (?:call|ring|phone|page|contact|escalate)\b")
+# what people call an HTTP status, and the code that access logs write instead; and whom to call
 STATUS_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.IGNORECASE), code)
                                                                   for pattern, code in (
     (r"\brate[- ]?limit\w*|\bthrottl\w*|\btoo many requests\b", "429"),
@@ -59,12 +63,14 @@ STATUS_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(patt
     (r"\binternal server errors?\b", "500"),
     (r"\bforbidden\b", "403"),
     (r"\bunauthori[sz]ed\b", "401"),
+    (WHOM_TO_CALL, "escalation"),  # what runbooks head the section with
 ))
 
 
 def expansion(question: str) -> str:
     """The words of the groups the question's words belong to that the question does not hold, and the
-    codes of the HTTP statuses it names (``STATUS_PHRASES``) that it does not write, joined by spaces (""
+    words of the phrases it uses (``STATUS_PHRASES``: HTTP statuses, whom to call) that it does not write, joined by
+    spaces (""
     when none): BM25 terms to add at ``EXPANSION_WEIGHT``."""
     head = question[:MAX_QUESTION_CHARS]
     asked = set(terms(head))
