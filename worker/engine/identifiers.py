@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.documents.document import Chunk
+from worker.documents.document import Chunk, Document
 from worker.documents.runbook_lookup import section_at
 from worker.engine.base import MAX_QUESTION_CHARS
 
@@ -51,7 +51,6 @@ _DIGIT = re.compile(r"\d")
 _PLURAL_NUMBER = re.compile(r"^(\d{3,})s$")
 _UNIT = re.compile(r"[A-Z]\d")  # one of a row of machines, bays or tanks: "R3 skipped its wash", "berth B2"
 _PERCENTAGE = re.compile(r"(?<![\w.])\d+(?:\.\d+)? ?%")
-# a number the question gives as an estimate is a count, not a code: "~300 models waiting", "400ish", "about 200"
 # a command as runbooks write it: the first word of inline code that goes on with its arguments ("`irrigctl pumps`";
 # not a name alone, "`instance`") or of a line of a fenced block
 _INLINE_COMMAND = re.compile(r"`\$? ?([a-z][\w-]{2,40}) [^`\n]*\S[^`\n]*`")
@@ -60,6 +59,7 @@ _COMMAND_LINE = re.compile(r"^\s*(?:\$ )?([a-z][\w-]{2,40})[ \t]+[^\s:=#]")  # n
 COMMAND_USES = 2  # a runbook's command is written at least this often (one line of output starts with no command)
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _PLAIN_WORD = re.compile(r"(?<![\w./-])[a-z][a-z0-9_-]{2,40}(?![\w./-])")
+# a number the question gives as an estimate is a count, not a code: "~300 models waiting", "400ish", "about 200"
 _ESTIMATE = re.compile(r"(?i)(?:~|\b(?:about|around|roughly|approx\.?|approximately|like) )\d[\d,.]*(?![\ds])"
                        r"|\b\d[\d,.]*(?:\+|ish\b)")
 
@@ -199,12 +199,18 @@ def _rarity(documents_with_it: int, documents: int) -> float:
     return math.log(documents / documents_with_it) / math.log(documents)
 
 
+def document_names(document: Document) -> str:
+    """A document's title and file name (without its extension), spelled out: its ``names`` field."""
+    file_name = (document.link or document.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
+    return spelled(f"{document.title} {file_name.rsplit('.', 1)[0]}")
+
+
 @functools.lru_cache(maxsize=32_768)  # per chunk: candidates come back question after question
 def chunk_fields(chunk: Chunk) -> IdentifierFields:
-    """A chunk's fields: its document's title and file name, the headings above it (not for logs), its text."""
+    """A chunk's fields: its document's title and file name, the headings above it (not for logs), its text, and
+    its document's command names (not for logs)."""
     document = chunk.document
-    file_name = (document.link or document.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
-    names = spelled(f"{document.title} {file_name.rsplit('.', 1)[0]}")
+    names = document_names(document)
     headings = ""
     if document.kind != "log":
         section = section_at(document, chunk.line_start)

@@ -52,7 +52,13 @@ from worker.documents.log_format import (
 )
 from worker.documents.runbook_lookup import RunbookSection, markdown_headings, runbook_sections, section_at
 from worker.engine.base import MAX_QUESTION_CHARS
-from worker.engine.identifiers import IdentifierFields, identifier_scores, question_identifiers, spelled
+from worker.engine.identifiers import (
+    IdentifierFields,
+    document_names,
+    identifier_scores,
+    question_identifiers,
+    spelled,
+)
 from worker.engine.incidents import (
     asks_for_overview,
     background_templates,
@@ -686,8 +692,10 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     (``actionable``: on-call questions, even those that describe a symptom, want the step that deals with
     it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``) or, when the question asks
     whether something is allowed (``asks_permission``), when it states a rule (``_RULE``: "Never set a setpoint
-    above 2.0 mg/L"), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do (not
-    how to confirm a fix), less ``LEAD_PENALTY`` for the document's opening text then, plus ``VERIFY_BONUS`` in a
+    above 2.0 mg/L"), and, for a question that asks what to mind before a step (``asks_caution``), only when it warns
+    (the larger bonus), plus ``CONTACT_BONUS`` in a section headed as whom to call when the question asks that
+    (``asks_whom_to_call``), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do
+    (not how to confirm a fix), less ``LEAD_PENALTY`` for the document's opening text then, plus ``VERIFY_BONUS`` in a
     section headed as how to confirm a fix ("Verify recovery") when the question asks that (``asks_to_verify``) and
     less ``DESCRIPTION_PENALTY`` there when it asks what to do or describes a symptom (the check describes the
     symptom going away in its own words), less ``REDIRECT_PENALTY`` for a block that sends the reader elsewhere."""
@@ -699,7 +707,7 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     ask = asked_part(question)
     asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
     similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
-    names = spelled(f"{document.title} {(document.link or document.doc_id).rsplit('/', 1)[-1].rsplit('.', 1)[0]}")
+    names = document_names(document)  # an alert named after the runbook and a section meets that section's heading
     fields = [IdentifierFields(document="", names=names, headings=spelled(section.heading), text=spelled(text))
               for (section, _, _), text in zip(candidates, texts, strict=True)]
     lead = _lead_text(document)  # names the whole document's hosts and services: no block's own
