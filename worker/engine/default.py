@@ -23,7 +23,7 @@ from rank_bm25 import BM25Okapi
 from worker.documents.document import Chunk
 from worker.engine.anchors import before_event_weights, without_event
 from worker.engine.base import Answer, Citation, Question
-from worker.engine.identifiers import chunk_fields, identifier_scores, named_commands, question_identifiers
+from worker.engine.identifiers import chunk_fields, identifier_scores
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
@@ -115,8 +115,9 @@ class Evidence:
     sends a case to another runbook or system (redirects.py: "scoring orders at checkout is a different
     system"); for a question that asks who sent some traffic, the log chunks whose lines mostly come from one
     address (sources.py: "something was poking the port, where did it come from?"). Nothing but the name,
-    heading and redirect words is computed for a question with no identifiers, no resource and no time, that
-    asks about no incident and for no value, and that does not ask who sent some traffic."""
+    heading and redirect words (and the candidates' cached identifier fields, to find the question names none) is
+    computed for a question with no identifiers, no resource and no time, that asks about no incident and for no
+    value, and that does not ask who sent some traffic."""
 
     identifier_weight: float = 0.6
     incident_weight: float = 0.5
@@ -130,10 +131,8 @@ class Evidence:
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
-        if self.identifier_weight > 0:
-            fields = [chunk_fields(c) for c in chunks]
-            if question_identifiers(question) or named_commands(question, fields):
-                scores += self.identifier_weight * identifier_scores(question, fields)
+        if self.identifier_weight > 0:  # zeros, found at once, for a question that names none
+            scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)

@@ -128,7 +128,7 @@ def command_names(text: str) -> frozenset[str]:
                      and not any(part in said for part in c.split("-")))
 
 
-def named_commands(question: str, candidates: Sequence[IdentifierFields]) -> list[str]:
+def _named_commands(question: str, candidates: Sequence[IdentifierFields]) -> list[str]:
     """The plain words of the question that a candidate's document names a command with (``command_names``)."""
     known = frozenset().union(*{fields.document: fields.commands for fields in candidates}.values())
     if not known:
@@ -141,7 +141,7 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields], lea
                       ) -> np.ndarray:  # [N] in [0, 1]
     """See the module docstring; identifiers in ``leave_out`` are not scored."""
     scores = np.zeros(len(candidates), np.float32)
-    named = [*question_identifiers(question), *named_commands(question, candidates)]
+    named = [*question_identifiers(question), *_named_commands(question, candidates)]
     wanted = [identifier for identifier in dict.fromkeys(named) if identifier not in leave_out][:MAX_IDENTIFIERS]
     if not wanted or not candidates:
         return scores

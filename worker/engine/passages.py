@@ -194,11 +194,12 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
         ranked = sorted(mine, key=lambda i: -float(scores[i]))
         best = ranked[:SECTIONS_CONSIDERED]
         if asks_to_verify(question):  # and the best chunk of a section that says how to confirm a fix
-            best += [i for i in ranked[SECTIONS_CONSIDERED:] if _in_verification(readable, chunks[i].line_start)][:1]
+            best += [i for i in ranked[SECTIONS_CONSIDERED:]
+                     if _in_section_headed(readable, chunks[i].line_start, VERIFY_HEADING)][:1]
         considered = [(replace(chunks[i], document=readable), float(scores[i])) for i in best]
         if asks_whom_to_call(question):  # and the best chunk of a section that says whom to call, as the best
             considered += [(replace(chunks[i], document=readable), float(scores[ranked[0]])) for i in ranked
-                           if _in_contacts(readable, chunks[i].line_start)][:1]
+                           if _in_section_headed(readable, chunks[i].line_start, CONTACT_HEADING)][:1]
         passage = text_passage(without_cleared(question), considered, scorer)
     return replace(passage, document=document)
 
@@ -450,16 +451,11 @@ class _Section:
         return steps * 2 <= len(self.blocks)
 
 
-def _in_verification(document: Document, line: int) -> bool:
-    """The line lies in a section headed as how to confirm a fix (``VERIFY_HEADING``: "Verify recovery")."""
+def _in_section_headed(document: Document, line: int, heading: re.Pattern[str]) -> bool:
+    """The line lies in a section whose own heading matches ``heading`` (``VERIFY_HEADING``: "Verify recovery";
+    ``CONTACT_HEADING``: "Escalation")."""
     section = section_at(document, line)
-    return section is not None and section.level > 0 and bool(VERIFY_HEADING.search(section.path[-1]))
-
-
-def _in_contacts(document: Document, line: int) -> bool:
-    """The line lies in a section headed as whom to call (``CONTACT_HEADING``: "Escalation")."""
-    section = section_at(document, line)
-    return section is not None and section.level > 0 and bool(CONTACT_HEADING.search(section.path[-1]))
+    return section is not None and section.level > 0 and bool(heading.search(section.path[-1]))
 
 
 def _read_section(document: Document, section: RunbookSection) -> _Section:
