@@ -217,6 +217,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   (crdb-v2 format), a Spring Boot 3.1 service's Logback console log and a Gitea 1.21 log, held out whole.
   ``logs-heldout26``: the twenty-sixth held-out round, written blind the same way: a Samba 4.17 ``log.smbd``, a
   Pacemaker/Corosync cluster node's journal and an ASP.NET Core service's Serilog file log, held out whole.
+  ``logs-heldout27``: the twenty-seventh held-out round, written blind the same way: an Icinga 2 main log, a uWSGI
+  server's log and a Node.js (Fastify) service's pino JSON lines, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -344,7 +346,7 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl"),
                        ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl"),
                        ("logs-heldout24", "heldout24.jsonl"), ("logs-heldout25", "heldout25.jsonl"),
-                       ("logs-heldout26", "heldout26.jsonl")):
+                       ("logs-heldout26", "heldout26.jsonl"), ("logs-heldout27", "heldout27.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
