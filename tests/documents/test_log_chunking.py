@@ -721,6 +721,81 @@ def test_glibc_style_frames_after_a_caught_signal_are_one_stack_trace() -> None:
     assert text_severity("/var/log/app(copy)[0x1] done") == Severity.NONE  # a path with parentheses is no frame
 
 
+def test_samba_s_numbered_frames_under_its_backtrace_header_are_one_stack_trace() -> None:
+    """Samba logs each message indented under its header line, its panic's frames too: "BACKTRACE: 27 stack
+    frames:", then "#0 /lib/.../libsamba-util.so.0(log_stack_trace+0x2e) [0x7f3b1c6a4c8e]"."""
+    lines = [
+        "[2024/03/12 15:07:33.918374,  0] ../../lib/util/fault.c:184(smb_panic_log)",
+        "  PANIC (pid 31676): Signal 11: Segmentation fault in 4.17.12-Debian",
+        "[2024/03/12 15:07:33.918996,  0] ../../lib/util/fault.c:264(log_stack_trace)",
+        "  BACKTRACE: 27 stack frames:",
+        "   #0 /lib/x86_64-linux-gnu/libsamba-util.so.0(log_stack_trace+0x2e) [0x7f3b1c6a4c8e]",
+        "   #4 /usr/lib/x86_64-linux-gnu/samba/vfs/fruit.so(+0x10a3c) [0x7f3b14e3ea3c]",
+        "   #26 /usr/sbin/smbd(_start+0x21) [0x55d0a3f6a7d1]",
+        "[2024/03/12 15:07:33.920386,  0] ../../source3/lib/dumpcore.c:315(dump_core)",
+    ]
+    assert line_severities(fold_repeats(lines))[3:7] == [Severity.STACK_TRACE] * 4
+    assert text_severity("   #4 /usr/lib/x86_64-linux-gnu/samba/vfs/fruit.so(+0x10a3c) [0x7f3b14e3ea3c]") == (
+        Severity.STACK_TRACE)
+
+
+def test_icinga_s_levels_before_the_component_are_read() -> None:
+    """Icinga 2 writes the level, a slash and the component: a warning whose text says "invalid" is a warning, an
+    information line that says "failed" is none."""
+    assert line_severity("[2024-05-21 14:04:02 +0200] critical/IdoMysqlConnection: Exception during database "
+                         "operation: Verify that your database is operational!") == Severity.ERROR
+    assert line_severity("[2024-05-21 00:21:36 +0200] warning/GraphiteWriter: Ignoring invalid perfdata for "
+                         "checkable 'env-sensor-dc1-r12!humidity'") == Severity.WARNING
+    assert line_severity("[2024-05-21 08:41:20 +0200] information/ApiListener: Reconnect attempt failed for "
+                         "'sat-ams-01'") == Severity.NONE
+
+
+def test_uwsgi_s_killed_workers_and_full_listen_queue_are_errors() -> None:
+    assert line_severity("DAMN ! worker 3 (pid: 1205) died, killed by signal 9 :( trying respawn ...") == (
+        Severity.ERROR)
+    assert line_severity("Wed Oct  9 12:38:42 2024 - *** HARAKIRI ON WORKER 3 (pid: 1205, try: 1, graceful: yes) "
+                         "***") == Severity.ERROR
+    assert line_severity('Wed Oct  9 12:38:11 2024 - *** uWSGI listen queue of socket "127.0.0.1:8001" (fd: 3) full '
+                         "!!! (101/100) ***") == Severity.ERROR
+    assert line_severity("Respawned uWSGI worker 3 (new pid: 14872)") == Severity.NONE
+
+
+def test_lines_with_a_time_of_their_own_are_no_part_of_the_message_above_a_trace() -> None:
+    """uWSGI's request lines carry their time in the middle ("[pid: 1206|...] ... [Wed Oct  9 15:16:09 2024] GET
+    ..."): records of their own, not the message of the segfault's backtrace below them."""
+    lines = [
+        "Wed Oct  9 15:01:45 2024 - uwsgi_response_writev_headers_and_body_do(): Broken pipe [core/writer.c line 429]",
+        "[pid: 1206|app: 0|req: 22/111] 198.51.100.203 () {42 vars in 850 bytes} [Wed Oct  9 15:16:09 2024] GET "
+        "/api/properties/130 => generated 17411 bytes in 39 msecs (HTTP/1.1 200)",
+        "INFO 2024-10-09 15:47:12,004 invoices 1204 140093650064960 rendering invoice for BK-5T8RWQ",
+        "!!! uWSGI process 1204 got Segmentation Fault !!!",
+        "*** backtrace of 1204 ***",
+        "/srv/booking/venv/bin/uwsgi(uwsgi_backtrace+0x2f) [0x55d3ef0e81ff]",
+        "/lib/x86_64-linux-gnu/libc.so.6(+0x3c050) [0x7f6a2b45b050]",
+        "*** end of backtrace ***",
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks[1:3] == [Severity.NONE, Severity.NONE]
+    assert marks[3:7] == [Severity.STACK_TRACE] * 4  # the error, then the backtrace
+
+
+def test_node_s_report_when_the_heap_runs_out_is_a_stack_trace() -> None:
+    lines = [
+        "<--- JS stacktrace --->",
+        "",
+        "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+        "----- Native stack trace -----",
+        "",
+        " 1: 0xb8ced1 node::OOMErrorHandler(char const*, v8::OOMDetails const&) [node]",
+        " 4: 0x11180d5  [node]",
+        "10: 0x1979ef6  [node]",
+        '{"level":30,"time":1732030862871,"pid":30118,"version":"3.8.2","msg":"checkout-api starting"}',
+    ]
+    marks = line_severities(fold_repeats(lines))
+    assert marks[2] == Severity.STACK_TRACE and marks[5:8] == [Severity.STACK_TRACE] * 3
+    assert marks[8] == Severity.NONE
+
+
 def test_an_unindented_line_that_indented_ones_follow_goes_on_with_the_error_s_message() -> None:
     """Kea quotes libpq's message over several lines: the error, "server closed the connection unexpectedly"
     without a timestamp or an indent, then its indented lines; all of it is the error. An unindented line that a

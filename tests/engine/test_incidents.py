@@ -42,6 +42,8 @@ from worker.engine.incidents import (
     "anything bad in the imap1 log? what was the worst of it",
     "is that what made checkout crawl late morning?", "search got really slow after lunch",  # slowness
     "the 1am deploy hung on pulling", "queue is stuck since 9",
+    "mac user got kicked off the projects share mid afternoon", "why do the clients keep disconnecting?",
+    "dpd got locked out after lunch", "payment provider flaking again? checkouts were 503ing around 11:20ish",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
@@ -214,6 +216,7 @@ def test_an_incident_logged_all_through_the_log_is_its_background() -> None:
     ("lots of tls errors today, is that what broke the relay?", False),  # a suspect
     ("anything bad on the mx2 server today? apart from the tls probe spam", True),  # what it sets aside
     ("anything weird on mx2 today? ignore the tls probe, thats always broken", True),
+    ("anything bad in the cluster journal besides the tls probe warnings?", True),
 ])
 def test_a_question_for_the_log_s_incidents_in_general(question: str, overview: bool) -> None:
     chunks = _relay_chunks()

@@ -76,6 +76,10 @@ from worker.engine.lookups import (
     ("when did kea get its lease db back", ["recovery"]),  # got something back
     ("line 4 went dark after the switch reboot. why couldnt the devices get back on?", []),  # no apostrophe
     ("it fell over around 2pm and came back on its own, what happened? pool again?", []),  # the crash is asked
+    ("api fell over late afternoon and came back by itself?? what happened", []),
+    ("availability was timing out around lunch, is postgres locking up again?", []),  # not doing its work again
+    ("is it up again?", ["recovery"]), ("the queue backed up again, why", []),
+    ("payment provider flaking again? checkouts were 503ing around 11:20ish", []),
     ("when did the api come back up?", ["recovery"]),
     ("which build is dispatch on now after that mess?", ["version"]),
     ("the 9 o'clock release kept crashing on startup, where's the actual error?", []),  # a release that failed
@@ -167,6 +171,8 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("INFO NodeStatusUpdaterImpl: Registered with ResourceManager as dn07.example:45454", True),  # YARN
     ("[1] 2024/08/20 08:19:44.109512 [INF] 10.40.2.13:6222 - rid:105 - Route connection created", True),  # NATS
     ("INFO NodeManager: registered UNIX signal handlers for [TERM, HUP, INT]", False),
+    ("[2024-05-21 08:43:07 +0200] information/ApiListener: Finished reconnecting to endpoint 'sat-ams-01'", True),
+    ("[2024-05-21 08:41:16 +0200] information/ApiListener: Reconnecting to endpoint 'sat-ams-01'", False),
 ])
 def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:
     assert states_value("recovery", text) == recovered

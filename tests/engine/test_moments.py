@@ -143,10 +143,12 @@ def test_the_time_of_a_zabbix_line_is_read_after_its_process_and_date() -> None:
 
 def test_the_time_of_a_line_stamped_in_epoch_seconds_is_read_in_utc() -> None:
     """Nagios writes "[1733252561] Error: ...", squid's native access log "1733252561.123  241 ...", zap's JSON
-    "ts":1733252561.5: seconds since 1970, here 2024-12-03 19:02:41 UTC, so "this evening" finds them."""
+    "ts":1733252561.5, pino's "time":1733252561442 (milliseconds): the time since 1970, here 2024-12-03 19:02:41
+    UTC, so "this evening" finds them."""
     lines = ["[1733252561] Error: Could not find any host matching 'web03'",
              "1733252561.123    241 10.0.0.7 TCP_MISS/200 512 GET http://example.com/ - HIER_DIRECT/93.184.216.34 -",
-             '{"level":"error","ts":1733252561.5,"msg":"config reload failed"}']
+             '{"level":"error","ts":1733252561.5,"msg":"config reload failed"}',
+             '{"level":50,"time":1733252561442,"pid":2231,"msg":"request errored"}']  # pino: milliseconds
     for line in lines:
         assert chunk_minutes(line) == (19 * 60 + 2, 19 * 60 + 2), line
     assert chunk_minutes("job 1733252561 finished") is None  # a number in the text is no timestamp

@@ -10,6 +10,7 @@ from worker.engine.names import (
     name_scores,
     stem,
     without_cleared,
+    without_guesses,
     word_stems,
 )
 
@@ -100,6 +101,17 @@ def test_the_parts_of_a_dotted_name_are_not_the_question_s_words() -> None:
     assert name_scores("the booking engine shows no rooms", chunks)[0] > 0
 
 
+def test_a_guess_at_the_system_is_left_out_of_what_the_question_asks() -> None:
+    """Retrieval reads the symptoms, not the system the asker guesses at ("recall job thing broken?")."""
+    question = "red cell units still quarantined, lab says results are done. recall job thing broken?"
+    assert without_guesses(question) == "red cell units still quarantined, lab says results are done "
+    assert without_guesses("is it the db again?") == "is it the db again?"  # nothing else to ask with
+    assert without_guesses("site slow, db down?") == "site slow, db down?"  # too little else
+    assert without_guesses("no new agency copy in desk view for 20 min, inkwell publish queue jammed again?") == (
+        "no new agency copy in desk view for 20 min ")
+    assert without_guesses("why is the db slow?") == "why is the db slow?"
+
+
 def test_what_the_question_says_is_working_is_left_out_of_what_it_asks() -> None:
     """Retrieval reads the question without the clauses that say what is working: the seedlink dashboard that
     looks fine says nothing of what went wrong."""
@@ -109,6 +121,7 @@ def test_what_the_question_says_is_working_is_left_out_of_what_it_asks() -> None
     assert without_cleared("how much lag is ok before i panic") == "how much lag is ok before i panic"
     assert without_cleared("8 pens stopped feeding, DO looks normal on grafana") == "8 pens stopped feeding on grafana"
     assert without_cleared("fhir api looks healthy") == "fhir api looks healthy"  # nothing else to ask with
+    assert cleared_words("pallet probed at -11, can i override? reefer data says fine") == {"reefer", "data"}
 
 
 def test_a_system_the_question_only_guesses_at_is_no_reason_to_answer_from_its_runbook() -> None:
@@ -123,4 +136,11 @@ def test_a_system_the_question_only_guesses_at_is_no_reason_to_answer_from_its_r
     assert guessed_words("is the payout side down?") == {"payout"}
     assert guessed_words("8 pens stopped feeding at once, oxyguard acting up again or what") == {"oxyguard"}
     assert guessed_words("is it safe to just switch off auto approvals?") == frozenset()
+    assert guessed_words("tasks land in vendor-b's queue?? is the auditor mis-sampling or what") == {"auditor"}
+    assert guessed_words("units still quarantined hours after the results. recall job thing broken?") == {
+        "recall", "job"}  # a guess after the symptoms, without "is"
+    assert guessed_words("no audit samples for 25 min, restart the workers? also is the router affected") == {
+        "router"}  # what it asks about besides: the problem is elsewhere
+    assert guessed_words("is anyone else affected?") == frozenset()
+    assert guessed_words("recall job broken?") == frozenset()  # nothing else said: it names the system
     assert name_scores("the irrigation controller is down, bays are dry", chunks)[0] > 0  # said, not guessed

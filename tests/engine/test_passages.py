@@ -959,6 +959,53 @@ def test_a_question_that_asks_whom_to_call_is_answered_by_the_escalation_section
     assert "0800 046 1190" in passage.as_text() and "Humidity" not in passage.as_text()
 
 
+DOCKS = """# dock-health
+
+Diagnosis. Start with `dockhealth station <id>`. For the gateway, `dockhealth gw-stats --window 30m` gives loss
+per cell.
+
+- If a station is offline, power-cycle its modem: `dockhealth modem-reboot --station <id>`.
+- If dock 1 is jammed, disable it: `dockhealth dock --station <id> --dock 1 --disable`.
+- If dock 2 is jammed, disable it: `dockhealth dock --station <id> --dock 2 --disable`.
+- If dock 3 is jammed, disable it: `dockhealth dock --station <id> --dock 3 --disable`.
+- If dock 4 is jammed, disable it: `dockhealth dock --station <id> --dock 4 --disable`.
+- If dock 5 is jammed, disable it: `dockhealth dock --station <id> --dock 5 --disable`.
+- If dock 6 is jammed, disable it: `dockhealth dock --station <id> --dock 6 --disable`.
+- If dock 7 is jammed, disable it: `dockhealth dock --station <id> --dock 7 --disable`.
+- If dock 8 is jammed, disable it: `dockhealth dock --station <id> --dock 8 --disable`.
+- If dock 9 is jammed, disable it: `dockhealth dock --station <id> --dock 9 --disable`.
+- If dock 10 is jammed, disable it: `dockhealth dock --station <id> --dock 10 --disable`.
+- If dock 11 is jammed, disable it: `dockhealth dock --station <id> --dock 11 --disable`.
+- If dock 12 is jammed, disable it: `dockhealth dock --station <id> --dock 12 --disable`.
+- If dock 13 is jammed, disable it: `dockhealth dock --station <id> --dock 13 --disable`.
+- If dock 14 is jammed, disable it: `dockhealth dock --station <id> --dock 14 --disable`.
+- If dock 15 is jammed, disable it: `dockhealth dock --station <id> --dock 15 --disable`.
+- If dock 16 is jammed, disable it: `dockhealth dock --station <id> --dock 16 --disable`.
+- If dock 17 is jammed, disable it: `dockhealth dock --station <id> --dock 17 --disable`.
+- If dock 18 is jammed, disable it: `dockhealth dock --station <id> --dock 18 --disable`.
+- If dock 19 is jammed, disable it: `dockhealth dock --station <id> --dock 19 --disable`.
+- If dock 20 is jammed, disable it: `dockhealth dock --station <id> --dock 20 --disable`.
+- If dock 21 is jammed, disable it: `dockhealth dock --station <id> --dock 21 --disable`.
+- If dock 22 is jammed, disable it: `dockhealth dock --station <id> --dock 22 --disable`.
+- If dock 23 is jammed, disable it: `dockhealth dock --station <id> --dock 23 --disable`.
+- If dock 24 is jammed, disable it: `dockhealth dock --station <id> --dock 24 --disable`.
+
+Escalation: Field Operations Engineering on-call 01632 960541.
+Gateway carrier: Northwave IoT NOC, +44 20 7946 0263.
+"""
+
+
+def test_whom_to_call_is_read_under_its_label_in_a_runbook_without_such_a_section() -> None:
+    """"Who do i ring about the station gw dropping packets": a runbook written as loose paragraphs says whom to call
+    under a label ("Escalation: ..."); that paragraph answers, not the step beside it."""
+    document = Document("runbook:dock-health.md", "dock-health", DOCKS, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 6), 0.6), (Chunk(document, "", 32, 33), 0.4)]
+    passage = text_passage("packets dropping everywhere, who do i ring at this hour?", ranked, overlap)
+    assert "Northwave IoT NOC" in passage.as_text() and "gw-stats" not in passage.as_text()
+    plain = text_passage("packets dropping everywhere, what now at this hour?", ranked, overlap)
+    assert "Northwave" not in plain.as_text()
+
+
 def test_a_question_for_the_setting_to_put_it_in_asks_what_to_do() -> None:
     assert asks_what_to_do("what mode should the water controller go in?")
     assert asks_what_to_do("which setting should i use for the chiller")

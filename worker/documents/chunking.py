@@ -35,7 +35,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # 16: CockroachDB's one-letter levels with the year ("W231114 14:06:31.924523 ...") and its failed events, Gitea's
 # levels after the function ("UploadHandler() [E] ...") and its Go stacks ("/source/x/pull.go:447 (0x2c1e4b3)"), and
 # the report that follows a line logged with an empty message (Spring Boot's "APPLICATION FAILED TO START").
-CHUNKER_VERSION = 16
+# 17: Samba's and uWSGI's backtraces, Icinga 2's levels ("critical/IdoMysqlConnection: ..."), uWSGI's killed workers,
+# pino's times in milliseconds, and no line with a time of its own taken into the message above a stack trace.
+CHUNKER_VERSION = 17
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -180,10 +180,12 @@ def _logged_with(line: str, trace_first: str) -> bool:
 def _message_start(lines: list[LogLine], marks: list[Severity], trace_start: int) -> int:
     """Where the message that a stack trace belongs to starts: a Java exception's message may run over
     several lines without a timestamp (``Detail:``, ``Hint:``) before the first ``at`` frame. Those lines
-    are taken when a timestamped line opens them; otherwise the trace starts where it was found."""
+    are taken when a timestamped line opens them; otherwise the trace starts where it was found. A line with a time
+    anywhere in it is a record of its own, no line of such a message (uWSGI's request lines: "[pid: 14872|app: 0|req:
+    8/109] 192.0.2.18 () {43 vars in 758 bytes} [Wed Oct  9 15:01:44 2024] GET ...")."""
     j = trace_start
     while (j > 0 and trace_start - j < MAX_MESSAGE_LINES and lines[j - 1].raw.strip()
-           and not has_leading_timestamp(lines[j - 1].raw) and marks[j - 1] != Severity.STACK_TRACE):
+           and not first_timestamp(lines[j - 1].raw) and marks[j - 1] != Severity.STACK_TRACE):
         j -= 1
     if j == trace_start or j == 0 or not has_leading_timestamp(lines[j - 1].raw):
         return trace_start

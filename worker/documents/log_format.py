@@ -18,8 +18,9 @@ TIMESTAMP = re.compile(
     r"|\b\d{2}:\d{2}:\d{2}[.,]\d{3,9}\b"  # time only with millis or micros (klog: "03:17:26.817985")
     r"|(?<=\d:)\d{8}:\d{6}\.\d{3}\b"  # Zabbix, after the process id: "1202:20250311:013412.004"
     # Unix epoch seconds (UTC): Nagios "[1733185801] HOST ALERT: ...", squid's native access log
-    # "1733185801.123    241 10.0.0.7 TCP_MISS/200 ...", zap's JSON "ts":1733185801.1234
-    r"|(?<=^\[)\d{10}(?=\])|^\d{10}\.\d{3}(?=\s)|(?<=\"ts\":)\d{10}\.\d+"
+    # "1733185801.123    241 10.0.0.7 TCP_MISS/200 ...", zap's JSON "ts":1733185801.1234; and milliseconds, pino's
+    # JSON "time":1732011074464
+    r"|(?<=^\[)\d{10}(?=\])|^\d{10}\.\d{3}(?=\s)|(?<=\"ts\":)\d{10}\.\d+|(?<=\"time\":)\d{13}(?!\d)"
 )
 # Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", Zabbix's "  1202:", logfmt's "time=",
 # JSON's {"ts":", Apache's "[Mon " (a weekday before the date), or a bracket
@@ -37,6 +38,8 @@ _FUNCTION_LEVEL = r"\(\) \[[{levels}]\] "
 # CockroachDB's structured events, logged at I: an event whose type says it failed ("EventType":
 # "client_authentication_failed")
 _FAILED_EVENT = r"\"EventType\":\s*\"\w+_failed\""
+# Icinga 2 ("[2024-05-21 14:04:02 +0200] critical/IdoMysqlConnection: ..."): the level, a slash and the component
+_SLASH_LEVEL = r"^\[[\d\-T :.+]+\] (?:{levels})/[\w-]+: "
 # Redis ("1:S 02 Apr 2026 01:47:12.330 # Connection with master lost."): after the time, "#" for its warnings
 # (its most severe level), "*" notice, "-" verbose, "." debug
 _REDIS = r"^\d+:[XCSM] \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}\.\d+ [{levels}] "
@@ -71,13 +74,14 @@ _ERROR = re.compile(  # a level that says error
     + r"|\bblocked for more than \d+ seconds\b"  # the kernel's hung task report (it says "INFO:")
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
     + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1") + r"|" + _FUNCTION_LEVEL.format(levels="EF")
-    + r"|" + _FAILED_EVENT
+    + r"|" + _FAILED_EVENT + r"|" + _SLASH_LEVEL.format(levels="critical|error|fatal")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[ ?(?:\w+:)?warn(?:ing)?\])|^warn: "
     r"|\[WRN\]|<Warning>"  # Serilog, Poco
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W") + r"|" + _FUNCTION_LEVEL.format(levels="W")
+    + r"|" + _SLASH_LEVEL.format(levels="warning")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
@@ -85,6 +89,7 @@ _QUIET = re.compile(  # a level that says all is well: what the text says then d
     r"|<(?:Information|Notice|Debug|Trace|Test)>"  # Poco
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30") + r"|" + _FUNCTION_LEVEL.format(levels="IDT")
+    + r"|" + _SLASH_LEVEL.format(levels="information|notice|debug")
 )
 # an error field that holds none: 'error:<nil>', "err=nil msg=..." (not "error: null pointer")
 _NO_ERROR = r"\s?[\"']?(?:<nil>|(?:nil|null|none)\b(?!\s+\w+(?:[\s,.;]|$)))"
@@ -126,6 +131,10 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     # routine "network unreachable resolving" nor Zabbix's "unreachable poller"), a process that crashed ("Exiting
     # due to fatal error"; PgBouncer at LOG: "closing because: server conn crashed? (age=2231s)")
     r"|(?i:\b(?:network|host) is unreachable\b|\bno route to host\b|\bfatal error\b|\bcrashed\b)"
+    # uWSGI: a worker killed ("DAMN ! worker 3 (pid: 1205) died, killed by signal 9 :( trying respawn ..."), for taking
+    # too long ("*** HARAKIRI ON WORKER 3 (pid: 1205, try: 1, graceful: yes) ***"), its socket's backlog full ("***
+    # uWSGI listen queue of socket "127.0.0.1:8001" (fd: 3) full !!! (101/100) ***")
+    r"|(?i:\bkilled by signal\b)|\bHARAKIRI\b|(?i:\blisten queue\b.{0,80}\bfull\b)"
 )
 # a process killed for memory: an error whatever the level it is logged at (containerd logs "TaskOOM event" at info)
 _OUT_OF_MEMORY_KILL = re.compile(r"\bTaskOOM\b|\bOOMKill(?:ed|ing)?\b|(?i:\boom[-_ ]?kill(?:ed|er|ing)?\b)")
@@ -148,8 +157,16 @@ _SIGNAL = r"\*\*\* Caught signal \("
 _GDB_FRAME = r"#\d{1,3}\s+0x[0-9a-f]+\s+in\s+\S"
 # a frame as glibc's backtrace_symbols prints it, under its header (FreeRADIUS: "Backtrace of last 14 frames:",
 # "/usr/lib/freeradius/rlm_python3.so(+0x4d1a)[0x7f6c2bd14d1a]", "/usr/sbin/freeradius(modcall+0x2a9)[0x55b1...]")
-_GLIBC_FRAME = r"\S*/[\w.+-]+\((?:[\w.]*\+0x[0-9a-f]+)?\) ?\[0x[0-9a-f]+\]\s*$"
-_BACKTRACE_HEADER = r"Backtrace(?: of (?:the )?(?:last )?\d+ frames)?:$"
+# Samba numbers them under its own header, indented ("  BACKTRACE: 27 stack frames:", "   #4 /usr/lib/x86_64-linux-gnu/
+# samba/vfs/fruit.so(+0x10a3c) [0x7f3b14e3ea3c]")
+_GLIBC_FRAME = r"\s*(?:#\d{1,3}\s+)?\S*/[\w.+-]+\((?:[\w.]*\+0x[0-9a-f]+)?\) ?\[0x[0-9a-f]+\]\s*$"
+# (and uWSGI: "*** backtrace of 1204 ***"; Node.js's report when V8 runs out of heap: "<--- JS stacktrace --->",
+# "----- Native stack trace -----")
+_BACKTRACE_HEADER = (r"(?:Backtrace(?: of (?:the )?(?:last )?\d+ frames)?:|\s*BACKTRACE: \d+ stack frames:"
+                     r"|\*\*\* backtrace of \d+ \*\*\*|<--- JS stacktrace --->|-{3,} Native stack trace -{3,})$")
+# a frame of V8's native stack ("  3: 0xf06747 v8::internal::V8::FatalProcessOutOfMemory(...) [node]", "10: 0x1979ef6
+# [node]")
+_V8_FRAME = r"\s*\d{1,3}: 0x[0-9a-f]+ .*\[[\w./-]+\]\s*$"
 # a frame as strongSwan prints it, after its thread and subsystem ("15[LIB]  dumping 8 stack frame addresses:",
 # "15[LIB]   /usr/lib/ipsec/plugins/libstrongswan-curl.so @ 0x7f5c3c9f1000 [0x7f5c3c9f2c4e]", and with addr2line
 # "    -> curl_fetcher.c:220")
@@ -169,7 +186,7 @@ _TRACE_START = re.compile(
     + r"|^(?:" + TIMESTAMP.pattern + r")\s+[0-9a-f]{12,16}\s+-?\d+\s+" + _SIGNAL  # Ceph, after its prefix
     + r"|^" + _NATIVE_FRAME  # after a blank line and the daemon's version
     + r"|^" + _GDB_FRAME + r"|^" + _GLIBC_FRAME + r"|^" + _BACKTRACE_HEADER + r"|^" + _DUMPING_HEADER
-    + r"|^" + _ADDRESS_FRAME + r"|^" + _GO_PC_FRAME
+    + r"|^" + _ADDRESS_FRAME + r"|^" + _GO_PC_FRAME + r"|^" + _V8_FRAME
 )
 _GO_PC_FRAME_LINE = re.compile(r"^" + _GO_PC_FRAME)
 _JAVA_FRAME = re.compile(r"^\s+at [\w$.<>/]+\(.*\)\s*$|^\s+at [\w$.<>/]+")
@@ -180,7 +197,7 @@ _TRACE_CONTINUATION = re.compile(
     r"|Traceback \(most recent call last\):"
     r"|" + _GOROUTINE + r"|created by |\[signal |runtime stack:$"  # Go: "[signal SIGSEGV: ...]", goroutines
     r"|" + _GDB_FRAME + r"|" + _GLIBC_FRAME + r"|" + _ADDRESS_FRAME + r"|" + _ADDRESS_FRAME_SOURCE
-    + r"|" + _GO_PC_FRAME + ")"
+    + r"|" + _GO_PC_FRAME + r"|" + _V8_FRAME + ")"
 )
 _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"^(?:\s+at [\w$.<>/]+\(|\s+File \".*\", line \d+|\t/\S+\.go:\d+|Caused by:(?: |$)"
@@ -188,7 +205,7 @@ _FRAME_OR_HEADER = re.compile(  # a line that only a stack trace has
     r"|panic: |fatal error: |runtime stack:$|" + _GOROUTINE + r"|" + _RUST_PANIC + r"|" + _RUST_TAIL + r"|" + _JVM_CRASH
     + r"|#\s+(?:SIGSEGV|SIGBUS|SIGILL|SIGFPE|Problematic frame:|[CJVj]\s+\[)|" + _NATIVE_FRAME + r"|" + _GDB_FRAME
     + r"|" + _GLIBC_FRAME + r"|" + _BACKTRACE_HEADER + r"|" + _DUMPING_HEADER + r"|" + _ADDRESS_FRAME
-    + r"|" + _GO_PC_FRAME
+    + r"|" + _GO_PC_FRAME + r"|" + _V8_FRAME
     + r"|\s+at (?:.+ \()?[^\s()]*[A-Za-z/][^\s()]*:\d+:\d+\)?\s*$"  # JavaScript: "    at f (/app/a.js:42:41)"
     # Elixir: "** (Postgrex.Error) ...", "    (ecto_sql 3.11.1) lib/ecto/adapters/sql.ex:1054: Ecto.Adapters.SQL.f/1"
     + r"|\s*\*\* \(\w[\w.]*\) |\s+(?:\(\w+ [\w.+-]+\) )?[\w/.-]+\.exs?:\d+: \S)"
@@ -408,10 +425,14 @@ def first_timestamp(line: str) -> str | None:
 
 
 _EPOCH = re.compile(r"\d{10}(?:\.\d+)?")
+_EPOCH_MILLISECONDS = re.compile(r"\d{13}")
 
 
 def epoch_seconds(stamp: str) -> float | None:
-    """The seconds since 1970 (UTC) that a timestamp of ``TIMESTAMP`` writes as a number, else None."""
+    """The seconds since 1970 (UTC) that a timestamp of ``TIMESTAMP`` writes as a number (of seconds, or of
+    milliseconds), else None."""
+    if _EPOCH_MILLISECONDS.fullmatch(stamp):
+        return int(stamp) / 1000
     return float(stamp) if _EPOCH.fullmatch(stamp) else None
 
 

@@ -27,7 +27,7 @@ from worker.engine.identifiers import chunk_fields, identifier_scores
 from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
-from worker.engine.names import heading_scores, name_scores, without_cleared
+from worker.engine.names import heading_scores, name_scores, without_cleared, without_guesses
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
 from worker.engine.sources import source_scores
@@ -155,10 +155,11 @@ class Evidence:
 
 
 def sought_text(question: str, chunks: Sequence[Chunk]) -> str:
-    """What retrieval looks for: the question without what it says is working (names.py's ``without_cleared``)
-    and, when it suspects lines of the candidates' logs (suspects.py), without their description ("inbound mail
-    was delayed after lunch - is it those tls errors from mon01?": the delay, not the TLS errors)."""
-    asked = without_cleared(question)
+    """What retrieval looks for: the question without what it says is working (names.py's ``without_cleared``),
+    without the system it only guesses at when it says enough else (``without_guesses``) and, when it suspects lines
+    of the candidates' logs (suspects.py), without their description ("inbound mail was delayed after lunch - is it
+    those tls errors from mon01?": the delay, not the TLS errors)."""
+    asked = without_guesses(without_cleared(question))
     split = suspect_split(asked)
     return split[1] if split is not None and suspected(asked, chunks) else asked
 

@@ -50,10 +50,12 @@ _INCIDENT_WORDS = re.compile(
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"
-    r"|(?:drop|dropp|pull|kick|fall|fell)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
+    r"|(?:drop|dropp|pull|kick|fall|fell|lock|boot|throw|thrown)\w* out|can'?t|cannot|couldn'?t|unable|won'?t"
+    r"|(?:got|get|gets|getting|been|being|was|were) (?:kick|boot|throw|thrown)\w* off|disconnect(?:s|ed|ing)"
     r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off"
     r"|(?:anything|something) (?:weird|odd|strange|unusual|funny|fishy)"
-    r"|chok(?:e|es|ed|ing)|(?:nobody|no one|none of \w+) (?:could|can|was able|were able))(?!\w)"
+    r"|chok(?:e|es|ed|ing)|(?:nobody|no one|none of \w+) (?:could|can|was able|were able)"
+    r"|flak(?:y|ey|ing|ed|es)|flapp\w*)(?!\w)"  # "payment provider flaking again?"
 )
 # slowness: trouble to ask about ("is that what made checkout crawl?"), though a log seldom says it in words
 _SLOW_WORDS = re.compile(r"(?i)\b(?:slow(?:s|ed|ing|ness|er)?|crawl(?:s|ed|ing)?|sluggish|lagg(?:y|ing)|hung"
@@ -99,7 +101,8 @@ def names_logged_trouble(text: str) -> bool:
 # a question for the log's incidents in general: "anything bad on mx2 today?", "what broke in flink today", "just gimme
 # the highlights"
 _OVERVIEW = re.compile(
-    r"(?i)\b(?:anything|something) (?:(?:else|at all|really) )?(?:bad|wrong|broken|off|odd|weird|worrying|unusual"
+    r"(?i)\b(?:anything|something) (?:(?:else|at all|really|actually|actualy|truly|seriously) )?"
+    r"(?:bad|wrong|broken|off|odd|weird|worrying|unusual"
     r"|interesting|notable)\b|\bany (?:issues|problems|errors|incidents|trouble|failures)\b"
     r"|\bwhat (?:broke|went wrong|blew up)\b|\bhighlights?\b|\bsummar(?:y|ise|ize)\b|\boverview\b")
 # the words of such a question that name no particular incident
@@ -109,7 +112,8 @@ _OVERVIEW_WORDS = word_stems(
     "going happen happened happening blew blow up today tonight overnight yesterday morning afternoon evening night "
     "day whole so far since midnight log logs file in on at of for the a an this that these those there was were is "
     "are been highlights highlight summary summarise summarize overview gimme give me us just show tell list quick "
-    "please pls api app application service server host box machine node instance")
+    "please pls api app application service server host box machine node instance cluster journal syslog actually "
+    "actualy truly seriously")
 OVERVIEW_SAMPLE = 400  # chunks of a log read for the words that most of its lines use
 OVERVIEW_COMMON = 0.25  # a word in this share of them names the log's own subject, no incident
 
@@ -130,7 +134,8 @@ def asks_for_overview(question: str, chunks: Sequence[Chunk]) -> bool:
         return False
     left = word_stems(_INCIDENT_WORDS.sub(" ", head)) - _OVERVIEW_WORDS
     for document in {chunk.document.doc_id: chunk.document for chunk in logs}.values():
-        left -= name_words(document)
+        names = name_words(document)
+        left -= names | {name.rstrip("0123456789") for name in names}  # "icinga" of icinga2-master-01.log
     return not left - subject_words(left, logs)
 
 

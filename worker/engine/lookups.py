@@ -80,7 +80,8 @@ _UP = (r"(?i:\bready (?:to (?:accept|serve|receive|handle)|for connections)\b"
 # the recovery lines that say the service is up ("[KafkaServer id=2] started (kafka.server.KafkaServer)", "Server
 # started.", "[os-node-2] started"; not "snapshot started")
 _READY = re.compile(_UP)
-_RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bsucce(?:ss|eded|ssfully)\b"
+_RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\b|\bfinished reconnecting\b"
+              r"|\bsucce(?:ss|eded|ssfully)\b"
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b|\bconnection created\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
@@ -141,8 +142,10 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\b(?:is|are|was|were) [\w.-]+ back\b(?! (?:to|from|at|in|off|down|on)\b)"
                             r"|\b(?:it|they) c[oa]me up\b"  # "what time did it come up?", not "did an error come up"
                             r"|\bback (?:up|online|in sync|to normal)\b|\brebuilt\b"
-                            r"|\brecovered\b|\b(?:up|fine|ok|working|loading|running|serving|responding|flowing"
-                            r"|processing|accepting|succeeding|passing|going through|taking \w+) again\b"
+                            # "is it up again?", not "is postgres locking up again?" nor "queue backed up again"
+                            r"|\brecovered\b|\b(?:(?<!ing )(?<!ed )up|fine|ok|working|loading|running|serving"
+                            r"|responding|flowing|processing|accepting|succeeding|passing|going through|taking \w+)"
+                            r" again\b"
                             r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
                             r"|\b(?:connect|log ?in|login|authenticat|join|start|unseal|sync|reach|publish|consum"
                             r"|deliver|send|talk)\w* again\b"
@@ -150,7 +153,8 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\b(?<!keep )(?<!keeps )(?<!kept )re-?(?:connect|establish|join)(?:ed|s)?\b"
                             # doing its work again ("answering queries again"), not failing again
                             r"|\b(?!(?:fail|crash|break|err|throw|restart|drop|dy|tim|los|reject|refus|complain|spam"
-                            r"|warn|panic|hang|stall|leak|flap|evict|kill|oom|throttl)\w*"
+                            r"|warn|panic|hang|stall|leak|flap|evict|kill|oom|throttl|lock|freez|chok|jam|clog|act"
+                            r"|play|mess|blow|back|flak)\w*"
                             r"|(?:some|any|no|every)?thing\b|morning\b|evening\b|during\b|string\b)"
                             r"\w+ing(?: \w+)? again\b"
                             r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"
@@ -190,9 +194,9 @@ _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
                           # "... and came back up, what crashed it?"
                           r"|\bwhat (?:\w+ )?(?:killed|crashed|caused|broke|(?:took|taken|brought) (?:\w+ )?down)\b"
                           # "it fell over twice and came back by itself, why?", "it fell over around 2pm and came
-                          # back on its own, what happened?"
+                          # back on its own, what happened?", "... came back by itself?? what happened"
                           r"|\b(?:crash\w*|died|fell over|went down|restarted|failed|broke|panick\w*|oom\w*)\b"
-                          r"(?:[^?!.\n]*\bwhy\W*$|[^?!.\n]{0,80}\bback\b[^?!.\n]{0,40}?"
+                          r"(?:[^?!.\n]*\bwhy\W*$|[^?!.\n]{0,80}\bback\b[^\n]{0,40}?"
                           r"\b(?:why|what happened|what went wrong)\b)")
 
 

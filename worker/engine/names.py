@@ -59,9 +59,11 @@ def name_words(document: Document) -> frozenset[str]:
     return word_stems(f"{document.title} {file_name.rsplit('.', 1)[0]}")
 
 
-# what the question says is working: "fhir api looks healthy", "the other views look fine", "vpn itself is fine"
+# what the question says is working: "fhir api looks healthy", "the other views look fine", "vpn itself is fine",
+# "reefer data says fine"
 _CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet|so)\b)\s*((?:[\w-]+\s+){1,3}?)"
-                      r"(?:itself\s+|side\s+)?(?:looks?|seems?|is|are|was|were)\s+(?:all\s+|totally\s+|perfectly\s+)?"
+                      r"(?:itself\s+|side\s+)?(?:looks?|seems?|is|are|was|were|says?|shows?|reads?)\s+"
+                      r"(?:all\s+|totally\s+|perfectly\s+)?"
                       r"(?:healthy|fine|ok|okay|green|normal)\b")
 
 
@@ -95,14 +97,22 @@ _RULED_OUT = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|
 
 
 # what the question only guesses at: "is this the mqtt broker again?", "is the payout side down?", "is the irrigation
-# controller borked or what", "oxyguard acting up again or what": the asker does not know which system it is
-_NOT_A_NAME = r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going)\b)"
+# controller borked or what", "is the auditor mis-sampling or what", "oxyguard acting up again or what", and after
+# the symptoms, "... hours ago. recall job thing broken?": the asker does not know which system it is; and what it
+# only asks about besides ("also is the router affected"): the problem is elsewhere
+_NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going"
+               r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
+_FAULTY = (r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged|hosed|busted"
+           r"|at fault|to blame|the (?:problem|issue|culprit|cause))")
 _GUESSED = re.compile(
     r"(?i)\b(?:is|was|are) (?:it|this|that|these|those) (?:the |a |an |our )?" + _NOT_A_NAME
     + r"((?:[\w-]+\s+){0,3}?[\w-]+)(?:\s+(?:again|thing|stuff|issue|problem))*\s*(?:\?|\bor what\b)"
     r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?"
-    r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|busted|at fault|to blame"
-    r"|the (?:problem|issue|culprit|cause))\b[^.?!]{0,30}?(?:\?|\bor what\b)"
+    + _FAULTY + r"\b[^.?!]{0,30}?(?:\?|\bor what\b)"
+    r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+[\w-]+ing\b[^.?!]{0,20}?\bor what\b"
+    r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:also |even )?"
+    r"(?:affected|impacted|involved)\b"
+    r"|[,.?!]\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?" + _FAULTY + r"(?: again)?\s*\?"
     r"|((?:[\w-]+\s+){1,2}?)(?:acting|playing) up(?: again)? or what\b")
 
 
@@ -110,6 +120,16 @@ def guessed_words(question: str) -> frozenset[str]:
     """The stems of the systems the question only guesses at (``_GUESSED``)."""
     return frozenset().union(*(word_stems(next(group for group in match.groups() if group))
                                for match in _GUESSED.finditer(question)))
+
+
+SYMPTOM_WORDS = 4  # words a question must say besides its guess for the guess to be left out of what it asks
+
+
+def without_guesses(question: str) -> str:
+    """The question without the clauses that only guess at a system (``_GUESSED``), when it says what is wrong in
+    at least ``SYMPTOM_WORDS`` other words: no words to look for then ("site slow, db down?" keeps its guess)."""
+    text = _GUESSED.sub(" ", question[:MAX_QUESTION_CHARS]) + question[MAX_QUESTION_CHARS:]
+    return text if len(word_stems(text)) >= SYMPTOM_WORDS else question
 
 
 def cleared_words(question: str) -> frozenset[str]:

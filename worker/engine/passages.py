@@ -82,7 +82,8 @@ ACTION_BONUS = 0.06  # for a block that says what to do, when choosing the passa
 ACTION_BONUS_HOW = 0.15  # the same when the question asks what to do (``asks_what_to_do``)
 REMEDY_BONUS = 0.05  # for a block in a section headed as a remedy, when the question asks what to do
 VERIFY_BONUS = 0.15  # for a block in a section headed as a verification, when the question asks how to confirm a fix
-CONTACT_BONUS = 0.15  # for a block in a section headed as whom to call, when the question asks that
+CONTACT_BONUS = 0.15  # for a block that says whom to call (by its section's heading or its label), when the
+# question asks that
 DESCRIPTION_PENALTY = 0.1  # for a block of a section that says how to confirm a fix, when the question asks what to
 # do or describes a symptom (not how to confirm a fix, a number, a time, a reason or a meaning)
 LEAD_PENALTY = 0.1  # for a block of a document's opening text (before its first subsection), when the question
@@ -124,8 +125,13 @@ _RUNNABLE = re.compile(r"(?:^|\s)--?\w|(?:^|\s)[~.]{0,2}/\w|[=|<>$]")
 # the headings runbooks give to what to do about a problem (as opposed to what it means or how to check it)
 REMEDY_HEADING = re.compile(r"(?i)\b(?:mitigat\w*|remediat\w*|resolution|resolv\w*|fix\w*|workarounds?|recover\w*"
                             r"|roll ?backs?|solutions?|what to do|response)\b")
-# the heading of a section that says whom to call ("Escalation", "Contacts", "Who to page")
-CONTACT_HEADING = re.compile(r"(?i)\b(?:escalat\w*|contacts?|on-?call|who to (?:call|page|contact)|paging)\b")
+# the heading of a section that says whom to call ("Escalation", "Contacts", "Who to page", "Who do I call?")
+_CONTACTS = (r"\b(?:escalat\w*|contacts?|on-?call|who to (?:call|ring|page|contact)|paging"
+             r"|who (?:do|should|can) (?:i|we) (?:call|ring|phone|page|contact))\b")
+CONTACT_HEADING = re.compile(r"(?i)" + _CONTACTS)
+# a line that says whom to call under a label of its own, in a runbook without such a section ("Escalation: Field
+# Operations Engineering on-call 01632 960541", "**Contacts:** ...")
+CONTACT_LABEL = re.compile(r"(?im)^[\W_]{0,3}" + _CONTACTS + r"[^:\n]{0,30}:")
 # the heading of a section that says how to confirm a fix ("Verify recovery", "Validation"): no remedy itself
 VERIFY_HEADING = re.compile(r"(?i)\b(?:verif\w*|validat\w*|confirm\w*)\b|\bcheck(?:ing)? (?:it|the fix|the recovery)\b"
                             r"|\b(?:it|that|the fix) worked\b")
@@ -197,9 +203,10 @@ def best_passage(question: str, chunks: Sequence[Chunk], scores: np.ndarray, sco
             best += [i for i in ranked[SECTIONS_CONSIDERED:]
                      if _in_section_headed(readable, chunks[i].line_start, VERIFY_HEADING)][:1]
         considered = [(replace(chunks[i], document=readable), float(scores[i])) for i in best]
-        if asks_whom_to_call(question):  # and the best chunk of a section that says whom to call, as the best
+        if asks_whom_to_call(question):  # and the best chunk that says whom to call, as the best
             considered += [(replace(chunks[i], document=readable), float(scores[ranked[0]])) for i in ranked
-                           if _in_section_headed(readable, chunks[i].line_start, CONTACT_HEADING)][:1]
+                           if _in_section_headed(readable, chunks[i].line_start, CONTACT_HEADING)
+                           or CONTACT_LABEL.search(chunks[i].text)][:1]
         passage = text_passage(without_cleared(question), considered, scorer)
     return replace(passage, document=document)
 
@@ -525,7 +532,8 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     mine = [n for n, (section, _, _) in enumerate(candidates) if section is best]
     start, end = _best_span(best.lines, best.blocks, totals[mine])
     lines = best.lines[start:end + 1]
-    if not actionable("\n".join(lines)) and not best.contacts:  # whom to call is what to do
+    says_whom_to_call = best.contacts or bool(CONTACT_LABEL.match(lines[0]))  # which is what to do
+    if not actionable("\n".join(lines)) and not says_whom_to_call:
         lines = _up_to_next_step(document, best, best.first + start, lines)
     passage = Passage(document, best.heading, tuple(lines), best.first + start, best.first + start + len(lines) - 1)
     if asks_fact_or_reason(question):
@@ -689,10 +697,11 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     it; not those that ask for a number, a time or a reason, ``asks_fact_or_reason``) or, when the question asks
     whether something is allowed (``asks_permission``), when it states a rule (``_RULE``: "Never set a setpoint
     above 2.0 mg/L"), and, for a question that asks what to mind before a step (``asks_caution``), only when it warns
-    (the larger bonus), plus ``CONTACT_BONUS`` in a section headed as whom to call when the question asks that
-    (``asks_whom_to_call``), plus ``REMEDY_BONUS`` in a section headed as a remedy when the question asks what to do
-    (not how to confirm a fix), less ``LEAD_PENALTY`` for the document's opening text then, plus ``VERIFY_BONUS`` in a
-    section headed as how to confirm a fix ("Verify recovery") when the question asks that (``asks_to_verify``) and
+    (the larger bonus), plus ``CONTACT_BONUS`` in a section headed as whom to call or under such a label
+    (``CONTACT_LABEL``) when the question asks that (``asks_whom_to_call``), plus ``REMEDY_BONUS`` in a section
+    headed as a remedy when the question asks what to do (not how to confirm a fix), less ``LEAD_PENALTY`` for the
+    document's opening text then, plus ``VERIFY_BONUS`` in a section headed as how to confirm a fix ("Verify
+    recovery") when the question asks that (``asks_to_verify``) and
     less ``DESCRIPTION_PENALTY`` there when it asks what to do or describes a symptom (the check describes the
     symptom going away in its own words), less ``REDIRECT_PENALTY`` for a block that sends the reader elsewhere."""
     texts = ["\n".join(section.lines[b.start:b.end + 1]) for section, _, b in candidates]
@@ -725,7 +734,7 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
                          + bonus * (_warns(texts[n]) if caution
                                     else actionable(texts[n]) or (ruled and bool(_RULE.search(texts[n]))))
                          + remedy * section.remedy + verify * section.verification - overview * (section.level <= 1)
-                         + contact * section.contacts
+                         + contact * (section.contacts or bool(CONTACT_LABEL.match(texts[n])))
                          - describing * section.verification
                          - REDIRECT_PENALTY * bool(REDIRECT.search(texts[n]))
                          for n, (section, score, _) in enumerate(candidates)])
