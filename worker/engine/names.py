@@ -104,14 +104,14 @@ _NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true
                r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
 _FAULTY = (r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged|hosed|busted"
            r"|at fault|to blame|the (?:problem|issue|culprit|cause))")
+_IS_THE = r"\b(?:is|are) (?:the |our )?" + _NOT_A_NAME  # "is the ...", "are our ..."
 _GUESSED = re.compile(
     r"(?i)\b(?:is|was|are) (?:it|this|that|these|those) (?:the |a |an |our )?" + _NOT_A_NAME
     + r"((?:[\w-]+\s+){0,3}?[\w-]+)(?:\s+(?:again|thing|stuff|issue|problem))*\s*(?:\?|\bor what\b)"
-    r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?"
+    r"|" + _IS_THE + r"((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?"
     + _FAULTY + r"\b[^.?!]{0,30}?(?:\?|\bor what\b)"
-    r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+[\w-]+ing\b[^.?!]{0,20}?\bor what\b"
-    r"|\b(?:is|are) (?:the |our )?" + _NOT_A_NAME + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:also |even )?"
-    r"(?:affected|impacted|involved)\b"
+    r"|" + _IS_THE + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+[\w-]+ing\b[^.?!]{0,20}?\bor what\b"
+    r"|" + _IS_THE + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:also |even )?(?:affected|impacted|involved)\b"
     r"|[,.?!]\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?" + _FAULTY + r"(?: again)?\s*\?"
     r"|((?:[\w-]+\s+){1,2}?)(?:acting|playing) up(?: again)? or what\b")
 
