@@ -1,5 +1,5 @@
 """The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
-runbooks and the logs, tuning and the twenty-seven rounds of held-out questions, through the CLI's path with the
+runbooks and the logs, tuning and the twenty-eight rounds of held-out questions, through the CLI's path with the
 default engine, beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ FLOOR = {
     "logs-heldout26": (21, 20, 21),
     "lookalike27": (18, 18, 0),
     "logs-heldout27": (21, 18, 19),
+    "lookalike28": (15, 12, 0),
+    "logs-heldout28": (21, 15, 17),
 }
 
 
