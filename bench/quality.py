@@ -277,7 +277,7 @@ from jobs.payload import QuestionJob  # noqa: E402
 from worker.cli import ask, local_pipeline  # noqa: E402
 from worker.documents.runbook_lookup import runbook_sections  # noqa: E402
 from worker.engine.base import Engine  # noqa: E402
-from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, load_minilm  # noqa: E402
+from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, load_embeddings  # noqa: E402
 from worker.index.chunk_index import ChunkIndex, embedding_text  # noqa: E402
 from worker.pipeline import AnswerPipeline  # noqa: E402
 from worker.runtime import engine_index, load_engine  # noqa: E402
@@ -667,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = WorkerSettings.from_env(os.environ)
         started = time.perf_counter()
-        default = ExtractiveEngine(MiniLMRetriever(EmbeddingCache(load_minilm(settings.retriever_device))),
+        default = ExtractiveEngine(MiniLMRetriever(load_embeddings(settings.retriever_device,
+                                                                    settings.retriever_precision)),
                                    top_k=settings.top_k)
         outcomes = run(cases, default, "default", Baseline(default.retriever.cache), sys.stderr.isatty())
         if settings.clara.enabled:

@@ -424,10 +424,10 @@ def minilm_or_none() -> tuple[Callable[[Any], Any], str]:
     try:
         import torch
 
-        from worker.engine.default import EmbeddingCache, MiniLMRetriever, load_minilm
+        from worker.engine.default import MiniLMRetriever, load_embeddings
 
-        retriever = MiniLMRetriever(EmbeddingCache(load_minilm("cuda" if torch.cuda.is_available() else "cpu")))
-        return retriever.embed, "all-MiniLM-L6-v2"
+        retriever = MiniLMRetriever(load_embeddings("cuda" if torch.cuda.is_available() else "cpu"))
+        return retriever.embed, retriever.cache.embedder
     except ImportError as error:
         log(f"no MiniLM here ({error}): the index keeps no dense vectors")
         import numpy as np

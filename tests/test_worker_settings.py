@@ -47,3 +47,10 @@ def test_weight_format_is_read_and_checked() -> None:
     assert WorkerSettings.from_env({"CLARA_WEIGHTS": "fp8"}).clara.weights == "fp8"
     with pytest.raises(ValueError, match=r"CLARA_WEIGHTS='int4' is not one of bf16, int8, fp8"):
         WorkerSettings.from_env({"CLARA_WEIGHTS": "int4"})
+
+
+def test_retriever_precision_is_read_and_checked() -> None:
+    assert WorkerSettings.from_env({}).retriever_precision == "auto"
+    assert WorkerSettings.from_env({"CHATOPS_RETRIEVER_PRECISION": "FP32"}).retriever_precision == "fp32"
+    with pytest.raises(ValueError, match=r"CHATOPS_RETRIEVER_PRECISION='fp16' is not one of auto, fp32, bf16"):
+        WorkerSettings.from_env({"CHATOPS_RETRIEVER_PRECISION": "fp16"})

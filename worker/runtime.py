@@ -21,7 +21,7 @@ from worker.documents.redact import DocumentRedactor
 from worker.documents.runbooks import RunbookFolder
 from worker.documents.slack_files import SlackFileReader
 from worker.engine.base import Engine
-from worker.engine.default import EmbeddingCache, ExtractiveEngine, MiniLMRetriever, load_minilm
+from worker.engine.default import ExtractiveEngine, MiniLMRetriever, load_embeddings
 from worker.index.chunk_index import ChunkIndex, index_fingerprint
 from worker.index.file_ingest import FileIngest
 from worker.index.files import IndexedFiles
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def load_engine(settings: WorkerSettings, redis: Redis | None = None) -> Engine:
     """CLaRa when a checkpoint is configured (ranked by MiniLM for Base and Instruct checkpoints), else the
     default extractive engine."""
-    retriever = MiniLMRetriever(EmbeddingCache(load_minilm(settings.retriever_device)))
+    retriever = MiniLMRetriever(load_embeddings(settings.retriever_device, settings.retriever_precision))
     if not settings.clara.enabled:
         log.info("no CLaRa checkpoint configured: using the default extractive engine")
         return ExtractiveEngine(retriever, top_k=settings.top_k)
@@ -68,7 +68,7 @@ def engine_index(engine: Engine, redis: Redis | None = None, settings: IndexSett
     retriever = getattr(engine, "retriever", None)
     if isinstance(retriever, MiniLMRetriever):
         embed: Callable[[Sequence[str]], np.ndarray] = retriever.embed
-        embedder = "all-MiniLM-L6-v2"
+        embedder = retriever.cache.embedder
     else:
         embed, embedder = _no_vectors, "none"
     fingerprint = index_fingerprint(engine.name, engine.max_chunk_tokens, embedder)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from worker.documents.document import Chunk
 
+PRECISIONS = ("auto", "fp32", "bf16")  # of the retriever's matrix products (CHATOPS_RETRIEVER_PRECISION)
+
 # what a question asks is read from its first characters: a pasted log after them adds nothing, and every reading
 # of the question (intent, times, values, names) runs in bounded time whatever its length
 MAX_QUESTION_CHARS = 2000
