@@ -210,6 +210,8 @@ def test_an_incident_logged_all_through_the_log_is_its_background() -> None:
     ("anything bad on mx2 today?", True),
     ("anything bad in the relay log today? just gimme the highlights", False),  # "relay" names something
     ("what broke overnight", True),
+    ("just got paged for mx2, anything actually bad in here or the usual noise?", True),
+    ("pls summarize what broke on mx2 today for the postmortem, mgmt wants a rough timeline", True),
     ("any issues today?", True),
     ("what broke after somebody reloaded the scanner this afternoon", False),
     ("why did clamd fail?", False),

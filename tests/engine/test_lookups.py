@@ -99,6 +99,9 @@ from worker.engine.lookups import (
     ("vpn was dead for everyone for a few min around 11:25, did the config reload break it??", []),
     ("could the deploy have caused this?", []), ("was it the upgrade that broke it", []),
     ("did anyone change the config?", ["change"]),
+    ("since the 5am release the api returns 404 on every route, why didn't it come up?", []),  # what went wrong
+    # a change-management paper asks for no change
+    ("which billing-api build is live rn? need it for the change ticket", ["version"]),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -140,6 +143,10 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
     ("version", "I, [2026-03-04T14:02:22.021630 #1]  INFO -- : [Boot] storefront release 2026.03.04-2 (git 4f9c2e1)"),
     ("version", "INFO ClusterEntrypoint [] - Starting StandaloneSessionClusterEntrypoint (Version: 1.18.1, Scala: 2)"),
     ("version", "- root - 364 - WARNING - main - Server /opt/venvs/synapse/app/homeserver.py version 1.123.0"),
+    ("version", '{"level":"INFO","time":"2024-05-14T15:41:31Z","message":"Version: RELEASE.2024-05-10T01-41-38Z"}'),
+    ("recovery", "2024-05-14 12:53:41,207 INFO  [org.jboss.as] (Controller Boot Thread) WFLYSRV0025: JBoss EAP"
+                 " 7.4.14.GA (WildFly Core 15.0.33.Final-redhat-00001) started in 43210ms - Started 1021 of 1254"),
+    ("recovery", "INFO 1 --- [main] c.a.ledger.LedgerApplication : Started LedgerApplication in 5.31 seconds"),
     ("change", "[2025-03-11T01:32:07,441][INFO ][o.o.c.s.ClusterSettings] updating [cluster.routing.allocation.disk"
                ".watermark.high] from [90%] to [93%]"),
     ("change", "2025-05-20T00:41:07.219Z [INFO]  core: disabled audit backend: path=syslog/"),
@@ -201,6 +208,9 @@ def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, r
     ("version", '- 192.0.2.201 - 8008 - {@fatima:example.org} Processed request: 0.018sec/0.002sec 953B 200 "POST '
                 '/_matrix/client/v3/keys/query HTTP/1.1" "Element/1.11.85 (Linux)" [0 dbevts]'),
     ("recovery", "[2025-03-11T23:30:00,412][INFO ][o.o.s.SnapshotShardsService] [[products-v8][1]] snapshot started"),
+    # a client's version in a structured line's user agent (MinIO's audit entries)
+    ("version", '{"time":"2024-05-14T17:39:31Z","api":{"name":"HeadObject"},"userAgent":"MinIO (linux; amd64) '
+                'minio-go/v7.0.70 mc/RELEASE.2024-04-29T09-56-05Z"}'),
     ("leader", '2025-05-20T13:31:44.905Z [INFO]  storage.raft: entering follower state: follower="vault-2" '
                "leader-address= leader-id="),  # nobody leads yet
     # states the system moved through by itself, not changes someone made
@@ -274,6 +284,21 @@ def test_the_comeback_is_where_the_start_up_ends_not_its_first_listening_compone
               Chunk(log, "2026-03-18 09:30:00,000 INFO  [org.jgroups.protocols.FD_SOCK2] (main) server listening on "
                          "*.57801", 5, 5)]
     assert lookup_scores("what time was it serving again?", chunks).tolist() == [0.0, 0.25, 0.0, 1.0, 0.5]
+
+
+def test_a_start_up_s_own_warning_does_not_cut_it_short() -> None:
+    """WildFly warns of a deprecated API twenty seconds into its start-up, after its first listener and before it
+    says it started: the comeback is the "started in" line, not the listener."""
+    log = Document("file:server.log", "server.log", "", kind="log")
+    lines = ["2024-05-14 12:38:52,101 ERROR [org.jboss.as] java.lang.OutOfMemoryError: Metaspace",
+             "2024-05-14 12:53:04,385 INFO  [org.wildfly.extension.undertow] WFLYUT0006: Undertow HTTPS listener https "
+             "listening on 10.30.12.21:8443",
+             "2024-05-14 12:53:24,015 WARN  [org.hibernate.orm.deprecation] HHH90000022: Hibernate's legacy "
+             "org.hibernate.Criteria API is deprecated",
+             "2024-05-14 12:53:41,207 INFO  [org.jboss.as] WFLYSRV0025: JBoss EAP 7.4.14.GA started in 43210ms"]
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, 1)]
+    scores = lookup_scores("billing was dead, when exactly was it back up?", chunks).tolist()
+    assert scores[3] == 1.0 and scores[1] < 1.0
 
 
 def test_a_comeback_asked_after_a_crash_is_the_one_after_the_worst_outage() -> None:
@@ -579,6 +604,8 @@ def test_a_version_asked_for_as_it_is_now_is_the_last_one_the_log_states() -> No
     assert lookup_scores("which build is dispatch on now?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("which version is currently deployed?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("which dispatch version is gw1 runnning", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
+    assert lookup_scores("which dispatch build is live rn?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
+    assert lookup_scores("which dispatch build? the deploy went thru?", chunks).tolist() == [0.5, 0, 0.5, 0, 1, 0]
     assert lookup_scores("the 9 o'clock release kept crashing, why?", chunks).tolist() == [0] * 6, "no version asked"
     assert lookup_scores("which version was deployed at nine?", chunks).tolist() == [1, 0, 1, 0, 1, 0]
     assert lookup_scores("which version was it running at nine?", chunks).tolist() == [1, 0, 1, 0, 1, 0]

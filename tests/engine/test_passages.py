@@ -1031,3 +1031,96 @@ def test_a_log_line_s_context_runs_on_to_the_end_of_the_message_it_ends_in() -> 
     passage = log_passage("did the 2.14.4 deploy go out?", Chunk(document, lines[0], 1, 1), overlap)
     assert "APPLICATION FAILED TO START" in passage.as_text() and "is not a valid duration" in passage.as_text()
     assert (passage.line_start, passage.line_end) == (1, 7)
+
+
+def test_an_alert_named_in_the_question_is_followed_to_the_step_it_names() -> None:
+    """"ApptBridgeQueueBacklog paging, ok to bounce both nodes?" reads most like the rollback (which restarts the
+    service on both nodes), but the alert's own line says "Go to step 2": that step answers, as a reader would look
+    there. A table row that names its step by a section's title ("| `FleetBufferLow` | ... | Step 1 |" and "### Step
+    1: not enough ready servers") is followed the same way. Without the alert's name, the rollback answers."""
+    text = ("# Booking sync\n\n## Alerts\n\n"
+            "- `BookingQueueBacklog`: queue depth above 500 for 10 minutes. Go to step 2.\n"
+            "- `BookingWebhookDown`: no webhook calls for 15 minutes. Step 3.\n\n"
+            "## Procedure\n\n1. Check the service with `bookctl health`.\n"
+            "2. Backlog: when consumers is 0, restart one node at a time: `sudo systemctl restart booking`.\n"
+            "3. Webhook down: test the shared secret with `bookctl webhook test`.\n\n"
+            "## Rollback\n\nOk to install the last good build and bounce the service on both nodes: "
+            "`sudo apt-get install booking=3.8.1`.\n")
+    document = Document("runbook:booking.md", "Booking sync", text, kind="runbook")
+    ranked = [(Chunk(document, "", 16, 18), 0.8), (Chunk(document, "", 3, 6), 0.75),
+              (Chunk(document, "", 8, 12), 0.7)]
+    question = "BookingQueueBacklog paging. ok to just bounce the service on both nodes?"
+    passage = text_passage(question, ranked, overlap)
+    assert passage.heading == "Booking sync › Procedure"
+    assert "restart one node at a time" in passage.as_text() and "apt-get install" not in passage.as_text()
+    assert text_passage("ok to just bounce the service on both nodes?", ranked, overlap).heading == \
+        "Booking sync › Rollback"
+    fact = text_passage("BookingQueueBacklog paging, how many messages before it fires?", ranked, overlap)
+    assert fact.heading == "Booking sync › Alerts"  # a number: the alert's own line states it
+
+    titled = ("# Fleet\n\n## Alerts\n\n| Alert | Meaning | Go to |\n|---|---|---|\n"
+              "| `FleetReadyBufferLow` | fewer than 20 ready servers | Step 1 |\n"
+              "| `AllocatorLatencyHigh` | allocation p99 above 500 ms | Step 2 |\n\n"
+              "### Step 1: not enough ready servers\n\nRaise the buffer: `fleetctl buffer --min 40`.\n\n"
+              "### Step 2: allocation slow\n\nScale the allocator: `fleetctl allocator scale 3`.\n\n"
+              "## Maintenance\n\nDrain the pool when the ready servers are low on purpose: `fleetctl drain`.\n")
+    fleet = Document("runbook:fleet.md", "Fleet", titled, kind="runbook")
+    ranked = [(Chunk(fleet, "", 19, 21), 0.8), (Chunk(fleet, "", 3, 8), 0.7)]
+    routed = text_passage("FleetReadyBufferLow firing, ready servers low, what do i do", ranked, overlap)
+    assert routed.heading == "Fleet › Alerts › Step 1: not enough ready servers"
+
+
+def test_a_row_that_points_elsewhere_answers_a_question_for_its_threshold_itself() -> None:
+    """"WidgetQueueGrowing firing, whats the threshold?": the alert's row states it; the section it points to only
+    deals with the queue."""
+    text = ('# Widgets\n\n## Queue stuck\n\nDrain the queue: `widgetctl drain --all`.\n\n## Alerts\n\n'
+            '| Alert | Meaning | Go to |\n|---|---|---|\n'
+            '| `WidgetQueueGrowing` | more than 15 queued widgets in 1 hour | "Queue stuck" |\n')
+    document = Document("runbook:widgets.md", "Widgets", text, kind="runbook")
+    ranked = [(Chunk(document, "", 9, 11), 0.8), (Chunk(document, "", 3, 5), 0.7)]
+    asked = text_passage("WidgetQueueGrowing firing, whats the threshold on that one?", ranked, overlap)
+    assert asked.heading == "Widgets › Alerts" and "more than 15" in asked.as_text()
+    followed = text_passage("WidgetQueueGrowing firing, what do i do?", ranked, overlap)
+    assert followed.heading == "Widgets › Queue stuck"
+
+
+def test_a_step_that_names_a_step_of_its_own_list_stays_in_it() -> None:
+    """"4. Only one view behind: add `--views user_activity_1h` to the command in step 3": step 3 of the same list,
+    not the third item of another section's list."""
+    text = ("# Feature store\n\n## Old feature values\n\n1. Look at the freshness panel.\n"
+            "2. Look at the DAG in Airflow.\n3. Materialize by hand: `feast materialize-incremental now`.\n"
+            "4. Only one view behind: add `--views user_activity_1h` to the command in step 3.\n\n"
+            "## Server slow\n\n1. Redis first: `redis-cli --latency`.\n2. Split huge batches.\n"
+            "3. More feature server pods: `kubectl scale deploy/feature-server --replicas=16`.\n")
+    document = Document("runbook:fs.md", "Feature store", text, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 8), 0.8), (Chunk(document, "", 10, 14), 0.6)]
+    passage = text_passage("user_activity_1h values null, other views fine. how do i refresh just that one by hand",
+                           ranked, overlap)
+    assert passage.heading == "Feature store › Old feature values" and "--views user_activity_1h" in passage.as_text()
+
+
+def jaccard(question: str, texts: Sequence[str]) -> np.ndarray:
+    """A scorer that reads as MiniLM does in one way: a long text that holds the question's words among many others
+    reads less like it (the share of both's words that they have in common)."""
+    wanted = set(re.findall(r"[a-z0-9]+", question.lower()))
+    found = [set(re.findall(r"[a-z0-9]+", t.lower())) for t in texts]
+    return np.asarray([len(wanted & f) / max(1, len(wanted | f)) for f in found], np.float32)
+
+
+def test_a_table_row_reads_as_its_symptom() -> None:
+    """A symptom table reads, whole, like many questions at once; its row whose first cell is the symptom asked
+    about answers it (the table is the passage), not a FAQ entry that shares a word or two."""
+    text = ("# Route dispatch\n\n## Symptom table\n\n| Symptom | Check | Fix |\n|---|---|---|\n"
+            "| Driver tablet still has last storm route | `rc status --truck 412` shows an old `route_version` "
+            "against dispatch | `rc push --truck 412 --route P1-07` |\n"
+            "| Route push fails with `RouteCasterPushFailed` | truck out of coverage or tablet asleep | retry after "
+            "5 min, the driver can pull with Sync route |\n"
+            "| Spreading more or less than set | calibration or ground speed sensor | `slctl calib --truck 412` |\n"
+            "| Truck assigned two routes | a reassignment half applied | `rc reassign --from 412 --to 418` again |\n\n"
+            "## FAQ\n\nQ: A truck broke down, how do I move its route to another driver?\n"
+            "A: `rc reassign --from 412 --to 418`; the driver must accept on the tablet.\n")
+    document = Document("runbook:dispatch.md", "Route dispatch", text, kind="runbook")
+    ranked = [(Chunk(document, "", 3, 12), 0.8), (Chunk(document, "", 14, 17), 0.8)]
+    passage = text_passage("driver in 412 says his tablet still has last storm route, how do i fix", ranked, jaccard)
+    assert passage.heading == "Route dispatch › Symptom table"
+    assert "rc push --truck 412" in passage.as_text()

@@ -37,7 +37,8 @@ from worker.documents.runbook_lookup import markdown_headings
 # the report that follows a line logged with an empty message (Spring Boot's "APPLICATION FAILED TO START").
 # 17: Samba's and uWSGI's backtraces, Icinga 2's levels ("critical/IdoMysqlConnection: ..."), uWSGI's killed workers,
 # pino's times in milliseconds, and no line with a time of its own taken into the message above a stack trace.
-CHUNKER_VERSION = 17
+# 18: Cisco ASA's syslog times with the year ("May 14 2024 08:31:42"), so such lines fold.
+CHUNKER_VERSION = 18
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

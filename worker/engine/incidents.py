@@ -113,7 +113,11 @@ _OVERVIEW_WORDS = word_stems(
     "day whole so far since midnight log logs file in on at of for the a an this that these those there was were is "
     "are been highlights highlight summary summarise summarize overview gimme give me us just show tell list quick "
     "please pls api app application service server host box machine node instance cluster journal syslog actually "
-    "actualy truly seriously")
+    "actualy truly seriously prod production staging stage dev db database last need needs handover handoff dba sre "
+    "oncall pod pods container lot lots pile bunch ton tons got get paged page here usual noise noisy spam timeline "
+    "rough roughly mess write writeup postmortem post mortem report doc mgmt management boss want wants affected "
+    "time times when")
+_TIME_WORD = re.compile(r"\d{1,2}(?::?\d\d)?(?:am|pm|h)?")  # "since 10am": when, not which incident
 OVERVIEW_SAMPLE = 400  # chunks of a log read for the words that most of its lines use
 OVERVIEW_COMMON = 0.25  # a word in this share of them names the log's own subject, no incident
 
@@ -132,7 +136,8 @@ def asks_for_overview(question: str, chunks: Sequence[Chunk]) -> bool:
     logs = [chunk for chunk in chunks if chunk.document.kind == "log"]
     if not logs:
         return False
-    left = word_stems(_INCIDENT_WORDS.sub(" ", head)) - _OVERVIEW_WORDS
+    left = frozenset(word for word in word_stems(_INCIDENT_WORDS.sub(" ", head)) - _OVERVIEW_WORDS
+                     if not _TIME_WORD.fullmatch(word))
     for document in {chunk.document.doc_id: chunk.document for chunk in logs}.values():
         names = name_words(document)
         left -= names | {name.rstrip("0123456789") for name in names}  # "icinga" of icinga2-master-01.log
@@ -213,8 +218,11 @@ def _naming_the_party(question: str, chunks: Sequence[Chunk], incident: np.ndarr
     one of its incident chunks does; 1 elsewhere."""
     out = np.ones(len(chunks), np.float32)
     for ordered in logs_in_file_order(chunks) if incident.any() else ():
+        # the log's own name names no party of it: "temporal" of temporal-history-2.log ("go.temporal.io" frames)
+        document = chunks[ordered[0]].document
+        own = text_words(f"{document.title} {(document.link or document.doc_id).rsplit('/', 1)[-1]}")
         party = frozenset(word for word in named_parties(question, chunks, ordered)
-                          if only_in_names(word, chunks, ordered))
+                          if word not in own and only_in_names(word, chunks, ordered))
         failing = [i for i in ordered if incident[i]]
         unnamed = [i for i in failing if not party & text_words(chunks[i].text)]
         if len(unnamed) < len(failing):

@@ -63,7 +63,8 @@ _VERSION = (r"(?<![\w.])v\d+(?:\.\d+)+\b"  # v1.19.0, v3.4
             r"|\b[a-z][\w-]*[ /]v?\d+\.\d+(?:\.\d+)?\b(?= (?:daemon |server |service )?(?:start(?:s|ed|ing)?"
             r"|ready|initiali[sz](?:ed|ing)|launch(?:ed|ing)|listening)\b)"
             # version=1.4, "version": "2.1", OpenSearch's version[2.13.0] (not a counter: version=20418)
-            r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?v?\d+\.\d+)"
+            # and a release named by its date: MinIO's "Version: RELEASE.2024-05-10T01-41-38Z"
+            r"|(?i:\bversion\b[\"']?\s*[=:\[]\s*[\"']?(?:v?\d+\.\d+|release[.-]\d{4}-\d\d-\d\d))"
             r"|(?i:\b(?:release|build|version)\s+v?\d{4}\.\d\d\.\d\d\b)")  # a dated release: "release 2026.03.04-2"
 _PORT = r"(?<!\d\d):\d{2,5}\b(?![:.,]\d)|(?i:\bport\b[\"']?\s*[=: ]\s*\d{2,5}\b)"
 _ADDRESS = (r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"  # a URL
@@ -74,7 +75,11 @@ _UP = (r"(?i:\bready (?:to (?:accept|serve|receive|handle)|for connections)\b"
        r"|\b(?:is|became|now) (?:ready|healthy|up|unsealed|available|online|operational|active)\b"
        r"|\bback (?:up|online|to normal)\b|\bup and running\b|(?<!stop )(?<!stopped )\blistening\b"
        r"|\bstarted successfully\b"
+       r"|\b(?:database|db) (?:is )?open(?:ed)?\b"  # Oracle: "Completed: ALTER DATABASE OPEN", "Database opened."
        r"|\bstartup complete\b"
+       # WildFly's "JBoss EAP 7.4.14.GA (...) started in 43210ms", Spring Boot's "Started App in 5.3 seconds", Tomcat's
+       # "Server startup in [1234] milliseconds"
+       r"|\b(?:started (?:[\w.-]+ )?|startup )in \[?\d+(?:\.\d+)?\]?\s*(?:ms|s|sec\w*|millis\w*)\b"
        r"|(?:\]|\b(?:server|service|node|broker|instance|application|app|daemon))\s+started\b"
        r"(?=[ \t]*(?:[(.]|\n|$)))")
 # the recovery lines that say the service is up ("[KafkaServer id=2] started (kafka.server.KafkaServer)", "Server
@@ -117,6 +122,9 @@ _TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\
 # an access log's line: a quoted request, its status before or after it (Synapse: '953B 200 "POST /_matrix/... HTTP/1.1"
 # "Element/1.11.85"'): its user agents' versions are not ours
 _ACCESS_LINE = re.compile(QUOTED_REQUEST)
+# a client's user agent in a structured line (MinIO's audit '"userAgent":"MinIO (linux; amd64) minio-go/v7.0.70"',
+# "user_agent=curl/8.5.0"): the client's versions, not ours
+_USER_AGENT = re.compile(r"(?i)\buser[-_ ]?agent[\"']?\s*[=:]\s*(?:\"[^\"\n]*\"|'[^'\n]*'|\S+)")
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
@@ -143,7 +151,7 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\b(?:it|they) c[oa]me up\b"  # "what time did it come up?", not "did an error come up"
                             r"|\bback (?:up|online|in sync|to normal)\b|\brebuilt\b"
                             # "is it up again?", not "is postgres locking up again?" nor "queue backed up again"
-                            r"|\brecovered\b|\b(?:(?<!ing )(?<!ed )up|fine|ok|working|loading|running|serving"
+                            r"|\brecovered\b|\b(?:(?<!ing )(?<!ed )up|fine|ok|open|working|loading|running|serving"
                             r"|responding|flowing|processing|accepting|succeeding|passing|going through|taking \w+)"
                             r" again\b"
                             r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
@@ -169,8 +177,11 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|refusals)\b(?: [\w'-]+){0,6}? (?:stop|stopped|end|ended|go away|went away|die down"
                             r"|died down|clear|cleared)\b)"),
                  re.compile(_RECOVERED)),
+    # (not a change-management paper: "need it for the change ticket")
     "change": (re.compile(r"(?i)\b(?:chang(?:e|ed|es|ing)|touch(?:ed)?|modif\w*|edit(?:ed)?|tweak\w*|reload\w*"
-                          r"|reconfigur\w*)\b"), re.compile(_CHANGED)),
+                          r"|reconfigur\w*)\b"
+                          r"(?! (?:tickets?|requests?|records?|windows?|freeze|management|board|cab)\b)"),
+               re.compile(_CHANGED)),
     "leader": (re.compile(r"(?i)\bwho(?:'s| is| was)? (?:the )?(?:new |current )?(?:leader|primary|master)\b"
                           r"|\bwho (?:became|becomes|took over|is now|got elected)\b"
                           r"|\bwhich \w+ (?:is|was|became) (?:the )?(?:new |now )?(?:leader|primary|master|active)\b"
@@ -188,7 +199,7 @@ _COUNT = re.compile(r"(?i)^\W*how (?:many|much)\b")
 _NO_COMEBACK = re.compile(r"(?i)\b(?:never|not|\w+n't"
                           r"|(?:couldn|wouldn|didn|doesn|don|isn|wasn|weren|hasn|haven|won|can)t)"
                           r"\s+(?:\w+\s+){0,2}?(?:c[oa]me|coming|got|get|gotten|been|be|is"
-                          r"|was|were|start\w*|boot\w*) back\b"
+                          r"|was|were|start\w*|boot\w*) (?:back|up)\b"  # "why didn't it come up?"
                           r"|\bwhy (?:did|does|do|was|were|is|has|had|would) (?:\S+ ){1,4}?(?:crash|die|fail|panic"
                           r"|go down|went down|get killed|got killed|exit|restart|break|oom)\w*"
                           # "... and came back up, what crashed it?"
@@ -293,13 +304,13 @@ _NEWER = re.compile(r"(?i)\bnew(?:er)? (?:release|version)s?\b[^\n]{0,40}\b(?:fo
 
 @functools.lru_cache(maxsize=65_536)
 def states_value(kind: str, text: str) -> bool:
-    """The text holds a value of that kind (``VALUE_KINDS``); a version, on a line that is not an access
-    log's request (whose user agents name their own versions), a stack frame (its libraries') nor a notice
-    of a newer release (``_NEWER``); a change, on a line that is not a state the system moved through
+    """The text holds a value of that kind (``VALUE_KINDS``); a version, not in a user agent's field and on a line
+    that is not an access log's request (whose user agents name their own versions), a stack frame (its libraries')
+    nor a notice of a newer release (``_NEWER``); a change, on a line that is not a state the system moved through
     (``_TRANSITION``)."""
     pattern = VALUE_KINDS[kind][1]
     if kind == "version":
-        return any(pattern.search(line) for line in text.split("\n")
+        return any(pattern.search(_USER_AGENT.sub(" ", line)) for line in text.split("\n")
                    if not _ACCESS_LINE.search(line) and not is_stack_trace_line(line) and not _NEWER.search(line))
     if kind == "change":
         return any(pattern.search(line) and not _TRANSITION.search(line) for line in text.split("\n"))
@@ -351,10 +362,13 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
 
 # a version asked for as it is now ("now", or what something "is running"): the last one the log states; so too one
 # asked for after an upgrade ("which envoy version is the edge on after this afternoons upgrade?")
-_NOW = re.compile(r"(?i)\b(?:now|currently|current|at the moment|these days)\b"
+_NOW = re.compile(r"(?i)\b(?:now|rn|currently|current|at the moment|these days|live)\b"
                   r"|\b(?:is|are)\s+(?:[\w.-]+\s+){0,3}?run+ing\b")  # "which openvpn version is gw1 running"
-_AFTER_UPGRADE = re.compile(r"(?i)\b(?:after|since|following)\b[^?!.;,\n]{0,60}?\b(?:upgrad\w*|updat\w*|deploy\w*"
-                            r"|patch\w*|releas\w*|roll ?outs?|rolled out|install\w*|bump\w*)")
+_UPGRADES = r"(?:upgrad\w*|updat\w*|deploy\w*|patch\w*|releas\w*|roll ?outs?|rolled out|install\w*|bump\w*)"
+_AFTER_UPGRADE = re.compile(r"(?i)\b(?:after|since|following)\b[^?!.;,\n]{0,60}?\b" + _UPGRADES
+                            # what an upgrade brought: "what version did the afternoon deploy put on history-2"
+                            + r"|\b" + _UPGRADES + r"\s+(?:put|puts|bring|brings|brought|land|landed|leave|left|give"
+                            r"|gave|ship|shipped|went (?:thru|through|out|in)|got (?:thru|through|out|in))\b")
 
 
 def _latest_versions(chunks: Sequence[Chunk]) -> dict[int, float]:
@@ -412,7 +426,7 @@ def _version_kinds(line: str) -> set[str]:
     whatever the line's format ("traefik version" for both 'msg="Traefik version 2.11.2 built on ..."' and
     "INF Traefik version 3.0.4 built on ...", "java" for "Java 21.0.2")."""
     return {" ".join([*_LETTERS.findall(line[:found.start()])[-2:], *_LETTERS.findall(found.group(0))]).lower()
-            for found in VALUE_KINDS["version"][1].finditer(line)}
+            for found in VALUE_KINDS["version"][1].finditer(_USER_AGENT.sub(" ", line))}
 
 
 def _states(kind: str, chunks: Sequence[Chunk], index: int, resettings: set[int]) -> bool:
@@ -657,6 +671,8 @@ def _log_comebacks(chunks: Sequence[Chunk], indexes: list[int], restarts: set[in
     failing: set[tuple[str, ...]] = set()  # what the outage's lines failed to do (``_operations``)
     for index in [*indexes, -1]:  # -1: the end of the log settles what is left
         severity = text_severity(chunks[index].text) if index >= 0 else Severity.NONE
+        if severity == Severity.WARNING and _amid_start_up(chunks, since, index):
+            continue  # a start-up's own warning (a deprecated setting) between its first "listening" and "started"
         if index < 0 or severity >= Severity.WARNING:
             if index >= 0 and severity == Severity.WARNING and since and not _says_ready(chunks, since):
                 pending.update(dict.fromkeys(_first_ready(chunks, since), _outage(outage)))  # unless a "ready"
@@ -838,6 +854,16 @@ def _party(question: str, chunks: Sequence[Chunk], indexes: list[int]) -> frozen
         if incident and any(states_value("recovery", chunks[i].text) for i in having):
             party.add(word)
     return frozenset(party)
+
+
+def _amid_start_up(chunks: Sequence[Chunk], since: list[int], index: int) -> bool:
+    """The chunk lies within ``READY_BURST_MINUTES`` after the first of the recovery chunks ``since`` that says
+    something is ready: in the start-up's burst (``_first_ready``)."""
+    ready = next((i for i in since if _READY.search(chunks[i].text)), None)
+    if ready is None:
+        return False
+    spans = chunk_spans([chunks[ready], chunks[index]])
+    return 0 in spans and 1 in spans and (spans[1][0] - spans[0][0]) % DAY <= READY_BURST_MINUTES
 
 
 def _says_ready(chunks: Sequence[Chunk], indexes: list[int]) -> bool:

@@ -129,7 +129,7 @@ def asked_spans(question: str) -> list[Span]:
                 periods.append(_widened(span[0], _side(head[:period.start()])))
             else:  # "after lunch", not "after the overnight outage" (an event in the period)
                 beside = _BESIDE.search(head[:period.start()])
-                periods.append(_beside(span, beside.group(1).lower() if beside else ""))
+                periods.append(_beside(span, beside.group(2).lower(), bool(beside.group(1))) if beside else span)
     if found and periods:  # "ten to eight this morning": the morning only says which eight
         return [t for t in found if any(_inside(t[0], p) for p in periods)] or found
     return found + periods
@@ -155,14 +155,17 @@ def _side(text: str) -> str:
     return found.group(1).lower() if found else ""
 
 
-_BESIDE = re.compile(r"(?i)\b(before|after)\s+$")
+_BESIDE = re.compile(r"(?i)\b(?:(just|right|shortly|soon|a bit|a little|a tad)\s+)?(before|after)\s+$")
 PERIOD_SHIFT = (120, 30)  # "after lunch": from half an hour into it to 2 hours after it; "before lunch", mirrored
 
 
-def _beside(span: Span, side: str) -> Span:
+def _beside(span: Span, side: str, close: bool = False) -> Span:
     """A part of the day, or the time just before or after it that a "before" or "after" names (people's
-    lunch, evening... start and end at different times: the shifted span still holds most of the period)."""
+    lunch, evening... start and end at different times: the shifted span still holds most of the period); "a bit
+    after lunch" (``close``) shifts both ends by the near shift only."""
     far, near = PERIOD_SHIFT
+    if close:
+        far = near
     if side == "before":
         return ((span[0] - far) % DAY, (span[1] - near) % DAY)
     if side == "after":
@@ -196,6 +199,16 @@ def chunk_minutes(text: str) -> Span | None:
     return (minutes[0], minutes[-1]) if minutes else None
 
 
+def _own_minutes(chunk: Chunk, before: Chunk | None) -> Span | None:
+    """``chunk_minutes`` of a chunk's text, less the rest of a line that the chunk before it began (a long JSON line
+    split across chunks: its time is in the first piece, and a later piece's ``"git-time":"2024-04-09T17:36:42"`` is
+    the build's, not the line's)."""
+    text = chunk.text
+    if before is not None and chunk.line_start == before.line_end:
+        text = text.partition("\n")[2]
+    return chunk_minutes(text)
+
+
 def _inside(minute: int, span: Span) -> bool:
     first, last = span
     return first <= minute <= last if first <= last else minute >= first or minute <= last
@@ -226,7 +239,7 @@ def chunk_spans(chunks: Sequence[Chunk]) -> dict[int, Span]:
     the last time before it and the first after it, among its log's candidates in file order."""
     spans: dict[int, Span] = {}
     for ordered in logs_in_file_order(chunks):
-        own = [chunk_minutes(chunks[i].text) for i in ordered]
+        own = [_own_minutes(chunks[i], chunks[ordered[n - 1]] if n else None) for n, i in enumerate(ordered)]
         before: list[int | None] = []  # the last time before each chunk, one pass forward
         last = None
         for span in own:

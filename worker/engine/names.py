@@ -65,6 +65,12 @@ _CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|ye
                       r"(?:itself\s+|side\s+)?(?:looks?|seems?|is|are|was|were|says?|shows?|reads?)\s+"
                       r"(?:all\s+|totally\s+|perfectly\s+)?"
                       r"(?:healthy|fine|ok|okay|green|normal)\b")
+# what the question says does its work: "online bookings coming thru fine", "climate panel on curio pages loads fine"
+_WORKING = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet|so)\b)\s*((?:[\w-]+\s+){1,5}?)"
+                      r"(?:com(?:ing|es)|came|go(?:ing|es)|gett?(?:ing|s)|flow(?:ing|s)|work(?:ing|s|ed)"
+                      r"|run(?:ning|s)|load(?:ing|s|ed)|sync(?:ing|s|ed)|arriv(?:ing|es)|land(?:ing|s)|post(?:ing|s))"
+                      r"(?:\s+(?:thru|through|in|out|up))?\s+(?:just\s+)?(?:fine|ok|okay|normally)\b"
+                      r"(?!\s+(?:until|till|til|before|up to|then)\b)")  # not "was working fine until 3pm"
 
 
 # what the question says is present or fine on one side, or on its dashboard: "finish read is there on the timing
@@ -96,6 +102,15 @@ _RULED_OUT = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|
                         r"(?:that|it|them|the (?:issue|problem|cause))\b(?! (?:bad|big|serious|slow|long|much|many)\b)")
 
 
+# a system the question rules out by name: "online bookings coming thru fine so its not apptbridge" (not "so its not
+# loading", "its not on the chart")
+_RULED_OUT_NAME = re.compile(r"(?i)\b(?:so\s+)?(?:it'?s|it is|that'?s|thats)\s+(?:prob(?:ably)?\s+|def(?:initely)?\s+)?"
+                             r"not\s+(?:the\s+|our\s+)?(?!(?:that|it|them|this|those|these|me|us|you|down|up|broken"
+                             r"|fine|ok|okay|there|here|bad|good|great|right|wrong|much|many|slow|fast|clear|sure"
+                             r"|related|just|really|even|an?|the|issue|problem|cause|[\w-]+(?:ing|ed))\b)([\w-]+)"
+                             r"(?=\s*(?:[.,;:!?)]|$))")
+
+
 # what the question only guesses at: "is this the mqtt broker again?", "is the payout side down?", "is the irrigation
 # controller borked or what", "is the auditor mis-sampling or what", "oxyguard acting up again or what", and after
 # the symptoms, "... hours ago. recall job thing broken?": the asker does not know which system it is; and what it
@@ -103,7 +118,7 @@ _RULED_OUT = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|
 _NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going"
                r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
 _FAULTY = (r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged|hosed|busted"
-           r"|at fault|to blame|the (?:problem|issue|culprit|cause))")
+           r"|full|at fault|to blame|the (?:problem|issue|culprit|cause))")
 _IS_THE = r"\b(?:is|are) (?:the |our )?" + _NOT_A_NAME  # "is the ...", "are our ..."
 _GUESSED = re.compile(
     r"(?i)\b(?:is|was|are) (?:it|this|that|these|those) (?:the |a |an |our )?" + _NOT_A_NAME
@@ -147,9 +162,10 @@ _ASKS = re.compile(r"(?i)\s*(?:how|what|which|whether|if|why|when|where|should|c
 
 
 def _said_working(question: str) -> list[re.Match[str]]:
-    """The clauses that say something is working (``_CLEARED``, ``_CLEARED_SIDE``), not those that ask whether
-    it is (``_ASKS``)."""
-    return [match for pattern in (_CLEARED, _CLEARED_SIDE) for match in pattern.finditer(question)
+    """The clauses that say something is working (``_CLEARED``, ``_WORKING``, ``_CLEARED_SIDE``) or rule a system out
+    by name (``_RULED_OUT_NAME``), not those that ask whether it is (``_ASKS``)."""
+    return [match for pattern in (_CLEARED, _WORKING, _CLEARED_SIDE, _RULED_OUT_NAME)
+            for match in pattern.finditer(question)
             if not _ASKS.match(match.group(1))]
 
 

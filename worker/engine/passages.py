@@ -288,6 +288,9 @@ def asks_what_to_do(question: str) -> bool:
 
 _FACT_OR_REASON = re.compile(
     r"(?i)\bhow (?:many|much|long|often|big|large|far|fast|soon)\b|\bwhat time\b|\bwhen\b"
+    # "whats the threshold on that one?"
+    r"|\bwhat(?:'?s| is| are) (?:the |its |their )?(?:threshold|limit|cut-?off|default|setpoint|ttl|retention"
+    r"|max(?:imum)?|min(?:imum)?)s?\b"
     r"|\b(?:can't|cannot|can not|couldn't|why (?:can't|don't|not))\s+(?:we|i|you|it)\b"
 )
 
@@ -513,12 +516,18 @@ def text_passage(question: str, ranked: Sequence[tuple[Chunk, float]], scorer: T
     chosen = totals
     routed = _routed_section(question, document, candidates, similarity, scorer)
     if routed is not None:  # the step that points there says no more than where to look
-        router, target, score = routed
+        router, target, score, step = routed
         if _keep_best(sections, target, score):
             candidates = _candidates(sections)
             totals, _ = _block_totals(question, document, candidates, scorer)
+        target = sections[target.first][0]  # the one kept, when that section was a candidate already
         chosen = np.where([candidate[0] is router[0] and candidate[2] == router[2] for candidate in candidates],
                           -np.inf, totals)
+        if step is not None:  # a numbered step: the passage grows from it
+            steps = [candidate[0] is target and target.first + candidate[2].start == step for candidate in candidates]
+            if any(steps):
+                totals = np.where(steps, totals.max() + 1.0, totals)
+                chosen = np.where(steps, totals, -np.inf)
     best, _, closest = candidates[int(np.argmax(chosen))]
     if _describes_only(question, best, closest):  # a list of symptoms: read what the document does about them
         score = sections[best.first][1]
@@ -712,6 +721,7 @@ def _block_totals(question: str, document: Document, candidates: Sequence[_Candi
     ask = asked_part(question)
     asked = np.maximum(scorer(ask, headed), scorer(ask, leads))
     similarity = (1 - ASK_WEIGHT) * similarity + ASK_WEIGHT * asked
+    similarity = np.maximum(similarity, _closest_rows(question, ask, candidates, headed, scorer))
     names = document_names(document)  # an alert named after the runbook and a section meets that section's heading
     fields = [IdentifierFields(document="", names=names, headings=spelled(section.heading), text=spelled(text))
               for (section, _, _), text in zip(candidates, texts, strict=True)]
@@ -746,33 +756,120 @@ _SECTION_REFERENCE = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”|\bthe 
 
 
 def _routed_section(question: str, document: Document, candidates: Sequence[_Candidate], similarity: np.ndarray,
-                    scorer: TextScorer) -> tuple[_Candidate, _Section, float] | None:
+                    scorer: TextScorer) -> tuple[_Candidate, _Section, float, int | None] | None:
     """The best-matching block of the best section when it sends the reader to another section of the
-    document by its title, that section, and the score of the one that sent there; None when it sends
-    nowhere (or to its own section). A triage list's step that matches the question is followed as a
-    reader follows it; in a table, the row that matches it (``_closest_row``), not another row of it."""
+    document by its title or to a numbered step (``_referenced``), that section, the score of the one that sent
+    there and the first line of the step the passage starts at (None for a section named by its title, which
+    competes with the others); None when it sends nowhere (or to its own section). A triage list's step that
+    matches the question is followed as a reader follows it; in a table, the row that matches it
+    (``_closest_row``), not another row of it. So too, for a question that asks what to do, the row of any
+    candidate section that holds an identifier the question names, to where the passage starts: "ApptBridgeQueue
+    Backlog paging, ok to bounce both nodes?" follows "`ApptBridgeQueueBacklog`: depth above 500 for 10 minutes. Go
+    to step 2."."""
     best = max(range(len(candidates)), key=lambda n: candidates[n][1])
     section, score, _ = candidates[best]
     mine = [n for n, candidate in enumerate(candidates) if candidate[0] is section]
     closest = max(mine, key=lambda n: float(similarity[n]))
     block = candidates[closest][2]
-    titles = {_normal_title(s.path[-1]): s for s in runbook_sections(document)
-              if s.level > 0 and s.path[-1] != document.title}
-    for match in _SECTION_REFERENCE.finditer(_closest_row(question, section.lines[block.start:block.end + 1], scorer)):
-        target = titles.get(_normal_title(next(group for group in match.groups() if group)))
-        if target is not None:
-            routed = _read_section(document, target)
-            if routed.first != section.first:
-                return candidates[closest], routed, score
+    if asks_fact_or_reason(question):  # "whats the threshold on that alert?": its row says, not where it points
+        return None
+    found = _referenced(document, section, _closest_row(question, section.lines[block.start:block.end + 1], scorer))
+    if found is not None:
+        return candidates[closest], found[0], score, found[1]
+    if asks_whom_to_call(question) or asks_to_verify(question):
+        return None
+    names = [name for name in question_identifiers(question) if len(name.split()) >= NAMED_ROW_WORDS]
+    for n, (other, other_score, other_block) in enumerate(candidates):
+        lines = other.lines[other_block.start:other_block.end + 1]
+        rows = [row for row in lines if any(name in spelled(row) for name in names)]
+        found = _referenced(document, other, rows[0]) if len(rows) == 1 else None
+        if found is not None:  # the alert's own pointer: the passage starts where it points
+            target, step = found
+            return candidates[n], target, other_score, target.first + target.blocks[0].start if step is None else step
     return None
+
+
+NAMED_ROW_WORDS = 3  # words, at least, of the spelled-out identifier a row must hold (an alert's name, not "5xx")
+# a numbered step named in a row: "Go to step 2.", "| `FleetReadyBufferLow` | ... | Step 1 |", "(step 5)"
+_STEP_REFERENCE = re.compile(r"(?i)\bstep (\d{1,2})\b")
+
+
+def _referenced(document: Document, section: _Section, row: str) -> tuple[_Section, int | None] | None:
+    """The other section of the document that a row sends the reader to: by its title ("go to \"Schema change
+    upstream\""), or by a step's number, a section titled so ("### Step 2: allocation failing") or an item so
+    numbered in a list ("2. Backlog. Look at the queue depth", the first such after the row's section, else before
+    it; not when the row's own section has a step so numbered: "add `--views x` to the command in step 3" means its
+    own list's step 3), with the line that step starts at (None for a title); None when it sends nowhere else."""
+    sections = [s for s in runbook_sections(document) if s.level > 0 and s.path[-1] != document.title]
+    titles = {_normal_title(s.path[-1]): s for s in sections}
+    for match in _SECTION_REFERENCE.finditer(row):
+        target = titles.get(_normal_title(next(group for group in match.groups() if group)))
+        if target is not None and (routed := _read_section(document, target)).first != section.first:
+            return routed, None
+    steps = _STEP_REFERENCE.findall(row)
+    if not steps:
+        return None
+    read = sorted(((s.path[-1], _read_section(document, s)) for s in sections),
+                  key=lambda pair: (pair[1].first < section.first, pair[1].first))  # those after the row's first
+    for number in steps:
+        titled = re.compile(rf"(?i)step {number}\b")
+        step = next((other for title, other in read if titled.match(title)), None)
+        if step is not None and step.first != section.first:
+            return step, step.first + step.blocks[0].start if step.blocks else None
+        item = re.compile(rf"^ {{0,3}}{number}[.)]\s")
+        if any(item.match(section.lines[block.start]) for block in section.blocks):
+            continue  # "add `--views x` to the command in step 3": a step of the row's own list
+        for _, other in read:
+            if other.first == section.first:
+                continue
+            for block in other.blocks:
+                if item.match(other.lines[block.start]):
+                    return other, other.first + block.start
+    return None
+
+
+def _table_rows(lines: Sequence[str]) -> list[str]:
+    """A table's rows, its header first (a separator row left out); [] for a block that is no table or one of more
+    than ``MAX_TABLE_ROWS`` rows."""
+    rows = [line for line in lines if line.strip()]
+    if not 2 <= len(rows) <= MAX_TABLE_ROWS or not all(row.lstrip().startswith("|") for row in rows):
+        return []
+    return [row for row in rows if not _TABLE_SEPARATOR.match(row)]
+
+
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$")
+
+
+def _closest_rows(question: str, ask: str, candidates: Sequence[_Candidate], headed: Sequence[str],
+                  scorer: TextScorer) -> np.ndarray:
+    """Per block (``[N]``): for a table, the similarity of the row that reads closest to the question, read under
+    the table's header and its section's title (as ``_block_totals`` reads a block: half of it from what the question
+    asks); 0 for any other block. A symptom table's row ("Driver's tablet shows an old route or last storm's
+    route") answers as a step does, though the whole table reads like many questions at once. The rows are scored
+    beside the blocks' own texts (``headed``), since the scorer's word overlap is relative to the best text it is
+    given: scored alone, the least bad of three rows of thresholds would overlap as much as the right step."""
+    out = np.zeros(len(candidates), np.float32)
+    texts, owners = [], []
+    for n, (section, _, block) in enumerate(candidates):
+        rows = _table_rows(section.lines[block.start:block.end + 1])
+        for row in rows[1:]:
+            texts += [f"{section.heading}\n{rows[0]}\n{row}", row.strip().strip("|").split("|", 1)[0]]
+            owners += [n, n]
+    if not texts:
+        return out
+    shared = [*headed, *texts]
+    read = (1 - ASK_WEIGHT) * scorer(question, shared)[len(headed):] + ASK_WEIGHT * scorer(ask, shared)[len(headed):]
+    for owner, value in zip(owners, read, strict=True):
+        out[owner] = max(out[owner], float(value))
+    return out
 
 
 def _closest_row(question: str, lines: Sequence[str], scorer: TextScorer) -> str:
     """A block's text; of a table, its row that reads closest to the question (exact identifiers count, as in
     ``_block_totals``): each row of an error table says where its own error goes. A table of more than
     ``MAX_TABLE_ROWS`` rows is read whole (its rows are not embedded one by one)."""
-    rows = [line for line in lines if line.strip()]
-    if not 2 <= len(rows) <= MAX_TABLE_ROWS or not all(row.lstrip().startswith("|") for row in rows):
+    rows = _table_rows(lines)
+    if not rows:
         return "\n".join(lines)
     closeness = scorer(question, rows) + IDENTIFIER_WEIGHT * identifier_scores(question, _text_fields(rows))
     return rows[int(np.argmax(closeness))]
