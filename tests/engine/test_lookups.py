@@ -211,6 +211,9 @@ def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, r
     # a client's version in a structured line's user agent (MinIO's audit entries)
     ("version", '{"time":"2024-05-14T17:39:31Z","api":{"name":"HeadObject"},"userAgent":"MinIO (linux; amd64) '
                 'minio-go/v7.0.70 mc/RELEASE.2024-04-29T09-56-05Z"}'),
+    # the same user agent where a long line's piece begins inside it, and a browser's
+    ("version", 'MinIO (linux; amd64) minio-go/v7.0.70 mc/RELEASE.2024-04-29T09-56-05Z","requestHost":"s3:9000"}'),
+    ("version", "GET /healthz 200 ua=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.6099.109"),
     ("leader", '2025-05-20T13:31:44.905Z [INFO]  storage.raft: entering follower state: follower="vault-2" '
                "leader-address= leader-id="),  # nobody leads yet
     # states the system moved through by itself, not changes someone made

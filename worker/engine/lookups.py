@@ -123,8 +123,11 @@ _TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\
 # "Element/1.11.85"'): its user agents' versions are not ours
 _ACCESS_LINE = re.compile(QUOTED_REQUEST)
 # a client's user agent in a structured line (MinIO's audit '"userAgent":"MinIO (linux; amd64) minio-go/v7.0.70"',
-# "user_agent=curl/8.5.0"): the client's versions, not ours
-_USER_AGENT = re.compile(r"(?i)\buser[-_ ]?agent[\"']?\s*[=:]\s*(?:\"[^\"\n]*\"|'[^'\n]*'|\S+)")
+# "user_agent=curl/8.5.0"), or one read without its field, in its own shape (a platform list, then products:
+# "MinIO (linux; amd64) minio-go/v7.0.70", where a long line's piece begins inside the field): the client's
+# versions, not ours
+_USER_AGENT = re.compile(r"(?i)\buser[-_ ]?agent[\"']?\s*[=:]\s*(?:\"[^\"\n]*\"|'[^'\n]*'|\S+)"
+                         r"|(?:[\w.-]+/v?\d[\w.+-]* )?\([^()\n]*;[^()\n]*\)(?: [\w.-]+/v?\d[\w.+-]*)+")
 
 # (what a question says when it asks for the value, what the value looks like in a log line)
 VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
