@@ -35,6 +35,11 @@ class Document:
     # Slack file read before, recognised by its id and stamp): the chunks come from the index, not the text.
     content_key: str | None = None
 
+    @property
+    def file_name(self) -> str:
+        """The last part of its link (or id), without a query: "exim-mx2.log", "failover.md"."""
+        return (self.link or self.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
+
 
 @dataclass(frozen=True)
 class Chunk:

@@ -201,8 +201,7 @@ def _rarity(documents_with_it: int, documents: int) -> float:
 
 def document_names(document: Document) -> str:
     """A document's title and file name (without its extension), spelled out: its ``names`` field."""
-    file_name = (document.link or document.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
-    return spelled(f"{document.title} {file_name.rsplit('.', 1)[0]}")
+    return spelled(f"{document.title} {document.file_name.rsplit('.', 1)[0]}")
 
 
 @functools.lru_cache(maxsize=32_768)  # per chunk: candidates come back question after question

@@ -220,7 +220,7 @@ def _naming_the_party(question: str, chunks: Sequence[Chunk], incident: np.ndarr
     for ordered in logs_in_file_order(chunks) if incident.any() else ():
         # the log's own name names no party of it: "temporal" of temporal-history-2.log ("go.temporal.io" frames)
         document = chunks[ordered[0]].document
-        own = text_words(f"{document.title} {(document.link or document.doc_id).rsplit('/', 1)[-1]}")
+        own = text_words(f"{document.title} {document.file_name}")
         party = frozenset(word for word in named_parties(question, chunks, ordered)
                           if word not in own and only_in_names(word, chunks, ordered))
         failing = [i for i in ordered if incident[i]]

@@ -55,8 +55,7 @@ def word_stems(text: str) -> frozenset[str]:
 
 def name_words(document: Document) -> frozenset[str]:
     """The stems of a document's title and file name (without its extension)."""
-    file_name = (document.link or document.doc_id).rsplit("/", 1)[-1].split("?", 1)[0]
-    return word_stems(f"{document.title} {file_name.rsplit('.', 1)[0]}")
+    return word_stems(f"{document.title} {document.file_name.rsplit('.', 1)[0]}")
 
 
 # what the question says is working: "fhir api looks healthy", "the other views look fine", "vpn itself is fine",

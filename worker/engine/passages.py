@@ -766,13 +766,13 @@ def _routed_section(question: str, document: Document, candidates: Sequence[_Can
     candidate section that holds an identifier the question names, to where the passage starts: "ApptBridgeQueue
     Backlog paging, ok to bounce both nodes?" follows "`ApptBridgeQueueBacklog`: depth above 500 for 10 minutes. Go
     to step 2."."""
+    if asks_fact_or_reason(question):  # "whats the threshold on that alert?": its row says, not where it points
+        return None
     best = max(range(len(candidates)), key=lambda n: candidates[n][1])
     section, score, _ = candidates[best]
     mine = [n for n, candidate in enumerate(candidates) if candidate[0] is section]
     closest = max(mine, key=lambda n: float(similarity[n]))
     block = candidates[closest][2]
-    if asks_fact_or_reason(question):  # "whats the threshold on that alert?": its row says, not where it points
-        return None
     found = _referenced(document, section, _closest_row(question, section.lines[block.start:block.end + 1], scorer))
     if found is not None:
         return candidates[closest], found[0], score, found[1]
