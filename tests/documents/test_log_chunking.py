@@ -468,6 +468,28 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
     ('Mar 14 11:41:07 node-07 containerd[40122]: time="2024-03-14T11:41:07.438Z" level=info msg="TaskExit event"',
      Severity.NONE),
     ("I0314 11:41:07.388 2211 kubelet.go:2452] container payments-api was OOMKilled", Severity.ERROR),
+    ("Jun  3 03:23:52 lb-edge-01 kernel: [817878.055000] edge-proxy invoked oom-killer: gfp_mask=0x140cca, order=0",
+     Severity.ERROR),
+    # a NIC, a BGP session, the conntrack table and a VRRP instance lost, in the kernel's and daemons' words
+    ("Jun  3 02:14:07 lb-edge-01 kernel: [814992.402000] ixgbe 0000:3b:00.0 ens1f0: Detected Tx Unit Hang",
+     Severity.ERROR),
+    ("Jun  3 02:14:08 lb-edge-01 kernel: [814993.203000] ixgbe 0000:3b:00.0 ens1f0: NIC Link is Down", Severity.ERROR),
+    ("Jun  3 02:14:12 lb-edge-01 kernel: [814997.319000] ixgbe 0000:3b:00.0 ens1f0: NIC Link is Up 10 Gbps",
+     Severity.NONE),
+    ("Jun  3 04:25:02 lb-edge-01 kernel: [822860.004000] nf_conntrack: nf_conntrack: table full, dropping packet",
+     Severity.ERROR),
+    ("Jun  3 03:23:53 lb-edge-01 Keepalived_vrrp[2211]: (VI_PUBLIC) Entering FAULT STATE", Severity.ERROR),
+    ("Jun  3 03:23:58 lb-edge-01 Keepalived_vrrp[2211]: (VI_PUBLIC) Entering MASTER STATE", Severity.NONE),
+    ("Jun  3 03:48:17 lb-edge-01 edge-proxy[31877]: auth: rejecting session cookie: token is expired by 44m17s",
+     Severity.ERROR),
+    # a count of none is no failure; a level field that says all is well outweighs a level word in the message
+    ("Jun  3 02:05:02 lb-edge-01 lb-stats[40291]: vs=203.0.113.11:80 realservers=6/6 active_conns=174 failed=0",
+     Severity.NONE),
+    ("Jun  3 04:30:02 lb-edge-01 lb-stats[41830]: vs=203.0.113.10:443 realservers=0/6 failed=6", Severity.ERROR),
+    ("Jun  3 01:45:00 lb-edge-01 lb-logcheck[41165]: window=15m ERROR count: 0 WARN count: 6", Severity.WARNING),
+    ('{"level":"info","ts":"2024-03-14T01:30:00.004Z","msg":"scheduled log health check","summary":"ERROR count: 16"}',
+     Severity.NONE),
+    ('{"level":"info","ts":"2024-03-14T01:30:00.004Z","msg":"GET /items","status":503}', Severity.ERROR),
 ])
 def test_syslog_journal_apache_dotnet_and_poco_lines_and_errors_without_a_level(line: str, severity: Severity) -> None:
     assert line_severity(line) == severity

@@ -52,6 +52,7 @@ def test_questions_about_what_went_wrong(question: str) -> None:
 def test_slowness_is_trouble_asked_about_but_not_trouble_a_log_names() -> None:
     """"right before it got slow" names no line for an event to point at (anchors.py); "before it crashed" does."""
     assert asks_about_incident("what changed right before it got slow?")
+    assert asks_about_incident("brief packet loss a bit after 2am, prob ntp acting up again?")  # a loss is trouble
     assert not names_logged_trouble("it got slow")
     assert names_logged_trouble("it crashed")
 

@@ -98,6 +98,8 @@ from worker.engine.lookups import (
     # a change named as the suspected cause asks for no change; one asked for outright does
     ("vpn was dead for everyone for a few min around 11:25, did the config reload break it??", []),
     ("could the deploy have caused this?", []), ("was it the upgrade that broke it", []),
+    ("did the zookeeper blip actualy recover or is replica n1 still broken", ["recovery"]),  # the breakage is another
+    # clause
     ("did anyone change the config?", ["change"]),
     ("since the 5am release the api returns 404 on every route, why didn't it come up?", []),  # what went wrong
     # a change-management paper asks for no change

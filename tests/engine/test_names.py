@@ -143,4 +143,13 @@ def test_a_system_the_question_only_guesses_at_is_no_reason_to_answer_from_its_r
         "router"}  # what it asks about besides: the problem is elsewhere
     assert guessed_words("is anyone else affected?") == frozenset()
     assert guessed_words("recall job broken?") == frozenset()  # nothing else said: it names the system
+    assert guessed_words("kids say the listening clips just spin forever, is placement engine down") == {
+        "placement", "engine"}  # asked without a question mark
+    assert guessed_words("lane 7 keeps giving ppl strikes. is the booking system messing w the scores??") == {"book"}
+    assert guessed_words("board still shows it in retort. is the temp monitor thing not sending cooldown??") == {
+        "temp", "monitor"}
+    assert guessed_words("members get no wax, gate log says it sent the code fine tho. plate cam thing broken or "
+                         "what") == {"plate", "cam"}
+    assert guessed_words("why is the queue stuck") == frozenset()  # it says the queue is stuck
+    assert guessed_words("is the queue growing?") == frozenset()  # a symptom, not a system it suspects
     assert name_scores("the irrigation controller is down, bays are dry", chunks)[0] > 0  # said, not guessed

@@ -950,6 +950,8 @@ def test_a_question_that_asks_whom_to_call_is_answered_by_the_escalation_section
     section for want of a command."""
     assert asks_whom_to_call("bays bone dry, who do i get out here at 2am")
     assert asks_whom_to_call("who's on call for the gateways?") and not asks_whom_to_call("who restarted it?")
+    assert asks_whom_to_call("whats the pinsetter camera vendor support # ? cam is dead")  # the number to call
+    assert asks_whom_to_call("need the vendor's phone number") and not asks_whom_to_call("how many support tickets?")
     document = Document("runbook:climate.md", "Enclosure climate", GATEWAY, kind="runbook")
     chunks = chunk_documents([document], 30, words)
     scores = np.asarray([0.1 if "Duty vet" in chunk.text else 0.9 - 0.01 * n for n, chunk in enumerate(chunks)],

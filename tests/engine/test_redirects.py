@@ -90,3 +90,38 @@ def test_a_table_row_that_sends_a_case_elsewhere_is_a_sentence_of_its_own() -> N
     (_, words), = redirects(_runbook("ticketing/gate-scan.md", text)).sentences
     assert {"recent", "purchase", "stale", "republish"} <= words
     assert not {"scanner", "spinning", "offline", "network"} & words
+
+
+def test_a_section_headed_as_not_ours_sends_every_case_in_it_elsewhere() -> None:
+    """"## Not ours (common mis-pages)": its items send cases elsewhere though none says so itself."""
+    text = ("# Lane scoring\n\nTurns camera frames into pin counts.\n\n## Camera down\n\n1. Ping the camera.\n\n"
+            "## Not ours (common mis-pages)\n\n- Wrong bowler order -> lane booking (`laneplan lane swap`).\n"
+            "- Pinsetter physically jammed -> on-site mechanic.\n\n## Escalation\n\n- Strike Squad on-call.\n")
+    sentences = redirects(_runbook("bowling/lane-scoring.md", text)).sentences
+    words = frozenset().union(*(w for _, w in sentences))
+    assert {"bowler", "order", "jamm", "mechanic"} <= words
+    assert not {"strike", "squad", "camera", "ping"} & words, "the sections after it are the runbook's own"
+
+
+def test_a_sentence_that_names_a_neighbour_runbook_sends_its_case_there() -> None:
+    """Look-alike runbooks name each other by file name ("go to `bowling/lane-booking.md`", "Test won't load /
+    audio = placement-exam"): a sentence that names another candidate runbook's file sends a case there."""
+    exam = _runbook("school/placement-exam.md", "# Placement exam\n\nServes the test.\n")
+    engine = _runbook("school/placement-engine.md",
+                      "# Placement engine\n\nLevels and classes after the test.\n\n"
+                      "Test won't load / listening audio / timer = placement-exam. Wrong level = here.\n")
+    chunks = [Chunk(engine, "", 1, 5), Chunk(exam, "", 1, 3)]
+    assert redirect_scores("the listening audio just spins", chunks).tolist() == [1.0, 0.0]
+    assert redirects(engine).sentences == (), "alone, no neighbour is named"
+    assert redirect_scores("wrong level for half the class", chunks).tolist() == [0.0, 0.0]
+
+
+def test_what_the_question_says_is_working_is_no_case_it_asks_about() -> None:
+    """"online bookings coming thru fine so its not apptbridge": the lab runbook sends missing bookings to the
+    booking runbook, but the question says bookings are fine; its case is the lab's."""
+    lab = _runbook("vet/lab-results.md", "# Lab results\n\nResults from the lab into the chart.\n\n"
+                   "| Online booking missing | not ours | see `vet/booking-sync.md` |\n")
+    booking = _runbook("vet/booking-sync.md", "# Booking sync\n\nCopies appointments.\n")
+    chunks = [Chunk(lab, "", 1, 5), Chunk(booking, "", 1, 3)]
+    assert redirect_scores("bloodwork not on the chart, online booking missing too", chunks).tolist() == [0.5, 0.0]
+    assert redirect_scores("bloodwork not on the chart. online bookings coming thru fine", chunks).tolist() == [0, 0]

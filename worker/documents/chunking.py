@@ -38,7 +38,10 @@ from worker.documents.runbook_lookup import markdown_headings
 # 17: Samba's and uWSGI's backtraces, Icinga 2's levels ("critical/IdoMysqlConnection: ..."), uWSGI's killed workers,
 # pino's times in milliseconds, and no line with a time of its own taken into the message above a stack trace.
 # 18: Cisco ASA's syslog times with the year ("May 14 2024 08:31:42"), so such lines fold.
-CHUNKER_VERSION = 18
+# 19: counts of none are no error ("ERROR count: 0", "failed=0"); kernel NIC hangs, links down, full conntrack tables,
+# BGP hold timers, VRRP FAULT states and "rejecting" are errors; a process killed for memory is one without a level too;
+# a level field that says all is well outweighs a level word in the message ("summary":"ERROR count: 16").
+CHUNKER_VERSION = 19
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -63,9 +63,13 @@ _SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b|" + HAPRO
 # MongoDB's structured log (4.4+): "s":"F" fatal, "E" error, "W" warning ("I" and "D1".. say little: MongoDB
 # logs "Authentication failed" and failed heartbeats at "I", so those lines are read by their text)
 _MONGO = r"\"s\":\s*\"[{levels}]\""
+# a level word that says error (not a count of none: "ERROR count: 0"); in a line whose level field says all is
+# well it is only a word of the message ('"level":"info", ... "summary":"ERROR count: 16"')
+_ERROR_WORD = re.compile(r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
+                         r"(?!\s*(?:count|total)?\s*[=:]\s*0\b)")
+_QUIET_KEY = re.compile(_LEVEL_KEY + r"(?i:info|debug|trace|notice)\b")
 _ERROR = re.compile(  # a level that says error
-    r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
-    r"|" + _LEVEL_KEY + r"(?:error|err|fatal|critical|panic)\b"
+    _LEVEL_KEY + r"(?:error|err|fatal|critical|panic)\b"
     r"|" + _SERVER_ERROR
     # Apache, nginx, PHP: "[error]"; Apache 2.4 with its module: "[proxy:error]"
     + r"|(?i:\[(?:\w+:)?(?:error|err|crit|critical|alert|emerg|fatal)\])"
@@ -102,7 +106,8 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|\bOOMKilled\b|(?i:\bout of memory\b)|\bKilled process\b|(?i:\bsegmentation fault\b)"
     r"|(?i:\bcannot allocate\b)|\bCrash dump is being written\b"  # ENOMEM; the Erlang VM's own last words
     r"|\bPermission denied\b"  # EACCES: "opendkim[21262]: ... s2025.private: open(): Permission denied"
-    r"|(?i:\bfail(?:ed|ure)\b)|\bis DOWN\b|\bno server available\b"  # "Authentication failed"; HAProxy's servers
+    # "Authentication failed" (not a count of none: "failed=0"); HAProxy's servers
+    r"|(?i:\bfail(?:ed|ure)\b(?!\s*[=:]\s*0\b))|\bis DOWN\b|\bno server available\b"
     # the kernel and systemd (syslog and the journal have no level): a disk, a crash, a unit that gave up
     r"|\bI/O error\b|-fs error\b|\bsegfault at\b|\b(?:dumped core|core dumped)\b|\bcode=(?:killed|dumped)\b"
     r"|\bcode=exited, status=(?!0/)\d+"  # systemd: a unit's main process exited with an error status
@@ -115,7 +120,7 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     r"|\berr=(?!0\b)\d+\b"  # a result code other than 0: OpenLDAP's "RESULT tag=97 err=49" (invalid credentials)
     # what a server refused a client, in logs without levels (Mosquitto: "Client connection from 10.20.6.61:36068
     # denied: max_connections exceeded.", "Client hmi-panel-12 disconnected, not authorised.")
-    r"|(?i:\b(?:denied|refused|rejected|not authori[sz]ed|unauthori[sz]ed)\b)"
+    r"|(?i:\b(?:denied|refused|rejected|rejecting|not authori[sz]ed|unauthori[sz]ed)\b)"
     # a configuration file's diagnostic, as parsers write them (BIND: "/etc/bind/named.conf.options:18: option
     # 'dnssec-enable' no longer exists"); not a stack frame ("/app/a.js:42:41)", "/app/x.rb:12:in")
     r"|(?:^|\s)/[\w.@+-]+(?:/[\w.@+-]+)*:\d+: \S"
@@ -136,6 +141,11 @@ _ERROR_TEXT = re.compile(  # a line without a level that reads as an error
     # too long ("*** HARAKIRI ON WORKER 3 (pid: 1205, try: 1, graceful: yes) ***"), its socket's backlog full ("***
     # uWSGI listen queue of socket "127.0.0.1:8001" (fd: 3) full !!! (101/100) ***")
     r"|(?i:\bkilled by signal\b)|\bHARAKIRI\b|(?i:\blisten queue\b.{0,80}\bfull\b)"
+    # a network interface or its peers lost, in the kernel's and routing daemons' words (a NIC driver: "ixgbe
+    # 0000:3b:00.0 ens1f0: Detected Tx Unit Hang", "NIC Link is Down"; BIRD: "bgp1: Hold timer expired"; netfilter:
+    # "nf_conntrack: table full, dropping packet"; Keepalived: "(VI_1) Entering FAULT STATE")
+    r"|(?i:\b(?:tx )?unit hang\b|\btx hang\b|\blink is down\b|\bhold timer expired\b|\btable full\b"
+    r"|\bdropping packets?\b|\bfault state\b)"
 )
 # a process killed for memory: an error whatever the level it is logged at (containerd logs "TaskOOM event" at info)
 _OUT_OF_MEMORY_KILL = re.compile(r"\bTaskOOM\b|\bOOMKill(?:ed|ing)?\b|(?i:\boom[-_ ]?kill(?:ed|er|ing)?\b)")
@@ -238,13 +248,13 @@ def line_severity(line: str) -> Severity:
     """The line's level when it has one (an exception logged at WARN is a warning, "parity error
     corrected" at INFO is nothing, a process killed for memory is an error at any level); for a line without a
     level, whether it reads as an error."""
-    if _ERROR.search(line):
+    if _ERROR.search(line) or (_ERROR_WORD.search(line) and not _QUIET_KEY.search(line)):
         return Severity.ERROR
     if _WARNING.search(line):
         return Severity.WARNING
     if _QUIET.search(line):
         return Severity.ERROR if _OUT_OF_MEMORY_KILL.search(line) else Severity.NONE
-    return Severity.ERROR if _ERROR_TEXT.search(line) else Severity.NONE
+    return Severity.ERROR if _ERROR_TEXT.search(line) or _OUT_OF_MEMORY_KILL.search(line) else Severity.NONE
 
 
 # The fields of an error report logged as lines of their own after it (PostgreSQL: "ERROR: deadlock
@@ -269,7 +279,7 @@ def continues_message(line: str, next_line: str | None = None) -> bool:
                                      or starts_stack_trace(line, next_line)):
         return False  # an unindented line goes on with the message only when indented lines (not frames) follow
     return (bool(line.strip()) and not has_leading_timestamp(line)
-            and not (_ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)))
+            and not (_ERROR.search(line) or _ERROR_WORD.search(line) or _WARNING.search(line) or _QUIET.search(line)))
 
 
 def _indented_text(line: str) -> bool:
@@ -327,7 +337,7 @@ def continues_report(line: str, head: str) -> bool:
     not the next of a burst of lines that each have their level, nor lines of the same second)."""
     first, other = _time_and_source(head), _time_and_source(line)
     if (first is None or other is None or first != other or not _FRACTION.search(first[0])
-            or _ERROR.search(line) or _WARNING.search(line) or _QUIET.search(line)):
+            or _ERROR.search(line) or _ERROR_WORD.search(line) or _WARNING.search(line) or _QUIET.search(line)):
         return False
     process, its = _SYSLOG_PREFIX.match(head), _SYSLOG_PREFIX.match(line)  # syslog: the host, then the process
     if process is None or its is None:

@@ -46,7 +46,7 @@ _INCIDENT_WORDS = re.compile(
     r"|panic\w*|fatal|critical|problems?|issues?|incidents?|causes?|caused|causing|why|died|dies|dying|dead"
     r"|kill(?:ed|ing)|oom\w*|out of memory|timeouts?|timed out|refused|rejected|denied|unhealthy|down|lost"
     r"|inconsisten\w*|corrupt\w*|bad|worse|worst"
-    r"|los(?:e|es|ing)"
+    r"|los(?:e|es|ing|s)"
     r"|restart\w*|warn\w*|alerts?|outages?|segfault\w*|abort\w*|bugs?|troubles?|complain\w*|spam\w*|flood\w*"
     r"|storms?|throttl\w*|hiccups?|glitch\w*|full|blow\w* up|blew up|went bad|gone bad|what happened"
     r"|going on|timing out|" + _FELL + r"|(?:went|go|goes|going|gone) down"

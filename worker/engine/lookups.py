@@ -154,7 +154,9 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|\b(?:it|they) c[oa]me up\b"  # "what time did it come up?", not "did an error come up"
                             r"|\bback (?:up|online|in sync|to normal)\b|\brebuilt\b"
                             # "is it up again?", not "is postgres locking up again?" nor "queue backed up again"
-                            r"|\brecovered\b|\b(?:(?<!ing )(?<!ed )up|fine|ok|open|working|loading|running|serving"
+                            # "did the zookeeper blip actualy recover?"
+                            r"|\brecovered\b|\b(?:did|does|do|has|have) (?:[\w'-]+ ){0,4}recover\b"
+                            r"|\b(?:(?<!ing )(?<!ed )up|fine|ok|open|working|loading|running|serving"
                             r"|responding|flowing|processing|accepting|succeeding|passing|going through|taking \w+)"
                             r" again\b"
                             r"|\bback in(?:to)?\b"  # "back in the cluster", "back into rotation"
@@ -230,8 +232,9 @@ _EVENT_CLAUSE = re.compile(r"(?i)(?:^|(?<=\S ))\b(?:after|since|once|before|when
 
 # a clause that asks whether something named caused the trouble ("did the config reload break it??", "could the
 # deploy have caused this?", "was it the upgrade that broke it?"): what it names is a suspect, not a value asked for
+# (within one clause: "did the zookeeper blip recover or is replica n1 still broken" asks for the comeback)
 _SUSPECTED_CAUSE = re.compile(r"(?i)\b(?:did|does|could|would|might|can|may|was it|is it)\s+"
-                              r"(?:the|that|this|our|a|an|my|their)\s+[^?!.;,\n]{1,60}?"
+                              r"(?:the|that|this|our|a|an|my|their)\s+(?:(?!\bor\b)[^?!.;,\n]){1,60}?"
                               r"\b(?:break|broke|broken|kill|killed|caus\w*|take|took|trigger\w*|knock\w*|crash\w*|mess\w*)\b")
 
 

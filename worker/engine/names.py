@@ -110,23 +110,29 @@ _RULED_OUT_NAME = re.compile(r"(?i)\b(?:so\s+)?(?:it'?s|it is|that'?s|thats)\s+(
                              r"(?=\s*(?:[.,;:!?)]|$))")
 
 
-# what the question only guesses at: "is this the mqtt broker again?", "is the payout side down?", "is the irrigation
-# controller borked or what", "is the auditor mis-sampling or what", "oxyguard acting up again or what", and after
-# the symptoms, "... hours ago. recall job thing broken?": the asker does not know which system it is; and what it
-# only asks about besides ("also is the router affected"): the problem is elsewhere
+# what the question only guesses at: "is this the mqtt broker again?", "is the payout side down?", "is placement engine
+# down", "is the irrigation controller borked or what", "is the auditor mis-sampling or what", "is the booking system
+# messing w the scores??", "is the temp monitor thing not sending cooldown??", "oxyguard acting up again or what", and
+# after the symptoms, "... hours ago. recall job thing broken?", "... fine tho. plate cam thing broken or what": the
+# asker does not know which system it is; and what it only asks about besides ("also is the router affected"): the
+# problem is elsewhere
 _NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going"
                r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
 _FAULTY = (r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged|hosed|busted"
            r"|full|at fault|to blame|the (?:problem|issue|culprit|cause))")
-_IS_THE = r"\b(?:is|are) (?:the |our )?" + _NOT_A_NAME  # "is the ...", "are our ..."
+# "is the ...", "are our ..." (not "why is the queue stuck": that says it is)
+_IS_THE = r"(?<!\bwhy )(?<!\bhow )\b(?:is|are) (?:the |our )?" + _NOT_A_NAME
 _GUESSED = re.compile(
     r"(?i)\b(?:is|was|are) (?:it|this|that|these|those) (?:the |a |an |our )?" + _NOT_A_NAME
     + r"((?:[\w-]+\s+){0,3}?[\w-]+)(?:\s+(?:again|thing|stuff|issue|problem))*\s*(?:\?|\bor what\b)"
     r"|" + _IS_THE + r"((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?"
-    + _FAULTY + r"\b[^.?!]{0,30}?(?:\?|\bor what\b)"
+    + _FAULTY + r"\b[^.?!]{0,30}?(?:\?|\bor what\b|$)"
     r"|" + _IS_THE + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+[\w-]+ing\b[^.?!]{0,20}?\bor what\b"
+    r"|" + _IS_THE + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:thing|system|side|service|app)\s+(?:not\s+)?[\w-]+ing\b"
+    r"[^.?!]{0,40}?\?"
     r"|" + _IS_THE + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:also |even )?(?:affected|impacted|involved)\b"
-    r"|[,.?!]\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?" + _FAULTY + r"(?: again)?\s*\?"
+    r"|[,.?!]\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?" + _FAULTY
+    + r"(?: again)?\s*(?:\?|\bor what\b)"
     r"|((?:[\w-]+\s+){1,2}?)(?:acting|playing) up(?: again)? or what\b")
 
 

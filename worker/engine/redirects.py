@@ -14,10 +14,16 @@ about a case that may well be this runbook's. So a sentence's words leave out na
 a capital: "Pelias", "OSRM") and the name words (title, file name: names.py) of the candidate runbook
 that the sentence names most, its target ("fraud", "scoring", "riskscore" above).
 
+A sentence sends a case elsewhere when it has a cue (``REDIRECT``: "the X runbook", "a different system", "not
+ours", another runbook's file name), when it lies in a section whose heading has one ("## Not ours (common
+mis-pages)": its items say only "Wrong bowler order -> lane booking"), or when it names another candidate runbook by
+its compound file name ("Test won't load / audio / timer = placement-exam", "it's tunnel-ctl's package mapping").
+
 ``redirect_scores`` gives each runbook chunk the share of ``FULL_AT`` of the question's words that its
-runbook uses only in such sentences (not in its other sentences, nor its own title or file name). Pure
-functions of the question and the candidates' documents; a document's sentences are read once (cached),
-and a target is looked for only when the question holds some of such a sentence's words.
+runbook uses only in such sentences (not in its other sentences, nor its own title or file name); what the question
+says is working or only guesses at ("online bookings coming thru fine so its not apptbridge": names.cleared_words)
+is no case it asks about. Pure functions of the question and the candidates' documents; a document's sentences are
+read once (cached), and a target is looked for only when the question holds some of such a sentence's words.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document
 from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
-from worker.engine.names import name_words, word_stems
+from worker.engine.names import cleared_words, name_words, word_stems
 
 MIN_WORD_CHARS = 4  # shorter stems ("ns", "its") name no case
 FULL_AT = 2  # redirected words in the question for the full score
@@ -42,17 +48,29 @@ MAX_DOCUMENT_CHARS = 200_000  # a runbook's text read for its sentences (the res
 REDIRECT = re.compile(
     r"(?i)\bthe (?!this\b)[\w ./'-]{1,60}? runbook\b|\b(?:that|its|their) (?:own )?runbook\b"
     r"|\b(?:different|separate|another|other) (?:system|pipeline|service|team|runbook)s?\b"
-    r"|\bnot (?:covered|handled) (?:here|in this runbook|by this runbook)\b"
-    r"|\bnot ours\b|\b(?:that|it)(?:'s| is) (?:them|theirs)\b"  # "... but results never show, that's them"
-    r"|\([`'\"]?[\w./-]+\.md[`'\"]?\)"  # another runbook's file named in brackets: "(`lab/instrument-bridge.md`)"
+    r"|\bnot (?:covered |handled )?(?:here|in this runbook|by this runbook)\b|\bnot this runbook\b"
+    r"|\bnot (?:ours|us)\b|\b(?:that|it)(?:'s| is) (?:them|theirs)\b"  # "... but results never show, that's them"
+    r"|[\w./-]+\.md\b"  # another runbook's file: "(`lab/instrument-bridge.md`)", "go to `bowling/lane-booking.md`"
 )
+# a heading over cases that belong elsewhere: "## Not ours (common mis-pages)", "## Wrong runbook?"
+_SENDING_HEADING = re.compile(r"(?i)\bmis-?pages?\b|\bwrong (?:runbook|team|place)\b|\bbelongs? elsewhere\b")
 # sentence ends, blank lines, list items and table rows each start a sentence
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)])\s)|\n(?=#)|\n(?=\|)")
 # a name ("the geocoder (Pelias)", "OSRM"): a question that names the other system may only suspect it
 _CAPITALISED = re.compile(r"(?<![\w.-])[A-Z][\w-]*")
+# a compound name as runbooks write their neighbours': "lane-booking", "tunnel-ctl's", "placement_exam"
+_COMPOUND = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)+")
 # the cue's own words, and the little words around it, say nothing about the case
 _CUE_WORDS = word_stems("see use follow check runbook different separate another other system pipeline service team "
                         "covered handled here ours own their both even though only usually instead")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    every: frozenset[str]  # the stems of all its words (to find which runbook it names)
+    plain: frozenset[str]  # without names (words written with a capital)
+    sends: bool  # it has a cue (``REDIRECT``), or lies in a section whose heading has one (``_SENDING_HEADING``)
+    compounds: frozenset[str]  # the compound names it holds ("lane-booking")
 
 
 @dataclass(frozen=True)
@@ -64,21 +82,54 @@ class Redirects:
     sentences: tuple[tuple[frozenset[str], frozenset[str]], ...]
 
 
-def redirects(document: Document) -> Redirects:
-    return Redirects(()) if document.kind != "runbook" else _redirects(document)
+def redirects(document: Document, candidates: frozenset[str] = frozenset()) -> Redirects:
+    """``candidates``: the compound names of the candidate runbooks ("lane-booking"); a sentence that names one
+    other than this one sends a case there as a cue does ("Strike counted that didn't happen | not us |
+    lane-scoring")."""
+    if document.kind != "runbook":
+        return Redirects(())
+    own = compound_name(document)
+    named = frozenset(name for name in _compounds(document) if name in candidates and name != own)
+    return _redirects(document, named) if named or _any_cue(document) else Redirects(())
+
+
+def compound_name(document: Document) -> str:
+    """The document's file name as runbooks name a neighbour: "lane-booking" (no extension, lower case)."""
+    return document.file_name.rsplit(".", 1)[0].lower()
 
 
 @functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
-def _redirects(document: Document) -> Redirects:
-    if not REDIRECT.search(document.text[:MAX_DOCUMENT_CHARS]):  # most runbooks send nothing elsewhere: one scan
-        return Redirects(())
+def _sentences(document: Document) -> tuple[Sentence, ...]:
+    sentences: list[Sentence] = []
+    section_sends = False
+    for text in _SENTENCE_END.split(document.text[:MAX_DOCUMENT_CHARS]):
+        if text.lstrip().startswith("#"):
+            section_sends = bool(REDIRECT.search(text) or _SENDING_HEADING.search(text))
+        sends = section_sends or bool(REDIRECT.search(text))
+        sentences.append(Sentence(word_stems(text), word_stems(_CAPITALISED.sub(" ", text)), sends,
+                                  frozenset(_COMPOUND.findall(text.lower()))))
+    return tuple(sentences)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _compounds(document: Document) -> frozenset[str]:
+    return frozenset().union(*(sentence.compounds for sentence in _sentences(document)))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _any_cue(document: Document) -> bool:
+    return any(sentence.sends for sentence in _sentences(document))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _redirects(document: Document, named: frozenset[str]) -> Redirects:
     sending: list[tuple[frozenset[str], frozenset[str]]] = []
     own: set[str] = set(name_words(document))
-    for sentence in _SENTENCE_END.split(document.text[:MAX_DOCUMENT_CHARS]):
-        if REDIRECT.search(sentence):
-            sending.append((word_stems(sentence), word_stems(_CAPITALISED.sub(" ", sentence))))
+    for sentence in _sentences(document):
+        if sentence.sends or sentence.compounds & named:
+            sending.append((sentence.every, sentence.plain))
         else:
-            own.update(word_stems(sentence))
+            own.update(sentence.every)
     return Redirects(tuple((every, frozenset(word for word in plain - own - _CUE_WORDS if _says_case(word)))
                            for every, plain in sending))
 
@@ -90,15 +141,18 @@ def _says_case(word: str) -> bool:
 def redirect_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
     """See the module docstring: one score per chunk, its runbook's."""
     scores = np.zeros(len(chunks), np.float32)
-    asked = word_stems(question[:MAX_QUESTION_CHARS])
+    head = question[:MAX_QUESTION_CHARS]
+    asked = word_stems(head) - cleared_words(head)  # "online bookings coming thru fine": not the case it asks about
     if not asked:
         return scores
     documents = {chunk.document.doc_id: chunk.document for chunk in chunks}
+    compounds = frozenset(name for name in (compound_name(document) for document in documents.values()
+                                            if document.kind == "runbook") if _COMPOUND.fullmatch(name))
     named_by: dict[str, list[str]] | None = None  # name word -> the candidate runbooks it names, when needed
     by_document: dict[str, float] = {}
     for doc_id, document in documents.items():
         redirected: set[str] = set()
-        for every, words in redirects(document).sentences:
+        for every, words in redirects(document, compounds).sentences:
             if not words & asked:
                 continue
             if named_by is None:

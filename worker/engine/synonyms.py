@@ -52,7 +52,9 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
 RESOURCES = (DISK, MEMORY)
 # a question that asks whom to call: "who do i get out here at 2am", "who do we page", "who's on call"
 WHOM_TO_CALL = (r"\bwho (?:do|should|can|could|would) (?:i|we|you) (?:\w+ )?(?:call|ring|phone|page|get|wake|contact"
-                r"|escalate|ping)\b|\bwho(?:'s| is) on[- ]?call\b|\bwho to (?:call|ring|phone|page|contact|escalate)\b")
+                r"|escalate|ping)\b|\bwho(?:'s| is) on[- ]?call\b|\bwho to (?:call|ring|phone|page|contact|escalate)\b"
+                # the number to call: "whats the pinsetter camera vendor support # ?", "their phone number"
+                r"|\b(?:phone|support|contact|hotline|helpdesk|help desk)\s*(?:#|(?:number|no\.?|line)\b)|\bhotline\b")
 # what people call an HTTP status, and the code that access logs write instead; and whom to call
 STATUS_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.IGNORECASE), code)
                                                                   for pattern, code in (
