@@ -63,6 +63,8 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike28) and 18 symptom questions.
 - ``lookalike29``: the twenty-ninth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike29) and 18 symptom questions.
+- ``lookalike30``: the thirtieth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike30) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -227,6 +229,9 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   an Oracle Database alert log and a Temporal history service's zap JSON lines, held out whole.
   ``logs-heldout29``: the twenty-ninth held-out round, written blind the same way: a JBoss EAP (WildFly) server.log,
   a Cisco ASA firewall's syslog and a MinIO server's JSON lines, held out whole.
+  ``logs-heldout30``: the thirtieth held-out round, written blind the same way: a Go service's zap JSON lines
+  (stack traces inside the JSON), an Apache Solr 9 log and a load balancer's syslog (Keepalived, BIRD, chronyd,
+  kernel), held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -332,7 +337,7 @@ def lookalike_cases() -> list[Case]:
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 30))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 31))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -355,7 +360,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl"),
                        ("logs-heldout24", "heldout24.jsonl"), ("logs-heldout25", "heldout25.jsonl"),
                        ("logs-heldout26", "heldout26.jsonl"), ("logs-heldout27", "heldout27.jsonl"),
-                       ("logs-heldout28", "heldout28.jsonl"), ("logs-heldout29", "heldout29.jsonl")):
+                       ("logs-heldout28", "heldout28.jsonl"), ("logs-heldout29", "heldout29.jsonl"),
+                       ("logs-heldout30", "heldout30.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
