@@ -244,6 +244,11 @@ class Severity(IntEnum):
     STACK_TRACE = 3
 
 
+def _has_level(line: str) -> bool:
+    """The line names its level, whatever it is (error, warning, or one that says all is well)."""
+    return bool(_ERROR.search(line) or _ERROR_WORD.search(line) or _WARNING.search(line) or _QUIET.search(line))
+
+
 def line_severity(line: str) -> Severity:
     """The line's level when it has one (an exception logged at WARN is a warning, "parity error
     corrected" at INFO is nothing, a process killed for memory is an error at any level); for a line without a
@@ -279,7 +284,7 @@ def continues_message(line: str, next_line: str | None = None) -> bool:
                                      or starts_stack_trace(line, next_line)):
         return False  # an unindented line goes on with the message only when indented lines (not frames) follow
     return (bool(line.strip()) and not has_leading_timestamp(line)
-            and not (_ERROR.search(line) or _ERROR_WORD.search(line) or _WARNING.search(line) or _QUIET.search(line)))
+            and not _has_level(line))
 
 
 def _indented_text(line: str) -> bool:
@@ -337,7 +342,7 @@ def continues_report(line: str, head: str) -> bool:
     not the next of a burst of lines that each have their level, nor lines of the same second)."""
     first, other = _time_and_source(head), _time_and_source(line)
     if (first is None or other is None or first != other or not _FRACTION.search(first[0])
-            or _ERROR.search(line) or _ERROR_WORD.search(line) or _WARNING.search(line) or _QUIET.search(line)):
+            or _has_level(line)):
         return False
     process, its = _SYSLOG_PREFIX.match(head), _SYSLOG_PREFIX.match(line)  # syslog: the host, then the process
     if process is None or its is None:

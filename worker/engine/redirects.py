@@ -98,7 +98,6 @@ def compound_name(document: Document) -> str:
     return document.file_name.rsplit(".", 1)[0].lower()
 
 
-@functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
 def _sentences(document: Document) -> tuple[Sentence, ...]:
     sentences: list[Sentence] = []
     section_sends = False
@@ -111,17 +110,20 @@ def _sentences(document: Document) -> tuple[Sentence, ...]:
     return tuple(sentences)
 
 
+# Scans of the whole text, so that a runbook that sends nothing elsewhere (most) is never split into sentences and
+# stemmed: its compound names, and whether a cue or a sending heading's words are anywhere in it.
 @functools.lru_cache(maxsize=16_384)
 def _compounds(document: Document) -> frozenset[str]:
-    return frozenset().union(*(sentence.compounds for sentence in _sentences(document)))
+    return frozenset(_COMPOUND.findall(document.text[:MAX_DOCUMENT_CHARS].lower()))
 
 
 @functools.lru_cache(maxsize=16_384)
 def _any_cue(document: Document) -> bool:
-    return any(sentence.sends for sentence in _sentences(document))
+    text = document.text[:MAX_DOCUMENT_CHARS]
+    return bool(REDIRECT.search(text) or _SENDING_HEADING.search(text))
 
 
-@functools.lru_cache(maxsize=16_384)
+@functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
 def _redirects(document: Document, named: frozenset[str]) -> Redirects:
     sending: list[tuple[frozenset[str], frozenset[str]]] = []
     own: set[str] = set(name_words(document))
