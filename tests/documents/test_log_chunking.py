@@ -523,6 +523,9 @@ def test_an_elixir_exception_with_its_frames_is_one_stack_trace() -> None:
     ('{"ts":"2024-06-03T03:12:45.123Z","level":"warn","msg":"apply request took too long"}', "2024-06-03T03:12:45.123Z",
      True),
     ("=ERROR REPORT==== 3-Jun-2024::03:12:45 ===", "3-Jun-2024::03:12:45", False),  # Erlang's report header
+    # FortiGate's key=value lines, after a syslog priority
+    ('<188>date=2024-09-17 time=01:47:14 devname="FGT-HQ-01" level="warning" msg="Link Monitor changed state"',
+     "2024-09-17 time=01:47:14", True),
 ])
 def test_more_timestamps_are_read(line: str, stamp: str, leading: bool) -> None:
     assert first_timestamp(line) == stamp

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from worker.documents.document import Chunk, Document
 from worker.engine.identifiers import (
+    FIELD_WEIGHTS,
     IdentifierFields,
     chunk_fields,
     command_names,
@@ -53,8 +55,9 @@ def test_spelled_matching_ignores_case_and_separators_but_keeps_word_boundaries(
     assert " payments api " not in spelled("payments-apiserver")
 
 
-def _fields(document: str, names: str = "", headings: str = "", text: str = "") -> IdentifierFields:
-    return IdentifierFields(document, spelled(names), spelled(headings), spelled(text))
+def _fields(document: str, names: str = "", headings: str = "", text: str = "", log: bool = False
+            ) -> IdentifierFields:
+    return IdentifierFields(document, spelled(names), spelled(headings), spelled(text), log=log)
 
 
 def test_title_beats_headings_beats_text_beats_elsewhere_in_the_document() -> None:
@@ -158,3 +161,22 @@ def test_an_alert_named_after_its_runbook_and_a_section_matches_that_section_s_h
     assert scores[0] > scores[1] > 0
     short = _fields("access", names="Enclosure access", headings="Breach", text="Phone.")
     assert identifier_scores(question, [short, other])[0] < identifier_scores(question, [short, other])[1]
+
+
+def test_quoted_words_are_identifiers_that_count_in_a_chunk_as_in_a_heading() -> None:
+    """"someone pasted 'Handler timeout' from the apiserver": quoted words were copied from a line; the chunk that
+    holds them is where they come from, not the chunks that share the log's other words."""
+    assert question_identifiers("whats the mnesia 'inconsistent database' line about") == [" inconsistent database "]
+    assert question_identifiers('he said "disk full" and \u201cno route\u201d') == [" disk full ", " no route "]
+    assert question_identifiers("don't know, the users' files aren't there") == []  # apostrophes, no quotes
+    candidates = [_fields("log", text="apiserver was unable to write a JSON response: http: Handler timeout", log=True),
+                  _fields("log", text="Timeout or abort while handling", log=True),
+                  _fields("runbook", text="nothing")]
+    quoted = identifier_scores("someone pasted 'Handler timeout' from the apiserver", candidates)
+    code = identifier_scores("someone pasted `Handler timeout` from the apiserver", candidates)
+    assert quoted.tolist() == pytest.approx([FIELD_WEIGHTS["headings"], FIELD_WEIGHTS["document"], 0.0])
+    assert code.tolist() == pytest.approx([FIELD_WEIGHTS["text"], FIELD_WEIGHTS["document"], 0.0])
+    # a runbook quotes the message a user saw where it describes the symptom, not where it says what to do
+    runbook = [_fields("kyc", headings="Vendor errors", text='the seller sees "we are still checking"'),
+               _fields("kyc", headings="Results not arriving", text="signature mismatch for every webhook")]
+    assert identifier_scores("sellers stuck on 'we are still checking' for hours", runbook).tolist() == [0.0, 0.0]

@@ -44,6 +44,8 @@ from worker.engine.incidents import (
     "the 1am deploy hung on pulling", "queue is stuck since 9",
     "mac user got kicked off the projects share mid afternoon", "why do the clients keep disconnecting?",
     "dpd got locked out after lunch", "payment provider flaking again? checkouts were 503ing around 11:20ish",
+    "invoices are not going out",  # what did not arrive
+    "is the queue just backed up or what", "anything worth escalating from overnight?",
 ])
 def test_questions_about_what_went_wrong(question: str) -> None:
     assert asks_about_incident(question)
@@ -99,6 +101,9 @@ def test_a_question_about_a_storm_weighs_incidents_by_how_often_they_recur() -> 
     assert asks_about_storm("which device keeps failing to log in to the broker? the log is full of it")
     assert not asks_about_storm("why does the indexer keep crashing")  # a crash loop, not a storm
     assert not asks_about_storm("lfs pushes kept failing before lunch, whats up")  # what failed, not how often
+    # what the asker hopes a line is, not what they ask about
+    assert not asks_about_storm("whats the 'inconsistent database' line, is that bad or just the usual overloaded spam")
+    assert not asks_about_storm("anything real in there or is it only noise?")
     assert incident_scores("what was this node spamming?", chunks).tolist() == [0.0, 1.0, 1.0, 0.0]
     assert incident_scores("what failed?", chunks).tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])
 
@@ -135,6 +140,11 @@ def test_a_crash_question_weighs_the_incident_that_ended_the_process() -> None:
               Chunk(log, " 41824:20250311:194407.512 Got signal [signal:11(SIGSEGV),reason:1]. Crashing ...", 309, 311)]
     assert incident_scores("zabbix bounced itself this evening, what crashed", zabbix).tolist() == pytest.approx(
         [NOT_ENDING * 2 / 3, 2 / 3])
+    # pino logs the fatal error, then at info level "closing server" and "process exiting": the lines right after
+    # the incident say it ended the process
+    node = [chunks[0], Chunk(log, '{"level":60,"time":1710218445701,"msg":"uncaught exception"}', 619, 619),
+            Chunk(log, '{"level":30,"time":1710218445734,"exitCode":1,"msg":"process exiting"}', 622, 622)]
+    assert incident_scores("was the pod crashlooping?", node).tolist() == pytest.approx([NOT_ENDING, 2 / 3, 0.0])
     lived = [chunks[0], chunks[1], chunks[2]]  # no incident ended the process: nothing to prefer
     assert incident_scores("what took it down?", lived).tolist() == [1.0, 0.0, 1.0]
 
@@ -220,6 +230,8 @@ def test_an_incident_logged_all_through_the_log_is_its_background() -> None:
     ("anything bad on the mx2 server today? apart from the tls probe spam", True),  # what it sets aside
     ("anything weird on mx2 today? ignore the tls probe, thats always broken", True),
     ("anything bad in the cluster journal besides the tls probe warnings?", True),
+    ("anything worth escalating in the mx2 log from overnight? (the tls probe warnings are normal btw)", True),
+    ("can someone skim the mx2 log, anything real in there or just the usual background noise?", True),
 ])
 def test_a_question_for_the_log_s_incidents_in_general(question: str, overview: bool) -> None:
     chunks = _relay_chunks()

@@ -104,6 +104,8 @@ from worker.engine.lookups import (
     ("since the 5am release the api returns 404 on every route, why didn't it come up?", []),  # what went wrong
     # a change-management paper asks for no change
     ("which billing-api build is live rn? need it for the change ticket", ["version"]),
+    ("did the hive problem this morning clear up on its own?", ["recovery"]),  # it went away by itself
+    ("people couldnt log into chat just after 1am. did it sort itself out?", []),  # what went wrong
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -182,6 +184,12 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("INFO NodeManager: registered UNIX signal handlers for [TERM, HUP, INT]", False),
     ("[2024-05-21 08:43:07 +0200] information/ApiListener: Finished reconnecting to endpoint 'sat-ams-01'", True),
     ("[2024-05-21 08:41:16 +0200] information/ApiListener: Reconnecting to endpoint 'sat-ams-01'", False),
+    # FortiGate logs leaving its memory conserve mode as critical; Trino's metastore reached again
+    ('<186>date=2024-09-17 time=03:46:25 level="critical" logdesc="Kernel leaves memory conserve mode"', True),
+    ('<186>date=2024-09-17 time=03:32:20 level="critical" logdesc="Kernel enters memory conserve mode"', False),
+    ("2024-05-21T08:48:27.161Z INFO hive-metastore-3 StaticMetastoreLocator Connected to Hive metastore thrift://hms-2",
+     True),
+    ("WARN client not connected to the metastore", False),
 ])
 def test_a_closed_circuit_and_a_request_served_again_are_recoveries(text: str, recovered: bool) -> None:
     assert states_value("recovery", text) == recovered

@@ -151,5 +151,8 @@ def test_a_system_the_question_only_guesses_at_is_no_reason_to_answer_from_its_r
     assert guessed_words("members get no wax, gate log says it sent the code fine tho. plate cam thing broken or "
                          "what") == {"plate", "cam"}
     assert guessed_words("why is the queue stuck") == frozenset()  # it says the queue is stuck
+    assert guessed_words("clock stopped on my gm screen AND on the room tv. roomcast died??") == {"roomcast"}
+    # "zk problem??" under a log's symptoms points at what the log shows, not at a system the asker only guesses at
+    assert guessed_words("diff counts on every refresh. zk problem??") == frozenset()
     assert guessed_words("is the queue growing?") == frozenset()  # a symptom, not a system it suspects
     assert name_scores("the irrigation controller is down, bays are dry", chunks)[0] > 0  # said, not guessed

@@ -1126,3 +1126,59 @@ def test_a_table_row_reads_as_its_symptom() -> None:
     passage = text_passage("driver in 412 says his tablet still has last storm route, how do i fix", ranked, jaccard)
     assert passage.heading == "Route dispatch › Symptom table"
     assert "rc push --truck 412" in passage.as_text()
+
+
+def test_a_repeated_incident_the_question_names_by_its_own_words_is_not_sent_back_to_the_first() -> None:
+    """"someone pasted 'Handler timeout' from the apiserver": the incident found holds those words, and the first
+    time its headline was logged (an auth error, hours before) does not: the answer is the one found."""
+    auth = 'E1119 0{h}:27:53.255428       1 authentication.go:73] "Unable to authenticate the request"'
+    quiet = 'I1119 0{h}:{m}:11.000000       1 httplog.go:132] "HTTP" verb="GET" URI="/metrics"'
+    lines = [auth.format(h=1)] + [quiet.format(h=1, m=30 + n) for n in range(15)]
+    lines += [auth.format(h=2), "E1119 02:27:54.563043       1 writers.go:122] apiserver was unable to write a JSON "
+              "response: http: Handler timeout"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[17], 18, 18)
+    named = log_passage("someone pasted 'Handler timeout' from the apiserver, what was going on?", chunk, overlap)
+    assert (named.line_start, named.line_end) == (17, 18)
+    assert log_passage("why were requests failing?", chunk, overlap).line_start == 1  # its first occurrence
+
+
+def test_an_incident_line_that_says_the_trouble_ended_answers_whether_it_recovered() -> None:
+    """FortiGate logs leaving its memory conserve mode as critical: "did it recover? when?" is answered with that
+    line and the lines around it, not with the incident's first lines."""
+    line = '<{p}>date=2024-09-17 time=03:{m:02d}:25 devname="FGT-HQ-01" level="{level}" logdesc="{said}" msg="{said}"'
+    lines = [line.format(p=186, m=32, level="critical", said="Kernel enters memory conserve mode")]
+    lines += [line.format(p=188, m=33 + n, level="warning", said="Session dropped: system in conserve mode")
+              for n in range(10)]
+    lines += [line.format(p=186, m=46, level="critical", said="Kernel leaves memory conserve mode"),
+              line.format(p=189, m=47, level="notice", said="Performance statistics")]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[11], 12, 12)
+    passage = log_passage("is the firewall still in that degraded state or did it recover? when?", chunk, overlap)
+    assert len(passage.lines) <= 2 * LOG_CONTEXT_LINES + 1  # the dropped sessions fold into one line
+    assert "Kernel leaves memory conserve mode" in passage.lines[-2]
+    incident = log_passage("what went wrong?", chunk, overlap)  # the incident, from its start
+    assert "Kernel enters memory conserve mode" in incident.lines[0]
+    assert "Kernel leaves memory conserve mode" not in "\n".join(incident.lines[:-1])
+    counted = log_passage("how many sessions were dropped?", Chunk(document, lines[5], 6, 6), overlap)
+    assert counted.context == "Seen once in app.log, at 2024-09-17 03:32:25."  # the key of "time=" is not read out
+
+
+def test_the_other_incidents_of_structured_lines_are_listed_by_what_they_say() -> None:
+    """A firewall's key=value lines run to hundreds of characters, what happened last ("logdesc=", "msg="): each
+    other incident is listed by its time and those fields, not by the first characters of its line."""
+    padding = " ".join(f'field{n}="value{n}"' for n in range(30))
+    line = '<{p}>date=2024-09-17 time={t} devname="FGT-HQ-01" level="{level}" {padding} logdesc="{said}"'
+    quiet = [line.format(p=189, t=f"0{1 + m // 60}:{m % 60:02d}:00", level="notice", padding=padding,
+                         said="Performance statistics") for m in range(0, 180, 3)]
+    lines = [quiet[0], line.format(p=188, t="01:04:14", level="warning", padding=padding,
+                                   said="Link Monitor changed state from alive to die"),
+             *quiet[1:40], line.format(p=186, t="03:00:20", level="critical", padding=padding,
+                                       said="Kernel enters memory conserve mode"), *quiet[40:]]
+    document = _log("\n".join(lines) + "\n")
+    chunks = [Chunk(document, text, n, n) for n, text in enumerate(lines, 1)]
+    question = "anything bad in here?"
+    passage = best_passage(question, chunks, incident_scores(question, chunks), overlap)
+    listed = passage.context.split("Other incidents in app.log:\n", 1)[1]
+    assert listed in ("• line 2: 2024-09-17 01:04:14 · Link Monitor changed state from alive to die",
+                      "• line 42: 2024-09-17 03:00:20 · Kernel enters memory conserve mode")

@@ -120,3 +120,33 @@ def test_lines_the_question_sets_aside_are_treated_as_a_suspect() -> None:
     chunks = [Chunk(log, mirror, 10, 10), Chunk(log, disk, 90, 90)]
     scores = incident_scores("anything weird on git01 today? ignore the protobuf mirror", chunks)
     assert scores[0] == 0.0 and scores[1] > 0
+
+
+def test_lines_the_question_calls_harmless_are_set_aside() -> None:
+    """"(the mnesia overloaded warnings are normal btw)": what the asker already knows to be harmless is no answer;
+    the rest of the question still asks for the log's incidents."""
+    assert set_aside("anything worth escalating in the chat server log from overnight? (the mnesia overloaded "
+                     "warnings are normal btw)") == (
+        "mnesia overloaded warnings", "anything worth escalating in the chat server log from overnight?")
+    assert set_aside("those cert warnings are expected, what else broke?") == ("cert warnings", ", what else broke?")
+    assert set_aside("is the queue normal?") is None  # a question, not a claim
+    log = Document("file:chat.log", "chat.log", "", kind="log")
+    overloaded = ("2024-11-19 01:02:39.990372+00:00 [warning] Mnesia('ejabberd@chat-eu-1.internal'): ** WARNING ** "
+                  "Mnesia is overloaded: {dump_log,write_threshold}")
+    partition = ("2024-11-19 02:51:08.025556+00:00 [error] Mnesia('ejabberd@chat-eu-1.internal'): ** ERROR ** "
+                 "mnesia_event got {inconsistent_database, running_partitioned_network, 'ejabberd@chat-eu-2'}")
+    chunks = [Chunk(log, overloaded, 10, 10), Chunk(log, partition, 90, 90)]
+    scores = incident_scores("anything worth escalating in here? (the mnesia overloaded warnings are normal btw)",
+                             chunks)
+    assert scores[0] == 0.0 and scores[1] > 0
+
+
+@pytest.mark.parametrize(("question", "described", "asked"), [
+    ("is that redis blip from earlier the reason the notifications pod was crashlooping?", "redis blip from earlier",
+     "the reason the notifications pod was crashlooping?"),
+    ("were the kills after 11 just fallout from the worker that dropped earlier? and how many times did it happen",
+     "the worker that dropped earlier", "were the kills after 11  ? and how many times did it happen"),
+])
+def test_a_suspect_named_inside_the_question_is_told_from_the_trouble(question: str, described: str,
+                                                                      asked: str) -> None:
+    assert suspect_split(question) == (described, asked)

@@ -22,10 +22,13 @@ TIMESTAMP = re.compile(
     # "1733185801.123    241 10.0.0.7 TCP_MISS/200 ...", zap's JSON "ts":1733185801.1234; and milliseconds, pino's
     # JSON "time":1732011074464
     r"|(?<=^\[)\d{10}(?=\])|^\d{10}\.\d{3}(?=\s)|(?<=\"ts\":)\d{10}\.\d+|(?<=\"time\":)\d{13}(?!\d)"
+    r"|(?<=\bdate=)\d{4}-\d{2}-\d{2} time=\d{2}:\d{2}:\d{2}\b"  # key=value firewalls: "date=2024-09-17 time=01:47:14"
 )
 # Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", Zabbix's "  1202:", logfmt's "time=",
-# JSON's {"ts":", Apache's "[Mon " (a weekday before the date), or a bracket
+# JSON's {"ts":", Apache's "[Mon " (a weekday before the date), a syslog priority and "date=" ("<188>date="), or a
+# bracket
 _LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4}(?:\d\d)? (?=\d\d:)|\s*\d+:(?=\d{8}:\d{6}\.)"
+                                r"|(?:<\d{1,3}>)?date="
                                 r"|\{?\"?(?:time|ts|timestamp|@timestamp|t)\"?[=:]\s*\"?)?"
                                 r"\W{0,2}(?:[A-Z][a-z]{2} )?(?:" + TIMESTAMP.pattern + r")")
 
@@ -453,11 +456,11 @@ def epoch_seconds(stamp: str) -> float | None:
 
 
 def readable_timestamp(stamp: str) -> str:
-    """A timestamp as people read it: epoch seconds as the UTC date and time ("2024-12-03 00:30:01 UTC"), any
-    other as the log wrote it."""
+    """A timestamp as people read it: epoch seconds as the UTC date and time ("2024-12-03 00:30:01 UTC"), a
+    key=value one without its key ("2024-09-17 01:47:14"), any other as the log wrote it."""
     seconds = epoch_seconds(stamp)
     if seconds is None:
-        return stamp
+        return stamp.replace(" time=", " ")
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

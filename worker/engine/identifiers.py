@@ -7,7 +7,8 @@ CamelCase (``KubeletDown``, ``PoolTimeoutError``), a name joined with ``-``, ``_
 ``B2``), a number of three or more digits (an HTTP status, an error code; not an estimate: "~300 models"), a
 percentage (an alert's threshold: "less than 5% space left" is the alert whose runbook says it
 fires "when 5% of space remains"; not an estimate either: "~5% over the limit" is what someone saw), a word in
-capitals of four or more letters (``ENOSPC``), or anything in backticks. A plain word is one too when a candidate
+capitals of four or more letters (``ENOSPC``), or anything in backticks, or in quotes for a log's chunks (a line
+pasted from a log: "the mnesia 'inconsistent database' line"). A plain word is one too when a candidate
 runbook names a command with it and uses it nowhere but in code (``command_names``: "irrigctl says P1 tripped" names
 the tool of the irrigation runbook, whose own words never say "irrigctl" outside `irrigctl pumps`).
 
@@ -44,6 +45,9 @@ FIELD_WEIGHTS = {"names": 1.0, "headings": 0.6, "text": 0.3, "document": 0.2}
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)*")
 _BACKTICKS = re.compile(r"`([^`\n]{2,80})`")
+# quoted words: "someone pasted 'Handler timeout'", not the apostrophes of "don't" or "the users' files"
+_QUOTES = re.compile(r"(?<![\w'\"])(?:'([^'\n]{3,80}?)'|\"([^\"\n]{3,80}?)\"|\u2018([^\u2019\n]{3,80}?)\u2019"
+                     r"|\u201c([^\u201d\n]{3,80}?)\u201d)(?![\w'\"])")
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _ALNUM = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]")
@@ -86,12 +90,22 @@ def is_identifier(word: str) -> bool:
 def question_identifiers(question: str) -> list[str]:
     """The identifiers of a question, spelled out (see ``spelled``), first occurrence first."""
     found = [match.group(1) for match in _BACKTICKS.finditer(question)]
+    found += _quoted(question)
     measured = _ESTIMATE.sub(" ", question)  # "~5% over the limit" is what someone saw, not an alert's threshold
     found += _PERCENTAGE.findall(measured)
     words = (_PLURAL_NUMBER.sub(r"\1", word) for word in _WORD.findall(measured))  # 429s: 429
     found += [word for word in words if is_identifier(word)]
     spelled_out = (spelled(word) for word in found)
     return list(dict.fromkeys(s for s in spelled_out if s.strip()))[:MAX_IDENTIFIERS]
+
+
+def _quoted(question: str) -> list[str]:
+    return [next(group for group in match.groups() if group) for match in _QUOTES.finditer(question)]
+
+
+def quoted_identifiers(question: str) -> frozenset[str]:
+    """The question's identifiers in quotes (see ``spelled``): words it copied from what it saw."""
+    return frozenset(s for s in map(spelled, _quoted(question)) if s.strip())
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class IdentifierFields:
     headings: str  # the headings above the candidate
     text: str  # the candidate's own text
     commands: frozenset[str] = frozenset()  # its document's command names (``command_names``)
+    log: bool = False  # the candidate is a log's chunk
 
 
 @functools.lru_cache(maxsize=4_096)
@@ -146,8 +161,9 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields], lea
     if not wanted or not candidates:
         return scores
     # where each identifier is: per candidate, the weight of the best field that holds it
-    found = np.asarray([[_field_weight(identifier, fields) for fields in candidates] for identifier in wanted],
-                       np.float32)  # [identifiers, N]
+    quoted = quoted_identifiers(question)
+    found = np.asarray([[_field_weight(identifier, fields, identifier in quoted) for fields in candidates]
+                        for identifier in wanted], np.float32)  # [identifiers, N]
     documents = [fields.document for fields in candidates]
     index = {document: n for n, document in enumerate(dict.fromkeys(documents))}
     column = np.asarray([index[d] for d in documents])
@@ -167,12 +183,19 @@ def identifier_scores(question: str, candidates: Sequence[IdentifierFields], lea
     return ((weights @ found) / weights.sum()).astype(np.float32)
 
 
-def _field_weight(identifier: str, fields: IdentifierFields) -> float:
+def _field_weight(identifier: str, fields: IdentifierFields, quoted: bool = False) -> float:
+    """The weight of the best field that holds the identifier; words the question quotes count only in a log's chunks
+    (a runbook quotes the message a user saw where it describes the symptom, not where it says what to do), in its own
+    text as in a heading (they were copied from it: "someone pasted 'Handler timeout' from the apiserver")."""
+    if quoted and not fields.log:
+        return 0.0
     if identifier in fields.names:
         return FIELD_WEIGHTS["names"]
     if identifier in fields.headings or _named_heading(identifier, fields):
         return FIELD_WEIGHTS["headings"]
-    return FIELD_WEIGHTS["text"] if identifier in fields.text else 0.0
+    if identifier in fields.text:
+        return FIELD_WEIGHTS["headings" if quoted else "text"]
+    return 0.0
 
 
 def _named_heading(identifier: str, fields: IdentifierFields) -> bool:
@@ -217,4 +240,4 @@ def chunk_fields(chunk: Chunk) -> IdentifierFields:
             headings = spelled(" ".join(section.path))
     commands = command_names(document.text) if document.kind != "log" and document.text else frozenset()
     return IdentifierFields(document=document.doc_id, names=names, headings=headings, text=spelled(chunk.text),
-                            commands=commands)
+                            commands=commands, log=document.kind == "log")

@@ -55,7 +55,11 @@ _INCIDENT_WORDS = re.compile(
     r"|not working|stopped working|(?:anything|something|looks?|looked|seems?|seemed) off"
     r"|(?:anything|something) (?:weird|odd|strange|unusual|funny|fishy)"
     r"|chok(?:e|es|ed|ing)|(?:nobody|no one|none of \w+) (?:could|can|was able|were able)"
-    r"|flak(?:y|ey|ing|ed|es)|flapp\w*)(?!\w)"  # "payment provider flaking again?"
+    r"|flak(?:y|ey|ing|ed|es)|flapp\w*"  # "payment provider flaking again?"
+    # what did not arrive: "invoices not going out", "is the queue just backed up", "a backlog"
+    r"|(?:didn'?t|did not|don'?t|do not|doesn'?t|does not|not|isn'?t|aren'?t|wasn'?t|weren'?t) (?:arriv\w*"
+    r"|show(?:ing)? up|deliver\w*|go(?:ing)? out|get(?:ting)? (?:sent|delivered)|c[ao]m(?:e|ing) through)"
+    r"|undeliver\w*|backed up|backlog\w*)(?!\w)"
 )
 # slowness: trouble to ask about ("is that what made checkout crawl?"), though a log seldom says it in words
 _SLOW_WORDS = re.compile(r"(?i)\b(?:slow(?:s|ed|ing|ness|er)?|crawl(?:s|ed|ing)?|sluggish|lagg(?:y|ing)|hung"
@@ -65,6 +69,11 @@ _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|agai
                           r"|keeps? (?:logging|saying|printing|throwing)"  # not "kept failing": what failed
                           r"|kept (?:logging|saying|printing|throwing)"
                           r"|(?:log|logs|it) (?:is|are|'s|was|were) full of (?:it|them|this|that))\b")
+# what a line may be besides trouble: "is that bad or just the usual overloaded spam", "or is it only noise": the
+# spam is what the asker hopes the line is, not what they ask about
+_JUST_NOISE = re.compile(r"(?i)\bor (?:is it |it'?s |its |is that |that'?s )?(?:just |only |merely |simply )?"
+                         r"(?:the |that |our |some |more )?(?:usual |normal |regular |same old |same |old |known "
+                         r"|typical |everyday |daily |background )?(?:[\w-]+ ){0,2}?(?:spam|noise|flood)\w*")
 _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + _FELL
                           + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
 # a line that says the process ended: what a crash question wants the incident before (a Rust panic: "thread 'main'
@@ -87,9 +96,10 @@ STEADY_SEEN_IN = 6  # a problem template logged in at least this many of them is
 
 
 def asks_about_incident(question: str) -> bool:
-    """The question asks what went wrong (errors, failures, crashes, causes, slowness)."""
+    """The question asks what went wrong (errors, failures, crashes, causes, slowness), or for the log's incidents in
+    general ("anything worth escalating from overnight?")."""
     head = question[:MAX_QUESTION_CHARS]
-    return bool(_INCIDENT_WORDS.search(head) or _SLOW_WORDS.search(head))
+    return bool(_INCIDENT_WORDS.search(head) or _SLOW_WORDS.search(head) or _OVERVIEW.search(head))
 
 
 def names_logged_trouble(text: str) -> bool:
@@ -103,7 +113,9 @@ def names_logged_trouble(text: str) -> bool:
 _OVERVIEW = re.compile(
     r"(?i)\b(?:anything|something) (?:(?:else|at all|really|actually|actualy|truly|seriously) )?"
     r"(?:bad|wrong|broken|off|odd|weird|worrying|unusual"
-    r"|interesting|notable)\b|\bany (?:issues|problems|errors|incidents|trouble|failures)\b"
+    r"|interesting|notable|real|serious|important|concerning|alarming|actionable|urgent)\b"
+    r"|\bany (?:issues|problems|errors|incidents|trouble|failures)\b"
+    r"|\b(?:anything|something) (?:\w+ )?worth (?:escalat\w*|worry\w*|flagging|paging|waking|reporting|raising)"
     r"|\bwhat (?:broke|went wrong|blew up)\b|\bhighlights?\b|\bsummar(?:y|ise|ize)\b|\boverview\b")
 # the words of such a question that name no particular incident
 _OVERVIEW_WORDS = word_stems(
@@ -116,7 +128,11 @@ _OVERVIEW_WORDS = word_stems(
     "actualy truly seriously prod production staging stage dev db database last need needs handover handoff dba sre "
     "oncall pod pods container lot lots pile bunch ton tons got get paged page here usual noise noisy spam timeline "
     "rough roughly mess write writeup postmortem post mortem report doc mgmt management boss want wants affected "
-    "time times when")
+    "time times when real serious important concerning alarming actionable urgent someone somebody anyone can could "
+    "skim scan look check read glance through over background usual normal regular just or hand handed gave given "
+    "firewall router switch proxy gateway balancer lb vpn dns mail email chat web worth escalate escalating escalation "
+    "worry worrying flag flagging paging waking report "
+    "reporting raise raising")
 _TIME_WORD = re.compile(r"\d{1,2}(?::?\d\d)?(?:am|pm|h)?")  # "since 10am": when, not which incident
 OVERVIEW_SAMPLE = 400  # chunks of a log read for the words that most of its lines use
 OVERVIEW_COMMON = 0.25  # a word in this share of them names the log's own subject, no incident
@@ -127,7 +143,7 @@ def asks_for_overview(question: str, chunks: Sequence[Chunk]) -> bool:
     (``_OVERVIEW``), suspects nothing (suspects.py; it may set some lines aside), and each of its other words is in
     ``_OVERVIEW_WORDS``, in the log's name ("mx2" of exim-mx2.log) or in ``OVERVIEW_COMMON`` of its chunks (the log's
     subject: "container" in a container runtime's log)."""
-    head = question[:MAX_QUESTION_CHARS]
+    head = _JUST_NOISE.sub(" ", question[:MAX_QUESTION_CHARS])  # "... or just the usual push token spam?"
     aside = set_aside(head)  # "... apart from the geocoder spam": still every other incident
     if aside is not None and suspect_split(head) == aside:
         head = aside[1]
@@ -164,8 +180,9 @@ def asks_about_crash(question: str) -> bool:
 
 
 def asks_about_storm(question: str) -> bool:
-    """The question asks what a log repeats ("spamming", "flooded with", "keeps logging")."""
-    return bool(_STORM_WORDS.search(question[:MAX_QUESTION_CHARS]))
+    """The question asks what a log repeats ("spamming", "flooded with", "keeps logging"; not "is that bad or just
+    the usual spam")."""
+    return bool(_STORM_WORDS.search(_JUST_NOISE.sub(" ", question[:MAX_QUESTION_CHARS])))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -345,9 +362,9 @@ def _severity_without(text: str, suspects: frozenset[str]) -> Severity:
 def _ending(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]: 1 or NOT_ENDING
     """Per chunk: 1, or ``NOT_ENDING`` for the incident chunks of a run (incident chunks of one log at most
     ``RUN_GAP_LINES`` and ``RUN_GAP_MINUTES`` apart, in file order) with no line that says the process ended
-    (``_ENDED``: "Shutdown broker",
-    "exited with code 137", "Killed process"), in a log where some run has one: the incident that
-    took the service down, not one it lived through."""
+    (``_ENDED``: "Shutdown broker", "exited with code 137", "Killed process"), among them or in the quiet lines up to
+    ``RUN_GAP_LINES`` after them (pino's info-level "process exiting" after the fatal error), in a log where some run
+    has one: the incident that took the service down, not one it lived through."""
     out = np.ones(len(chunks), np.float32)
     for ordered in logs_in_file_order(chunks):
         runs: list[list[int]] = []
@@ -361,7 +378,12 @@ def _ending(chunks: Sequence[Chunk], incident: np.ndarray) -> np.ndarray:  # [N]
                 else:
                     runs.append([index])
                 last_end, last_time = chunks[index].line_end, span[1] if span else last_time
-        ended = [any(_ENDED.search(chunks[i].text) for i in run) for run in runs]
+        starts = [chunks[i].line_start for i in ordered]
+        ended = []
+        for run in runs:  # its chunks, and the quiet lines right after it ("closing server", "process exiting")
+            end = chunks[run[-1]].line_end
+            after = ordered[bisect.bisect_right(starts, end):bisect.bisect_right(starts, end + RUN_GAP_LINES)]
+            ended.append(any(_ENDED.search(chunks[i].text) for i in (*run, *(i for i in after if not incident[i]))))
         if any(ended):
             for run, end in zip(runs, ended, strict=True):
                 if not end:

@@ -90,13 +90,16 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               r"|\bauthenticated\b|\bgranted access\b|\blogged in\b|\bestablished\b|\bconnection created\b"
               r"|\b(?:alarm|alert)s? (?:disarmed|cleared|resolved)\b"  # etcd's "alarm disarmed" after NOSPACE
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
+              r"|(?<!not )(?<!n't )\bconnected (?:to|with)\b"  # Trino's "Connected to Hive metastore thrift://hms-2"
               r"|\brevived\b"  # Squid: "Detected REVIVED Parent: dlp-gw.corp.example"
               r"|\bregistered (?:with|to|at)\b"  # YARN: "Registered with ResourceManager as dn07..."
               # a state entered: Ceph's "state: booting -> active"
               r"|(?:->|=>|→)\s*(?:active|up|running|healthy|ready|online|green)\b"
               # a bad state left: ClickHouse's "Table is not readonly anymore", HDFS's "Leaving safe mode"
               r"|\b(?:not|no longer) (?:in )?(?:read-?only|degraded|throttled|fenced|paused)\b(?: mode)?(?! until)"
-              r"|\b(?:leaving|left|exit(?:ed|ing)?) safe ?mode\b"
+              r"|\b(?:leaving|leaves|left|exit(?:s|ed|ing)?) (?:[\w-]+ )?(?:safe ?|conserve |degraded |read-?only "
+              r"|emergency |overload(?:ed)? |throttl\w* |maintenance )mode\b"  # FortiGate's "Kernel leaves memory
+              # conserve mode"
               r"|\berr(?:or)?[:=]\s?<?nil\b>?"  # Go's "no error": client-go's '"Objects listed" error:<nil>'
               # a circuit breaker that lets calls through again: Polly's "OnCircuitClosed", resilience4j's "changed
               # state from HALF_OPEN to CLOSED", "circuit breaker is closed"
@@ -171,6 +174,10 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"|(?:some|any|no|every)?thing\b|morning\b|evening\b|during\b|string\b)"
                             r"\w+ing(?: \w+)? again\b"
                             r"|\bfinally\b(?! (?:fail|crash|die|broke|went down|gave up))"
+                            # "did the hive problem clear up on its own?" ("did it sort itself out?" asks what failed)
+                            r"|\b(?:clear(?:ed|s)?|sort(?:ed|s)?|fix(?:ed|es)?|resolv(?:e|ed|es)) (?:up |itself "
+                            r"|itself out |out )?(?:on (?:its|their) own|by itself|by themselves)\b"
+
                             # it stopped going wrong: "when did it stop crash looping?"
                             r"|\bstop(?:ped|s)? (?:crash|fail|restart|flapp|error|throw|reject|refus|dy|time|timing"
                             r"|panick|oom|short[- ]?circuit|throttl|drop|retr(?:y|i)|flood|spam|return\w* (?:errors?"

@@ -113,12 +113,13 @@ _RULED_OUT_NAME = re.compile(r"(?i)\b(?:so\s+)?(?:it'?s|it is|that'?s|thats)\s+(
 # what the question only guesses at: "is this the mqtt broker again?", "is the payout side down?", "is placement engine
 # down", "is the irrigation controller borked or what", "is the auditor mis-sampling or what", "is the booking system
 # messing w the scores??", "is the temp monitor thing not sending cooldown??", "oxyguard acting up again or what", and
-# after the symptoms, "... hours ago. recall job thing broken?", "... fine tho. plate cam thing broken or what": the
-# asker does not know which system it is; and what it only asks about besides ("also is the router affected"): the
-# problem is elsewhere
+# after the symptoms, "... hours ago. recall job thing broken?", "... fine tho. plate cam thing broken or what",
+# "... players confused. roomcast died??": the asker does not know which
+# system it is; and what it only asks about besides ("also is the router affected"): the problem is elsewhere
 _NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going"
                r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
-_FAULTY = (r"(?:down|broken|borked|dead|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged|hosed|busted"
+_FAULTY = (r"(?:down|broken|borked|dead|died|crashed|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged"
+           r"|hosed|busted"
            r"|full|at fault|to blame|the (?:problem|issue|culprit|cause))")
 # "is the ...", "are our ..." (not "why is the queue stuck": that says it is)
 _IS_THE = r"(?<!\bwhy )(?<!\bhow )\b(?:is|are) (?:the |our )?" + _NOT_A_NAME

@@ -962,11 +962,15 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     """An incident chunk: the whole incident it lies in, or, when that repeats an earlier incident (its
     headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
-    the fifth back-off; not for a question that names a time), joined with the incidents at most
+    the fifth back-off; not for a question that names a time, nor when the question names an identifier that only
+    the incident found holds), joined with the incidents at most
     ``EPISODE_GAP`` lines before and after it; the context line says how many times the headline of the
     incident that was found was seen, first and last; for a question that asks why, the incidents up to
     ``CAUSE_GAP`` lines before it join too (the cause comes first); the lines of ``suspects`` (templates of the
-    lines the question suspects, suspects.py, and of the log's background) head no incident. Another chunk: its
+    lines the question suspects, suspects.py, and of the log's background) head no incident. Another chunk, or an
+    incident chunk that states the kind of line the question asks for instead of an incident (a comeback, a change, a
+    leader, a version: lookups.py's ``asks_for_a_line_not_an_incident``; FortiGate logs "Kernel leaves memory conserve
+    mode" as critical): its
     best line (a line that states the kind of value the question asks for counts ``VALUE_LINE_BONUS`` more:
     lookups.py) with
     ``LOG_CONTEXT_LINES`` either side (a line that states a version of what the question names counts as much
@@ -974,7 +978,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     ended when that went wrong (``_up_to_request_outcome``), and for "how many"/"how often" the same context
     line about it."""
     document = chunk.document
-    if text_severity(chunk.text) > 0:
+    # "did it recover? when?": the line that says so, when the chunk holds one, not the incident around it
+    line_asked = {"recovery", "change", "leader", "version"} & set(asked_values(question))
+    if text_severity(chunk.text) > 0 and not any(states_value(kind, chunk.text) for kind in line_asked):
         lead = CAUSE_GAP if _WHY.search(question[:MAX_QUESTION_CHARS]) else EPISODE_GAP
         found = _incident_at(document, chunk.line_start, chunk.line_end, lead)
         if found is not None:
@@ -983,7 +989,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
             seen = _template_counts(document).get(line_template(headline.raw))
             earliest = incident[0].first if seen is None else seen.line
             if earliest < incident[0].first and not asked_spans(question):  # "around 2:40": that one
-                incident, episode = _incident_at(document, earliest, earliest, lead) or found
+                earlier = _incident_at(document, earliest, earliest, lead) or found
+                if not _names_only(question, incident, earlier[0]):  # "someone pasted 'Handler timeout'": that one
+                    incident, episode = earlier
             passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
             if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]):
                 passage = _with_outage_end(passage)
@@ -1117,6 +1125,16 @@ def _worst(incident: Sequence[LogLine]) -> set[int]:
     return {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
 
 
+def _names_only(question: str, incident: Sequence[LogLine], other: Sequence[LogLine]) -> bool:
+    """The question names an identifier (identifiers.py) that the incident's lines hold and the other's do not."""
+    identifiers = question_identifiers(question)
+    if not identifiers:
+        return False
+    mine = spelled(" ".join(line.text for line in incident))
+    theirs = spelled(" ".join(line.text for line in other))
+    return any(name in mine and name not in theirs for name in identifiers)
+
+
 def _headline(incident: Sequence[LogLine], suspects: frozenset[str] = frozenset()) -> LogLine:
     """The first of an incident's most severe lines, of those not of ``suspects`` (templates) when it has
     such lines (its first line when none has a level)."""
@@ -1192,8 +1210,9 @@ def _with_other_incidents(passage: Passage, ranked: Sequence[Chunk], suspects: f
         others.append((headline, _named_exception(incident, headline)))
     if not others:
         return passage
-    items = "\n".join(f"• line {line.first}: {_clipped(line.text, OVERVIEW_CHARS)}"
-                      + (f" · {_clipped(named.text.strip(), OVERVIEW_CHARS)}" if named else "")
+    items = "\n".join(f"• line {line.first}: {_gist(line.text, OVERVIEW_CHARS)}"
+                      + (f" · {_gist(named.text.strip(), OVERVIEW_CHARS)}"
+                         if named and not _same_message(named.text, line.text) else "")
                       for line, named in sorted(others, key=lambda item: item[0].first))
     also = f"Other incidents in {document.title}:\n{items}"
     return replace(passage, context=f"{passage.context}\n{also}" if passage.context else also)
@@ -1216,6 +1235,34 @@ def _within(first: int, last: int, ranges: Sequence[tuple[int, int]]) -> bool:
 
 def _clipped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+# the fields of a structured line that say what happened: FortiGate's logdesc="..." msg="...", pino's "msg":"...",
+# an error's "message":"..."
+_MESSAGE_FIELD = re.compile(r"(?i)(?<![\w.-])[\"']?(?:msg|message|logdesc|@mt|reason)[\"']?\s*[=:]\s*"
+                            r"\"((?:[^\"\\\n]|\\.){3,})\"")
+
+
+def _said(text: str) -> list[str]:
+    """The values of a structured line's fields that say what happened (``_MESSAGE_FIELD``), each once."""
+    return list(dict.fromkeys(found.group(1) for found in _MESSAGE_FIELD.finditer(text)))
+
+
+def _same_message(text: str, other: str) -> bool:
+    """Two structured lines say the same (the next JSON line of a burst of one error is no exception to name)."""
+    said = _said(text)
+    return bool(said) and said == _said(other)
+
+
+def _gist(text: str, limit: int) -> str:
+    """A line in at most ``limit`` characters: a long structured line as its time and the fields that say what
+    happened ("2024-09-17 03:32:20 · Kernel enters memory conserve mode · ..."), any other clipped."""
+    if len(text) > limit:
+        said = _said(text)
+        if said:
+            stamp = first_timestamp(text)
+            text = " · ".join(([readable_timestamp(stamp)] if stamp else []) + said)
+    return _clipped(text, limit)
 
 
 SOURCE_LINES_BEFORE = 100  # lines before a passage read for who sent most of them ("who was hammering it?")

@@ -53,6 +53,15 @@ _BLAMES = re.compile(r"(?i)(?:^|[-,.;:!?]\s*)(?:is|was|are|were|could)\s+(?:it|t
                      r"(?:those|these|all (?:those|these|the|that))\s+(?P<suspect>[^?!.]{3,120})")
 
 
+# a suspect named inside the question about it: "is that redis blip from earlier the reason the pod was crashlooping?"
+_NAMES_CAUSE = re.compile(r"(?i)\b(?:is|was|are|were|could)\s+(?:it|that|this|those|these)\s+(?P<suspect>[^?!.]{3,80}?)"
+                          r"\s+(?:(?:really|actually|just|maybe|possibly)\s+)?(?:the\s+(?:(?:real|root|actual)\s+)?"
+                          r"(?:reason|cause|culprit|trigger)|what\s+(?:caused|killed|broke|took|made)|behind|to blame"
+                          r"|responsible for)\b")
+# and the trouble named before its suspect: "were the kills after 11 just fallout from the worker that dropped earlier?"
+_FALLOUT = re.compile(r"(?i)\b(?:(?:just|only|all|simply)\s+)?(?:fallout|a side[- ]effect|side[- ]effects|knock-on"
+                      r"|collateral(?: damage)?|a result|caused)\s+(?:from|of|by)\s+(?P<suspect>[^?!.]{3,80})")
+
 # lines the question sets aside: "anything bad in the parcel api log today? apart from the geocoder spam", "ignore the
 # protobuf mirror, thats always broken" (the rest of that sentence says why)
 _SETS_ASIDE = re.compile(r"(?i)(?<!\w)(?:apart from|aside from|besides|other than|except(?: for)?"
@@ -60,11 +69,19 @@ _SETS_ASIDE = re.compile(r"(?i)(?<!\w)(?:apart from|aside from|besides|other tha
                          r"(?P<suspect>[^?!.,;:]{3,80})[^?!.]*")
 
 
+# lines the question calls harmless: "(the mnesia overloaded warnings are normal btw)", "those cert warnings are
+# expected"
+_CALLED_HARMLESS = re.compile(r"(?i)(?<![\w'])(?:\(\s*)?(?:the|those|these|all the|all those)\s+"
+                              r"(?P<suspect>[^?!.,;:()]{3,80}?)\s+(?:are|is|were|was)\s+"
+                              r"(?:(?:totally|always|just|perfectly|all|usually|known to be)\s+)?"
+                              r"(?:normal|expected|harmless|benign|noise|known)\b[^?!.,;()]*\)?")
+
+
 def set_aside(question: str) -> tuple[str, str] | None:
     """(what the question sets aside, the question without that sentence) when it sets some lines aside
-    (``_SETS_ASIDE``); None otherwise."""
+    (``_SETS_ASIDE``) or calls them harmless (``_CALLED_HARMLESS``); None otherwise."""
     head = question[:MAX_QUESTION_CHARS]
-    found = _SETS_ASIDE.search(head)
+    found = _SETS_ASIDE.search(head) or _CALLED_HARMLESS.search(head)
     if found is None or not description_words(found.group("suspect")):
         return None
     rest = f"{head[:found.start()]} {head[found.end():]}".strip()
@@ -73,12 +90,18 @@ def set_aside(question: str) -> tuple[str, str] | None:
 
 def suspect_split(question: str) -> tuple[str, str] | None:
     """(the suspect's description, what the question asks of it) when the question names a suspect after
-    describing it, or describes the trouble and then asks whether a suspect it names did it ("... - is it
-    those tls errors from mon01?": ``_BLAMES``), or sets lines aside (``set_aside``: they are no more the answer
+    describing it, or names it inside the question ("is that redis blip the reason the pod was crashlooping?":
+    ``_NAMES_CAUSE``), or describes the trouble and then asks whether a suspect it names did it ("... - is it
+    those tls errors from mon01?": ``_BLAMES``; "were the kills after 11 just fallout from the worker that dropped?":
+    ``_FALLOUT``), or sets lines aside (``set_aside``: they are no more the answer
     than a suspect is); None otherwise (also when it asks whether something caused it before describing anything:
     "was it the disk?")."""
     head = question[:MAX_QUESTION_CHARS]
     found = _ASKS_CAUSE.search(head)
+    if found is None and (named := _NAMES_CAUSE.search(head)) and description_words(named.group("suspect")):
+        return named.group("suspect"), f"{head[:named.start()]} {head[named.end('suspect'):]}".strip()
+    if found is None and (fallout := _FALLOUT.search(head)) and description_words(fallout.group("suspect")):
+        return fallout.group("suspect"), f"{head[:fallout.start()]} {head[fallout.end():]}".strip()
     if found is None:
         blamed = _BLAMES.search(head)
         if blamed is None or not description_words(blamed.group("suspect")) or not head[:blamed.start()].strip():
