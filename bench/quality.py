@@ -65,6 +65,10 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike29) and 18 symptom questions.
 - ``lookalike30``: the thirtieth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike30) and 18 symptom questions.
+- ``lookalike31``: the thirty-first held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike31) and 18 symptom questions.
+- ``lookalike32``: the thirty-second held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike32) and 18 symptom questions.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -232,6 +236,12 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   ``logs-heldout30``: the thirtieth held-out round, written blind the same way: a Go service's zap JSON lines
   (stack traces inside the JSON), an Apache Solr 9 log and a load balancer's syslog (Keepalived, BIRD, chronyd,
   kernel), held out whole.
+  ``logs-heldout31``: the thirty-first held-out round, written blind the same way: a Kubernetes apiserver's klog
+  (with its Trace blocks), a .NET service's Serilog compact JSON lines (stack traces inside the JSON) and an
+  ejabberd (Erlang/OTP) log with crash and supervisor reports, held out whole.
+  ``logs-heldout32``: the thirty-second held-out round, written blind the same way: a Node.js service's pino JSON
+  lines (numeric levels, stacks inside the JSON), a Trino coordinator's server.log and a FortiGate firewall's
+  key=value log, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -337,7 +347,7 @@ def lookalike_cases() -> list[Case]:
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 31))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 33))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -361,7 +371,8 @@ def log_cases(empty: Path) -> list[Case]:
                        ("logs-heldout24", "heldout24.jsonl"), ("logs-heldout25", "heldout25.jsonl"),
                        ("logs-heldout26", "heldout26.jsonl"), ("logs-heldout27", "heldout27.jsonl"),
                        ("logs-heldout28", "heldout28.jsonl"), ("logs-heldout29", "heldout29.jsonl"),
-                       ("logs-heldout30", "heldout30.jsonl")):
+                       ("logs-heldout30", "heldout30.jsonl"), ("logs-heldout31", "heldout31.jsonl"),
+                       ("logs-heldout32", "heldout32.jsonl")):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])

@@ -1,5 +1,5 @@
 """The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
-runbooks and the logs, tuning and the thirty rounds of held-out questions, through the CLI's path with the
+runbooks and the logs, tuning and the thirty-two rounds of held-out questions, through the CLI's path with the
 default engine, beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ FLOOR = {
     "logs-heldout29": (21, 19, 20),
     "lookalike30": (17, 14, 0),
     "logs-heldout30": (21, 19, 21),
+    "lookalike31": (15, 13, 0),
+    "logs-heldout31": (21, 16, 17),
+    "lookalike32": (17, 17, 0),
+    "logs-heldout32": (21, 19, 20),
 }
 
 
