@@ -112,14 +112,19 @@ def test_lines_the_question_sets_aside_are_treated_as_a_suspect() -> None:
     assert suspect_split("anything weird on git01 today? ignore the protobuf mirror") == (
         "the protobuf mirror", "anything weird on git01 today?")
     assert set_aside("why did it crash?") is None and set_aside("ignore it") is None  # nothing left, or said
-    log = Document("file:gitea.log", "gitea.log", "", kind="log")
     mirror = ("2024/04/09 07:10:03 ...irror/mirror_pull.go:459:runSync() [E] SyncMirrors [repo: 88:vendor/"
               "protobuf-fork]: failed to update mirror repository")
     disk = ("2024/04/09 11:20:14 ...rvices/lfs/server.go:339:UploadHandler() [E] Error putting LFS MetaObject into "
             "content store. Error: write /var/lib/gitea/data/lfs/tmp/3427113518: no space left on device")
-    chunks = [Chunk(log, mirror, 10, 10), Chunk(log, disk, 90, 90)]
-    scores = incident_scores("anything weird on git01 today? ignore the protobuf mirror", chunks)
-    assert scores[0] == 0.0 and scores[1] > 0
+    assert _aside_and_other("anything weird on git01 today? ignore the protobuf mirror", mirror, disk)
+
+
+def _aside_and_other(question: str, aside: str, other: str) -> bool:
+    """The incident scores of two log lines, ten and ninety: none for the one the question sets aside, some for the
+    other."""
+    log = Document("file:app.log", "app.log", "", kind="log")
+    scores = incident_scores(question, [Chunk(log, aside, 10, 10), Chunk(log, other, 90, 90)])
+    return bool(scores[0] == 0.0 and scores[1] > 0)
 
 
 def test_lines_the_question_calls_harmless_are_set_aside() -> None:
@@ -130,15 +135,12 @@ def test_lines_the_question_calls_harmless_are_set_aside() -> None:
         "mnesia overloaded warnings", "anything worth escalating in the chat server log from overnight?")
     assert set_aside("those cert warnings are expected, what else broke?") == ("cert warnings", ", what else broke?")
     assert set_aside("is the queue normal?") is None  # a question, not a claim
-    log = Document("file:chat.log", "chat.log", "", kind="log")
     overloaded = ("2024-11-19 01:02:39.990372+00:00 [warning] Mnesia('ejabberd@chat-eu-1.internal'): ** WARNING ** "
                   "Mnesia is overloaded: {dump_log,write_threshold}")
     partition = ("2024-11-19 02:51:08.025556+00:00 [error] Mnesia('ejabberd@chat-eu-1.internal'): ** ERROR ** "
                  "mnesia_event got {inconsistent_database, running_partitioned_network, 'ejabberd@chat-eu-2'}")
-    chunks = [Chunk(log, overloaded, 10, 10), Chunk(log, partition, 90, 90)]
-    scores = incident_scores("anything worth escalating in here? (the mnesia overloaded warnings are normal btw)",
-                             chunks)
-    assert scores[0] == 0.0 and scores[1] > 0
+    assert _aside_and_other("anything worth escalating in here? (the mnesia overloaded warnings are normal btw)",
+                            overloaded, partition)
 
 
 @pytest.mark.parametrize(("question", "described", "asked"), [

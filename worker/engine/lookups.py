@@ -260,12 +260,15 @@ def asked_values(question: str) -> list[str]:
     return [kind for kind in kinds if kind != "change"] if _NO_CHANGE.search(head) else kinds
 
 
+LINE_KINDS = frozenset({"recovery", "change", "leader", "version"})  # kinds of line asked for instead of an incident
+
+
 def asks_for_a_line_not_an_incident(question: str) -> bool:
     """The question asks when or whether a service came back, what was changed, who leads now, which
     version runs ("recovery", "change", "leader", "version" in ``VALUE_KINDS``: "what version is it on since
     the restart?"), what it logged last before it died (``asks_last_words``) or when it was last restarted
     (``asks_when_restarted``): it wants that line, not the incident that its words also describe."""
-    return bool({"recovery", "change", "leader", "version"} & set(asked_values(question))) or asks_last_words(
+    return bool(LINE_KINDS & set(asked_values(question))) or asks_last_words(
         question) or asks_when_restarted(question)
 
 

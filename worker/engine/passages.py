@@ -66,7 +66,7 @@ from worker.engine.incidents import (
     subject_words,
     text_severity,
 )
-from worker.engine.lookups import asked_values, changed_setting_lines, names_version_of, states_value
+from worker.engine.lookups import LINE_KINDS, asked_values, changed_setting_lines, names_version_of, states_value
 from worker.engine.moments import asked_spans
 from worker.engine.names import without_cleared, word_stems
 from worker.engine.redirects import REDIRECT
@@ -979,7 +979,7 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     line about it."""
     document = chunk.document
     # "did it recover? when?": the line that says so, when the chunk holds one, not the incident around it
-    line_asked = {"recovery", "change", "leader", "version"} & set(asked_values(question))
+    line_asked = LINE_KINDS & set(asked_values(question))
     if text_severity(chunk.text) > 0 and not any(states_value(kind, chunk.text) for kind in line_asked):
         lead = CAUSE_GAP if _WHY.search(question[:MAX_QUESTION_CHARS]) else EPISODE_GAP
         found = _incident_at(document, chunk.line_start, chunk.line_end, lead)
