@@ -69,6 +69,9 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   look-alike pairs (bench/quality_sets/lookalike31) and 18 symptom questions.
 - ``lookalike32``: the thirty-second held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike32) and 18 symptom questions.
+- ``lookalike33``: the thirty-third held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike33) and 18 symptom questions, most of them about the sibling that
+  their wording does not suggest.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -242,6 +245,10 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   ``logs-heldout32``: the thirty-second held-out round, written blind the same way: a Node.js service's pino JSON
   lines (numeric levels, stacks inside the JSON), a Trino coordinator's server.log and a FortiGate firewall's
   key=value log, held out whole.
+  ``logs-heldout33``: the thirty-third held-out round, written blind the same way: a Logstash plain log, a Bareos
+  director log and a Windows Event Viewer export as CSV (quoted messages over several lines), held out whole.
+  ``logs-heldout34``: the thirty-fourth held-out round, written blind the same way (with round 33): another Bareos
+  director log, a Kong gateway's error.log and a Puppet agent's log, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -343,11 +350,11 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def lookalike_cases() -> list[Case]:
     """Our look-alike runbook sets: the first corpus with its questions and three held-out question files,
-    then the held-out rounds 5 to 27, each with its own corpus."""
+    then the held-out rounds from 5 on, each with its own corpus."""
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 33))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 34))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -357,22 +364,7 @@ def log_cases(empty: Path) -> list[Case]:
     root = SETS / "logs"
     cases = []
     for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl"),
-                       ("logs-heldout2", "heldout2.jsonl"), ("logs-heldout3", "heldout3.jsonl"),
-                       ("logs-heldout4", "heldout4.jsonl"), ("logs-heldout5", "heldout5.jsonl"),
-                       ("logs-heldout6", "heldout6.jsonl"), ("logs-heldout7", "heldout7.jsonl"),
-                       ("logs-heldout8", "heldout8.jsonl"), ("logs-heldout9", "heldout9.jsonl"),
-                       ("logs-heldout10", "heldout10.jsonl"), ("logs-heldout11", "heldout11.jsonl"),
-                       ("logs-heldout12", "heldout12.jsonl"), ("logs-heldout13", "heldout13.jsonl"),
-                       ("logs-heldout14", "heldout14.jsonl"), ("logs-heldout15", "heldout15.jsonl"),
-                       ("logs-heldout16", "heldout16.jsonl"), ("logs-heldout17", "heldout17.jsonl"),
-                       ("logs-heldout18", "heldout18.jsonl"), ("logs-heldout19", "heldout19.jsonl"),
-                       ("logs-heldout20", "heldout20.jsonl"), ("logs-heldout21", "heldout21.jsonl"),
-                       ("logs-heldout22", "heldout22.jsonl"), ("logs-heldout23", "heldout23.jsonl"),
-                       ("logs-heldout24", "heldout24.jsonl"), ("logs-heldout25", "heldout25.jsonl"),
-                       ("logs-heldout26", "heldout26.jsonl"), ("logs-heldout27", "heldout27.jsonl"),
-                       ("logs-heldout28", "heldout28.jsonl"), ("logs-heldout29", "heldout29.jsonl"),
-                       ("logs-heldout30", "heldout30.jsonl"), ("logs-heldout31", "heldout31.jsonl"),
-                       ("logs-heldout32", "heldout32.jsonl")):
+                       *((f"logs-heldout{n}", f"heldout{n}.jsonl") for n in range(2, 35))):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])

@@ -23,6 +23,7 @@ from worker.documents.log_format import (
     first_timestamp,
     has_leading_timestamp,
     line_severity,
+    looks_like_log_text,
 )
 from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
@@ -922,3 +923,30 @@ def test_the_report_after_a_line_logged_with_an_empty_message_is_part_of_it() ->
              "--Thread 139821904500480 has waited at buf0flu.cc line 1434 for 241 seconds the semaphore:",
              "2025-09-16T08:11:53.199487Z 65302 [Note] [MY-010914] [Server] Aborted connection 65302 to db"]
     assert line_severities(fold_repeats(mysql)) == [Severity.WARNING, Severity.NONE, Severity.NONE]
+
+
+# Windows' Event Viewer, exported as CSV: the level first, a US date with a 12-hour clock, messages quoted over lines
+EVENT_VIEWER_CSV = """Level,Date and Time,Source,Event ID,Task Category
+Warning,3/12/2024 10:03:17 PM,DistributedCOM,10016,None,"The application-specific permission settings do not grant
+{D63B10C5-BB46-4990-A94F-E40B9D520160}
+ and APPID
+{9CA88EE3-ACB7-47C8-AFC4-AB702511C276}
+ to the user NT AUTHORITY\\NETWORK SERVICE SID (S-1-5-20) from address LocalHost (Using LRPC)."
+Information,3/12/2024 10:05:04 PM,Acme Order Export,2001,None,Export batch 20240312-2205 completed: 37 orders sent.
+Error,3/13/2024 3:41:17 AM,Acme.Orders.Api,5001,None,"Unhandled exception in POST /api/v2/orders
+System.IO.IOException: There is not enough space on the disk.
+   at System.IO.FileStream.WriteCore(Byte[] buffer, Int32 offset, Int32 count)"
+Information,3/13/2024 4:17:41 AM,IIS-IISReset,3202,None,IIS start command received from user CORP\\adm-mnowak.
+"""
+
+
+def test_windows_event_viewer_csv_is_a_log_with_its_levels_and_times() -> None:
+    """Its quoted messages run over several lines, so fewer than half of its lines start with a time: a third is
+    enough (``LOG_LINE_SHARE``); the level written first is the line's severity; the 12-hour clock is read."""
+    lines = EVENT_VIEWER_CSV.splitlines()
+    assert looks_like_log_text(EVENT_VIEWER_CSV)
+    assert sum(map(has_leading_timestamp, lines)) < len(lines) / 2
+    assert first_timestamp(lines[1]) == "3/12/2024 10:03:17 PM"
+    assert [line_severity(lines[n]) for n in (1, 6, 7, 10)] == [Severity.WARNING, Severity.NONE, Severity.ERROR,
+                                                                 Severity.NONE]
+    assert not looks_like_log_text("Level,Source\nWarning,DistributedCOM\nError,Acme\n")  # no times: a table

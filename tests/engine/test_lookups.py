@@ -106,6 +106,12 @@ from worker.engine.lookups import (
     ("which billing-api build is live rn? need it for the change ticket", ["version"]),
     ("did the hive problem this morning clear up on its own?", ["recovery"]),  # it went away by itself
     ("people couldnt log into chat just after 1am. did it sort itself out?", []),  # what went wrong
+    # who stepped in
+    ("erp01 backup was stuck for ages around 2-3am, who unstuck it and what did they do", ["actor"]),
+    ("who disabled puppet on app-kr-03 yesterday and why?", ["actor"]),
+    ("that ingest stall just before 4, did logstash recover by itself or did somebody bounce it?",
+     ["recovery", "actor"]),
+    ("who do i call about the backups?", []), ("who owns this service?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -160,6 +166,22 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
+
+
+@pytest.mark.parametrize(("text", "acted"), [
+    ("13-Mar 03:04 bareos-dir: Console [rkhan] from [10.10.4.37] cmdline prune volume=Full-0101 yes", True),
+    ("Information,3/13/2024 4:17:33 AM,IIS-IISReset,3201,None,IIS stop command received from user CORP\\adm-mnowak.",
+     True),
+    ("2024-03-13 15:07:11 +0000 Puppet (notice): Skipping run of Puppet configuration client; administratively "
+     "disabled (Reason: 'tguerin: resolved.conf pointing at 10.0.8.x, fixing by hand - INC-20417')", True),
+    ("[2024-03-12T03:49:02,077][WARN ][logstash.runner          ] SIGTERM received. Shutting down.", True),
+    # the system's own account is nobody stepping in
+    ("Warning,3/13/2024 3:42:24 AM,DistributedCOM,10016,None,to the user NT AUTHORITY\\SYSTEM SID (S-1-5-18)", False),
+    ("12-Mar 21:48 bareos-dir JobId 4518: Fatal error: Unable to connect to Client: web03-fd on 10.20.4.13:9102.",
+     False),
+])
+def test_lines_that_say_someone_acted(text: str, acted: bool) -> None:
+    assert states_value("actor", text) == acted
 
 
 @pytest.mark.parametrize(("text", "recovered"), [

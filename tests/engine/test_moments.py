@@ -88,6 +88,10 @@ def test_a_chunk_spans_its_first_and_last_timestamps() -> None:
     # Cisco ASA's syslog writes the year after the day
     assert chunk_minutes("May 14 2024 12:22:41 fw2-dc1 : %ASA-3-202010: NAT pool exhausted.") == (742, 742)
     assert chunk_minutes("    at buildReceiptLine (/app/dist/hooks/receipt.js:42:41)") is None
+    # Windows' Event Viewer: a 12-hour clock, 12 AM is just after midnight and 12 PM noon
+    assert chunk_minutes("Error,3/13/2024 3:41:17 AM,Acme.Orders.Api,5001,None,x\n"
+                         "Warning,3/13/2024 10:03:17 PM,DistributedCOM,10016,None,y") == (221, 1323)
+    assert chunk_minutes("Information,3/13/2024 12:05:04 AM,a\nInformation,3/13/2024 12:05:04 PM,b") == (5, 725)
 
 
 def test_chunks_near_the_named_time_score_and_a_trace_takes_the_time_around_it() -> None:

@@ -152,7 +152,27 @@ def test_a_system_the_question_only_guesses_at_is_no_reason_to_answer_from_its_r
                          "what") == {"plate", "cam"}
     assert guessed_words("why is the queue stuck") == frozenset()  # it says the queue is stuck
     assert guessed_words("clock stopped on my gm screen AND on the room tv. roomcast died??") == {"roomcast"}
+    assert guessed_words("showclock broke?? 14:00 show, dome is completely dark, 180 ppl sitting there") == {
+        "showclock"}  # first, with the symptoms after it
     # "zk problem??" under a log's symptoms points at what the log shows, not at a system the asker only guesses at
     assert guessed_words("diff counts on every refresh. zk problem??") == frozenset()
     assert guessed_words("is the queue growing?") == frozenset()  # a symptom, not a system it suspects
     assert name_scores("the irrigation controller is down, bays are dry", chunks)[0] > 0  # said, not guessed
+
+
+def test_a_runbook_whose_own_tool_the_question_uses_is_named() -> None:
+    """"lmictl rejects is all unknown_imei": the gateway's tool names the gateway as its name would; not a tool that
+    both runbooks use, nor one of a system the question only guesses at."""
+    gateway = Document("runbook:cranehire/lmi-gateway.md", "lmi-gateway", "## Rejects\n\n1. `lmictl rejects --since "
+                       "30m`\n2. `lmictl status --all`\n", kind="runbook")
+    holds = Document("runbook:cranehire/windhold.md", "windhold", "## Holds\n\n1. `whctl crane TC-1 --explain`\n"
+                     "2. `whctl consumer lag`\n", kind="runbook")
+    chunks = [Chunk(gateway, "a", 1, 1), Chunk(holds, "b", 1, 1)]
+    assert name_scores("windhold says NO_DATA for TC-0521. lmictl rejects is all unknown_imei", chunks).tolist() == [
+        1.0, 1.0]
+    assert name_scores("windhold says NO_DATA for TC-0521", chunks).tolist() == [0.0, 1.0]
+    assert name_scores("is lmi-gateway broken again?? cab tablet says WIND HOLD. lmictl shows frames from 3s ago",
+                       chunks).tolist() == [0.0, 0.0]
+    both = Document("runbook:cranehire/other.md", "other", "1. `lmictl status`\n2. `lmictl rejects`\n", kind="runbook")
+    assert name_scores("lmictl rejects is all unknown_imei", [*chunks, Chunk(both, "c", 1, 1)]).tolist() == [
+        0.0, 0.0, 0.0]

@@ -580,6 +580,41 @@ def test_how_long_an_outage_lasted_is_answered_up_to_the_line_that_ends_it() -> 
     assert "Redis is online" not in log_passage("why did the worker lose redis?", chunk, overlap).as_text()
 
 
+def test_who_unstuck_it_is_answered_with_the_actions_after_the_incident() -> None:
+    """Bareos waits for a volume; an operator's console commands end it, past the incident's lines: "who unstuck
+    it" quotes them after the incident, a question about why it waited does not."""
+    waiting = ("13-Mar 0{h}:11 bareos-sd JobId 18435: Job erp01-fs.2024-03-13_02.00.00_18 is waiting. Cannot find any "
+               "appendable volumes.")
+    lines = ["13-Mar 02:10 bareos-dir JobId 18435: Start Backup JobId 18435, Job=erp01-fs.2024-03-13_02.00.00_18",
+             "13-Mar 02:11 bareos-sd JobId 18435: Error: Write error on device FileStorage1. ERR=No space left on "
+             "device.", *(waiting.format(h=h) for h in (2, 3))]
+    lines += [f"13-Mar 03:0{n} bareos-dir JobId 18433: Pruned {n} files from Incr-0{n}" for n in range(2)]
+    lines += ["13-Mar 03:04 bareos-dir: Console [rkhan] from [10.10.4.37] cmdline list volumes pool=Full",
+              "13-Mar 03:06 bareos-dir: Console [rkhan] from [10.10.4.37] cmdline truncate volstatus=Purged yes",
+              "13-Mar 03:07 bareos-sd JobId 18435: Recycled volume \"Full-0101\" on device FileStorage1"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, "\n".join(lines[1:4]), 2, 4)
+    who = log_passage("erp01 backup was stuck for ages around 2-3am, who unstuck it and what did they do", chunk,
+                      overlap)
+    assert who.lines[-3:] == ("  … 2 more lines", lines[6], lines[7])
+    assert (who.line_start, who.line_end) == (2, 8)
+    assert "Console [rkhan]" not in log_passage("why was the erp01 backup stuck?", chunk, overlap).as_text()
+
+
+def test_did_it_recover_by_itself_or_did_someone_bounce_it_quotes_the_action_before_the_comeback() -> None:
+    lines = ["[2024-03-12T03:46:11,530][ERROR][logstash.agent] Failed to execute action {:id=>:main}",
+             "[2024-03-12T03:49:02,077][WARN ][logstash.runner] SIGTERM received. Shutting down.",
+             *(f"[2024-03-12T03:49:1{n},000][INFO ][logstash.javapipeline] Worker {n} stopped" for n in range(6)),
+             '[2024-03-12T03:50:03,903][INFO ][logstash.runner] Starting Logstash {"logstash.version"=>"8.12.2"}',
+             "[2024-03-12T03:50:13,116][INFO ][logstash.agent] Successfully started Logstash API endpoint"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, "\n".join(lines[8:]), 9, 10)
+    passage = log_passage("that ingest stall just before 4, did logstash recover by itself or did somebody bounce it?",
+                          chunk, overlap)
+    assert passage.lines[0] == lines[1] and passage.line_start == 2
+    assert "SIGTERM" not in log_passage("when did logstash come back up?", chunk, overlap).as_text()
+
+
 def test_names_the_whole_runbook_opens_with_do_not_pick_its_steps() -> None:
     """"bastion-iad-1" is in the runbook's opening inventory, so it does not lift that opening over the
     step that answers; and a question that asks what to do is not answered with the opening."""

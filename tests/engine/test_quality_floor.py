@@ -1,5 +1,5 @@
 """The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
-runbooks and the logs, tuning and the thirty-two rounds of held-out questions, through the CLI's path with the
+runbooks and the logs, tuning and the thirty-four rounds of held-out questions, through the CLI's path with the
 default engine, beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
 
 from __future__ import annotations
@@ -77,6 +77,9 @@ FLOOR = {
     "logs-heldout31": (21, 16, 17),
     "lookalike32": (17, 17, 0),
     "logs-heldout32": (21, 19, 20),
+    "lookalike33": (11, 10, 0),
+    "logs-heldout33": (21, 16, 17),
+    "logs-heldout34": (21, 13, 17),
 }
 
 

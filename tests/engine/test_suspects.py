@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from worker.documents.document import Chunk, Document
-from worker.engine.default import ExtractiveEngine
+from worker.engine.default import Evidence, ExtractiveEngine
 from worker.engine.incidents import NOT_ENDING, incident_scores
 from worker.engine.suspects import set_aside, suspect_split, suspect_templates, timed_part
 
@@ -148,7 +148,36 @@ def test_lines_the_question_calls_harmless_are_set_aside() -> None:
      "the reason the notifications pod was crashlooping?"),
     ("were the kills after 11 just fallout from the worker that dropped earlier? and how many times did it happen",
      "the worker that dropped earlier", "were the kills after 11  ? and how many times did it happen"),
+    ("is the rate limit mess around 3 the reason payments fell over at like 4:40?", "rate limit mess around 3",
+     "the reason payments fell over at like 4:40?"),
+    ("was the overload thing from the night before why it couldnt pull catalogs all afternoon?",
+     "overload thing from the night before", "why it couldnt pull catalogs all afternoon?"),
+    ("was the db01 full dump what filled up the backup storage overnight?", "db01 full dump",
+     "what filled up the backup storage overnight?"),
 ])
 def test_a_suspect_named_inside_the_question_is_told_from_the_trouble(question: str, described: str,
                                                                       asked: str) -> None:
     assert suspect_split(question) == (described, asked)
+
+
+def test_lines_the_question_hopes_are_all_there_is_are_set_aside() -> None:
+    """"anything broken or just the usual 'body buffered to temp file' spam?": the spam, quoted or not, is what the
+    asker hopes the lines are; the rest still asks for the log's incidents, and the quoted words lift no chunk."""
+    assert set_aside("anything real in the kong error log from last night or just the usual 'body buffered to temp "
+                     "file' spam?") == ("the usual 'body buffered to temp file' spam",
+                                        "anything real in the kong error log from last night  ?")
+    assert set_aside("anything broken in the logstash log or is it just the usual charset warnings from the switches "
+                     "spamming again?") == ("the usual charset warnings from the switches spamming",
+                                            "anything broken in the logstash log  ?")
+    assert set_aside("is this bad or is it only noise?") is None  # nothing that says which lines
+    buffered = ("2024/03/14 02:42:21 [warn] 1197#0: *1389136 a client request body is buffered to a temporary file "
+                "/usr/local/kong/client_body_temp/0000092224, client: 10.40.3.17, server: kong")
+    slab = ('2024/03/14 03:11:48 [crit] 1198#0: *1485622 ngx_slab_alloc() failed: no memory in lua_shared_dict zone '
+            '"kong_rate_limiting_counters", client: 10.40.3.18, server: kong')
+    question = "anything real in here or just the usual 'body buffered to temp file' spam?"
+    assert _aside_and_other(question, buffered, slab)
+    log = Document("file:kong.log", "kong.log", "", kind="log")
+    chunks = [Chunk(log, buffered, 10, 10), Chunk(log, slab, 90, 90)]
+    identifiers = Evidence(**{name: 0.0 for name in Evidence.__dataclass_fields__ if name != "identifier_weight"})
+    assert identifiers("why does it keep logging 'request body is buffered'?", chunks)[0] > 0
+    assert identifiers("anything real or just the usual 'request body is buffered' spam?", chunks)[0] == 0

@@ -19,6 +19,7 @@ def test_a_question_word_brings_the_other_words_of_its_group() -> None:
         "master", "leader", "slave", "secondary", "standby", "follower"}
     assert set(expansion("who was spamming the signup endpoint this morning?").split()) == {
         "register", "registration", "enroll"}  # the log's POST /_matrix/client/v3/register
+    assert "getaddrinfo" in expansion("how many runs failed during the dns thing?").split()  # "name resolution"
 
 
 def test_a_name_for_an_http_status_brings_its_code() -> None:

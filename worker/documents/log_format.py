@@ -23,12 +23,17 @@ TIMESTAMP = re.compile(
     # JSON "time":1732011074464
     r"|(?<=^\[)\d{10}(?=\])|^\d{10}\.\d{3}(?=\s)|(?<=\"ts\":)\d{10}\.\d+|(?<=\"time\":)\d{13}(?!\d)"
     r"|(?<=\bdate=)\d{4}-\d{2}-\d{2} time=\d{2}:\d{2}:\d{2}\b"  # key=value firewalls: "date=2024-09-17 time=01:47:14"
+    # the US date and a 12-hour clock: Windows' Event Viewer as CSV ("Warning,3/12/2024 10:03:17 PM,DistributedCOM,...")
+    r"|\b\d{1,2}/\d{1,2}/\d{4},? \d{1,2}:\d{2}:\d{2}(?: ?[AP]M\b)?"
 )
+# Windows' Event Viewer levels, which its CSV export writes first ("Error,3/13/2024 3:41:07 AM,Application Error,...")
+_EVENT_LEVELS = r"(?:Information|Warning|Error|Critical|Verbose|Audit Success|Audit Failure)"
 # Where a line's timestamp may start: after Redis's "1:S ", klog's "E0514 ", Zabbix's "  1202:", logfmt's "time=",
-# JSON's {"ts":", Apache's "[Mon " (a weekday before the date), a syslog priority and "date=" ("<188>date="), or a
-# bracket
+# JSON's {"ts":", Apache's "[Mon " (a weekday before the date), a syslog priority and "date=" ("<188>date="), an Event
+# Viewer level and its comma ("Warning,"), or a bracket
 _LEADING_TIMESTAMP = re.compile(r"^(?:\d+:[XCSM] |[IWEF]\d{4}(?:\d\d)? (?=\d\d:)|\s*\d+:(?=\d{8}:\d{6}\.)"
                                 r"|(?:<\d{1,3}>)?date="
+                                r"|" + _EVENT_LEVELS + r","
                                 r"|\{?\"?(?:time|ts|timestamp|@timestamp|t)\"?[=:]\s*\"?)?"
                                 r"\W{0,2}(?:[A-Z][a-z]{2} )?(?:" + TIMESTAMP.pattern + r")")
 
@@ -61,6 +66,8 @@ HAPROXY_TIMERS = r"\s(?:-?\d+/){4}\+?-?\d+ "
 # the time and the thread id, the message's level, -1 for an error, 0 to 20 for the rest (also in the dump of recent
 # events a crash prints: "   -2> 2024-11-05T04:12:22.829+0000 7f3a2f00a700 -1 bdev(...) ...")
 _CEPH = r"^(?:\s*-?\d+> )?\d{{4}}-\d{{2}}-\d{{2}}T[\d:.]+[+-]\d{{4}} [0-9a-f]{{12,16}} +(?:{levels}) "
+# Windows' Event Viewer exported as CSV: the level, then the date ("Error,3/13/2024 3:41:07 AM,...")
+_EVENT_VIEWER = r"^(?:{levels}),\d{{1,2}}/\d{{1,2}}/\d{{4}} "
 # a request that the server failed: "GET /pay HTTP/1.1" 502, JSON "status": 503, HAProxy "0/0/1/-1/30003 504"
 _SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b|" + HAPROXY_TIMERS + r"5\d\d\b"
 # MongoDB's structured log (4.4+): "s":"F" fatal, "E" error, "W" warning ("I" and "D1".. say little: MongoDB
@@ -83,13 +90,14 @@ _ERROR = re.compile(  # a level that says error
     r"|" + _KLOG.format(levels="EF") + r"|" + _LOGCAT.format(levels="EF") + r"|" + _NUMERIC.format(levels="50|60")
     + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1") + r"|" + _FUNCTION_LEVEL.format(levels="EF")
     + r"|" + _FAILED_EVENT + r"|" + _SLASH_LEVEL.format(levels="critical|error|fatal")
+    + r"|" + _EVENT_VIEWER.format(levels="Error|Critical|Audit Failure")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[ ?(?:\w+:)?warn(?:ing)?\])|^warn: "
     r"|\[WRN\]|<Warning>"  # Serilog, Poco
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W") + r"|" + _FUNCTION_LEVEL.format(levels="W")
-    + r"|" + _SLASH_LEVEL.format(levels="warning")
+    + r"|" + _SLASH_LEVEL.format(levels="warning") + r"|" + _EVENT_VIEWER.format(levels="Warning")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
@@ -98,6 +106,7 @@ _QUIET = re.compile(  # a level that says all is well: what the text says then d
     r"|" + _KLOG.format(levels="IV") + r"|" + _LOGCAT.format(levels="VDI") + r"|" + _REDIS.format(levels="*.-")
     + r"|" + _NUMERIC.format(levels="10|20|30") + r"|" + _FUNCTION_LEVEL.format(levels="IDT")
     + r"|" + _SLASH_LEVEL.format(levels="information|notice|debug")
+    + r"|" + _EVENT_VIEWER.format(levels="Information|Verbose|Audit Success")
 )
 # an error field that holds none: 'error:<nil>', "err=nil msg=..." (not "error: null pointer")
 _NO_ERROR = r"\s?[\"']?(?:<nil>|(?:nil|null|none)\b(?!\s+\w+(?:[\s,.;]|$)))"
@@ -468,9 +477,12 @@ def looks_like_log_name(name: str) -> bool:
     return bool(_LOG_NAME.search(name))
 
 
+LOG_LINE_SHARE = 1 / 3  # of the first non-blank lines that start with a timestamp, for a text to be a log
+
+
 def looks_like_log_text(text: str, sample_lines: int = 40) -> bool:
-    """Most of the first non-blank lines start with a timestamp."""
+    """A third of the first non-blank lines start with a timestamp (records may run over several lines: stack traces,
+    Windows' Event Viewer's quoted messages in its CSV export), three of them at least."""
     lines = [line for line in text[:20_000].split("\n")[: sample_lines * 2] if line.strip()][:sample_lines]
-    if len(lines) < 3:
-        return False
-    return sum(1 for line in lines if has_leading_timestamp(line)) >= 0.5 * len(lines)
+    stamped = sum(1 for line in lines if has_leading_timestamp(line))
+    return stamped >= 3 and stamped >= LOG_LINE_SHARE * len(lines)

@@ -31,7 +31,7 @@ from worker.engine.names import heading_scores, name_scores, without_cleared, wi
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
 from worker.engine.sources import source_scores
-from worker.engine.suspects import suspect_split, suspected, timed_part
+from worker.engine.suspects import timed_part, without_suspect
 from worker.engine.synonyms import EXPANSION_WEIGHT, expansion, resource_mismatch
 from worker.index.chunk_index import embedding_text
 
@@ -145,10 +145,10 @@ Boost = Callable[[str, Sequence[Chunk]], np.ndarray]  # (question, candidates) -
 
 @dataclass(frozen=True)
 class Evidence:
-    """The default boost: exact identifiers of the question found in a chunk, its document's title or file
-    name, or the headings above it (identifiers.py: a pasted alert goes to its own runbook), and, for a
-    question about what went wrong, the severity of log chunks (incidents.py: stack traces, then errors,
-    then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
+    """The default boost: exact identifiers of the question (not of the log lines it suspects: suspects.py) found in
+    a chunk, its document's title or file name, or the headings above it (identifiers.py: a pasted alert goes to its
+    own runbook), and, for a question about what went wrong, the severity of log chunks (incidents.py: stack traces,
+    then errors, then warnings), and, for a question that asks for a kind of value (a version, a port, an address, a
     path, the line that says a service came back or what was changed), the log chunks that state one
     (lookups.py; a question about a comeback, a change or who leads now weighs no incident), and for a
     question that names a time of day, the log chunks around it (moments.py); and the share of a
@@ -176,7 +176,8 @@ class Evidence:
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
         if self.identifier_weight > 0:  # zeros, found at once, for a question that names none
-            scores += self.identifier_weight * identifier_scores(question, [chunk_fields(c) for c in chunks])
+            scores += self.identifier_weight * identifier_scores(without_suspect(question, chunks),
+                                                                 [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)
@@ -203,9 +204,7 @@ def sought_text(question: str, chunks: Sequence[Chunk]) -> str:
     without the system it only guesses at when it says enough else (``without_guesses``) and, when it suspects lines
     of the candidates' logs (suspects.py), without their description ("inbound mail was delayed after lunch - is it
     those tls errors from mon01?": the delay, not the TLS errors)."""
-    asked = without_guesses(without_cleared(question))
-    split = suspect_split(asked)
-    return split[1] if split is not None and suspected(asked, chunks) else asked
+    return without_suspect(without_guesses(without_cleared(question)), chunks)
 
 
 class MiniLMRetriever:

@@ -38,7 +38,7 @@ from worker.engine.base import MAX_QUESTION_CHARS
 from worker.engine.moments import DAY, WINDOW_MINUTES, Span, asked_spans, chunk_minutes, chunk_spans, distance
 from worker.engine.names import name_words, word_stems
 from worker.engine.parties import named_parties, only_in_names, text_words
-from worker.engine.suspects import set_aside, suspect_split, suspect_templates
+from worker.engine.suspects import JUST_NOISE, set_aside, suspect_split, suspect_templates
 
 _FELL = r"fell over|falls? over|falling over|took \S+ down|taken down"  # the process stopped, as people say it
 _INCIDENT_WORDS = re.compile(
@@ -69,11 +69,6 @@ _STORM_WORDS = re.compile(r"(?i)\b(?:spam\w*|flood\w*|storms?|over and over|agai
                           r"|keeps? (?:logging|saying|printing|throwing)"  # not "kept failing": what failed
                           r"|kept (?:logging|saying|printing|throwing)"
                           r"|(?:log|logs|it) (?:is|are|'s|was|were) full of (?:it|them|this|that))\b")
-# what a line may be besides trouble: "is that bad or just the usual overloaded spam", "or is it only noise": the
-# spam is what the asker hopes the line is, not what they ask about
-_JUST_NOISE = re.compile(r"(?i)\bor (?:is it |it'?s |its |is that |that'?s )?(?:just |only |merely |simply )?"
-                         r"(?:the |that |our |some |more )?(?:usual |normal |regular |same old |same |old |known "
-                         r"|typical |everyday |daily |background )?(?:[\w-]+ ){0,2}?(?:spam|noise|flood)\w*")
 _CRASH_WORDS = re.compile(r"(?i)\b(?:died|dies|dead|crash\w*|kill(?:ed|ing)|" + _FELL
                           + r"|(?:went|go|goes|going) down|restart\w*|oom\w*|exit\w*|shut ?down)\b")
 # a line that says the process ended: what a crash question wants the incident before (a Rust panic: "thread 'main'
@@ -143,7 +138,7 @@ def asks_for_overview(question: str, chunks: Sequence[Chunk]) -> bool:
     (``_OVERVIEW``), suspects nothing (suspects.py; it may set some lines aside), and each of its other words is in
     ``_OVERVIEW_WORDS``, in the log's name ("mx2" of exim-mx2.log) or in ``OVERVIEW_COMMON`` of its chunks (the log's
     subject: "container" in a container runtime's log)."""
-    head = _JUST_NOISE.sub(" ", question[:MAX_QUESTION_CHARS])  # "... or just the usual push token spam?"
+    head = JUST_NOISE.sub(" ", question[:MAX_QUESTION_CHARS])  # "... or just the usual push token spam?"
     aside = set_aside(head)  # "... apart from the geocoder spam": still every other incident
     if aside is not None and suspect_split(head) == aside:
         head = aside[1]
@@ -182,7 +177,7 @@ def asks_about_crash(question: str) -> bool:
 def asks_about_storm(question: str) -> bool:
     """The question asks what a log repeats ("spamming", "flooded with", "keeps logging"; not "is that bad or just
     the usual spam")."""
-    return bool(_STORM_WORDS.search(_JUST_NOISE.sub(" ", question[:MAX_QUESTION_CHARS])))
+    return bool(_STORM_WORDS.search(JUST_NOISE.sub(" ", question[:MAX_QUESTION_CHARS])))
 
 
 @functools.lru_cache(maxsize=65_536)

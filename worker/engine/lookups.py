@@ -13,7 +13,9 @@ party of the log ("when did billing connect again?"), its own comebacks only, th
 outage in full and the others 0.75. "Did anyone change the
 config?" asks for the line that records a change (``parameter "work_mem" changed``, ``config reloaded``,
 ``updating [x] from [90%] to [93%]``). "Who became leader?" asks for the line that names the new leader
-(``leader-id=vault-3``, ``assuming primary role``). A change or a leader asked for before or after an
+(``leader-id=vault-3``, ``assuming primary role``). "Who unstuck it?", "did somebody bounce it?" ask for the line
+that says someone acted (``Console [rkhan] ... cmdline prune``, ``command received from user CORP\\adm-mnowak``,
+``SIGTERM received``). A change or a leader asked for before or after an
 event ("before the disk trouble started", "when vault-2 stepped down": anchors.py) is the last such line
 before it, or the first after it: that one counts in full, the others on the same side half, those on the
 other side a quarter. A version asked for as it is now ("which build is it on now?") is the last line of its
@@ -118,6 +120,17 @@ _LEADER = (r"(?i)\bleader(?:[-_ ]?(?:id|address|addr))?[\"']?[=:][\"']?\w[\w.:-]
            r"|\bbec(?:ame|omes?|oming) (?:the )?(?:new )?(?:leader|primary|master|active)\b|\bassuming primary\b"
            r"|\btransition to primary\b|\bnew (?:leader|primary|master)\b|\bentering leader state\b"
            r"|\bpromot\w+ to (?:leader|primary|master)\b")
+# a person at work, or what they did: Bareos's console audit "Console [rkhan] from [10.10.4.37] cmdline prune ...",
+# Windows' "IIS stop command received from user CORP\adm-mnowak", Puppet's "administratively disabled (Reason:
+# 'tguerin: ...')", "SIGTERM received. Shutting down.", "sudo:", "session opened for user", "user=alice"
+_ACTED = (r"\bConsole \[[^\]\n]{1,40}\]|\bcmdline\b|\bcommand received\b|\b(?:from|by) user\b"
+          # a Windows account (CORP\adm-mnowak; not the system's own: NT AUTHORITY\SYSTEM)
+          r"|(?<![\w\\])(?<!NT )[A-Z][A-Z0-9-]{1,15}\\[\w.$-]{2,}"
+          r"|\badministratively\b|\bmanual(?:ly)?\b|\bby hand\b|\bby (?:an? )?(?:admin(?:istrator)?|operator)\b"
+          r"|\b(?:issued|initiated|requested|triggered|performed|executed|approved) by\b"
+          r"|\bsudo\b|\bsession opened for user\b"
+          r"|\b(?:SIGTERM|SIGINT|SIGHUP)\b[^\n]{0,20}\breceived\b|\breceived (?:signal )?(?:SIGTERM|SIGINT|SIGHUP)\b"
+          r"|\b(?:user|actor|operator|admin|initiator|requested_?by)[\"']?\s*[=:]\s*[\"']?[A-Za-z][\w.@\\-]*")
 # a state the system moved through by itself, not a change someone made ("Cluster health status changed from
 # [YELLOW] to [GREEN]", "state changed to FOLLOWER")
 _TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\w+\W{1,3}){0,2}?chang(?:ed|ing)\b"
@@ -194,6 +207,16 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"|reconfigur\w*)\b"
                           r"(?! (?:tickets?|requests?|records?|windows?|freeze|management|board|cab)\b)"),
                re.compile(_CHANGED)),
+    # who stepped in: "who unstuck it and what did they do", "did somebody reboot the box?", "did it come back on its
+    # own or did someone have to kick it"
+    "actor": (re.compile(r"(?i)\bwho\s+(?:(?:else|actually|finally|eventually)\s+)?(?:fixed|unstuck|restarted"
+                         r"|rebooted|bounced|kicked|disabled|enabled|stopped|started|killed|ran|reset"
+                         r"|cleared|resolved|got|did|stepped|turned|paused|resumed|deleted|pruned|purged|cleaned)\b"
+                         r"|\b(?:did|has|had|have)\s+(?:some(?:one|body)|any(?:one|body)|an? (?:admin|operator|human"
+                         r"|person))\s+(?:(?:have|had|need|needed) to\s+)?(?:\w+\s+)?(?:fix|unstick|unstuck|restart"
+                         r"|reboot|bounce|kick|step|intervene|clear|reset|disable|poke|nudge)\w*"
+                         r"|\bor did (?:some|any)(?:one|body)\b"),
+              re.compile(_ACTED)),
     "leader": (re.compile(r"(?i)\bwho(?:'s| is| was)? (?:the )?(?:new |current )?(?:leader|primary|master)\b"
                           r"|\bwho (?:became|becomes|took over|is now|got elected)\b"
                           r"|\bwhich \w+ (?:is|was|became) (?:the )?(?:new |now )?(?:leader|primary|master|active)\b"
@@ -338,6 +361,11 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     states; zeros for other questions and for chunks of documents that are not logs."""
     scores = np.zeros(len(chunks), np.float32)
     kinds = asked_values(question)
+    if "actor" in kinds and ("recovery" in kinds or not any(
+            chunk.document.kind == "log" and states_value("actor", chunk.text) for chunk in chunks)):
+        # "did it come back on its own or did someone kick it?": the comeback says, and what was done before it is
+        # quoted with its incident (passages.py); nor does anyone who acted when the log names nobody
+        kinds.remove("actor")
     # the last words before a start, or the starts (the last in full, earlier ones half), count as one more kind:
     # the loop below divides by len(kinds) + 1
     last_words = asks_last_words(question)

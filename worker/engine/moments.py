@@ -79,6 +79,7 @@ _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, 
     (r"\b(?:middle of the night|overnight|last night|at night|in the night)\b", (1260, 360)),
 ))
 _CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2}):\d{2}")  # not "2026:11:15:13" read as 26:11
+_TWELVE_HOUR = re.compile(r"[AP]M$")  # Windows' Event Viewer: "3/13/2024 3:41:07 AM", "3/12/2024 12:05:04 PM"
 _COMPACT_CLOCK = re.compile(r"^\d{8}:(\d{2})(\d{2})\d{2}\.")  # Zabbix's date and time: "20250311:013412.004"
 
 
@@ -195,7 +196,9 @@ def chunk_minutes(text: str) -> Span | None:
             continue
         clock = _CLOCK.search(stamp.group(0)) or _COMPACT_CLOCK.match(stamp.group(0))
         if clock:
-            minutes.append(int(clock.group(1)) * 60 + int(clock.group(2)))
+            hour = int(clock.group(1)) % 12 + 12 * stamp.group(0).endswith("PM") if _TWELVE_HOUR.search(
+                stamp.group(0)) else int(clock.group(1))
+            minutes.append(hour * 60 + int(clock.group(2)))
     return (minutes[0], minutes[-1]) if minutes else None
 
 

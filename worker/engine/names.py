@@ -8,7 +8,9 @@ words in plain text. A document's name words are those of its title and file nam
 (CamelCase humps and separators split, see ``identifiers.spelled``) and reduced to stems (``stem``); the
 question's words the same. ``name_scores`` gives each candidate the share of its document's name words
 that the question holds, each word weighted by how rare it is among the candidate documents' names (a
-word every name has, such as a product's name, tells nothing).
+word every name has, such as a product's name, tells nothing); a runbook whose own tool the question uses
+("lmictl rejects is all unknown_imei", ``identifiers.command_names``; one that no other candidate uses as its
+tool) is named in full.
 
 The same holds within a document: its section headings name what each section is for ("Restart", "Jobs
 run twice"), in the words people ask with. ``heading_scores`` gives each runbook chunk the share of its
@@ -38,7 +40,7 @@ import numpy as np
 from worker.documents.document import Chunk, Document
 from worker.documents.runbook_lookup import section_at, terms
 from worker.engine.base import MAX_QUESTION_CHARS
-from worker.engine.identifiers import spelled
+from worker.engine.identifiers import command_names, spelled
 from worker.engine.synonyms import expansion
 
 
@@ -114,12 +116,13 @@ _RULED_OUT_NAME = re.compile(r"(?i)\b(?:so\s+)?(?:it'?s|it is|that'?s|thats)\s+(
 # down", "is the irrigation controller borked or what", "is the auditor mis-sampling or what", "is the booking system
 # messing w the scores??", "is the temp monitor thing not sending cooldown??", "oxyguard acting up again or what", and
 # after the symptoms, "... hours ago. recall job thing broken?", "... fine tho. plate cam thing broken or what",
-# "... players confused. roomcast died??": the asker does not know which
+# "... players confused. roomcast died??", and before them, "showclock broke?? 14:00 show, dome is completely dark":
+# the asker does not know which
 # system it is; and what it only asks about besides ("also is the router affected"): the problem is elsewhere
 _NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going"
                r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
-_FAULTY = (r"(?:down|broken|borked|dead|died|crashed|acting up|playing up|flaky|leaking|retrying|stuck|jammed|wedged"
-           r"|hosed|busted"
+_FAULTY = (r"(?:down|broken|broke|borked|dead|died|crashed|acting up|playing up|flaky|leaking|retrying|stuck|jammed"
+           r"|wedged|hosed|busted"
            r"|full|at fault|to blame|the (?:problem|issue|culprit|cause))")
 # "is the ...", "are our ..." (not "why is the queue stuck": that says it is)
 _IS_THE = r"(?<!\bwhy )(?<!\bhow )\b(?:is|are) (?:the |our )?" + _NOT_A_NAME
@@ -134,6 +137,9 @@ _GUESSED = re.compile(
     r"|" + _IS_THE + r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:also |even )?(?:affected|impacted|involved)\b"
     r"|[,.?!]\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?" + _FAULTY
     + r"(?: again)?\s*(?:\?|\bor what\b)"
+    # first, with the symptoms after it (four words at least: "recall job broken?" alone names the system)
+    r"|^\W*((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:(?:thing|side|service)\s+)?" + _FAULTY
+    + r"(?: again)?\s*(?:\?|\bor what\b)(?=(?:\W*[\w'-]+){4})"
     r"|((?:[\w-]+\s+){1,2}?)(?:acting|playing) up(?: again)? or what\b")
 
 
@@ -197,7 +203,8 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
     (``cleared_words``) and the parts of dotted names (``_DOTTED``) do not count."""
     scores = np.zeros(len(chunks), np.float32)
     head = question[:MAX_QUESTION_CHARS]
-    asked = word_stems(_DOTTED.sub(" ", head)) - cleared_words(head)
+    cleared = cleared_words(head)
+    asked = word_stems(_DOTTED.sub(" ", head)) - cleared
     if not asked or not chunks:
         return scores
     documents = {chunk.document.doc_id: chunk.document for chunk in chunks}
@@ -207,12 +214,28 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
     counts = Counter(word for words in names.values() for word in words)
     rarity = {word: math.log(len(names) / count) / math.log(len(names)) for word, count in counts.items()}
     by_document = {}
+    used = frozenset(_TOOL_WORD.findall(head.lower()))
+    tools = {doc_id: _tools(document) & used for doc_id, document in documents.items()} if used else {}
+    shared = Counter(tool for named in tools.values() for tool in named)
     for doc_id, words in names.items():
         total = sum(rarity[word] for word in words)
         by_document[doc_id] = sum(rarity[word] for word in words & asked) / total if total > 0 else 0.0
+        # "lmictl rejects is all unknown_imei": the gateway's own tool, that no other candidate runbook names its tool
+        # (not of a system the question rules out or guesses at)
+        if any(shared[tool] == 1 for tool in tools.get(doc_id, ())) and not words & cleared:
+            by_document[doc_id] = 1.0
     for index, chunk in enumerate(chunks):
         scores[index] = by_document[chunk.document.doc_id]
     return scores
+
+
+_TOOL_WORD = re.compile(r"[a-z][\w-]*")
+
+
+@functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
+def _tools(document: Document) -> frozenset[str]:
+    """The commands a runbook names its own tools with (``identifiers.command_names``: "lmictl", "irrigctl")."""
+    return command_names(document.text) if document.kind == "runbook" and document.text else frozenset()
 
 
 def heading_words(chunk: Chunk) -> frozenset[str]:

@@ -976,7 +976,9 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     ``LOG_CONTEXT_LINES`` either side (a line that states a version of what the question names counts as much
     more again), also past the chunk's first or last line, run on to how its request
     ended when that went wrong (``_up_to_request_outcome``), and for "how many"/"how often" the same context
-    line about it."""
+    line about it. "Who unstuck it?" runs an incident's passage on to the lines that say someone acted
+    (``_with_actions``); "did it recover by itself or did somebody bounce it?" puts the action before a comeback's
+    lines (``_action_before``)."""
     document = chunk.document
     # "did it recover? when?": the line that says so, when the chunk holds one, not the incident around it
     line_asked = LINE_KINDS & set(asked_values(question))
@@ -995,6 +997,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
             passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
             if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]):
                 passage = _with_outage_end(passage)
+            if "actor" in asked_values(question):
+                passage = _with_actions(passage)
             return _with_top_source(question, passage)
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
@@ -1021,9 +1025,24 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     if _WHEN.search(question[:MAX_QUESTION_CHARS]) and not any(first_timestamp(line.raw) for line in shown):
         shown = _up_to_a_time(folded, best, shown)
     first, last = shown[0].first, shown[-1].last
+    acted = _action_before(folded, folded.index(shown[0]), shown) if {"actor", "recovery"} <= set(kinds) else None
     counted = seen_line(document, folded[best].raw) if _HOW_OFTEN.search(question[:MAX_QUESTION_CHARS]) else ""
+    texts: list[str] = []
+    if acted is not None:  # the action, then the lines between left out, then the comeback
+        first = acted.first
+        texts = [acted.text, *([_elided(shown[0].first - acted.last - 1)] if shown[0].first > acted.last + 1 else [])]
     return _with_top_source(question, Passage(document, _log_heading(document, first, last),
-                                              tuple(line.text for line in shown), first, last, context=counted))
+                                              (*texts, *(line.text for line in shown)), first, last, context=counted))
+
+
+def _action_before(folded: Sequence[LogLine], start: int, shown: Sequence[LogLine]) -> LogLine | None:
+    """For "did it recover by itself or did somebody bounce it?": the last line within ``OUTAGE_END_LINES`` before the
+    comeback's shown lines (from index ``start`` of ``folded``) that says someone acted ("SIGTERM received. Shutting
+    down." before "Starting Logstash"), when none of those lines does; None otherwise."""
+    if any(states_value("actor", line.raw) for line in shown):
+        return None
+    acted = [i for i in range(max(0, start - OUTAGE_END_LINES), start) if states_value("actor", folded[i].raw)]
+    return folded[acted[-1]] if acted else None
 
 
 
@@ -1172,6 +1191,34 @@ def _with_outage_end(passage: Passage) -> Passage:
             return replace(passage, heading=_log_heading(document, passage.line_start, end), lines=tuple(shown),
                            line_end=end)
     return passage
+
+
+ACTION_LINES = 4  # lines of someone's actions that an answer to "who fixed it?" quotes after the incident
+
+
+def _with_actions(passage: Passage) -> Passage:
+    """For "who unstuck it and what did they do?" (lookups.py's "actor"): when no line of the incident's passage says
+    that someone acted, the passage run on to the first line, at most ``OUTAGE_END_LINES`` after it, that does
+    ("Console [rkhan] from [10.10.4.37] cmdline prune volume=Full-0101 yes", "IIS stop command received from user
+    CORP\\adm-mnowak"), and up to ``ACTION_LINES`` such lines from there, with the lines between elided; as it is when
+    none does."""
+    if any(states_value("actor", line) for line in passage.lines):
+        return passage
+    document = passage.document
+    lines = _log_lines(document)
+    start = passage.line_end + 1 - document.first_line
+    window = lines[start:start + OUTAGE_END_LINES]
+    acted = [offset for offset, line in enumerate(window) if states_value("actor", line)][:ACTION_LINES]
+    if not acted:
+        return passage
+    shown, last = list(passage.lines), -1
+    for offset in acted:
+        if offset > last + 1:
+            shown.append(_elided(offset - last - 1))
+        shown.append(window[offset])
+        last = offset
+    end = passage.line_end + 1 + last
+    return replace(passage, heading=_log_heading(document, passage.line_start, end), lines=tuple(shown), line_end=end)
 
 
 OVERVIEW_INCIDENTS = 4  # other incidents that an answer to "anything bad today?" lists after the first

@@ -45,7 +45,8 @@ _GENERIC = word_stems("a lot lots ton tons wall bunch load loads pile heap flood
                       "warning warnings warn error errors message messages line lines log logs entries entry there "
                       "right around then before after time too also same seeing seen saw see got get getting kept "
                       "keep keeps whole full of in the was were is are been be had have has did does do it its "
-                      "this that these those we our they them just all any some still again")
+                      "this that these those we our they them just all any some still again usual normal regular "
+                      "typical everyday daily background known chatter garbage crap")
 
 
 # a suspect named after the trouble: "inbound mail was delayed after lunch - is it those tls errors from mon01?"
@@ -53,11 +54,17 @@ _BLAMES = re.compile(r"(?i)(?:^|[-,.;:!?]\s*)(?:is|was|are|were|could)\s+(?:it|t
                      r"(?:those|these|all (?:those|these|the|that))\s+(?P<suspect>[^?!.]{3,120})")
 
 
-# a suspect named inside the question about it: "is that redis blip from earlier the reason the pod was crashlooping?"
-_NAMES_CAUSE = re.compile(r"(?i)\b(?:is|was|are|were|could)\s+(?:it|that|this|those|these)\s+(?P<suspect>[^?!.]{3,80}?)"
+# a suspect named inside the question about it: "is that redis blip from earlier the reason the pod was crashlooping?",
+# "is the rate limit mess around 3 the reason payments fell over", "was the overload thing why it couldnt pull
+# catalogs", "was the db01 full dump what filled up the backup storage"
+_NAMES_CAUSE = re.compile(r"(?i)\b(?:is|was|are|were|could)\s+(?:it|that|this|those|these|the)\s+"
+                          r"(?P<suspect>[^?!.]{3,80}?)"
                           r"\s+(?:(?:really|actually|just|maybe|possibly)\s+)?(?:the\s+(?:(?:real|root|actual)\s+)?"
-                          r"(?:reason|cause|culprit|trigger)|what\s+(?:caused|killed|broke|took|made)|behind|to blame"
-                          r"|responsible for)\b")
+                          r"(?:reason|cause|culprit|trigger)|what\s+(?:caused|killed|broke|took|made|filled|ate|used up"
+                          r"|triggered|started)|behind|to blame|responsible for)\b"
+                          # "why" after a thing named, not after a clause ("was it trying to reach and why did it fail")
+                          r"|\b(?:is|was|are|were)\s+(?:that|this|those|these|the)\s+(?P<named>[^?!.]{3,80}?)"
+                          r"(?<!\band)(?<!\bor)(?<!\bbut)\s+why\b")
 # and the trouble named before its suspect: "were the kills after 11 just fallout from the worker that dropped earlier?"
 _FALLOUT = re.compile(r"(?i)\b(?:(?:just|only|all|simply)\s+)?(?:fallout|a side[- ]effect|side[- ]effects|knock-on"
                       r"|collateral(?: damage)?|a result|caused)\s+(?:from|of|by)\s+(?P<suspect>[^?!.]{3,80})")
@@ -77,11 +84,22 @@ _CALLED_HARMLESS = re.compile(r"(?i)(?<![\w'])(?:\(\s*)?(?:the|those|these|all t
                               r"(?:normal|expected|harmless|benign|noise|known)\b[^?!.,;()]*\)?")
 
 
+# what a line may be besides trouble: "anything broken or is it just the usual push token spam?", "or just the
+# 'unable to fetch my node definition' 403 spam again?", "or just the usual php session 'could not stat' noise from the
+# web boxes?", "or is it only noise": the spam is what the asker hopes the lines are, not what they ask about
+_QUOTED = r"'[^'\n]{1,80}'|\"[^\"\n]{1,80}\"|\u2018[^\u2019\n]{1,80}\u2019|\u201c[^\u201d\n]{1,80}\u201d"
+JUST_NOISE = re.compile(r"(?i)\bor (?:is it |it'?s |its |is that |that'?s |are they |are those )?"
+                        r"(?:just |only |merely |simply )?(?P<suspect>(?:(?:" + _QUOTED + r")|[^.?!'\"\u2018\u201c\n])"
+                        r"{0,100}?\b(?:spam|noise|flood|junk|chatter|garbage|crap)\w*)"
+                        r"(?: again| as usual| from (?:the |our )?[\w-]+(?: [\w-]+)?)*")
+
+
 def set_aside(question: str) -> tuple[str, str] | None:
     """(what the question sets aside, the question without that sentence) when it sets some lines aside
-    (``_SETS_ASIDE``) or calls them harmless (``_CALLED_HARMLESS``); None otherwise."""
+    (``_SETS_ASIDE``), calls them harmless (``_CALLED_HARMLESS``) or hopes they are all there is (``JUST_NOISE``);
+    None otherwise."""
     head = question[:MAX_QUESTION_CHARS]
-    found = _SETS_ASIDE.search(head) or _CALLED_HARMLESS.search(head)
+    found = _SETS_ASIDE.search(head) or _CALLED_HARMLESS.search(head) or JUST_NOISE.search(head)
     if found is None or not description_words(found.group("suspect")):
         return None
     rest = f"{head[:found.start()]} {head[found.end():]}".strip()
@@ -98,8 +116,10 @@ def suspect_split(question: str) -> tuple[str, str] | None:
     "was it the disk?")."""
     head = question[:MAX_QUESTION_CHARS]
     found = _ASKS_CAUSE.search(head)
-    if found is None and (named := _NAMES_CAUSE.search(head)) and description_words(named.group("suspect")):
-        return named.group("suspect"), f"{head[:named.start()]} {head[named.end('suspect'):]}".strip()
+    if found is None and (named := _NAMES_CAUSE.search(head)) and description_words(suspect := named.group(
+            "suspect") or named.group("named")):
+        end = named.end("suspect") if named.group("suspect") else named.end("named")
+        return suspect, f"{head[:named.start()]} {head[end:]}".strip()
     if found is None and (fallout := _FALLOUT.search(head)) and description_words(fallout.group("suspect")):
         return fallout.group("suspect"), f"{head[:fallout.start()]} {head[fallout.end():]}".strip()
     if found is None:
@@ -146,3 +166,10 @@ def suspected(question: str, chunks: Sequence[Chunk]) -> frozenset[str]:
     suspect."""
     split = suspect_split(question)
     return frozenset() if split is None else suspect_templates(split[0], chunks)
+
+
+def without_suspect(question: str, chunks: Sequence[Chunk]) -> str:
+    """What the question asks of its suspect when it suspects lines of the candidates' logs ("inbound mail was delayed
+    after lunch - is it those tls errors from mon01?": the delay); the whole question otherwise."""
+    split = suspect_split(question)
+    return split[1] if split is not None and suspected(question, chunks) else question

@@ -48,6 +48,8 @@ GROUPS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     ("signup", "register", "registration", "enroll"),  # "who was spamming the signup endpoint?" and POST /register
     ("defer", "deferred", "temporarily", "later"),  # "mails got 'try later'" and "temporarily rejected", "defer (111)"
     ("retract", "withdraw", "unpublish", "delete", "kill"),  # "how do i kill that auto post?" and ``event delete``
+    # "during the dns thing" and "getaddrinfo: Temporary failure in name resolution"
+    ("dns", "resolution", "resolver", "getaddrinfo", "nxdomain", "servfail"),
 ))
 RESOURCES = (DISK, MEMORY)
 # a question that asks whom to call: "who do i get out here at 2am", "who do we page", "who's on call"
