@@ -39,7 +39,7 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document
 from worker.documents.runbook_lookup import section_at, terms
-from worker.engine.base import MAX_QUESTION_CHARS
+from worker.engine.base import FUNCTION_WORDS, MAX_QUESTION_CHARS
 from worker.engine.identifiers import command_names, spelled
 from worker.engine.synonyms import expansion
 
@@ -232,10 +232,20 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
 _TOOL_WORD = re.compile(r"[a-z][\w-]*")
 
 
+# the first words of code lines that are no tool of the runbook's own: SQL ("select ... from ..."), the shell's own
+_NOT_A_TOOL = frozenset(("select", "from", "where", "update", "insert", "delete", "set", "show", "create", "alter",
+                         "drop", "grant", "with", "begin", "commit", "explain", "vacuum", "analyze", "echo", "cat",
+                         "grep", "cd", "ls", "sudo", "export", "watch", "tail", "less"))
+
+
 @functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
 def _tools(document: Document) -> frozenset[str]:
-    """The commands a runbook names its own tools with (``identifiers.command_names``: "lmictl", "irrigctl")."""
-    return command_names(document.text) if document.kind == "runbook" and document.text else frozenset()
+    """The commands a runbook names its own tools with (``identifiers.command_names``: "lmictl", "irrigctl"), not a
+    little word nor a word of SQL or the shell (``_NOT_A_TOOL``)."""
+    if document.kind != "runbook" or not document.text:
+        return frozenset()
+    return frozenset(tool for tool in command_names(document.text)
+                     if tool not in FUNCTION_WORDS and tool not in _NOT_A_TOOL)
 
 
 def heading_words(chunk: Chunk) -> frozenset[str]:
