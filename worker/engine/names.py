@@ -117,8 +117,8 @@ _RULED_OUT_NAME = re.compile(r"(?i)\b(?:so\s+)?(?:it'?s|it is|that'?s|thats)\s+(
 # messing w the scores??", "is the temp monitor thing not sending cooldown??", "oxyguard acting up again or what", and
 # after the symptoms, "... hours ago. recall job thing broken?", "... fine tho. plate cam thing broken or what",
 # "... players confused. roomcast died??", and before them, "showclock broke?? 14:00 show, dome is completely dark":
-# the asker does not know which
-# system it is; and what it only asks about besides ("also is the router affected"): the problem is elsewhere
+# the asker does not know which system it is; and what it only asks about besides ("also is the router affected"):
+# the problem is elsewhere
 _NOT_A_NAME = (r"(?!(?:safe|ok|okay|fine|possible|normal|worth|bad|expected|true|real|just|still|gone|going"
                r"|anyone|anybody|anything|everyone|everybody|everything|there)\b)")
 _FAULTY = (r"(?:down|broken|broke|borked|dead|died|crashed|acting up|playing up|flaky|leaking|retrying|stuck|jammed"
@@ -198,6 +198,25 @@ def without_cleared(question: str) -> str:
     return text if word_stems(text) else question
 
 
+_TOOL_WORD = re.compile(r"[a-z][\w-]*")
+
+
+# the first words of code lines that are no tool of the runbook's own: SQL ("select ... from ..."), the shell's own
+_NOT_A_TOOL = frozenset(("select", "from", "where", "update", "insert", "delete", "set", "show", "create", "alter",
+                         "drop", "grant", "with", "begin", "commit", "explain", "vacuum", "analyze", "echo", "cat",
+                         "grep", "cd", "ls", "sudo", "export", "watch", "tail", "less"))
+
+
+@functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
+def _tools(document: Document) -> frozenset[str]:
+    """The commands a runbook names its own tools with (``identifiers.command_names``: "lmictl", "irrigctl"), not a
+    little word nor a word of SQL or the shell (``_NOT_A_TOOL``)."""
+    if document.kind != "runbook" or not document.text:
+        return frozenset()
+    return frozenset(tool for tool in command_names(document.text)
+                     if tool not in FUNCTION_WORDS and tool not in _NOT_A_TOOL)
+
+
 def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
     """See the module docstring: one score per chunk, its document's; what the question says is working
     (``cleared_words``) and the parts of dotted names (``_DOTTED``) do not count."""
@@ -227,25 +246,6 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
     for index, chunk in enumerate(chunks):
         scores[index] = by_document[chunk.document.doc_id]
     return scores
-
-
-_TOOL_WORD = re.compile(r"[a-z][\w-]*")
-
-
-# the first words of code lines that are no tool of the runbook's own: SQL ("select ... from ..."), the shell's own
-_NOT_A_TOOL = frozenset(("select", "from", "where", "update", "insert", "delete", "set", "show", "create", "alter",
-                         "drop", "grant", "with", "begin", "commit", "explain", "vacuum", "analyze", "echo", "cat",
-                         "grep", "cd", "ls", "sudo", "export", "watch", "tail", "less"))
-
-
-@functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
-def _tools(document: Document) -> frozenset[str]:
-    """The commands a runbook names its own tools with (``identifiers.command_names``: "lmictl", "irrigctl"), not a
-    little word nor a word of SQL or the shell (``_NOT_A_TOOL``)."""
-    if document.kind != "runbook" or not document.text:
-        return frozenset()
-    return frozenset(tool for tool in command_names(document.text)
-                     if tool not in FUNCTION_WORDS and tool not in _NOT_A_TOOL)
 
 
 def heading_words(chunk: Chunk) -> frozenset[str]:
