@@ -981,7 +981,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     lines (``_action_before``)."""
     document = chunk.document
     # "did it recover? when?": the line that says so, when the chunk holds one, not the incident around it
-    line_asked = LINE_KINDS & set(asked_values(question))
+    kinds = asked_values(question)
+    line_asked = LINE_KINDS & set(kinds)
     if text_severity(chunk.text) > 0 and not any(states_value(kind, chunk.text) for kind in line_asked):
         lead = CAUSE_GAP if _WHY.search(question[:MAX_QUESTION_CHARS]) else EPISODE_GAP
         found = _incident_at(document, chunk.line_start, chunk.line_end, lead)
@@ -997,13 +998,12 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
             passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
             if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]):
                 passage = _with_outage_end(passage)
-            if "actor" in asked_values(question):
+            if "actor" in kinds:
                 passage = _with_actions(passage)
             return _with_top_source(question, passage)
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
         return Passage(document, document.title, (chunk.text,), chunk.line_start, chunk.line_end)
-    kinds = asked_values(question)
     if kinds:  # "which version?": the line that states one, not the line most like the question, also a few
         # lines past the chunk's edges (the index build's lines found, "completed successfully" after them)
         changed = changed_setting_lines(document, [line.raw for line in folded]) if "change" in kinds else set()
