@@ -72,6 +72,9 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
 - ``lookalike33``: the thirty-third held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike33) and 18 symptom questions, most of them about the sibling that
   their wording does not suggest.
+- ``lookalike34``: the thirty-fifth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike34) and 18 symptom questions, half of them worded towards the
+  sibling.
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -249,6 +252,10 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   director log and a Windows Event Viewer export as CSV (quoted messages over several lines), held out whole.
   ``logs-heldout34``: the thirty-fourth held-out round, written blind the same way (with round 33): another Bareos
   director log, a Kong gateway's error.log and a Puppet agent's log, held out whole.
+  ``logs-heldout35``: the thirty-fifth held-out round, written blind the same way (with ``lookalike34``): a Patroni
+  replica's journal, an HBase RegionServer log and a Juniper router's syslog, held out whole.
+  ``logs-heldout36``: the thirty-sixth held-out round, written blind the same way (with round 35): a Zimbra
+  mailbox.log, IBM Db2's db2diag.log and an Argo CD application controller's log, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points
@@ -354,7 +361,7 @@ def lookalike_cases() -> list[Case]:
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 34))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 35))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -364,7 +371,7 @@ def log_cases(empty: Path) -> list[Case]:
     root = SETS / "logs"
     cases = []
     for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl"),
-                       *((f"logs-heldout{n}", f"heldout{n}.jsonl") for n in range(2, 35))):
+                       *((f"logs-heldout{n}", f"heldout{n}.jsonl") for n in range(2, 37))):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
@@ -508,9 +515,14 @@ def loghub_cases(source: Path, scratch: Path, empty: Path) -> list[Case]:
 # ---- scoring -----------------------------------------------------------------------------------------
 
 
+_EMPHASIS = str.maketrans("", "", "*`")  # markdown emphasis and code marks: "**22% VWC** at 20 cm" states the fact
+
+
 def _normal(text: str) -> str:
+    """Lower case, one space between words, without quote marks at line starts and without emphasis or code marks
+    (``_EMPHASIS``), for the answer and the facts alike."""
     text = "\n".join(line[2:] if line.startswith("> ") else line for line in text.split("\n"))
-    return " ".join(text.lower().split())
+    return " ".join(text.translate(_EMPHASIS).lower().split())
 
 
 def has_fact(text: str, facts: Iterable[str]) -> bool:

@@ -29,6 +29,7 @@ from worker.documents.packing import split_long_line
 from worker.engine.base import Citation
 from worker.engine.default import ExtractiveEngine
 from worker.engine.incidents import text_severity
+from worker.engine.moments import chunk_minutes
 from worker.slack_reply import citation_label
 
 # examples/logs/checkout-api.log: the incident
@@ -950,3 +951,37 @@ def test_windows_event_viewer_csv_is_a_log_with_its_levels_and_times() -> None:
     assert [line_severity(lines[n]) for n in (1, 6, 7, 10)] == [Severity.WARNING, Severity.NONE, Severity.ERROR,
                                                                  Severity.NONE]
     assert not looks_like_log_text("Level,Source\nWarning,DistributedCOM\nError,Acme\n")  # no times: a table
+
+
+# IBM Db2's db2diag.log: records of fields under a line with the time and the record's level, to a blank line
+DB2DIAG = """2024-03-14-04.11.02.118301+060 E23998E412          LEVEL: Info
+PID     : 2841                 TID : 140225817541065 PROC : db2sysc 0
+FUNCTION: DB2 UDB, data protection services, sqlpgArchiveLogFile, probe:3180
+MESSAGE : ADM1846I  Completed archive for log file "S0004712.LOG", an earlier attempt failed.
+
+2024-03-14-04.12.33.456167+060 I24120E1728         LEVEL: Severe
+PID     : 2841                 TID : 140268798891118 PROC : db2sysc 0
+EDUID   : 611                  EDUNAME: db2agent (SALESDB) 0
+FUNCTION: DB2 UDB, oper system services, sqloEDUCodeTrapHandler, probe:10
+MESSAGE : Received signal #11 (SIGSEGV) in EDU db2agent (SALESDB) 0
+DATA #1 : Signal Number Recieved, 2 bytes
+11
+DATA #2 : Backtrace, PD_TYPE_BACKTRACE, 812 bytes
+  0x00007F8A2C1E4B21 _Z25ossDumpStackTraceInternalmR11OSSTrapFileiP7siginfoPvmm + 0x0241
+
+2024-03-14-04.12.34.001822+060 I25848E1025         LEVEL: Warning
+PID     : 2841                 TID : 140268798891118 PROC : db2sysc 0
+MESSAGE : ADM14001C  An unexpected and critical error has occurred: "Trap".
+"""
+
+
+def test_db2diag_records_take_their_level_and_times_are_read() -> None:
+    """Every line of a record has its first line's level: the Info record's "an earlier attempt failed" is no error,
+    the Severe record is one error from its first line to its last (the value "11" and the backtrace's frame too)."""
+    lines = DB2DIAG.splitlines()
+    assert first_timestamp(lines[0]) == "2024-03-14-04.11.02.118301+060" and has_leading_timestamp(lines[5])
+    marks = line_severities(fold_repeats(lines))
+    assert marks[:5] == [Severity.NONE] * 5
+    assert marks[5:14] == [Severity.ERROR] * 9
+    assert marks[15:18] == [Severity.WARNING] * 3
+    assert chunk_minutes(DB2DIAG) == (4 * 60 + 11, 4 * 60 + 12)

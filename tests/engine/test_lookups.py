@@ -112,6 +112,12 @@ from worker.engine.lookups import (
     ("that ingest stall just before 4, did logstash recover by itself or did somebody bounce it?",
      ["recovery", "actor"]),
     ("who do i call about the backups?", []), ("who owns this service?", []),
+    ("who shut the acme bgp session on edge2 and what exactly did they change", ["change", "actor"]),
+    ("who brought rs07 back after it died this morning?", ["actor"]),
+    # whether a job got to its end
+    ("after db2 came back did salesdb crash recovery actually finish ok? any txns lost?", ["completion"]),
+    ("did last nights orders etl finish ok, and what time did it wrap up?", ["completion"]),
+    ("why didnt the backup finish?", []), ("the backup failed to complete, why?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
     assert asked_values(question) == kinds
@@ -168,6 +174,17 @@ def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
 
 
+@pytest.mark.parametrize(("text", "completed"), [
+    ("MESSAGE : ADM1531E  Crash recovery has completed successfully.", True),
+    ('time="2024-03-14T03:06:14Z" level=info msg="Sync operation to 7d2e0b4c succeeded"', True),
+    ("  Termination:            Backup OK -- with warnings", True),
+    ("2024-03-14 02:00:11 INFO etl orders: run completed with errors (3 tables skipped)", False),
+    ("2024-03-14 02:00:11 ERROR etl orders: load failed", False),
+])
+def test_lines_that_say_a_job_got_to_its_end(text: str, completed: bool) -> None:
+    assert states_value("completion", text) == completed
+
+
 @pytest.mark.parametrize(("text", "acted"), [
     ("13-Mar 03:04 bareos-dir: Console [rkhan] from [10.10.4.37] cmdline prune volume=Full-0101 yes", True),
     ("Information,3/13/2024 4:17:33 AM,IIS-IISReset,3201,None,IIS stop command received from user CORP\\adm-mnowak.",
@@ -175,6 +192,10 @@ def test_values_are_found(kind: str, text: str) -> None:
     ("2024-03-13 15:07:11 +0000 Puppet (notice): Skipping run of Puppet configuration client; administratively "
      "disabled (Reason: 'tguerin: resolved.conf pointing at 10.0.8.x, fixing by hand - INC-20417')", True),
     ("[2024-03-12T03:49:02,077][WARN ][logstash.runner          ] SIGTERM received. Shutting down.", True),
+    ("Mar 21 04:53:41  mx-edge2 mgd[50117]: UI_CFG_AUDIT_OTHER: User 'jsmith' deactivate: [protocols bgp group "
+     "CUST-BGP neighbor 203.0.113.42]", True),  # Junos
+    ("2024-03-19T06:47:14,159 INFO  [main] util.ServerCommandLine: env:SUDO_USER=lwang", True),  # started with sudo
+    ("2024-03-19T06:47:14,159 INFO  [main] util.ServerCommandLine: env:USER=hbase", False),  # the service's account
     # the system's own account is nobody stepping in
     ("Warning,3/13/2024 3:42:24 AM,DistributedCOM,10016,None,to the user NT AUTHORITY\\SYSTEM SID (S-1-5-18)", False),
     ("12-Mar 21:48 bareos-dir JobId 4518: Fatal error: Unable to connect to Client: web03-fd on 10.20.4.13:9102.",
@@ -678,3 +699,14 @@ def test_the_version_of_what_the_question_names_and_not_a_newer_release_on_offer
              "2025-03-13T04:41:30Z INF Traefik version 3.0.4 built on 2024-07-02T13:46:37Z version=3.0.4"]
     chunks = [Chunk(edge, line, n, n) for n, line in enumerate(lines, 1)]
     assert lookup_scores("what traefik version is edge-3 on right now?", chunks).tolist() == [0, 0.5, 1]
+
+
+def test_a_question_that_starts_with_who_weighs_who_acted_first() -> None:
+    """"who brought it back and did they change anything?": the line that names who started it counts fully, however
+    many other kinds the question asks for; asked the other way round, it counts as one of two."""
+    log = Document("file:rs.log", "rs.log", "", kind="log")
+    chunks = [Chunk(log, "06:47:14,159 INFO  [main] util.ServerCommandLine: env:SUDO_USER=lwang", 601, 601),
+              Chunk(log, "06:47:15,883 INFO  [regionserver] Serving as hb-rs07, RpcServer on port 16020", 624, 624)]
+    assert lookup_scores("who brought rs07 back and did they change anything?", chunks).tolist() == [1.0, 0.0]
+    assert lookup_scores("did they change anything on rs07, and did somebody restart it by hand?",
+                         chunks).tolist() == [0.5, 0.0]

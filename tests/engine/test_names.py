@@ -173,6 +173,10 @@ def test_a_runbook_whose_own_tool_the_question_uses_is_named() -> None:
     assert name_scores("windhold says NO_DATA for TC-0521", chunks).tolist() == [0.0, 1.0]
     assert name_scores("is lmi-gateway broken again?? cab tablet says WIND HOLD. lmictl shows frames from 3s ago",
                        chunks).tolist() == [0.0, 0.0]
+    # the tool quoted saying all is fine: its runbook is ruled out, not named
+    assert name_scores("TC-0412 on HOLD again. lmictl on crn-tel-01 says frames + imeis are all fine. why the hold?",
+                       chunks).tolist() == [0.0, 0.0]
+    assert {"lmictl", "frame", "imei"} <= cleared_words("lmictl on crn-tel-01 says frames + imeis are all fine")
     both = Document("runbook:cranehire/other.md", "other", "1. `lmictl status`\n2. `lmictl rejects`\n", kind="runbook")
     assert name_scores("lmictl rejects is all unknown_imei", [*chunks, Chunk(both, "c", 1, 1)]).tolist() == [
         0.0, 0.0, 0.0]

@@ -615,6 +615,81 @@ def test_did_it_recover_by_itself_or_did_someone_bounce_it_quotes_the_action_bef
     assert "SIGTERM" not in log_passage("when did logstash come back up?", chunk, overlap).as_text()
 
 
+def test_the_action_before_a_comeback_is_what_was_run_not_the_session_around_it() -> None:
+    """sudo's command, not PAM's "session opened/closed" lines around it, and found even when the failed starts
+    between it and the comeback take dozens of lines."""
+    sudo = "Mar 14 23:48:09 pgdb-02 sudo[4702]: "
+    lines = ["Mar 14 23:47:26 pgdb-02 patroni[4512]: FATAL:  could not load pg_hba.conf",
+             sudo + "mkowalski : TTY=pts/0 ; PWD=/home/mkowalski ; USER=root ; COMMAND=/usr/bin/systemctl reload "
+             "patroni",
+             sudo + "pam_unix(sudo:session): session opened for user root(uid=0) by mkowalski(uid=1004)",
+             sudo + "pam_unix(sudo:session): session closed for user root",
+             *(f"Mar 14 23:48:{10 + n // 10:02d} pgdb-02 patroni[4512]: INFO: waiting for postgres, try {n}"
+               for n in range(40)),
+             "Mar 14 23:48:26 pgdb-02 patroni[4512]: LOG:  database system is ready to accept connections"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, lines[-1], len(lines), len(lines))
+    passage = log_passage("did pgdb-02 come back on its own or did somebody fix it by hand?", chunk, overlap)
+    assert passage.lines[0] == lines[1] and passage.line_start == 2
+
+
+def test_how_many_failed_runs_on_to_the_jobs_summary() -> None:
+    """Bareos lists the files it could not open, and counts them in the job's report half a page later: "how many files
+    got skipped" quotes the incident, then the report's count; "why" does not."""
+    lines = ["13-Mar 04:01 win-fs02-fd JobId 18437: Warning: VSS was not initialized properly. VSS is disabled.",
+             *(f'13-Mar 04:0{n} win-fs02-fd JobId 18437:      Cannot open "D:/SQL/Data/db{n}.mdf": ERR=The process '
+               "cannot access the file because it is being used by another process." for n in range(2, 6)),
+             "13-Mar 04:27 bareos-sd JobId 18437: Elapsed time=00:27:39, Transfer rate=5.91 M Bytes/second",
+             *(f"  Volume Session Id:      32{n}" for n in range(30)),
+             "  FD Files Written:       6,241",
+             "  Non-fatal FD errors:    4",
+             "  SD Errors:              0",
+             "  Termination:            Backup OK -- with warnings"]
+    document = _log("\n".join(lines) + "\n")
+    chunk = Chunk(document, "\n".join(lines[1:3]), 2, 3)
+    passage = log_passage("how many files got skipped on win-fs02 in the 4am run", chunk, overlap)
+    assert passage.lines[-1] == lines[-3] and passage.line_end == len(lines) - 2
+    assert "Non-fatal" not in log_passage("why did files get skipped on win-fs02?", chunk, overlap).as_text()
+
+
+def test_a_record_is_known_by_its_message_not_by_its_first_line() -> None:
+    """Db2's records open with the time and the level alone: two warnings about different things are not one repeated
+    incident, and the context line counts the record's message."""
+    record = ("2024-03-14-0{h}.14.31.102775+060 E30482E504          LEVEL: Warning\n"
+              "PID     : 31877                TID : 140152968811253 PROC : db2sysc 0\n"
+              "FUNCTION: DB2 UDB, {function}\n"
+              "MESSAGE : {message}\n")
+    text = "\n".join([record.format(h=2, function="data protection services, sqlpgArchiveLogFile, probe:3150",
+                                    message='ADM1848W  Failed to archive log file "S0004711.LOG".'),
+                      *(f"2024-03-14-03.0{n}.00.000000+060 I1E1          LEVEL: Info\nMESSAGE : ADM1846I  Completed "
+                        f"archive.\n" for n in range(8)),
+                      record.format(h=4, function="recovery manager, sqlpresr, probe:3170",
+                                    message="ADM1531E  Crash recovery has completed successfully.")])
+    document = _log(text)
+    lines = text.split("\n")
+    start = lines.index(next(line for line in lines if line.startswith("2024-03-14-04"))) + 1
+    passage = log_passage("did crash recovery finish ok?", Chunk(document, lines[start - 1], start, start + 3),
+                          overlap)
+    assert passage.line_start == start and "Crash recovery has completed" in passage.as_text()
+    assert passage.context.startswith("Seen once")
+
+
+def test_a_long_incident_keeps_the_line_where_a_count_ran_out() -> None:
+    """Kong's health checker counts failures to its limit ("increment (3/3)") among dozens of timeouts: the line that
+    says the limit was reached stays when the incident is shortened, the lines that count up to it may not."""
+    timeout = ("2024/03/14 00:{m:02d}:{s:02d} [error] 1197#0: *13774{n:02d} upstream timed out (110: Connection timed "
+               "out) while reading response header from upstream, client: 10.40.3.18, server: kong")
+    check = ("2024/03/14 00:48:{s:02d} [warn] 1197#0: [healthcheck] (orders-upstream) unhealthy TIMEOUT increment "
+             "({n}/3) for 'orders-2.svc.northwind.internal(10.30.2.15:8080)'")
+    lines = [timeout.format(m=47, s=n, n=n) for n in range(30)]
+    lines += [check.format(s=10 * n, n=n) for n in (1, 2, 3)]
+    lines += [timeout.format(m=49, s=n, n=n) for n in range(30)]
+    document = _log("\n".join(lines) + "\n")
+    passage = log_passage("why are orders timing out?", Chunk(document, lines[0], 1, 1), overlap)
+    assert any(line.startswith("  … ") for line in passage.lines)  # shortened
+    assert lines[32] in passage.lines
+
+
 def test_names_the_whole_runbook_opens_with_do_not_pick_its_steps() -> None:
     """"bastion-iad-1" is in the runbook's opening inventory, so it does not lift that opening over the
     step that answers; and a question that asks what to do is not answered with the opening."""

@@ -1,5 +1,5 @@
 """The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
-runbooks and the logs, tuning and the thirty-four rounds of held-out questions, through the CLI's path with the
+runbooks and the logs, tuning and the thirty-six rounds of held-out questions, through the CLI's path with the
 default engine, beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ FLOOR = {
     "lookalike33": (11, 10, 0),
     "logs-heldout33": (21, 16, 17),
     "logs-heldout34": (21, 13, 17),
+    "lookalike34": (15, 15, 0),
+    "logs-heldout35": (21, 12, 16),
+    "logs-heldout36": (21, 15, 16),
 }
 
 
@@ -105,3 +108,10 @@ def test_retrieval_is_never_worse_than_plain_minilm_over_sections(rows: dict[str
     row = rows[name]
     assert row["document_first"][0] >= row["baseline_document_first"][0], row
     assert row["incident_first"][0] >= row["baseline_incident_first"][0], row
+
+
+def test_a_fact_counts_through_markdown_emphasis_and_quote_marks() -> None:
+    answer = "*Irrigation › Diagnosis*\n> Refill point for our loam is **22% VWC** at 20 cm;\n> run `irrictl plan`"
+    assert quality.has_fact(answer, ["22% VWC at 20 cm"])
+    assert quality.has_fact(answer, ["run `irrictl plan`", "something else"])
+    assert not quality.has_fact(answer, ["22% VWC at 30 cm"])

@@ -41,7 +41,9 @@ from worker.documents.runbook_lookup import markdown_headings
 # 19: counts of none are no error ("ERROR count: 0", "failed=0"); kernel NIC hangs, links down, full conntrack tables,
 # BGP hold timers, VRRP FAULT states and "rejecting" are errors; a process killed for memory is one without a level too;
 # a level field that says all is well outweighs a level word in the message ("summary":"ERROR count: 16").
-CHUNKER_VERSION = 21
+# 22: Db2's db2diag.log: its times ("2024-03-14-04.12.33.456167+060"), and its records, whose lines take the level
+# of the record's first line ("... LEVEL: Severe").
+CHUNKER_VERSION = 22
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -34,6 +34,7 @@ from worker.documents.log_format import (
     has_leading_timestamp,
     line_severity,
     line_template,
+    opens_record,
     starts_stack_trace,
     strip_timestamps,
 )
@@ -41,6 +42,7 @@ from worker.documents.packing import Line, file_lines, pack_lines
 
 MERGE_GAP = 2  # quiet lines of the file between two incident lines that still make them one region
 MAX_MESSAGE_LINES = 20  # lines of a message above its first stack frame, or after its first line
+MAX_RECORD_LINES = 120  # lines of a record after its first line (``log_format.opens_record``) that take its level
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def unfold_repeats(line: str, number: int) -> list[str]:
 def line_severities(lines: list[LogLine]) -> list[Severity]:
     """A severity per folded line; every line of a stack trace (and the error line before it, or the line it
     was logged with: ``_logged_with``) is ``STACK_TRACE``; the lines that continue a warning or error's
-    message take its severity."""
+    message take its severity, and the lines of a record (``log_format.opens_record``) its first line's."""
     marks = [Severity.NONE] * len(lines)
     i = 0
     while i < len(lines):
@@ -143,6 +145,14 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
             i = j
             continue
         marks[i] = line_severity(lines[i].raw)
+        if opens_record(lines[i].raw):  # its lines have its level, whatever their words say ("failed" in an Info)
+            j = i + 1
+            while (j < len(lines) and j - i <= MAX_RECORD_LINES and lines[j].raw.strip()
+                   and not has_leading_timestamp(lines[j].raw)):
+                marks[j] = marks[i]
+                j += 1
+            i = j
+            continue
         if marks[i] in (Severity.WARNING, Severity.ERROR):
             j = i + 1
             while j < len(lines) and j - i <= MAX_MESSAGE_LINES and _continues(lines, i, j):

@@ -6,8 +6,12 @@ import re
 from datetime import UTC, datetime
 from enum import IntEnum
 
+# IBM Db2's db2diag.log: the date, then the time with dots, microseconds and the offset in minutes
+# ("2024-03-14-04.12.33.456167+060")
+_DB2_TIME = r"\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}\.\d{6}(?:[+-]\d{3})?"
 TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"  # ISO 8601 / Python logging
+    r"|\b" + _DB2_TIME +
     r"|\b\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}"  # nginx: "2026/04/21 03:31:06"
     r"|\b(?:\d{4}-\d{2}-\d{2}|\d{6}) +\d{1,2}:\d{2}:\d{2}\b"  # MySQL, MariaDB: "2026-04-15  3:51:37", "260415  3:51:37"
     r"|\b[A-Z][a-z]{2} [ \d]\d(?: \d{4})? \d{2}:\d{2}:\d{2}(?:\.\d+)?"  # syslog: "May  1 10:00:01", Cisco ASA's
@@ -66,6 +70,10 @@ HAPROXY_TIMERS = r"\s(?:-?\d+/){4}\+?-?\d+ "
 # the time and the thread id, the message's level, -1 for an error, 0 to 20 for the rest (also in the dump of recent
 # events a crash prints: "   -2> 2024-11-05T04:12:22.829+0000 7f3a2f00a700 -1 bdev(...) ...")
 _CEPH = r"^(?:\s*-?\d+> )?\d{{4}}-\d{{2}}-\d{{2}}T[\d:.]+[+-]\d{{4}} [0-9a-f]{{12,16}} +(?:{levels}) "
+# a record's first line, with the record's level at its end (Db2: "2024-03-14-04.12.33.456167+060 I24120E1728
+# LEVEL: Severe"), its fields and their values on the lines after it, to a blank line
+_RECORD_LEVEL = r"^" + _DB2_TIME.replace("{", "{{").replace("}", "}}") + r" +\S+ +LEVEL: (?:{levels})\s*$"
+_RECORD_HEAD = re.compile(_RECORD_LEVEL.format(levels=r"\w+"))
 # Windows' Event Viewer exported as CSV: the level, then the date ("Error,3/13/2024 3:41:07 AM,...")
 _EVENT_VIEWER = r"^(?:{levels}),\d{{1,2}}/\d{{1,2}}/\d{{4}} "
 # a request that the server failed: "GET /pay HTTP/1.1" 502, JSON "status": 503, HAProxy "0/0/1/-1/30003 504"
@@ -91,6 +99,7 @@ _ERROR = re.compile(  # a level that says error
     + r"|" + _MONGO.format(levels="EF") + r"|" + _CEPH.format(levels="-1") + r"|" + _FUNCTION_LEVEL.format(levels="EF")
     + r"|" + _FAILED_EVENT + r"|" + _SLASH_LEVEL.format(levels="critical|error|fatal")
     + r"|" + _EVENT_VIEWER.format(levels="Error|Critical|Audit Failure")
+    + r"|" + _RECORD_LEVEL.format(levels="Critical|Severe|Error")
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[ ?(?:\w+:)?warn(?:ing)?\])|^warn: "
@@ -98,6 +107,7 @@ _WARNING = re.compile(
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W") + r"|" + _FUNCTION_LEVEL.format(levels="W")
     + r"|" + _SLASH_LEVEL.format(levels="warning") + r"|" + _EVENT_VIEWER.format(levels="Warning")
+    + r"|" + _RECORD_LEVEL.format(levels="Warning")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
@@ -107,6 +117,7 @@ _QUIET = re.compile(  # a level that says all is well: what the text says then d
     + r"|" + _NUMERIC.format(levels="10|20|30") + r"|" + _FUNCTION_LEVEL.format(levels="IDT")
     + r"|" + _SLASH_LEVEL.format(levels="information|notice|debug")
     + r"|" + _EVENT_VIEWER.format(levels="Information|Verbose|Audit Success")
+    + r"|" + _RECORD_LEVEL.format(levels="Info|Event")
 )
 # an error field that holds none: 'error:<nil>', "err=nil msg=..." (not "error: null pointer")
 _NO_ERROR = r"\s?[\"']?(?:<nil>|(?:nil|null|none)\b(?!\s+\w+(?:[\s,.;]|$)))"
@@ -427,6 +438,13 @@ def is_stack_trace_line(line: str) -> bool:
     prefix = _SYSLOG_PREFIX.match(line)
     line = line[prefix.end():] if prefix else line
     return bool(_FRAME_OR_HEADER.match(line)) or (".rb:" in line and bool(_RUBY_FRAME.search(line)))
+
+
+def opens_record(line: str) -> bool:
+    """``line`` opens a record whose level it gives for the lines after it, to a blank line (``_RECORD_HEAD``: Db2's
+    "2024-03-14-04.12.33.456167+060 I24120E1728          LEVEL: Severe", then "PID     : 2841 ...", "MESSAGE : ..."
+    and the values of its "DATA #1 :" fields)."""
+    return bool(_RECORD_HEAD.match(line))
 
 
 def has_leading_timestamp(line: str) -> bool:

@@ -128,9 +128,20 @@ _ACTED = (r"\bConsole \[[^\]\n]{1,40}\]|\bcmdline\b|\bcommand received\b|\b(?:fr
           r"|(?<![\w\\])(?<!NT )[A-Z][A-Z0-9-]{1,15}\\[\w.$-]{2,}"
           r"|\badministratively\b|\bmanual(?:ly)?\b|\bby hand\b|\bby (?:an? )?(?:admin(?:istrator)?|operator)\b"
           r"|\b(?:issued|initiated|requested|triggered|performed|executed|approved) by\b"
-          r"|\bsudo\b|\bsession opened for user\b"
+          r"|\bsudo\b|\bsession opened for user\b|\bSUDO_USER=\w"
+          r"|\b[Uu]ser '[\w.@-]+'"  # Junos: "UI_CMDLINE_READ_LINE: User 'jsmith', command 'deactivate ...'"
           r"|\b(?:SIGTERM|SIGINT|SIGHUP)\b[^\n]{0,20}\breceived\b|\breceived (?:signal )?(?:SIGTERM|SIGINT|SIGHUP)\b"
           r"|\b(?:user|actor|operator|admin|initiator|requested_?by)[\"']?\s*[=:]\s*[\"']?[A-Za-z][\w.@\\-]*")
+# a count of things that went wrong, as a job's summary gives it: "3 accounts failed", "rows rejected = 37", "Non-fatal
+# FD errors:    9", "skipped=312", "(retried 5 times)" (not a count of none: "failed=0")
+_WRONG = r"(?:failed|failures?|skipped|rejected|errors?|dropped|lost|aborted|bounced|missed|timed out|timeouts?)"
+_COUNTED = (r"(?i)(?<![\w.:/-])(?!0\b)\d[\d,]*\s+(?:[\w-]+\s+){0,2}?" + _WRONG + r"\b"
+            r"|\b" + _WRONG + r"\b[A-Za-z _-]{0,20}?\s*[=:]\s*(?!0\b)\d"
+            r"|\bretried (?!0\b)\d+ times?\b")
+# a job or process that got to its end: "Crash recovery has completed successfully.", "Sync operation to 7d2e0b4c
+# succeeded", "Backup OK", "finished in 41.2s" (not "completed with errors")
+_COMPLETED = (r"(?i)\b(?:completed?|finished|succeeded|done)\b(?! with (?:errors?|failures?|warnings?))"
+              r"|\bsuccessful(?:ly)?\b|\b(?:backup|job|run|task|sync) ok\b")
 # a state the system moved through by itself, not a change someone made ("Cluster health status changed from
 # [YELLOW] to [GREEN]", "state changed to FOLLOWER")
 _TRANSITION = re.compile(r"(?i)\b(?:status|state|health|phase|role)\b\W{0,3}(?:\w+\W{1,3}){0,2}?chang(?:ed|ing)\b"
@@ -211,12 +222,26 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # own or did someone have to kick it"
     "actor": (re.compile(r"(?i)\bwho\s+(?:(?:else|actually|finally|eventually)\s+)?(?:fixed|unstuck|restarted"
                          r"|rebooted|bounced|kicked|disabled|enabled|stopped|started|killed|ran|reset"
-                         r"|cleared|resolved|got|did|stepped|turned|paused|resumed|deleted|pruned|purged|cleaned)\b"
+                         r"|cleared|resolved|got|did|stepped|turned|paused|resumed|deleted|pruned|purged|cleaned"
+                         r"|shut|brought|took|pulled|deactivated|activated|rolled|reverted|added|removed|dropped"
+                         r"|terminated|promoted|drained|failed)\b"
                          r"|\b(?:did|has|had|have)\s+(?:some(?:one|body)|any(?:one|body)|an? (?:admin|operator|human"
                          r"|person))\s+(?:(?:have|had|need|needed) to\s+)?(?:\w+\s+)?(?:fix|unstick|unstuck|restart"
                          r"|reboot|bounce|kick|step|intervene|clear|reset|disable|poke|nudge)\w*"
                          r"|\bor did (?:some|any)(?:one|body)\b"),
               re.compile(_ACTED)),
+    # how many things went wrong: "how many accounts failed in last nights full backup?", "how many files got
+    # skipped", "how many times did argo retry before it gave up" (a job's summary says: "3 accounts failed",
+    # "rows rejected = 37", "Non-fatal FD errors: 9", "skipped=312", "(retried 5 times)")
+    "count": (re.compile(r"(?i)^\W*how many\b[^?.!]{0,80}?\b(?:fail|skip|reject|error|drop|lost|los[te]|retr|time[ds]? "
+                         r"out|bounc|abort|crash|miss)\w*"),
+              re.compile(_COUNTED)),
+    # whether a job or a process got to its end: "did salesdb crash recovery actually finish ok?", "did last night's
+    # orders etl finish ok, and what time did it wrap up?" (not "why didn't the backup finish?"); no line kind: the
+    # answer may as well be the incident that stopped it
+    "completion": (re.compile(r"(?i)\b(?:did|has|have|had|was|were)\b[^?.!,;]{0,60}?\b(?:finish(?:ed)?|complete[ds]?"
+                              r"|succeed(?:ed)?|wrap(?:ped)? up|run to (?:the )?end)\b"),
+                   re.compile(_COMPLETED)),
     "leader": (re.compile(r"(?i)\bwho(?:'s| is| was)? (?:the )?(?:new |current )?(?:leader|primary|master)\b"
                           r"|\bwho (?:became|becomes|took over|is now|got elected)\b"
                           r"|\bwhich \w+ (?:is|was|became) (?:the )?(?:new |now )?(?:leader|primary|master|active)\b"
@@ -356,9 +381,13 @@ def states_value(kind: str, text: str) -> bool:
     return bool(pattern.search(text))
 
 
+_WHO = re.compile(r"(?i)^\W*who\b")  # a question that asks first of all who acted
+
+
 def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in [0, 1]
     """For a question that asks for a kind of value: the share of the asked kinds that each log chunk
-    states; zeros for other questions and for chunks of documents that are not logs."""
+    states (all of them for a chunk that says someone acted, when the question starts with "who": ``_WHO``); zeros for
+    other questions and for chunks of documents that are not logs."""
     scores = np.zeros(len(chunks), np.float32)
     kinds = asked_values(question)
     if "actor" in kinds and ("recovery" in kinds or not any(
@@ -379,6 +408,7 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
             scores[starts[-1:]] = 1.0
     if not kinds:
         return scores
+    asks_who = bool(_WHO.match(question))
     comebacks = _comebacks(chunks, question) if "recovery" in kinds else {}
     resettings = _changed_settings(chunks) if "change" in kinds else set()
     relative = {kind: _relative(question, kind, chunks, resettings) for kind in kinds if kind in ("change", "leader")}
@@ -401,6 +431,8 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
             elif _states(kind, chunks, index, resettings):
                 scores[index] += 1.0
         scores[index] /= len(kinds) + start_kind
+        if "actor" in kinds and asks_who and states_value("actor", chunk.text):
+            scores[index] = 1.0  # "who brought it back, and did they change anything?": who, first of all
     return scores
 
 

@@ -81,6 +81,7 @@ _PERIODS: tuple[tuple[re.Pattern[str], Span], ...] = tuple((re.compile(pattern, 
 _CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2}):\d{2}")  # not "2026:11:15:13" read as 26:11
 _TWELVE_HOUR = re.compile(r"[AP]M$")  # Windows' Event Viewer: "3/13/2024 3:41:07 AM", "3/12/2024 12:05:04 PM"
 _COMPACT_CLOCK = re.compile(r"^\d{8}:(\d{2})(\d{2})\d{2}\.")  # Zabbix's date and time: "20250311:013412.004"
+_DOTTED_CLOCK = re.compile(r"^\d{4}-\d{2}-\d{2}-(\d{2})\.(\d{2})\.\d{2}\.")  # Db2's: "2024-03-14-04.12.33.456167+060"
 
 
 def asked_spans(question: str) -> list[Span]:
@@ -194,7 +195,8 @@ def chunk_minutes(text: str) -> Span | None:
         if seconds is not None:  # UTC
             minutes.append(int(seconds) // 60 % DAY)
             continue
-        clock = _CLOCK.search(stamp.group(0)) or _COMPACT_CLOCK.match(stamp.group(0))
+        clock = (_CLOCK.search(stamp.group(0)) or _COMPACT_CLOCK.match(stamp.group(0))
+                 or _DOTTED_CLOCK.match(stamp.group(0)))
         if clock:
             hour = int(clock.group(1)) % 12 + 12 * stamp.group(0).endswith("PM") if _TWELVE_HOUR.search(
                 stamp.group(0)) else int(clock.group(1))

@@ -66,6 +66,14 @@ _CLEARED = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|ye
                       r"(?:itself\s+|side\s+)?(?:looks?|seems?|is|are|was|were|says?|shows?|reads?)\s+"
                       r"(?:all\s+|totally\s+|perfectly\s+)?"
                       r"(?:healthy|fine|ok|okay|green|normal)\b")
+# what a tool or a board the question quotes says is fine: "furnacectl on gw-hotend-01 says crown + zones are all fine",
+# "dash shows both feeds ok": the tool's system and what it reports on are ruled out alike (what a team says is
+# ``_QUOTED_TEAM``'s)
+_REPORTED_FINE = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet|so)\b)\s*"
+                            r"((?:[\w-]+\s+){1,3}?"
+                            r"(?<!call )(?<!team )(?<!folks )(?<!people )(?<!guys )(?<!owner )(?<!owners )(?<!side )"
+                            r"(?:says?|shows?|reports?)\s+(?:[\w+&/-]+\s+){1,4}?)"
+                            r"(?:looks?|seems?|is|are)?\s*(?:all\s+)?(?:healthy|fine|ok|okay|green|normal)\b")
 # what the question says does its work: "online bookings coming thru fine", "climate panel on curio pages loads fine"
 _WORKING = re.compile(r"(?i)(?:^|[,.;:!?(]|\b(?:and|but|while|though|although|yet|so)\b)\s*((?:[\w-]+\s+){1,5}?)"
                       r"(?:com(?:ing|es)|came|go(?:ing|es)|gett?(?:ing|s)|flow(?:ing|s)|work(?:ing|s|ed)"
@@ -174,9 +182,9 @@ _ASKS = re.compile(r"(?i)\s*(?:how|what|which|whether|if|why|when|where|should|c
 
 
 def _said_working(question: str) -> list[re.Match[str]]:
-    """The clauses that say something is working (``_CLEARED``, ``_WORKING``, ``_CLEARED_SIDE``) or rule a system out
-    by name (``_RULED_OUT_NAME``), not those that ask whether it is (``_ASKS``)."""
-    return [match for pattern in (_CLEARED, _WORKING, _CLEARED_SIDE, _RULED_OUT_NAME)
+    """The clauses that say something is working (``_CLEARED``, ``_REPORTED_FINE``, ``_WORKING``, ``_CLEARED_SIDE``) or
+    rule a system out by name (``_RULED_OUT_NAME``), not those that ask whether it is (``_ASKS``)."""
+    return [match for pattern in (_CLEARED, _REPORTED_FINE, _WORKING, _CLEARED_SIDE, _RULED_OUT_NAME)
             for match in pattern.finditer(question)
             if not _ASKS.match(match.group(1))]
 
@@ -240,8 +248,9 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
         total = sum(rarity[word] for word in words)
         by_document[doc_id] = sum(rarity[word] for word in words & asked) / total if total > 0 else 0.0
         # "lmictl rejects is all unknown_imei": the gateway's own tool, that no other candidate runbook names its tool
-        # (not of a system the question rules out or guesses at)
-        if any(shared[tool] == 1 for tool in tools.get(doc_id, ())) and not words & cleared:
+        # (not of a system the question rules out or guesses at, nor a tool it quotes saying all is fine)
+        own_tool = any(shared[tool] == 1 and not word_stems(tool) & cleared for tool in tools.get(doc_id, ()))
+        if own_tool and not words & cleared:
             by_document[doc_id] = 1.0
     for index, chunk in enumerate(chunks):
         scores[index] = by_document[chunk.document.doc_id]

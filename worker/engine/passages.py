@@ -40,7 +40,7 @@ import numpy as np
 
 from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
-from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities
+from worker.documents.log_chunking import MAX_RECORD_LINES, LogLine, fold_repeats, incident_regions, line_severities
 from worker.documents.log_format import (
     TIMESTAMP,
     Severity,
@@ -48,6 +48,7 @@ from worker.documents.log_format import (
     has_leading_timestamp,
     line_severity,
     line_template,
+    opens_record,
     readable_timestamp,
 )
 from worker.documents.runbook_lookup import RunbookSection, markdown_headings, runbook_sections, section_at
@@ -105,6 +106,7 @@ EPISODE_GAP = 5  # lines of the file between two incidents that make them one pa
 CAUSE_GAP = 20  # lines of the file before an incident within which an earlier one joins its passage when the
 # question asks why: the cause comes first ("node not responding", then the partition it led to)
 OUTAGE_END_LINES = 20  # lines after an incident read for the line that ends it, when the question asks how long
+ACTION_REACH_LINES = 80  # lines before a comeback read for the action that brought it (the fix, the restart by hand)
 VALUE_LINE_BONUS = 0.3  # for a line that states the kind of value the question asks for (lookups.py)
 VALUE_REACH_LINES = 5  # lines past a chunk's edges where a line that states the asked kind of value may be quoted
 
@@ -1000,6 +1002,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
                 passage = _with_outage_end(passage)
             if "actor" in kinds:
                 passage = _with_actions(passage)
+            if "count" in kinds:
+                passage = _with_count(passage)
             return _with_top_source(question, passage)
     folded, inside = _folded_window(document, chunk.line_start, chunk.line_end)
     if not inside:
@@ -1035,15 +1039,19 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
                                               (*texts, *(line.text for line in shown)), first, last, context=counted))
 
 
+_SESSION = re.compile(r"(?i)\bsession (?:opened|closed)\b")  # PAM's bookkeeping around what someone ran
+
+
 def _action_before(folded: Sequence[LogLine], start: int, shown: Sequence[LogLine]) -> LogLine | None:
-    """For "did it recover by itself or did somebody bounce it?": the last line within ``OUTAGE_END_LINES`` before the
+    """For "did it recover by itself or did somebody bounce it?": the last line within ``ACTION_REACH_LINES`` before the
     comeback's shown lines (from index ``start`` of ``folded``) that says someone acted ("SIGTERM received. Shutting
-    down." before "Starting Logstash"), when none of those lines does; None otherwise."""
+    down." before "Starting Logstash"; what sudo ran rather than the session it opened, ``_SESSION``), when none of
+    those lines does; None otherwise."""
     if any(states_value("actor", line.raw) for line in shown):
         return None
-    acted = [i for i in range(max(0, start - OUTAGE_END_LINES), start) if states_value("actor", folded[i].raw)]
-    return folded[acted[-1]] if acted else None
-
+    acted = [i for i in range(max(0, start - ACTION_REACH_LINES), start) if states_value("actor", folded[i].raw)]
+    done = [i for i in acted if not _SESSION.search(folded[i].raw)]  # what they ran, not sudo's session opened
+    return folded[(done or acted)[-1]] if acted else None
 
 
 def _with_whole_message(folded: Sequence[LogLine], first: int, shown: list[LogLine]) -> list[LogLine]:
@@ -1154,13 +1162,25 @@ def _names_only(question: str, incident: Sequence[LogLine], other: Sequence[LogL
     return any(name in mine and name not in theirs for name in identifiers)
 
 
+_RECORD_MESSAGE = re.compile(r"^MESSAGE\s*:")  # a record's message field (Db2: "MESSAGE : ADM1530E  Crash recovery")
+
+
 def _headline(incident: Sequence[LogLine], suspects: frozenset[str] = frozenset()) -> LogLine:
     """The first of an incident's most severe lines, of those not of ``suspects`` (templates) when it has
-    such lines (its first line when none has a level)."""
+    such lines (its first line when none has a level); of a record (``log_format.opens_record``), its message."""
     kept = [line for line in incident if line_template(line.raw) not in suspects]
     candidates = kept if _worst(kept) else incident
     worst = _worst(candidates)
-    return candidates[min(worst)] if worst else incident[0]
+    if not worst:
+        return incident[0]
+    first = min(worst)
+    if opens_record(candidates[first].raw):  # a record's first line says when and how bad; its message says what
+        for line in candidates[first + 1:first + 1 + MAX_RECORD_LINES]:
+            if not line.raw.strip() or has_leading_timestamp(line.raw):
+                break
+            if _RECORD_MESSAGE.match(line.raw):
+                return line
+    return candidates[first]
 
 
 def _incident_passage(question: str, document: Document, incident: Sequence[LogLine], counted: LogLine,
@@ -1181,19 +1201,11 @@ def _with_outage_end(passage: Passage) -> Passage:
     """For "how long was it down?": the incident's passage run on to the first line, at most
     ``OUTAGE_END_LINES`` after it, that says the service recovered (lookups.py: "Redis is online, 51.9 sec
     downtime", "back online"), with the lines between elided; as it is when none does."""
-    document = passage.document
-    lines = _log_lines(document)
-    start = passage.line_end + 1 - document.first_line
-    for offset, line in enumerate(lines[start:start + OUTAGE_END_LINES]):
-        if text_severity(line) == Severity.NONE and states_value("recovery", line):
-            shown = [*passage.lines, *([_elided(offset)] if offset else []), line]
-            end = passage.line_end + 1 + offset
-            return replace(passage, heading=_log_heading(document, passage.line_start, end), lines=tuple(shown),
-                           line_end=end)
-    return passage
+    return _run_on_to(passage, "recovery", OUTAGE_END_LINES, 1, quiet=True)
 
 
 ACTION_LINES = 4  # lines of someone's actions that an answer to "who fixed it?" quotes after the incident
+COUNT_REACH_LINES = 60  # lines after an incident read for its job's summary, when the question asks how many failed
 
 
 def _with_actions(passage: Passage) -> Passage:
@@ -1202,17 +1214,32 @@ def _with_actions(passage: Passage) -> Passage:
     ("Console [rkhan] from [10.10.4.37] cmdline prune volume=Full-0101 yes", "IIS stop command received from user
     CORP\\adm-mnowak"), and up to ``ACTION_LINES`` such lines from there, with the lines between elided; as it is when
     none does."""
-    if any(states_value("actor", line) for line in passage.lines):
+    return _run_on_to(passage, "actor", OUTAGE_END_LINES, ACTION_LINES)
+
+
+def _with_count(passage: Passage) -> Passage:
+    """For "how many files got skipped?" (lookups.py's "count"): when no line of the incident's passage gives a count
+    of what went wrong, the passage run on to the first line, at most ``COUNT_REACH_LINES`` after it and of no
+    severity, that does (the job's summary: "Non-fatal FD errors:    9", "45 accounts backed up, 3 accounts failed"),
+    with the lines between elided; as it is when none does."""
+    return _run_on_to(passage, "count", COUNT_REACH_LINES, 1, quiet=True)
+
+
+def _run_on_to(passage: Passage, kind: str, reach: int, most: int, quiet: bool = False) -> Passage:
+    """The passage run on to the first ``most`` lines, at most ``reach`` after it, that state ``kind`` (lookups.py;
+    with ``quiet``, only lines of no severity), the lines between elided; as it is when one of its own lines states
+    it (but for a recovery: the end of an outage lies after it) or none after it does."""
+    if kind != "recovery" and any(states_value(kind, line) for line in passage.lines):
         return passage
     document = passage.document
-    lines = _log_lines(document)
     start = passage.line_end + 1 - document.first_line
-    window = lines[start:start + OUTAGE_END_LINES]
-    acted = [offset for offset, line in enumerate(window) if states_value("actor", line)][:ACTION_LINES]
-    if not acted:
+    window = _log_lines(document)[start:start + reach]
+    found = [offset for offset, line in enumerate(window)
+             if states_value(kind, line) and not (quiet and text_severity(line) > Severity.NONE)][:most]
+    if not found:
         return passage
     shown, last = list(passage.lines), -1
-    for offset in acted:
+    for offset in found:
         if offset > last + 1:
             shown.append(_elided(offset - last - 1))
         shown.append(window[offset])
@@ -1349,15 +1376,16 @@ def _log_heading(document: Document, first: int, last: int) -> str:
 
 def _shorten(incident: Sequence[LogLine], worst: set[int], asked: set[int]) -> list[str]:
     """All lines of a short incident; of a long one its first and last lines, those naming an exception,
-    the first few of those the question asks about (``asked``) and of its most severe lines (``worst``: an
-    ERROR among many warnings), other runs elided, within ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2
-    characters."""
+    the first few of those the question asks about (``asked``), of its most severe lines (``worst``: an
+    ERROR among many warnings) and of those that say a count ran out ("increment (3/3)"), other runs elided, within
+    ``MAX_LINES`` lines and about ``MAX_CHARS`` * 2 characters."""
     texts = [line.text for line in incident]
     if len(texts) <= MAX_LINES and sum(len(t) + 1 for t in texts) <= 2 * MAX_CHARS:
         return texts
     keep = set(range(min(LOG_HEAD_LINES, len(texts)))) | set(range(max(0, len(texts) - LOG_TAIL_LINES), len(texts)))
     keep |= {i for i, t in enumerate(texts) if _EXCEPTION_LINE.match(t.lstrip())}
     keep |= set(sorted(asked)[:LOG_WORST_LINES]) | set(sorted(worst)[:LOG_WORST_LINES])
+    keep |= set([i for i, t in enumerate(texts) if _counted_out(t)][:LOG_WORST_LINES])
     budget = 2 * MAX_CHARS - sum(len(texts[i]) + 1 for i in keep)
     for i in range(len(texts)):  # fill up in file order while there is room
         if len(keep) >= MAX_LINES - 2 or budget - len(texts[i]) - 1 < 0:
@@ -1376,6 +1404,16 @@ def _shorten(incident: Sequence[LogLine], worst: set[int], asked: set[int]) -> l
         else:
             skipped += 1
     return shown
+
+
+# a count that reached its limit: "unhealthy TIMEOUT increment (3/3)", "attempt 5 of 5", "retry 10/10"
+_COUNTER = re.compile(r"(?<![\w./:-])(\d{1,4}) ?(?:/|of) ?(\d{1,4})(?![\w./:-])")
+
+
+def _counted_out(text: str) -> bool:
+    """The line says a count reached its limit (``_COUNTER``, the limit above 1): the moment a retry or health-check
+    budget ran out, kept when a long incident is shortened."""
+    return any(int(done) == int(limit) > 1 for done, limit in _COUNTER.findall(text))
 
 
 def _elided(count: int) -> str:
