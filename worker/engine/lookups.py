@@ -230,11 +230,11 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                          r"|reboot|bounce|kick|step|intervene|clear|reset|disable|poke|nudge)\w*"
                          r"|\bor did (?:some|any)(?:one|body)\b"),
               re.compile(_ACTED)),
-    # how many things went wrong: "how many accounts failed in last nights full backup?", "how many files got
-    # skipped", "how many times did argo retry before it gave up" (a job's summary says: "3 accounts failed",
-    # "rows rejected = 37", "Non-fatal FD errors: 9", "skipped=312", "(retried 5 times)")
-    "count": (re.compile(r"(?i)^\W*how many\b[^?.!]{0,80}?\b(?:fail|skip|reject|error|drop|lost|los[te]|retr|time[ds]? "
-                         r"out|bounc|abort|crash|miss)\w*"),
+    # how many things were left out or retried: "how many files got skipped", "how many rows got rejected", "how many
+    # times did argo retry before it gave up" (a job's summary says: "rows rejected = 37", "Non-fatal FD errors: 9",
+    # "skipped=312", "(retried 5 times)"); not "how many times did it crash": the crashes are the incidents
+    "count": (re.compile(r"(?i)^\W*how many\b[^?.!]{0,80}?\b(?:skip|reject|error|drop|lost|los[te]|retr|time[ds]? "
+                         r"out|bounc|abort|miss)\w*"),
               re.compile(_COUNTED)),
     # whether a job or a process got to its end: "did salesdb crash recovery actually finish ok?", "did last night's
     # orders etl finish ok, and what time did it wrap up?" (not "why didn't the backup finish?"); no line kind: the
