@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from worker.documents.document import Chunk, Document, DocumentChunks, TokenCounter
@@ -146,11 +147,9 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
             continue
         marks[i] = line_severity(lines[i].raw)
         if opens_record(lines[i].raw):  # its lines have its level, whatever their words say ("failed" in an Info)
-            j = i + 1
-            while (j < len(lines) and j - i <= MAX_RECORD_LINES and lines[j].raw.strip()
-                   and not has_leading_timestamp(lines[j].raw)):
-                marks[j] = marks[i]
-                j += 1
+            j = record_end(lines, i)
+            for k in range(i + 1, j):
+                marks[k] = marks[i]
             i = j
             continue
         if marks[i] in (Severity.WARNING, Severity.ERROR):
@@ -162,6 +161,16 @@ def line_severities(lines: list[LogLine]) -> list[Severity]:
             continue
         i += 1
     return marks
+
+
+def record_end(lines: Sequence[LogLine], start: int) -> int:
+    """The index after the last line of the record that ``lines[start]`` opens (``log_format.opens_record``): its
+    lines run to a blank line or the next timestamped line, at most ``MAX_RECORD_LINES`` after the first."""
+    end = start + 1
+    while (end < len(lines) and end - start <= MAX_RECORD_LINES and lines[end].raw.strip()
+           and not has_leading_timestamp(lines[end].raw)):
+        end += 1
+    return end
 
 
 def _continues(lines: list[LogLine], head: int, index: int) -> bool:

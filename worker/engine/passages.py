@@ -40,7 +40,7 @@ import numpy as np
 
 from worker.documents.chunking import text_from_chunks
 from worker.documents.document import Chunk, Document
-from worker.documents.log_chunking import MAX_RECORD_LINES, LogLine, fold_repeats, incident_regions, line_severities
+from worker.documents.log_chunking import LogLine, fold_repeats, incident_regions, line_severities, record_end
 from worker.documents.log_format import (
     TIMESTAMP,
     Severity,
@@ -1175,9 +1175,7 @@ def _headline(incident: Sequence[LogLine], suspects: frozenset[str] = frozenset(
         return incident[0]
     first = min(worst)
     if opens_record(candidates[first].raw):  # a record's first line says when and how bad; its message says what
-        for line in candidates[first + 1:first + 1 + MAX_RECORD_LINES]:
-            if not line.raw.strip() or has_leading_timestamp(line.raw):
-                break
+        for line in candidates[first + 1:record_end(candidates, first)]:
             if _RECORD_MESSAGE.match(line.raw):
                 return line
     return candidates[first]
