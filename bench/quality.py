@@ -361,7 +361,7 @@ def lookalike_cases() -> list[Case]:
     first = SETS / "lookalike"
     sets = [("lookalike", first, "questions.jsonl"), ("lookalike-heldout", first, "heldout.jsonl"),
             ("lookalike-heldout2", first, "heldout2.jsonl"), ("lookalike-heldout3", first, "heldout3.jsonl"),
-            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 35))]
+            *((f"lookalike{n}", SETS / f"lookalike{n}", "questions.jsonl") for n in range(5, 36))]
     return [Case(name, row["question"], root / "runbooks", documents=(f"runbook:{row['document']}",),
                  facts=tuple(row["facts"]))
             for name, root, file in sets for row in _jsonl(root / file)]
@@ -371,7 +371,7 @@ def log_cases(empty: Path) -> list[Case]:
     root = SETS / "logs"
     cases = []
     for name, file in (("logs", "questions.jsonl"), ("logs-heldout", "heldout.jsonl"),
-                       *((f"logs-heldout{n}", f"heldout{n}.jsonl") for n in range(2, 37))):
+                       *((f"logs-heldout{n}", f"heldout{n}.jsonl") for n in range(2, 39))):
         for row in _jsonl(root / file):
             log = (root / row["log"]).resolve()
             incidents = tuple((int(a), int(b)) for a, b in row["incidents"])
