@@ -28,6 +28,7 @@ from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
 from worker.engine.names import heading_scores, name_scores, without_cleared, without_guesses
+from worker.engine.owners import own_team_scores, ruled_out_scores, without_tool_reports
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
 from worker.engine.sources import source_scores
@@ -158,7 +159,9 @@ class Evidence:
     question names (synonyms.py); less for a runbook that uses some of the question's words only where it
     sends a case to another runbook or system (redirects.py: "scoring orders at checkout is a different
     system"); for a question that asks who sent some traffic, the log chunks whose lines mostly come from one
-    address (sources.py: "something was poking the port, where did it come from?"). Nothing but the name,
+    address (sources.py: "something was poking the port, where did it come from?"); less for the runbook whose own
+    tool the question quotes saying all is well, more for the one the asker's team owns (owners.py: "enrobctl
+    status all green", "process control oncall here"). Nothing but the name,
     heading and redirect words (and the candidates' cached identifier fields, to find the question names none) is
     computed for a question with no identifiers, no resource and no time, that asks about no incident and for no
     value, and that does not ask who sent some traffic."""
@@ -172,12 +175,14 @@ class Evidence:
     mismatch_weight: float = 0.2
     redirect_weight: float = 0.2
     source_weight: float = 0.3
+    ruled_out_weight: float = 0.2
+    own_team_weight: float = 0.2
 
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
         if self.identifier_weight > 0:  # zeros, found at once, for a question that names none
-            scores += self.identifier_weight * identifier_scores(without_suspect(question, chunks),
-                                                                 [chunk_fields(c) for c in chunks])
+            named = without_suspect(without_tool_reports(question), chunks)  # not what a tool it quotes as fine names
+            scores += self.identifier_weight * identifier_scores(named, [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)
@@ -196,6 +201,10 @@ class Evidence:
             scores -= self.redirect_weight * redirect_scores(question, chunks)
         if self.source_weight > 0:
             scores += self.source_weight * source_scores(question, chunks)
+        if self.ruled_out_weight > 0:
+            scores -= self.ruled_out_weight * ruled_out_scores(question, chunks)
+        if self.own_team_weight > 0:
+            scores += self.own_team_weight * own_team_scores(question, chunks)
         return scores
 
 
@@ -204,7 +213,7 @@ def sought_text(question: str, chunks: Sequence[Chunk]) -> str:
     without the system it only guesses at when it says enough else (``without_guesses``) and, when it suspects lines
     of the candidates' logs (suspects.py), without their description ("inbound mail was delayed after lunch - is it
     those tls errors from mon01?": the delay, not the TLS errors)."""
-    return without_suspect(without_guesses(without_cleared(question)), chunks)
+    return without_suspect(without_guesses(without_cleared(without_tool_reports(question))), chunks)
 
 
 class MiniLMRetriever:

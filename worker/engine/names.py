@@ -216,7 +216,7 @@ _NOT_A_TOOL = frozenset(("select", "from", "where", "update", "insert", "delete"
 
 
 @functools.lru_cache(maxsize=16_384)  # a runbook folder's candidates are the same every question
-def _tools(document: Document) -> frozenset[str]:
+def own_tools(document: Document) -> frozenset[str]:
     """The commands a runbook names its own tools with (``identifiers.command_names``: "lmictl", "irrigctl"), not a
     little word nor a word of SQL or the shell (``_NOT_A_TOOL``)."""
     if document.kind != "runbook" or not document.text:
@@ -242,7 +242,7 @@ def name_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in
     rarity = {word: math.log(len(names) / count) / math.log(len(names)) for word, count in counts.items()}
     by_document = {}
     used = frozenset(_TOOL_WORD.findall(head.lower()))
-    tools = {doc_id: _tools(document) & used for doc_id, document in documents.items()} if used else {}
+    tools = {doc_id: own_tools(document) & used for doc_id, document in documents.items()} if used else {}
     shared = Counter(tool for named in tools.values() for tool in named)
     for doc_id, words in names.items():
         total = sum(rarity[word] for word in words)
