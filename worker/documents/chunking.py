@@ -43,7 +43,7 @@ from worker.documents.runbook_lookup import markdown_headings
 # a level field that says all is well outweighs a level word in the message ("summary":"ERROR count: 16").
 # 22: Db2's db2diag.log: its times ("2024-03-14-04.12.33.456167+060"), and its records, whose lines take the level
 # of the record's first line ("... LEVEL: Severe").
-CHUNKER_VERSION = 22
+CHUNKER_VERSION = 23
 
 
 def chunk_document(document: Document, max_tokens: int, count_tokens: TokenCounter) -> list[Chunk]:

@@ -76,6 +76,12 @@ _RECORD_LEVEL = r"^" + _DB2_TIME.replace("{", "{{").replace("}", "}}") + r" +\S+
 _RECORD_HEAD = re.compile(_RECORD_LEVEL.format(levels=r"\w+"))
 # Windows' Event Viewer exported as CSV: the level, then the date ("Error,3/13/2024 3:41:07 AM,...")
 _EVENT_VIEWER = r"^(?:{levels}),\d{{1,2}}/\d{{1,2}}/\d{{4}} "
+# MIT Kerberos daemons: the level in parentheses after the process ("krb5kdc[1873](info): ", "kadmind[9](Error): ")
+_PAREN_LEVEL = r"\w\[\d+\]\((?i:{levels})\): "
+# the KDC answers every request at info; its reply code says whether it was refused ("AS_REQ (6 etypes {18 17})
+# 10.40.22.57: LOCKED_OUT: svc-etl@CORP for krbtgt/CORP@CORP, Clients credentials have been revoked"): any code but
+# a ticket issued or a request for pre-authentication
+_KDC_REFUSED = r"\b(?:AS|TGS)_REQ \([^)]*\) \S+: (?!ISSUE:|NEEDED_PREAUTH:)[A-Z][A-Z_]+:"
 # a request that the server failed: "GET /pay HTTP/1.1" 502, JSON "status": 503, HAProxy "0/0/1/-1/30003 504"
 _SERVER_ERROR = ACCESS_REQUEST + r"5\d\d\b|\"status\"\s*:\s*\"?5\d\d\b|" + HAPROXY_TIMERS + r"5\d\d\b"
 # MongoDB's structured log (4.4+): "s":"F" fatal, "E" error, "W" warning ("I" and "D1".. say little: MongoDB
@@ -100,6 +106,7 @@ _ERROR = re.compile(  # a level that says error
     + r"|" + _FAILED_EVENT + r"|" + _SLASH_LEVEL.format(levels="critical|error|fatal")
     + r"|" + _EVENT_VIEWER.format(levels="Error|Critical|Audit Failure")
     + r"|" + _RECORD_LEVEL.format(levels="Critical|Severe|Error")
+    + r"|" + _PAREN_LEVEL.format(levels="error|err|crit|alert|emerg") + r"|" + _KDC_REFUSED
 )
 _WARNING = re.compile(
     r"\b(?:WARN|WARNING)\b|" + _LEVEL_KEY + r"warn(?:ing)?\b|(?i:\bwarning\b:)|(?i:\[ ?(?:\w+:)?warn(?:ing)?\])|^warn: "
@@ -107,7 +114,7 @@ _WARNING = re.compile(
     r"|" + _KLOG.format(levels="W") + r"|" + _LOGCAT.format(levels="W") + r"|" + _REDIS.format(levels="#")
     + r"|" + _NUMERIC.format(levels="40") + r"|" + _MONGO.format(levels="W") + r"|" + _FUNCTION_LEVEL.format(levels="W")
     + r"|" + _SLASH_LEVEL.format(levels="warning") + r"|" + _EVENT_VIEWER.format(levels="Warning")
-    + r"|" + _RECORD_LEVEL.format(levels="Warning")
+    + r"|" + _RECORD_LEVEL.format(levels="Warning") + r"|" + _PAREN_LEVEL.format(levels="warning|warn")
 )
 _QUIET = re.compile(  # a level that says all is well: what the text says then does not make it an error
     r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|" + _LEVEL_KEY + r"(?:info|debug|trace|notice)\b"
@@ -117,7 +124,7 @@ _QUIET = re.compile(  # a level that says all is well: what the text says then d
     + r"|" + _NUMERIC.format(levels="10|20|30") + r"|" + _FUNCTION_LEVEL.format(levels="IDT")
     + r"|" + _SLASH_LEVEL.format(levels="information|notice|debug")
     + r"|" + _EVENT_VIEWER.format(levels="Information|Verbose|Audit Success")
-    + r"|" + _RECORD_LEVEL.format(levels="Info|Event")
+    + r"|" + _RECORD_LEVEL.format(levels="Info|Event") + r"|" + _PAREN_LEVEL.format(levels="info|notice|debug")
 )
 # an error field that holds none: 'error:<nil>', "err=nil msg=..." (not "error: null pointer")
 _NO_ERROR = r"\s?[\"']?(?:<nil>|(?:nil|null|none)\b(?!\s+\w+(?:[\s,.;]|$)))"

@@ -130,6 +130,11 @@ _ACTED = (r"\bConsole \[[^\]\n]{1,40}\]|\bcmdline\b|\bcommand received\b|\b(?:fr
           r"|\b(?:issued|initiated|requested|triggered|performed|executed|approved) by\b"
           r"|\bsudo\b|\bsession opened for user\b|\bSUDO_USER=\w"
           r"|\b[Uu]ser '[\w.@-]+'"  # Junos: "UI_CMDLINE_READ_LINE: User 'jsmith', command 'deactivate ...'"
+          # Proxmox VE: "pvedaemon[1795]: <dkowalski@pve> starting task UPID:pve03:...:qmstop:207:dkowalski@pve:"
+          r"|<[\w.-]+@[\w.-]+> (?:starting|end) task\b"
+          # a logback layout with the user between the thread and the logger (Nexus: "INFO  [qtp1796-2211] tgarcia
+          # org.sonatype.nexus.internal.httpclient.HttpClientManagerImpl - Saving configuration"; not its "*SYSTEM")
+          r"|\] (?!\*)[A-Za-z][\w.@-]{1,30} (?:[a-z]\w*\.){2,}[A-Z][\w$]* - "
           r"|\b(?:SIGTERM|SIGINT|SIGHUP)\b[^\n]{0,20}\breceived\b|\breceived (?:signal )?(?:SIGTERM|SIGINT|SIGHUP)\b"
           r"|\b(?:user|actor|operator|admin|initiator|requested_?by)[\"']?\s*[=:]\s*[\"']?[A-Za-z][\w.@\\-]*")
 # a count of things that went wrong, as a job's summary gives it: "3 accounts failed", "rows rejected = 37", "Non-fatal
