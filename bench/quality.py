@@ -75,6 +75,10 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
 - ``lookalike34``: the thirty-fifth held-out round, written blind the same way: a new corpus of 8 runbooks of 4
   look-alike pairs (bench/quality_sets/lookalike34) and 18 symptom questions, half of them worded towards the
   sibling.
+- ``lookalike35``: the thirty-seventh held-out round, written blind the same way: a new corpus of 8 runbooks of 4
+  look-alike pairs (bench/quality_sets/lookalike35: a dam's spillway gates and turbine dispatch, a mill's loom
+  scheduler and telemetry, a chocolate works' tempering and enrobing, a distillery's spirit safe and cask filling)
+  and 18 symptom questions, 15 of them worded towards the sibling (its tool quoted as all green, its alert).
 - ``logs`` / ``logs-heldout``: our logs with incidents (bench/quality_sets/logs, and examples/logs), each
   asked alone in ``/logs`` mode; the expected incident's line ranges and facts. ``logs-heldout2``: a
   PostgreSQL server log (a deadlock, a connection storm, a disk-full crash and its recovery), held out whole.
@@ -256,6 +260,10 @@ Sets (each question goes through ``worker.cli.ask``, the path of ``chatops ask -
   replica's journal, an HBase RegionServer log and a Juniper router's syslog, held out whole.
   ``logs-heldout36``: the thirty-sixth held-out round, written blind the same way (with round 35): a Zimbra
   mailbox.log, IBM Db2's db2diag.log and an Argo CD application controller's log, held out whole.
+  ``logs-heldout37``: the thirty-seventh held-out round, written blind the same way (with ``lookalike35``): an MIT
+  Kerberos KDC log, a VMware ESXi hostd.log and an Odoo server log, held out whole.
+  ``logs-heldout38``: the thirty-eighth held-out round, written blind the same way (with round 37): a Proxmox VE
+  node's syslog, an Alertmanager logfmt log and a Sonatype Nexus nexus.log, held out whole.
 - ``openshift-alerts`` and ``openshift-alerts+name`` (``--openshift`` with ``--alert-rules``): the
   openshift/runbooks alert runbooks as the documents, and as questions the alert texts (summary and
   description, label templates filled with the label's name) of every alert whose ``runbook_url`` points

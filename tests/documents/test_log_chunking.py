@@ -438,6 +438,18 @@ def test_haproxy_and_mongodb_lines_and_failures_without_a_level(line: str, sever
      Severity.ERROR),
     ("2024-05-14 07:31:02.47 spid97      SqlDumpExceptionHandler: Process 97 generated fatal exception c0000005",
      Severity.ERROR),
+    # MIT Kerberos: the level in parentheses; the KDC logs every reply at info, and its code says when it refused
+    ("Oct 14 01:40:51 kdc01 krb5kdc[1873](info): AS_REQ (6 etypes {18 17 16 23 25 26}) 10.40.22.57: LOCKED_OUT: "
+     "svc-etl@CORP.EXAMPLE.COM for krbtgt/CORP.EXAMPLE.COM@CORP.EXAMPLE.COM, Clients credentials have been revoked",
+     Severity.ERROR),
+    ("Oct 14 00:56:25 kdc01 krb5kdc[1873](info): AS_REQ (8 etypes {18 17}) 10.40.1.5: ISSUE: authtime 1728867385, "
+     "etypes {rep=18 tkt=18 ses=18}, rpatel/admin@CORP.EXAMPLE.COM for kadmin/admin@CORP.EXAMPLE.COM", Severity.NONE),
+    ("Oct 14 00:55:47 kdc01 krb5kdc[1873](info): AS_REQ (6 etypes {18 17}) 10.40.22.57: NEEDED_PREAUTH: "
+     "svc-etl@CORP.EXAMPLE.COM for krbtgt/CORP.EXAMPLE.COM@CORP.EXAMPLE.COM, Additional pre-authentication required",
+     Severity.NONE),
+    ("Oct 14 03:41:07 kdc01 krb5kdc[1873](info): shutting down", Severity.NONE),
+    ("Oct 14 03:41:07 kdc01 kadmind[2211](Error): Cannot open DB2 database", Severity.ERROR),
+    ("Oct 14 03:41:07 kdc01 kadmind[2211](warning): no dictionary file specified", Severity.WARNING),
     # a daemon without levels that gives up or cannot go on (strongSwan's charon and its starter)
     ("Mar 17 06:49:51 gw1 charon[1187]: 04[IKE] giving up after 5 retransmits", Severity.ERROR),
     ("Mar 17 07:52:03 gw1 charon[1187]: 14[CFG]   subject certificate invalid (valid from Mar 16 09:12:40 2025 to Mar"

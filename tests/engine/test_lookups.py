@@ -117,6 +117,7 @@ from worker.engine.lookups import (
     # whether a job got to its end
     ("after db2 came back did salesdb crash recovery actually finish ok? any txns lost?", ["completion"]),
     ("did last nights orders etl finish ok, and what time did it wrap up?", ["completion"]),
+    ("did the wms push go through ok after lunch? warehouse says a few orders never showed up", ["completion"]),
     ("why didnt the backup finish?", []), ("the backup failed to complete, why?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
@@ -174,11 +175,24 @@ def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
 
 
+@pytest.mark.parametrize(("text", "recovered"), [
+    ("2024-11-19 14:36:40,112 2427 INFO prod odoo.addons.wms: WMS push finished: 3 of 3 pickings exported, 0 failed",
+     True),
+    ("2024-03-14 02:00:11 INFO nightly export done, failed=0", True),
+    ("2024-11-19 14:00:33,448 2427 INFO prod odoo.addons.wms: WMS push finished: 117 of 120 pickings exported, "
+     "3 failed", False),
+])
+def test_a_run_that_ended_with_none_failed_is_a_comeback(text: str, recovered: bool) -> None:
+    assert states_value("recovery", text) == recovered
+
+
 @pytest.mark.parametrize(("text", "completed"), [
     ("MESSAGE : ADM1531E  Crash recovery has completed successfully.", True),
     ('time="2024-03-14T03:06:14Z" level=info msg="Sync operation to 7d2e0b4c succeeded"', True),
     ("  Termination:            Backup OK -- with warnings", True),
-    ("2024-03-14 02:00:11 INFO etl orders: run completed with errors (3 tables skipped)", False),
+    # it got to its end, not well: what "did it finish ok?" asks
+    ("2024-03-14 02:00:11 INFO etl orders: run completed with errors (3 tables skipped)", True),
+    ("Mar 15 01:33:02 pve03 pvescheduler[2170967]: INFO: Backup job finished with errors", True),
     ("2024-03-14 02:00:11 ERROR etl orders: load failed", False),
 ])
 def test_lines_that_say_a_job_got_to_its_end(text: str, completed: bool) -> None:
@@ -196,6 +210,15 @@ def test_lines_that_say_a_job_got_to_its_end(text: str, completed: bool) -> None
      "CUST-BGP neighbor 203.0.113.42]", True),  # Junos
     ("2024-03-19T06:47:14,159 INFO  [main] util.ServerCommandLine: env:SUDO_USER=lwang", True),  # started with sudo
     ("2024-03-19T06:47:14,159 INFO  [main] util.ServerCommandLine: env:USER=hbase", False),  # the service's account
+    # Proxmox VE's task of a user; Nexus's user between the thread and the logger (not its own "*SYSTEM"), and a
+    # logback line without a user
+    ("Mar 15 02:42:31 pve03 pvedaemon[1795]: <dkowalski@pve> starting task UPID:pve03:00216130:0C2EB5BC:65F3A787:"
+     "qmstop:207:dkowalski@pve:", True),
+    ("2024-06-04 08:57:14,381+0000 INFO  [qtp1796371666-2211] tgarcia org.sonatype.nexus.internal.httpclient."
+     "HttpClientManagerImpl - Saving configuration: HttpClientConfiguration{}", True),
+    ("2024-06-04 11:14:20,591+0000 INFO  [quartz-10-thread-19] *SYSTEM org.sonatype.nexus.quartz.internal.task."
+     "QuartzTaskInfo - Task 'Purge old maven snapshots' state change WAITING -> RUNNING", False),
+    ("2024-06-04 11:14:20,591 INFO  [main] org.apache.kafka.common.Foo - started", False),
     # the system's own account is nobody stepping in
     ("Warning,3/13/2024 3:42:24 AM,DistributedCOM,10016,None,to the user NT AUTHORITY\\SYSTEM SID (S-1-5-18)", False),
     ("12-Mar 21:48 bareos-dir JobId 4518: Fatal error: Unable to connect to Client: web03-fd on 10.20.4.13:9102.",
