@@ -23,6 +23,7 @@ from worker.engine.passages import (
     MAX_CHARS,
     MAX_LINES,
     MAX_TABLE_ROWS,
+    STREAK_GAP_LINES,
     actionable,
     asked_part,
     asks_caution,
@@ -500,6 +501,26 @@ def test_a_question_at_a_time_is_answered_with_the_incident_at_that_time_not_its
     chunk = Chunk(document, lines[11], 12, 12)
     assert log_passage("what happened to the publishers around 2:40 am?", chunk, overlap).line_start == 12
     assert log_passage("what happened to the publishers?", chunk, overlap).line_start == 1  # its first time
+
+
+def test_a_trouble_asked_about_since_a_rough_time_is_answered_where_its_streak_began() -> None:
+    """"failing since like 2am": the lockouts began at 01:40 and repeat every few lines; not a lockout of an earlier
+    streak, more than ``STREAK_GAP_LINES`` lines before, nor one when the question asks what happened at a time."""
+    locked = "Oct 14 {t} kdc01 krb5kdc[1873](info): AS_REQ (6 etypes {{18 17}}) 10.40.22.57: LOCKED_OUT: svc-etl@CORP"
+    quiet = "Oct 14 {t} kdc01 krb5kdc[1873](info): TGS_REQ (6 etypes {{18 17}}) 10.40.3.12: ISSUE: authtime 1, w@CORP"
+    lines = [locked.format(t="00:10:00")] + [quiet.format(t=f"00:{m % 60:02d}:00")
+                                             for m in range(11, 11 + STREAK_GAP_LINES)]
+    for hour, minute in ((1, 40), (1, 45), (1, 50), (1, 55), (2, 0), (2, 5)):  # a lockout, then 7 quiet lines
+        lines += [locked.format(t=f"0{hour}:{minute:02d}:51")] + [quiet.format(t=f"0{hour}:{minute:02d}:5{n}")
+                                                                   for n in range(2, 9)]
+    document = _log("\n".join(lines) + "\n")
+    number = len(lines) - 15  # the 02:00 lockout
+    chunk = Chunk(document, lines[number - 1], number, number)
+    start = STREAK_GAP_LINES + 2  # the 01:40 lockout
+    assert "02:00:51" in lines[number - 1] and "01:40:51" in lines[start - 1]
+    since = log_passage("etl jobs failing auth since like 2am, whats up with svc-etl?", chunk, overlap)
+    assert since.line_start == start
+    assert log_passage("what happened to svc-etl at 2am?", chunk, overlap).line_start == number
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -18,7 +18,8 @@ do runs on into the steps that follow it when they fit. It is headed by the sect
 
 Logs (``log_passage``): an incident chunk widens to the whole incident that log_chunking found (the
 error line, the trace, the final exception line), or to the first occurrence of that incident when it
-repeats an earlier one (not when the question names a time: "around 2:40" is that one), and to the
+repeats an earlier one (not when the question names a time: "around 2:40" is that one; "since like 2am" is where
+the streak of its repeats began), and to the
 incidents at most ``EPISODE_GAP`` lines before and after it (the warnings before the errors; ``CAUSE_GAP``
 lines before it when the question asks why: the cause comes first); a long one
 keeps its first lines, every line that names an exception, the lines that retrieval found and its last
@@ -154,6 +155,12 @@ _ITEM = re.compile(r"^( {0,3})(?:[-*+]|\d{1,3}[.)])\s+\S")
 _WHY = re.compile(r"(?i)\bwhy\b|\bwhat (?:caused|made|led to|triggered)\b|\broot cause\b|\bhow come\b")
 _HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")  # a log answer then says how often
 _HOW_LONG = re.compile(r"(?i)\bhow long\b|\bdowntime\b|\bduration\b")  # an incident's answer then runs to its end
+# a question about when a trouble began, at a time it names only roughly: "failing auth since like 2am", "alerts
+# stopped showing up sometime after 2pm": the answer is where the streak of its lines began, not the line nearest
+# the time named
+_SINCE = re.compile(r"(?i)\bsince\b|\bsome ?time after\b|\b(?:started|starting|began)\b")
+STREAK_GAP_LINES = 60  # a line of the same template at most this many lines before the next one continues its streak
+MAX_STREAK_LINES = 20_000  # lines read back for a streak's start, at most
 _EXCEPTION_LINE = re.compile(
     r"^(?:Caused by: |panic: |\S*(?:Exception|Error)\b|[A-Z]\w+: )|^\S.*\b(?:Exception|Error)\b:"
 )
@@ -952,6 +959,18 @@ def _best_span(lines: Sequence[str], blocks: Sequence[Block], scores: np.ndarray
 
 
 @functools.lru_cache(maxsize=8)
+def _streak_start(document: Document, template: str, line: int) -> int:
+    """The first line of the streak of lines of ``template`` that ``line`` (a file line number) ends: read back from
+    it, each line of the template at most ``STREAK_GAP_LINES`` before the next (``MAX_STREAK_LINES`` read at most)."""
+    lines = _log_lines(document)
+    first = start = index = line - document.first_line
+    while index > 0 and start - index < STREAK_GAP_LINES and first - index < MAX_STREAK_LINES:
+        index -= 1
+        if line_template(lines[index]) == template:
+            start = index
+    return start + document.first_line
+
+
 def _log_lines(document: Document) -> tuple[str, ...]:
     lines = document.text.split("\n")
     if len(lines) > 1 and lines[-1] == "":
@@ -965,7 +984,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
     headline, the first of its most severe lines, has the template of an earlier line: ``line_template``),
     the first occurrence, with what led up to it (the OOM kill before the first ``CrashLoopBackOff``, not
     the fifth back-off; not for a question that names a time, nor when the question names an identifier that only
-    the incident found holds), joined with the incidents at most
+    the incident found holds; for one that asks since when, at a rough time, "failing since like 2am", the start of
+    the streak of its lines: ``_streak_start``), joined with the incidents at most
     ``EPISODE_GAP`` lines before and after it; the context line says how many times the headline of the
     incident that was found was seen, first and last; for a question that asks why, the incidents up to
     ``CAUSE_GAP`` lines before it join too (the cause comes first); the lines of ``suspects`` (templates of the
@@ -997,6 +1017,11 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
                 earlier = _incident_at(document, earliest, earliest, lead) or found
                 if not _names_only(question, incident, earlier[0]):  # "someone pasted 'Handler timeout'": that one
                     incident, episode = earlier
+            elif asked_spans(question) and _SINCE.search(question[:MAX_QUESTION_CHARS]):  # "since like 2am"
+                named = _naming(question, incident)  # of the incident's worst lines, one of what the question names
+                start = _streak_start(document, line_template(named.raw), named.first)
+                if start < incident[0].first:
+                    incident, episode = _incident_at(document, start, start, lead) or found
             passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
             if _HOW_LONG.search(question[:MAX_QUESTION_CHARS]):
                 passage = _with_outage_end(passage)
@@ -1150,6 +1175,15 @@ def _worst(incident: Sequence[LogLine]) -> set[int]:
     """Indexes of an incident's most severe lines."""
     marks = [line_severity(line.raw) for line in incident]
     return {i for i, mark in enumerate(marks) if mark == max(marks) > Severity.NONE}
+
+
+def _naming(question: str, incident: Sequence[LogLine]) -> LogLine:
+    """The first of an incident's most severe lines that names an identifier of the question ("svc-etl"), else its
+    first most severe line (its first line when none has a level)."""
+    identifiers = question_identifiers(question)
+    worst = sorted(_worst(incident)) or [0]
+    return next((incident[i] for i in worst if any(name in spelled(incident[i].text) for name in identifiers)),
+                incident[worst[0]])
 
 
 def _names_only(question: str, incident: Sequence[LogLine], other: Sequence[LogLine]) -> bool:
