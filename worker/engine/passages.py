@@ -1018,8 +1018,8 @@ def log_passage(question: str, chunk: Chunk, scorer: TextScorer, suspects: froze
                 if not _names_only(question, incident, earlier[0]):  # "someone pasted 'Handler timeout'": that one
                     incident, episode = earlier
             elif asked_spans(question) and _SINCE.search(question[:MAX_QUESTION_CHARS]):  # "since like 2am"
-                named = _naming(question, incident)  # of the incident's worst lines, one of what the question names
-                start = _streak_start(document, line_template(named.raw), named.first)
+                naming = _naming(question, incident)  # of the incident's worst lines, one of what the question names
+                start = _streak_start(document, line_template(naming.raw), naming.first)
                 if start < incident[0].first:
                     incident, episode = _incident_at(document, start, start, lead) or found
             passage = _incident_passage(question, document, episode, headline, (chunk.line_start, chunk.line_end))
