@@ -526,6 +526,21 @@ def test_a_comeback_asked_about_now_is_the_last_one() -> None:
     assert lookup_scores("is dn07 back?", chunks).tolist() == [0.0, 1.0, 0.0, 1.0]
 
 
+def test_a_comeback_asked_for_good_is_the_last_one_even_in_the_span_named() -> None:
+    """"the nas kept dropping out overnight, when did it come back for good?": its last comeback; the first after
+    the time named is for a plain "when did it come back?"."""
+    log = Document("file:pve.log", "pve.log", "", kind="log")
+    lines = ["Mar 15 00:21:40 pve03 kernel: nfs: server 10.20.0.15 not responding, still trying",
+             "Mar 15 00:38:02 pve03 kernel: nfs: server 10.20.0.15 OK",
+             "Mar 15 00:52:11 pve03 kernel: nfs: server 10.20.0.15 not responding, still trying",
+             "Mar 15 01:21:02 pve03 kernel: nfs: server 10.20.0.15 OK"]
+    chunks = [Chunk(log, line, n, n) for n, line in enumerate(lines, start=1)]
+    for_good = lookup_scores("the nas kept dropping out after midnight, when did it come back for good?", chunks)
+    assert for_good.tolist() == [0.0, EARLIER_COMEBACK, 0.0, 1.0]
+    assert lookup_scores("the nas dropped out after midnight, when did it come back?", chunks).tolist() == [
+        0.0, 1.0, 0.0, MINOR_COMEBACK]
+
+
 def test_a_version_of_four_numbers_is_one_unless_it_could_be_an_address() -> None:
     sql = "2024-05-14 07:31:19.94 Server      Microsoft SQL Server 2022 (RTM-CU12) (KB5033663) - 16.0.4115.5 (X64)"
     assert states_value("version", sql) and names_version_of("which build is the erp sql server on?", sql)

@@ -94,6 +94,7 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               r"|\bis UP\b|\b(?:re)?joined\b|\bunsealed\b|\bback in sync\b|\bcaught up\b"
               r"|(?<!not )(?<!n't )\bconnected (?:to|with)\b"  # Trino's "Connected to Hive metastore thrift://hms-2"
               r"|\brevived\b"  # Squid: "Detected REVIVED Parent: dlp-gw.corp.example"
+              r"|\bserver \S+ OK\b"  # the kernel's NFS client: "nfs: server 10.20.0.15 OK" after "not responding"
               r"|\bregistered (?:with|to|at)\b"  # YARN: "Registered with ResourceManager as dn07..."
               # a state entered: Ceph's "state: booting -> active"
               r"|(?:->|=>|→)\s*(?:active|up|running|healthy|ready|online|green)\b"
@@ -447,6 +448,8 @@ def lookup_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] 
     return scores
 
 
+# a comeback asked for as the one that lasted ("when did the nas come back for good?"): the last, it flapped before
+_FOR_GOOD = re.compile(r"(?i)\bfor good\b|\bonce and for all\b|\bstay(?:ed|s)? (?:up|back|stable)\b")
 # a version asked for as it is now ("now", or what something "is running"): the last one the log states; so too one
 # asked for after an upgrade ("which envoy version is the edge on after this afternoons upgrade?")
 _NOW = re.compile(r"(?i)\b(?:now|rn|currently|current|at the moment|these days|live)\b"
@@ -654,6 +657,10 @@ def _comebacks(chunks: Sequence[Chunk], question: str) -> dict[int, float]:
             party, read, outages = frozenset(), indexes, _log_comebacks(chunks, indexes, held)
         if held:  # a start that the same crash ended at once did not bring it back
             outages = {index: key for index, key in outages.items() if restarts.get(index, True)} or outages
+        if outages and _FOR_GOOD.search(question[:MAX_QUESTION_CHARS]):  # "when did it come back for good?": the
+            last = max(outages, key=lambda index: (chunks[index].line_start, index))  # last, it flapped before
+            found.update((index, 1.0 if index == last else EARLIER_COMEBACK) for index in outages)
+            continue
         if asked:  # "it dropped off around 5:20, when did it come back?": the first comeback after then
             first = _first_after(chunks, list(outages), min(start for start, _ in asked))
             found.update((index, 1.0 if index == first else MINOR_COMEBACK) for index in outages)
