@@ -66,9 +66,12 @@ def test_the_runbook_whose_own_tool_says_all_is_well_is_ruled_out_not_one_whose_
 
 
 def test_what_the_tool_report_names_is_left_out_of_what_to_look_for() -> None:
-    assert without_tool_reports("tank 1.6C off. temperctl status shows TM-1..3 all in band. can i crank it") == (
-        "tank 1.6C off. . can i crank it")
-    assert without_tool_reports("temperctl status all green") == "temperctl status all green", "nothing else left"
+    chunks = _chunks()
+    assert without_tool_reports("tank 1.6C off. temperctl status shows TM-1..3 all in band. can i crank it",
+                                chunks) == "tank 1.6C off. . can i crank it"
+    assert without_tool_reports("temperctl status all green", _chunks()) == "temperctl status all green", "nothing else"
+    assert without_tool_reports("gate log says it sent the code fine tho", _chunks()) == (
+        "gate log says it sent the code fine tho"), "no tool of the candidates"
 
 
 def test_the_asker_speaks_for_a_team_and_its_runbook_is_the_one_it_owns() -> None:

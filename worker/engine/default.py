@@ -181,8 +181,8 @@ class Evidence:
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
         if self.identifier_weight > 0:  # zeros, found at once, for a question that names none
-            named = without_suspect(without_tool_reports(question), chunks)  # not what a tool it quotes as fine names
-            scores += self.identifier_weight * identifier_scores(named, [chunk_fields(c) for c in chunks])
+            scores += self.identifier_weight * identifier_scores(without_suspect(question, chunks),
+                                                                 [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)
@@ -213,7 +213,7 @@ def sought_text(question: str, chunks: Sequence[Chunk]) -> str:
     without the system it only guesses at when it says enough else (``without_guesses``) and, when it suspects lines
     of the candidates' logs (suspects.py), without their description ("inbound mail was delayed after lunch - is it
     those tls errors from mon01?": the delay, not the TLS errors)."""
-    return without_suspect(without_guesses(without_cleared(without_tool_reports(question))), chunks)
+    return without_suspect(without_guesses(without_cleared(without_tool_reports(question, chunks))), chunks)
 
 
 class MiniLMRetriever:

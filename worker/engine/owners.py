@@ -8,8 +8,8 @@ what the asker already checked and who the asker is:
    temper meter says 3.9" is not the enrober's problem; "fillctl status all green ... can we let the stills run on?"
    is not the filling store's. The tool must be one runbook's own (``names.own_tools``) and no other candidate's
    (a shared tool says nothing about which of them), and the clause must say it, not ask it ("does fillctl status
-   look ok?" rules nothing out). ``ruled_out_scores`` gives that runbook's chunks 1, and what the clause names (the
-   tool, "TM-1..3") is no identifier nor word to look for (``without_tool_reports``).
+   look ok?" rules nothing out). ``ruled_out_scores`` gives that runbook's chunks 1, and the clause's words (the
+   tool's, "TM-1..3") are no words to look for (``without_tool_reports``).
 2. The asker's own team: "process control oncall here - line automation says the tank won't fill" asks about the
    runbook Process Control owns ("Owning team: Process Control", "Team: Viticulture"), not the one of the team it
    quotes. ``own_team_scores`` gives the chunks of the runbook whose owning team is the asker's 1; none when no
@@ -48,11 +48,13 @@ _TOOL_REPORTS_FINE = re.compile(
 _ASKING = re.compile(r"(?i)\b(?:does|do|is|are|should|if|whether|can|could)\s+$")
 
 
-def _tool_reports(question: str) -> list[re.Match[str]]:
-    """The clauses of the question that quote a tool saying all is well, not those that ask about one."""
+def _tool_reports(question: str, tools: frozenset[str] | None = None) -> list[re.Match[str]]:
+    """The clauses of the question that quote a tool saying all is well (one of ``tools``, when given), not those
+    that ask about one."""
     head = question[:MAX_QUESTION_CHARS]
     return [match for pattern in (_TOOL_SAYS_FINE, _TOOL_REPORTS_FINE) for match in pattern.finditer(head)
-            if not _ASKING.search(head[max(0, match.start() - 12):match.start()])]
+            if not _ASKING.search(head[max(0, match.start() - 12):match.start()])
+            and (tools is None or match.group(1).lower() in tools)]
 
 
 def tools_said_fine(question: str) -> frozenset[str]:
@@ -60,11 +62,13 @@ def tools_said_fine(question: str) -> frozenset[str]:
     return frozenset(match.group(1).lower() for match in _tool_reports(question))
 
 
-def without_tool_reports(question: str) -> str:
-    """The question without the clauses that quote a tool saying all is well ("temperctl status shows TM-1..3 all in
-    band"): its names and words are what the asker ruled out, not what to look for (the question itself when
-    nothing else is left)."""
-    spans = sorted(match.span() for match in _tool_reports(question))
+def without_tool_reports(question: str, chunks: Sequence[Chunk]) -> str:
+    """The question without the clauses that quote a candidate runbook's own tool saying all is well ("temperctl
+    status shows TM-1..3 all in band"): its words are what the asker ruled out, not what to look for (the question
+    itself when nothing else is left; "gate log says it sent the code fine" quotes no tool)."""
+    tools = frozenset().union(*(own_tools(document) for document in {c.document.doc_id: c.document
+                                                                      for c in chunks}.values()))
+    spans = sorted(match.span() for match in _tool_reports(question, tools)) if tools else []
     if not spans:
         return question
     kept, position = [], 0
