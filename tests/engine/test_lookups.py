@@ -117,7 +117,7 @@ from worker.engine.lookups import (
     # whether a job got to its end
     ("after db2 came back did salesdb crash recovery actually finish ok? any txns lost?", ["completion"]),
     ("did last nights orders etl finish ok, and what time did it wrap up?", ["completion"]),
-    ("did the wms push go through ok after lunch? warehouse says a few orders never showed up", ["completion"]),
+    ("did the noon nexus db backup go through ok? there's a ton of warnings around then", []),
     ("why didnt the backup finish?", []), ("the backup failed to complete, why?", []),
 ])
 def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str]) -> None:
@@ -173,17 +173,6 @@ def test_the_kinds_of_value_a_question_asks_for(question: str, kinds: list[str])
 ])
 def test_values_are_found(kind: str, text: str) -> None:
     assert states_value(kind, text)
-
-
-@pytest.mark.parametrize(("text", "recovered"), [
-    ("2024-11-19 14:36:40,112 2427 INFO prod odoo.addons.wms: WMS push finished: 3 of 3 pickings exported, 0 failed",
-     True),
-    ("2024-03-14 02:00:11 INFO nightly export done, failed=0", True),
-    ("2024-11-19 14:00:33,448 2427 INFO prod odoo.addons.wms: WMS push finished: 117 of 120 pickings exported, "
-     "3 failed", False),
-])
-def test_a_run_that_ended_with_none_failed_is_a_comeback(text: str, recovered: bool) -> None:
-    assert states_value("recovery", text) == recovered
 
 
 @pytest.mark.parametrize(("text", "completed"), [

@@ -10,6 +10,7 @@ from worker.engine.owners import (
     owning_team,
     ruled_out_scores,
     tools_said_fine,
+    without_tool_names,
     without_tool_reports,
 )
 
@@ -72,6 +73,8 @@ def test_what_the_tool_report_names_is_left_out_of_what_to_look_for() -> None:
     assert without_tool_reports("temperctl status all green", _chunks()) == "temperctl status all green", "nothing else"
     assert without_tool_reports("gate log says it sent the code fine tho", _chunks()) == (
         "gate log says it sent the code fine tho"), "no tool of the candidates"
+    assert without_tool_names("bars dull. enrobctl status --line 2 all green", chunks) == (
+        "bars dull.   status --line 2 all green"), "the tool's name is no identifier to look for"
 
 
 def test_the_asker_speaks_for_a_team_and_its_runbook_is_the_one_it_owns() -> None:

@@ -1,5 +1,5 @@
 """The answer-quality floor on our own sets (bench/quality.py with bench/quality_sets/): the look-alike
-runbooks and the logs, tuning and the thirty-six rounds of held-out questions, through the CLI's path with the
+runbooks and the logs, tuning and the thirty-eight rounds of held-out questions, through the CLI's path with the
 default engine, beside plain MiniLM over runbook sections. Figures and the full benchmark: docs/quality.md."""
 
 from __future__ import annotations

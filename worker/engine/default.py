@@ -28,7 +28,7 @@ from worker.engine.incidents import incident_scores
 from worker.engine.lookups import asks_for_a_line_not_an_incident, lookup_scores, time_placement
 from worker.engine.moments import moment_scores
 from worker.engine.names import heading_scores, name_scores, without_cleared, without_guesses
-from worker.engine.owners import own_team_scores, ruled_out_scores, without_tool_reports
+from worker.engine.owners import own_team_scores, ruled_out_scores, without_tool_names, without_tool_reports
 from worker.engine.passages import best_passage
 from worker.engine.redirects import redirect_scores
 from worker.engine.sources import source_scores
@@ -181,8 +181,8 @@ class Evidence:
     def __call__(self, question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] float32
         scores = np.zeros(len(chunks), np.float32)
         if self.identifier_weight > 0:  # zeros, found at once, for a question that names none
-            scores += self.identifier_weight * identifier_scores(without_suspect(question, chunks),
-                                                                 [chunk_fields(c) for c in chunks])
+            named = without_suspect(without_tool_names(question, chunks), chunks)  # not a tool quoted as all fine
+            scores += self.identifier_weight * identifier_scores(named, [chunk_fields(c) for c in chunks])
         if self.incident_weight > 0 and not asks_for_a_line_not_an_incident(question):  # not the crash itself
             scores += self.incident_weight * incident_scores(without_event(question), chunks) * before_event_weights(
                 question, chunks)

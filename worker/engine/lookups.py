@@ -108,11 +108,7 @@ _RECOVERED = (_UP + r"|(?i:\brecovered\b|\brestored\b|\bresumed\b|\breconnected\
               # state from HALF_OPEN to CLOSED", "circuit breaker is closed"
               r"|(?:\bon)?circuit(?:[ _-]?breaker)?\s*(?:['\"][^'\"\n]{1,60}['\"]\s*)?(?:is\s+|was\s+|now\s+"
               r"|changed\s+(?:state\s+)?(?:from\s+\w+\s+)?to\s+)?closed\b"
-              r"|\bresponded (?:with )?(?:status )?2\d\d\b"  # ASP.NET's request log: "HTTP POST /v2 responded 201"
-              # a run that ended with none failed, after one that did not: "WMS push finished: 3 of 3 pickings
-              # exported, 0 failed"
-              r"|\b(?:finished|completed|done)\b[^\n]{0,80}?(?:(?<![\d.,])0 (?:[\w-]+ )?(?:failed|failures?|errors?)\b"
-              r"|\b(?:failed|failures|errors)\s*[=:]\s*0\b))"
+              r"|\bresponded (?:with )?(?:status )?2\d\d\b)"  # ASP.NET's request log: "HTTP POST /v2 responded 201"
               r"|(?i:" + ACCESS_REQUEST + r"2\d\d\b)")  # and an access log's request served again
 _CHANGED = (r"(?i)\bchanged?\b|\breload(?:ed|ing)\b|\breconfigur\w*|\bSIGHUP\b|\bset to\b"
             r"|\boverrid\w*|\balter(?:ed|ing)?\b"  # "Processing override ... retention.ms -> ..."
@@ -248,10 +244,10 @@ VALUE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                          r"out|bounc|abort|miss)\w*"),
               re.compile(_COUNTED)),
     # whether a job or a process got to its end: "did salesdb crash recovery actually finish ok?", "did last night's
-    # orders etl finish ok, and what time did it wrap up?", "did the wms push go through ok?" (not "why didn't the
-    # backup finish?"); no line kind: the answer may as well be the incident that stopped it
+    # orders etl finish ok, and what time did it wrap up?" (not "why didn't the backup finish?", nor "did the backup
+    # go through ok?", which asks for what went wrong); no line kind: the answer may as well be the incident that
+    # stopped it
     "completion": (re.compile(r"(?i)\b(?:did|has|have|had|was|were)\b[^?.!,;]{0,60}?\b(?:finish(?:ed)?|complete[ds]?"
-                              r"|go(?:ne)? thr(?:ough|u)|went thr(?:ough|u)"
                               r"|succeed(?:ed)?|wrap(?:ped)? up|run to (?:the )?end)\b"),
                    re.compile(_COMPLETED)),
     "leader": (re.compile(r"(?i)\bwho(?:'s| is| was)? (?:the )?(?:new |current )?(?:leader|primary|master)\b"

@@ -8,8 +8,9 @@ what the asker already checked and who the asker is:
    temper meter says 3.9" is not the enrober's problem; "fillctl status all green ... can we let the stills run on?"
    is not the filling store's. The tool must be one runbook's own (``names.own_tools``) and no other candidate's
    (a shared tool says nothing about which of them), and the clause must say it, not ask it ("does fillctl status
-   look ok?" rules nothing out). ``ruled_out_scores`` gives that runbook's chunks 1, and the clause's words (the
-   tool's, "TM-1..3") are no words to look for (``without_tool_reports``).
+   look ok?" rules nothing out). ``ruled_out_scores`` gives that runbook's chunks 1, the clause's words (the
+   tool's, "TM-1..3") are no words to look for (``without_tool_reports``), and the tool's name is no identifier
+   (``without_tool_names``).
 2. The asker's own team: "process control oncall here - line automation says the tank won't fill" asks about the
    runbook Process Control owns ("Owning team: Process Control", "Team: Viticulture"), not the one of the team it
    quotes. ``own_team_scores`` gives the chunks of the runbook whose owning team is the asker's 1; none when no
@@ -62,12 +63,17 @@ def tools_said_fine(question: str) -> frozenset[str]:
     return frozenset(match.group(1).lower() for match in _tool_reports(question))
 
 
+def _candidate_tools(chunks: Sequence[Chunk]) -> frozenset[str]:
+    """The own tools (``names.own_tools``) of the candidates' runbooks."""
+    documents = {chunk.document.doc_id: chunk.document for chunk in chunks}
+    return frozenset().union(*(own_tools(document) for document in documents.values()))
+
+
 def without_tool_reports(question: str, chunks: Sequence[Chunk]) -> str:
     """The question without the clauses that quote a candidate runbook's own tool saying all is well ("temperctl
     status shows TM-1..3 all in band"): its words are what the asker ruled out, not what to look for (the question
     itself when nothing else is left; "gate log says it sent the code fine" quotes no tool)."""
-    tools = frozenset().union(*(own_tools(document) for document in {c.document.doc_id: c.document
-                                                                      for c in chunks}.values()))
+    tools = _candidate_tools(chunks)
     spans = sorted(match.span() for match in _tool_reports(question, tools)) if tools else []
     if not spans:
         return question
@@ -78,6 +84,16 @@ def without_tool_reports(question: str, chunks: Sequence[Chunk]) -> str:
     kept.append(question[position:])
     text = " ".join(part.strip() for part in kept if part.strip())
     return text if word_stems(text) else question
+
+
+def without_tool_names(question: str, chunks: Sequence[Chunk]) -> str:
+    """The question without the names of the candidate runbooks' own tools that it quotes saying all is well
+    ("fillctl status all green": fillctl): no identifier to look for."""
+    tools = _candidate_tools(chunks)
+    spans = sorted(match.span(1) for match in _tool_reports(question, tools)) if tools else []
+    for start, end in reversed(spans):
+        question = question[:start] + " " + question[end:]
+    return question
 
 
 def ruled_out_scores(question: str, chunks: Sequence[Chunk]) -> np.ndarray:  # [N] in {0, 1}

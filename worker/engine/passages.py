@@ -157,8 +157,8 @@ _HOW_OFTEN = re.compile(r"(?i)\bhow (?:many|often)\b|\bnumber of\b")  # a log an
 _HOW_LONG = re.compile(r"(?i)\bhow long\b|\bdowntime\b|\bduration\b")  # an incident's answer then runs to its end
 # a question about when a trouble began, at a time it names only roughly: "failing auth since like 2am", "alerts
 # stopped showing up sometime after 2pm": the answer is where the streak of its lines began, not the line nearest
-# the time named
-_SINCE = re.compile(r"(?i)\bsince\b|\bsome ?time after\b|\b(?:started|starting|began)\b")
+# the time named (not "since the fixpack this morning": that names an event)
+_SINCE = re.compile(r"(?i)\bsince (?:(?:like|about|around|roughly|maybe|approx\w*)\s+|~\s*)?\d|\bsome ?time after\b")
 STREAK_GAP_LINES = 60  # a line of the same template at most this many lines before the next one continues its streak
 MAX_STREAK_LINES = 20_000  # lines read back for a streak's start, at most
 _EXCEPTION_LINE = re.compile(
