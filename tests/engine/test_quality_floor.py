@@ -83,6 +83,9 @@ FLOOR = {
     "lookalike34": (15, 15, 0),
     "logs-heldout35": (21, 12, 16),
     "logs-heldout36": (21, 15, 16),
+    "lookalike35": (16, 13, 0),
+    "logs-heldout37": (21, 9, 11),
+    "logs-heldout38": (21, 13, 9),
 }
 
 
