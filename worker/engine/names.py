@@ -193,13 +193,17 @@ def without_cleared(question: str) -> str:
     """The question without what it says is working ("stations all look healthy, latency fine on the seedlink
     dash, but the M3.1 came out quality D" -> ", , but the M3.1 came out quality D"): the words of what the
     asker has ruled out are no words to look for."""
-    head = question[:MAX_QUESTION_CHARS]
-    spans = sorted(match.span() for match in _said_working(head))
+    return without_spans(question, [match.span() for match in _said_working(question[:MAX_QUESTION_CHARS])])
+
+
+def without_spans(question: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The question without these spans of it (the clauses that say what the asker ruled out), the parts left joined
+    by a space; the question itself when no word is left."""
     if not spans:
         return question
     kept, position = [], 0
-    for start, end in spans:
-        kept.append(head[position:max(position, start)])
+    for start, end in sorted(spans):
+        kept.append(question[position:max(position, start)])
         position = max(position, end)
     kept.append(question[position:])
     text = " ".join(part.strip() for part in kept if part.strip())

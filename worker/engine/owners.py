@@ -30,7 +30,7 @@ import numpy as np
 
 from worker.documents.document import Chunk, Document
 from worker.engine.base import MAX_QUESTION_CHARS
-from worker.engine.names import own_tools, word_stems
+from worker.engine.names import own_tools, without_spans, word_stems
 
 _FINE = r"(?:all\s+)?(?:green|fine|ok|okay|healthy|normal|good|clean|in\s+band|in\s+spec)\b"
 
@@ -74,16 +74,7 @@ def without_tool_reports(question: str, chunks: Sequence[Chunk]) -> str:
     status shows TM-1..3 all in band"): its words are what the asker ruled out, not what to look for (the question
     itself when nothing else is left; "gate log says it sent the code fine" quotes no tool)."""
     tools = _candidate_tools(chunks)
-    spans = sorted(match.span() for match in _tool_reports(question, tools)) if tools else []
-    if not spans:
-        return question
-    kept, position = [], 0
-    for start, end in spans:
-        kept.append(question[position:max(position, start)])
-        position = max(position, end)
-    kept.append(question[position:])
-    text = " ".join(part.strip() for part in kept if part.strip())
-    return text if word_stems(text) else question
+    return without_spans(question, [match.span() for match in _tool_reports(question, tools)] if tools else [])
 
 
 def without_tool_names(question: str, chunks: Sequence[Chunk]) -> str:
